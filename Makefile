@@ -1,0 +1,43 @@
+# The two commands: `make run` and `make test`. Both install what is missing first.
+#
+#   make run     build, then run the demo (stores, reads back, reopens, prints stats)
+#   make test    build release, ASan+UBSan and TSan trees and run every test suite
+#   make bench   the engine benchmark on the seed's grid; writes bench/results/engine.md
+#
+# CI=true turns warnings into errors.
+
+CMAKE_FLAGS := -G Ninja $(if $(filter true,$(CI)),-DBITCASK_WERROR=ON,)
+
+.PHONY: all deps build build-asan build-tsan run test bench bench-quick clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build
+
+build-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBITCASK_SANITIZE=address $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan
+
+build-tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBITCASK_SANITIZE=thread -DBITCASK_TSAN_ONLY=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-tsan
+
+run: build
+	./build/bitcask_demo /tmp/bitcask-demo
+
+test: build build-asan build-tsan
+	@scripts/run-tests
+
+bench: build
+	./build/bench/engine_bench --out bench/results/engine.md
+
+bench-quick: build
+	./build/bench/engine_bench --quick --out bench/results/engine-quick.md
+
+clean:
+	rm -rf build build-asan build-tsan

@@ -1,0 +1,68 @@
+// Small helpers shared by the benchmark programs.
+
+#ifndef BITCASK_BENCH_BENCH_UTIL_H_
+#define BITCASK_BENCH_BENCH_UTIL_H_
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bitcask/status.h"
+
+namespace bitcask::bench {
+
+[[noreturn]] inline void Die(const char* what, const Status& s) {
+  std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
+  std::exit(1);
+}
+
+class Timer {
+ public:
+  Timer() : start_(std::chrono::steady_clock::now()) {}
+  void Reset() { start_ = std::chrono::steady_clock::now(); }
+  double Seconds() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  }
+  double MicrosPer(size_t ops) const { return Seconds() * 1e6 / static_cast<double>(ops); }
+
+ private:
+  std::chrono::steady_clock::time_point start_;
+};
+
+// 16-byte keys: "key-" and 12 digits, so byte order is numeric order.
+inline std::string Key(size_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "key-%012zu", i);
+  return buf;
+}
+
+// Incompressible bytes.
+inline std::string RandomBytes(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// "1000,10000" -> {1000, 10000}; accepts k/m suffixes ("100k", "1m").
+inline std::vector<size_t> ParseList(const std::string& text) {
+  std::vector<size_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    size_t v = std::strtoull(item.c_str(), &end, 10);
+    if (end != nullptr && (*end == 'k' || *end == 'K')) v *= 1000;
+    if (end != nullptr && (*end == 'm' || *end == 'M')) v *= 1000000;
+    out.push_back(v);
+  }
+  return out;
+}
+
+}  // namespace bitcask::bench
+
+#endif  // BITCASK_BENCH_BENCH_UTIL_H_

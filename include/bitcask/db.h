@@ -1,0 +1,89 @@
+// DB: a Bitcask key-value store in one directory.
+//
+//   std::unique_ptr<bitcask::DB> db;
+//   bitcask::Status s = bitcask::DB::Open(bitcask::Options(), "/tmp/store", &db);
+//   if (s.ok()) s = db->Put("user:1", "alice");
+//   std::string value;
+//   if (s.ok()) s = db->Get("user:1", &value);
+//
+// Writes append records to the active data file; an in-memory key directory maps each key to
+// its newest record, so a read is one hash lookup and one copy from a memory-mapped file.
+// Every method may be called from any number of threads at once. Errors come back as Status
+// values; nothing throws.
+
+#ifndef BITCASK_DB_H_
+#define BITCASK_DB_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bitcask/iterator.h"
+#include "bitcask/options.h"
+#include "bitcask/stats.h"
+#include "bitcask/status.h"
+#include "bitcask/write_batch.h"
+
+namespace bitcask {
+
+// Largest key, in bytes. Longer keys get InvalidArgument.
+inline constexpr size_t kMaxKeySize = 65535;
+// Largest value, in bytes (1 GiB). Larger values get InvalidArgument.
+inline constexpr size_t kMaxValueSize = size_t{1} << 30;
+
+// Bounds for NewIterator. Empty strings mean unbounded.
+struct IteratorOptions {
+  std::string lower_bound;  // inclusive
+  std::string upper_bound;  // exclusive
+  std::string prefix;       // only keys that start with this
+};
+
+class DB {
+ public:
+  // Opens the store in `dir`, creating it if options.create_if_missing. Replays the data
+  // files: a torn tail left by a crash is truncated, any other bad record fails with
+  // Corruption (see Options::recovery_mode). Returns Busy if another writer holds the store.
+  static Status Open(const Options& options, const std::string& dir, std::unique_ptr<DB>* db);
+
+  DB() = default;
+  DB(const DB&) = delete;
+  DB& operator=(const DB&) = delete;
+  // Closes the store if Close was not called.
+  virtual ~DB() = default;
+
+  // Stores value under key, replacing any previous value.
+  virtual Status Put(std::string_view key, std::string_view value,
+                     const WriteOptions& options = {}) = 0;
+
+  // NotFound if the key is absent or expired.
+  virtual Status Get(std::string_view key, std::string* value) = 0;
+
+  // Removes key. NotFound (and nothing written) if it was not there.
+  virtual Status Delete(std::string_view key, const WriteOptions& options = {}) = 0;
+
+  // OK if key is present, NotFound if not.
+  virtual Status Contains(std::string_view key) = 0;
+
+  // Applies every operation of the batch, or none of them.
+  virtual Status Write(const WriteBatch& batch, const WriteOptions& options = {}) = 0;
+
+  // Ordered iteration; see iterator.h for what an iterator sees under concurrent writes.
+  virtual std::unique_ptr<Iterator> NewIterator(const IteratorOptions& options = {}) = 0;
+
+  // All live keys, in bytewise order.
+  virtual Status Keys(std::vector<std::string>* keys) = 0;
+
+  // Flushes every acknowledged write to stable storage.
+  virtual Status Sync() = 0;
+
+  // Flushes, trims the active file and releases the lock. Later calls return Closed.
+  // Idempotent.
+  virtual Status Close() = 0;
+
+  virtual Status GetStats(Stats* stats) = 0;
+};
+
+}  // namespace bitcask
+
+#endif  // BITCASK_DB_H_

@@ -1,0 +1,87 @@
+// Options that control a bitcask store. Every field has a default that suits most users; the
+// comment above each says when to change it.
+
+#ifndef BITCASK_OPTIONS_H_
+#define BITCASK_OPTIONS_H_
+
+#include <cstdint>
+
+namespace bitcask {
+
+// When a write reaches stable storage (survives power loss). Whatever the mode, an
+// acknowledged write is in the kernel's page cache before Put returns, so it survives a crash
+// of the process (kill -9).
+enum class SyncMode : unsigned char {
+  // Leave flushing to the operating system. Fastest; a power loss can lose the last seconds.
+  kNone,
+  // A background thread flushes every `sync_interval_ms`. Bounded loss on power failure.
+  kInterval,
+  // Every write is flushed before it is acknowledged. Concurrent writers share one flush
+  // (group commit), so throughput grows with the number of writing threads.
+  kAlways,
+};
+
+// What Open does when a record fails its checksum somewhere other than the torn tail of the
+// newest file (a torn tail, left by a crash in the middle of a write, is always truncated).
+enum class RecoveryMode : unsigned char {
+  // Fail Open with Status::Corruption naming the file and offset. Nothing is changed on disk.
+  kStrict,
+  // Skip each unreadable region and keep every record that still verifies; the skipped byte
+  // count is reported in Stats::corrupt_bytes_skipped. Use it to salvage a damaged store.
+  kSkipCorrupt,
+};
+
+// Source of wall-clock time for expiry (TTL). Tests inject their own; nullptr means the
+// system clock.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Milliseconds since the Unix epoch.
+  virtual uint64_t NowMillis() const = 0;
+};
+
+struct Options {
+  // Create the directory (and an empty store) if it does not exist.
+  bool create_if_missing = true;
+
+  // Fail Open with InvalidArgument if the directory already holds a store.
+  bool error_if_exists = false;
+
+  // Open without taking the writer's lock: any number of read-only opens may run beside one
+  // writer. A read-only DB sees the store as it was when opened; writes return
+  // InvalidArgument.
+  bool read_only = false;
+
+  // The active data file is closed and a new one started when the next record would make it
+  // larger than this. Larger files mean fewer files and descriptors; smaller files make each
+  // merge step shorter. A single record larger than this gets a file of its own.
+  // Range: 4 KiB .. 4 GiB - 1.
+  uint64_t max_file_size = 256ull << 20;
+
+  // Durability of writes; see SyncMode.
+  SyncMode sync_mode = SyncMode::kNone;
+
+  // With SyncMode::kInterval: how often the background thread flushes.
+  uint32_t sync_interval_ms = 1000;
+
+  // See RecoveryMode.
+  RecoveryMode recovery_mode = RecoveryMode::kStrict;
+
+  // Time source for TTLs; not owned, must outlive the DB. nullptr = system clock.
+  const Clock* clock = nullptr;
+};
+
+struct WriteOptions {
+  // Flush to stable storage before returning, whatever Options::sync_mode says.
+  bool sync = false;
+
+  // Expiry for Put (ignored by Delete): an absolute time in milliseconds since the Unix epoch,
+  // or a time to live counted from now. Zero means no expiry; if both are set, expire_at_ms
+  // wins. An expired key reads as missing and is dropped by merge.
+  uint64_t expire_at_ms = 0;
+  uint64_t ttl_ms = 0;
+};
+
+}  // namespace bitcask
+
+#endif  // BITCASK_OPTIONS_H_

@@ -1,0 +1,45 @@
+// Stats: what a store holds and what it has done, read by DB::GetStats, the CLI, INFO and
+// /metrics alike.
+
+#ifndef BITCASK_STATS_H_
+#define BITCASK_STATS_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace bitcask {
+
+struct FileStats {
+  uint32_t file_id = 0;
+  uint64_t total_bytes = 0;  // file size, header included
+  uint64_t dead_bytes = 0;   // overwritten, deleted or expired records, and tombstones
+  bool active = false;       // the file new writes go to
+};
+
+struct Stats {
+  uint64_t live_keys = 0;
+  uint64_t data_files = 0;
+  uint64_t total_bytes = 0;  // sum over data files
+  uint64_t dead_bytes = 0;   // reclaimable by a merge
+
+  // Process memory used by the key directory (hash table and key bytes).
+  uint64_t keydir_bytes = 0;
+
+  // Operation counters since Open.
+  uint64_t puts = 0;
+  uint64_t deletes = 0;
+  uint64_t gets = 0;
+  uint64_t batches = 0;
+  uint64_t syncs = 0;            // flushes to stable storage (fdatasync calls)
+  uint64_t bytes_written = 0;    // record bytes appended
+  uint64_t corrupt_bytes_skipped = 0;  // by RecoveryMode::kSkipCorrupt at Open
+  uint64_t tail_bytes_truncated = 0;   // torn tail (or unwritten space) cut off at Open
+
+  uint64_t open_micros = 0;  // time Open took
+
+  std::vector<FileStats> files;  // ascending file id
+};
+
+}  // namespace bitcask
+
+#endif  // BITCASK_STATS_H_

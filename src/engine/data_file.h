@@ -1,0 +1,85 @@
+// DataFile: one append-only file of records, memory-mapped.
+//
+// Reads go through a shared mapping of the whole file, without a system call. The active file
+// is written through the same mapping: the writer reserves disk blocks ahead of the write
+// position (posix_fallocate, so a full disk is an error, not a SIGBUS), copies each record
+// into the mapping and then publishes the new end with a release store. A record copied into
+// a shared mapping is in the kernel's page cache at once, so it survives a crash of the
+// process; SyncData makes it survive a power loss.
+//
+// Invariants: bytes below size() never change; bytes between size() and the allocated end
+// are zero (fresh blocks) or a torn record; readers only touch bytes below a size() they
+// loaded with acquire ordering.
+
+#ifndef BITCASK_ENGINE_DATA_FILE_H_
+#define BITCASK_ENGINE_DATA_FILE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "bitcask/status.h"
+#include "engine/file_util.h"
+
+namespace bitcask::engine {
+
+std::string DataFileName(const std::string& dir, uint32_t id);
+
+class DataFile {
+ public:
+  // Creates file `id` with its header, mapped for appends of up to `capacity` bytes in all.
+  static Status Create(const std::string& dir, uint32_t id, uint64_t capacity,
+                       std::unique_ptr<DataFile>* out);
+  // Opens an existing file. If `writable`, maps max(capacity, file size) bytes for appends;
+  // size() is the file size until the caller sets the valid end with TruncateTo.
+  static Status Open(const std::string& dir, uint32_t id, bool writable, uint64_t capacity,
+                     std::unique_ptr<DataFile>* out);
+
+  uint32_t id() const { return id_; }
+  const std::string& path() const { return path_; }
+  // Start of the mapping; bytes [0, size()) are readable.
+  const char* base() const { return map_.data(); }
+  // End of the last published record.
+  uint64_t size() const { return size_.load(std::memory_order_acquire); }
+  // Bytes of mapping (and therefore of records) this file can hold.
+  uint64_t capacity() const { return map_.length(); }
+  bool writable() const { return writable_; }
+
+  // --- Writer side: one thread at a time (the DB's write lock). ---
+
+  // Makes sure n bytes past size() are allocated on disk and returns where to write them.
+  // The caller checks size() + n <= capacity() first.
+  Status Reserve(size_t n, char** dst);
+  // Publishes n bytes written at the pointer Reserve returned.
+  void Commit(size_t n) { size_.store(size_.load(std::memory_order_relaxed) + n, std::memory_order_release); }
+  Status Sync() const;
+  // Cuts the file back to `size` (the end of the last valid record) and makes it the append
+  // position.
+  Status TruncateTo(uint64_t size);
+  // Read-only files: records end at `size` (the rest is a torn tail or zeros); the file is
+  // left as it is.
+  void SetValidEnd(uint64_t size) { size_.store(size, std::memory_order_release); }
+  // Ends appends for good: trims preallocated space, flushes if `sync`, maps read-only.
+  Status Seal(bool sync);
+
+  // Bytes of records in this file that no longer hold a live value.
+  std::atomic<uint64_t> dead_bytes{0};
+
+ private:
+  DataFile(uint32_t id, std::string path) : id_(id), path_(std::move(path)) {}
+
+  const uint32_t id_;
+  const std::string path_;
+  FileDescriptor fd_;
+  MemoryMap map_;
+  bool writable_ = false;
+  std::atomic<uint64_t> size_{0};
+  uint64_t allocated_ = 0;  // file size on disk, >= size_
+  uint64_t populated_ = 0;  // end of the pages mapped writable ahead of size_
+};
+
+}  // namespace bitcask::engine
+
+#endif  // BITCASK_ENGINE_DATA_FILE_H_

@@ -1,0 +1,726 @@
+#include "engine/db_impl.h"
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <chrono>
+#include <shared_mutex>
+#include <utility>
+
+#include "engine/hash.h"
+#include "engine/recovery.h"
+
+namespace bitcask {
+
+Status DB::Open(const Options& options, const std::string& dir, std::unique_ptr<DB>* db) {
+  db->reset();
+  if (dir.empty()) return Status::InvalidArgument("the store directory is an empty path");
+  if (options.max_file_size < 4096 || options.max_file_size >= (uint64_t{1} << 32)) {
+    return Status::InvalidArgument("max_file_size is " + std::to_string(options.max_file_size) +
+                                   "; it must be at least 4096 and below 4 GiB");
+  }
+  if (options.sync_mode == SyncMode::kInterval && options.sync_interval_ms == 0) {
+    return Status::InvalidArgument("sync_interval_ms must be positive with SyncMode::kInterval");
+  }
+  auto impl = std::make_unique<engine::DBImpl>(options, dir);
+  Status s = impl->Recover();
+  if (!s.ok()) return s;
+  *db = std::move(impl);
+  return Status::OK();
+}
+
+namespace engine {
+
+namespace {
+
+// Counters changed only under write_mu_ and read by GetStats without it: a relaxed load and
+// store, no locked instruction on the write path.
+void AddToCounter(std::atomic<uint64_t>& counter, uint64_t n) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// Batches are written to one file with 32-bit offsets; keep them well inside that.
+constexpr uint64_t kMaxBatchBytes = uint64_t{2} << 30;
+
+// A key as it can appear in an error message: printable bytes, escapes, at most 40 of them.
+std::string Printable(std::string_view key) {
+  std::string out = "'";
+  for (size_t i = 0; i < key.size() && i < 40; i++) {
+    const unsigned char c = static_cast<unsigned char>(key[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  if (key.size() > 40) out += "...";
+  return out + "'";
+}
+
+Status ValidateKey(std::string_view key) {
+  if (key.size() > format::kMaxKeySize) {
+    return Status::InvalidArgument("key " + Printable(key) + " is " + std::to_string(key.size()) +
+                                   " bytes; keys are limited to " +
+                                   std::to_string(format::kMaxKeySize) + " bytes");
+  }
+  return Status::OK();
+}
+
+Status ValidateValue(std::string_view key, std::string_view value) {
+  if (value.size() > format::kMaxValueSize) {
+    return Status::InvalidArgument("value of key " + Printable(key) + " is " +
+                                   std::to_string(value.size()) +
+                                   " bytes; values are limited to " +
+                                   std::to_string(format::kMaxValueSize) + " bytes (1 GiB)");
+  }
+  return Status::OK();
+}
+
+// "00000012.data" -> 12.
+bool ParseDataFileName(const std::string& name, uint32_t* id) {
+  static constexpr std::string_view kSuffix = ".data";
+  if (name.size() <= kSuffix.size() || !name.ends_with(kSuffix)) return false;
+  const char* end = name.data() + name.size() - kSuffix.size();
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(name.data(), end, value);
+  if (ec != std::errc() || ptr != end || value == 0 || value > kMaxFileId) return false;
+  *id = static_cast<uint32_t>(value);
+  return true;
+}
+
+// Locks a set of keydir shards exclusively in index order, the only order anyone locks more
+// than one, so two batches cannot deadlock.
+class ShardSetLock {
+ public:
+  ShardSetLock(Keydir* keydir, uint64_t mask) : keydir_(keydir), mask_(mask) {
+    for (uint64_t m = mask_; m != 0; m &= m - 1) keydir_->shard(std::countr_zero(m)).mu.lock();
+  }
+  ~ShardSetLock() {
+    for (uint64_t m = mask_; m != 0; m &= m - 1) keydir_->shard(std::countr_zero(m)).mu.unlock();
+  }
+  ShardSetLock(const ShardSetLock&) = delete;
+  ShardSetLock& operator=(const ShardSetLock&) = delete;
+
+ private:
+  Keydir* keydir_;
+  uint64_t mask_;
+};
+
+static_assert(Keydir::kNumShards == 64, "ShardSetLock keeps one bit per shard in a uint64_t");
+
+}  // namespace
+
+namespace {
+std::string WithoutTrailingSlashes(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+}  // namespace
+
+DBImpl::DBImpl(const Options& options, std::string dir)
+    : options_(options), dir_(WithoutTrailingSlashes(std::move(dir))) {}
+
+DBImpl::~DBImpl() { Close(); }
+
+uint64_t DBImpl::NowMillis() const {
+  if (options_.clock != nullptr) return options_.clock->NowMillis();
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+Status DBImpl::CheckWritable() const {
+  if (closed_) return Status::Closed();
+  if (options_.read_only) {
+    return Status::InvalidArgument(dir_ + " is open read-only; writes are refused");
+  }
+  return bg_error_;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads
+
+Status DBImpl::ReadRecordLocked(const KeyLocation& loc, std::string_view key,
+                                format::RecordView* rec) const {
+  const DataFile* f = files_.Get(loc.file_id);
+  if (f == nullptr || uint64_t{loc.offset} + loc.size > f->size()) {
+    return Status::Corruption("key " + Printable(key) + " points at file " +
+                              std::to_string(loc.file_id) + " offset " +
+                              std::to_string(loc.offset) + ", which does not exist");
+  }
+  const format::DecodeResult r = format::DecodeRecord(f->base() + loc.offset, loc.size, rec);
+  if (r != format::DecodeResult::kOk) {
+    return Status::Corruption(DescribeBadRecord(f->path(), loc.offset, r));
+  }
+  if (rec->size != loc.size || rec->key != key || rec->tombstone()) {
+    return Status::Corruption(f->path() + " offset " + std::to_string(loc.offset) +
+                              ": record does not hold key " + Printable(key));
+  }
+  return Status::OK();
+}
+
+Status DBImpl::Get(std::string_view key, std::string* value) {
+  if (Status s = ValidateKey(key); !s.ok()) return s;
+  const uint64_t hash = HashKey(key);
+  const KeydirShard& shard = keydir_.ShardFor(hash);
+  std::shared_lock l(shard.mu);
+  if (shard.closed) return Status::Closed();
+  shard.gets.fetch_add(1, std::memory_order_relaxed);
+  KeyLocation loc;
+  if (!shard.Find(key, hash, &loc)) return Status::NotFound();
+  format::RecordView rec;
+  Status s = ReadRecordLocked(loc, key, &rec);
+  if (!s.ok()) return s;
+  if (loc.has_expiry && Expired(rec.expire_at_ms)) return Status::NotFound();
+  value->assign(rec.value);
+  return Status::OK();
+}
+
+Status DBImpl::Contains(std::string_view key) {
+  if (Status s = ValidateKey(key); !s.ok()) return s;
+  const uint64_t hash = HashKey(key);
+  const KeydirShard& shard = keydir_.ShardFor(hash);
+  std::shared_lock l(shard.mu);
+  if (shard.closed) return Status::Closed();
+  KeyLocation loc;
+  if (!shard.Find(key, hash, &loc)) return Status::NotFound();
+  if (!loc.has_expiry) return Status::OK();
+  format::RecordView rec;
+  Status s = ReadRecordLocked(loc, key, &rec);
+  if (!s.ok()) return s;
+  return Expired(rec.expire_at_ms) ? Status::NotFound() : Status::OK();
+}
+
+Status DBImpl::Keys(std::vector<std::string>* keys) {
+  keys->clear();
+  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+    const KeydirShard& shard = keydir_.shard(i);
+    std::shared_lock l(shard.mu);
+    if (shard.closed) return Status::Closed();
+    Status s;
+    shard.ForEach([&](std::string_view key, const KeyLocation& loc) {
+      if (loc.has_expiry) {
+        format::RecordView rec;
+        Status r = ReadRecordLocked(loc, key, &rec);
+        if (!r.ok()) {
+          if (s.ok()) s = r;
+          return;
+        }
+        if (Expired(rec.expire_at_ms)) return;
+      }
+      keys->emplace_back(key);
+    });
+    if (!s.ok()) return s;
+  }
+  std::sort(keys->begin(), keys->end());
+  return Status::OK();
+}
+
+namespace {
+
+// Iterates over a sorted snapshot of the keys taken at creation; values are read when the
+// iterator reaches each key, and keys deleted since are skipped.
+class SnapshotIterator final : public Iterator {
+ public:
+  SnapshotIterator(DB* db, std::vector<std::string> keys) : db_(db), keys_(std::move(keys)) {}
+
+  bool Valid() const override { return pos_ < keys_.size(); }
+  void SeekToFirst() override { Settle(0, +1); }
+  void SeekToLast() override { Settle(keys_.size() - 1, -1); }
+  void Seek(std::string_view target) override {
+    Settle(std::lower_bound(keys_.begin(), keys_.end(), target) - keys_.begin(), +1);
+  }
+  void SeekForPrev(std::string_view target) override {
+    Settle(std::upper_bound(keys_.begin(), keys_.end(), target) - keys_.begin() - 1, -1);
+  }
+  void Next() override { Settle(pos_ + 1, +1); }
+  void Prev() override { Settle(pos_ - 1, -1); }
+  std::string_view key() const override { return keys_[pos_]; }
+  std::string_view value() const override { return value_; }
+  Status status() const override { return status_; }
+
+ private:
+  // Moves to the first position from `pos` in direction `step` whose key still exists.
+  // Positions wrap below zero to SIZE_MAX, which is past the end.
+  void Settle(size_t pos, int step) {
+    for (pos_ = pos; pos_ < keys_.size(); pos_ += step) {
+      Status s = db_->Get(keys_[pos_], &value_);
+      if (s.ok()) return;
+      if (!s.IsNotFound()) {
+        status_ = s;
+        break;
+      }
+    }
+    pos_ = keys_.size();
+  }
+
+  DB* const db_;
+  const std::vector<std::string> keys_;
+  size_t pos_ = SIZE_MAX;
+  std::string value_;
+  Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<Iterator> DBImpl::NewIterator(const IteratorOptions& options) {
+  std::vector<std::string> keys;
+  Status s = Keys(&keys);
+  std::erase_if(keys, [&](const std::string& k) {
+    return (!options.lower_bound.empty() && k < options.lower_bound) ||
+           (!options.upper_bound.empty() && k >= options.upper_bound) ||
+           !k.starts_with(options.prefix);
+  });
+  auto it = std::make_unique<SnapshotIterator>(this, std::move(keys));
+  (void)s;  // a closed DB yields an empty iterator; Get reports Closed on use
+  return it;
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes
+
+Status DBImpl::Put(std::string_view key, std::string_view value, const WriteOptions& options) {
+  uint64_t expire = options.expire_at_ms;
+  if (expire == 0 && options.ttl_ms != 0) expire = NowMillis() + options.ttl_ms;
+  Op op{false, key, value, expire, 0};
+  return Apply({&op, 1}, options.sync);
+}
+
+Status DBImpl::Write(const WriteBatch& batch, const WriteOptions& options) {
+  struct Collector : WriteBatch::Handler {
+    std::vector<Op> ops;
+    void Put(std::string_view k, std::string_view v, uint64_t expire) override {
+      ops.push_back(Op{false, k, v, expire, 0});
+    }
+    void Delete(std::string_view k) override { ops.push_back(Op{true, k, {}, 0, 0}); }
+  } collector;
+  collector.ops.reserve(batch.Count());
+  batch.Iterate(&collector);
+  if (collector.ops.empty()) return Status::OK();
+  return Apply(collector.ops, options.sync);
+}
+
+Status DBImpl::Delete(std::string_view key, const WriteOptions& options) {
+  Op op{true, key, {}, 0, 0};
+  return Apply({&op, 1}, options.sync);
+}
+
+Status DBImpl::Apply(std::span<Op> ops, bool sync) {
+  // Validate everything before touching the file: a batch fails whole or not at all.
+  uint64_t total = 0;
+  for (Op& op : ops) {
+    if (Status s = ValidateKey(op.key); !s.ok()) return s;
+    if (Status s = ValidateValue(op.key, op.value); !s.ok()) return s;
+    total += format::RecordSize(op.key.size(), op.value.size());
+    op.hash = HashKey(op.key);  // outside the lock
+  }
+  if (total > kMaxBatchBytes) {
+    return Status::InvalidArgument("batch of " + std::to_string(total) +
+                                   " bytes; a batch is limited to 2 GiB");
+  }
+
+  KeyLocation one;
+  std::vector<KeyLocation> locs_storage;
+  KeyLocation* locs = &one;
+  if (ops.size() > 1) {
+    locs_storage.resize(ops.size());
+    locs = locs_storage.data();
+  }
+
+  uint64_t seq;
+  {
+    std::lock_guard l(write_mu_);
+    if (Status s = CheckWritable(); !s.ok()) return s;
+    if (ops.size() == 1 && ops[0].is_delete) {
+      // A lone delete of an absent (or expired) key writes nothing and says so.
+      KeydirShard& shard = keydir_.ShardFor(ops[0].hash);
+      KeyLocation loc;
+      bool present, expired = false;
+      {
+        std::shared_lock sl(shard.mu);
+        present = shard.Find(ops[0].key, ops[0].hash, &loc);
+        if (present && loc.has_expiry) {
+          format::RecordView rec;
+          if (Status s = ReadRecordLocked(loc, ops[0].key, &rec); !s.ok()) return s;
+          expired = Expired(rec.expire_at_ms);
+        }
+      }
+      if (expired) {
+        // The record carries its own expiry, so dropping it needs no tombstone.
+        std::unique_lock xl(shard.mu);
+        if (shard.Remove(ops[0].key, ops[0].hash, &loc)) AddDeadBytes(loc);
+      }
+      if (!present || expired) return Status::NotFound();
+    }
+    if (Status s = AppendLocked(ops, locs); !s.ok()) return s;
+    PublishLocked(ops, locs);
+    seq = last_seq_;
+    written_seq_.store(seq, std::memory_order_release);
+    if (ops.size() > 1) AddToCounter(batches_, 1);
+  }
+  if (sync || options_.sync_mode == SyncMode::kAlways) return SyncUpTo(seq);
+  return Status::OK();
+}
+
+Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {
+  uint64_t total = 0;
+  for (const Op& op : ops) total += format::RecordSize(op.key.size(), op.value.size());
+  if (active_->size() + total > options_.max_file_size ||
+      active_->size() + total > active_->capacity()) {
+    if (Status s = RotateLocked(total); !s.ok()) return s;
+  }
+  char* dst;
+  if (Status s = active_->Reserve(total, &dst); !s.ok()) return s;
+  uint64_t offset = active_->size();
+  uint64_t puts = 0;
+  for (size_t i = 0; i < ops.size(); i++) {
+    const Op& op = ops[i];
+    uint8_t flags = op.is_delete ? format::kTombstone : 0;
+    if (i + 1 < ops.size()) flags |= format::kBatchContinues;
+    const size_t n = format::EncodeRecord(dst, ++last_seq_, op.expire_at_ms, flags, op.key,
+                                          op.is_delete ? std::string_view() : op.value);
+    locs[i] = KeyLocation{active_->id(), static_cast<uint32_t>(offset), static_cast<uint32_t>(n),
+                          !op.is_delete && op.expire_at_ms != 0};
+    dst += n;
+    offset += n;
+    puts += op.is_delete ? 0 : 1;
+  }
+  active_->Commit(total);
+  AddToCounter(bytes_written_, total);
+  AddToCounter(puts_, puts);
+  AddToCounter(deletes_, ops.size() - puts);
+  return Status::OK();
+}
+
+void DBImpl::PublishLocked(std::span<const Op> ops, const KeyLocation* locs) {
+  uint64_t mask = 0;
+  for (const Op& op : ops) mask |= uint64_t{1} << Keydir::ShardIndex(op.hash);
+  ShardSetLock lock(&keydir_, mask);
+  for (size_t i = 0; i < ops.size(); i++) {
+    const Op& op = ops[i];
+    KeydirShard& shard = keydir_.ShardFor(op.hash);
+    KeyLocation old;
+    if (op.is_delete) {
+      AddDeadBytes(locs[i]);  // a tombstone only shadows older records
+      if (shard.Remove(op.key, op.hash, &old)) AddDeadBytes(old);
+    } else if (shard.Upsert(op.key, op.hash, locs[i], &old)) {
+      AddDeadBytes(old);
+    }
+  }
+}
+
+void DBImpl::AddDeadBytes(const KeyLocation& loc) {
+  if (DataFile* f = files_.Get(loc.file_id)) {
+    f->dead_bytes.fetch_add(loc.size, std::memory_order_relaxed);
+  }
+}
+
+Status DBImpl::RotateLocked(uint64_t record_bytes) {
+  if (next_file_id_ > kMaxFileId) {
+    return Status::NotSupported(dir_ + ": all " + std::to_string(kMaxFileId) +
+                                " data file ids are used");
+  }
+  if (active_ != nullptr) {
+    if (Status s = active_->Seal(/*sync=*/false); !s.ok()) return s;
+    // Records in it may still wait for a flush; the next sync leader takes care of them.
+    unsynced_sealed_.push_back(active_->id());
+  }
+  const uint64_t capacity =
+      std::max<uint64_t>(options_.max_file_size, format::kFileHeaderSize + record_bytes);
+  std::unique_ptr<DataFile> file;
+  if (Status s = DataFile::Create(dir_, next_file_id_, capacity, &file); !s.ok()) return s;
+  next_file_id_++;
+  dir_dirty_ = true;
+  active_ = file.get();
+  files_.Add(std::move(file));
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------
+// Durability
+
+Status DBImpl::SyncUpTo(uint64_t seq) {
+  std::unique_lock l(sync_mu_);
+  while (synced_seq_ < seq) {
+    if (!sync_error_.ok()) return sync_error_;
+    if (sync_running_) {
+      sync_cv_.wait(l);
+      continue;
+    }
+    // Become the leader: flush everything written so far, for us and for all who wait.
+    sync_running_ = true;
+    l.unlock();
+    uint64_t target;
+    std::vector<DataFile*> files;
+    bool sync_dir;
+    {
+      std::lock_guard wl(write_mu_);
+      target = last_seq_;
+      for (uint32_t id : unsynced_sealed_) {
+        if (DataFile* f = files_.Get(id)) files.push_back(f);
+      }
+      unsynced_sealed_.clear();
+      if (active_ != nullptr) files.push_back(active_);
+      sync_dir = std::exchange(dir_dirty_, false);
+    }
+    Status s;
+    for (DataFile* f : files) {
+      if (s.ok()) s = f->Sync();
+    }
+    if (s.ok() && sync_dir) s = SyncDir(dir_);
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    l.lock();
+    sync_running_ = false;
+    if (s.ok()) {
+      synced_seq_ = std::max(synced_seq_, target);
+    } else {
+      // After a failed flush the kernel may have dropped the dirty pages; a retry could
+      // report success for data that is gone. Refuse further writes instead.
+      sync_error_ = s;
+      l.unlock();
+      {
+        std::lock_guard wl(write_mu_);
+        if (bg_error_.ok()) bg_error_ = s;
+      }
+      l.lock();
+    }
+    sync_cv_.notify_all();
+  }
+  return Status::OK();
+}
+
+Status DBImpl::Sync() {
+  uint64_t seq;
+  {
+    std::lock_guard l(write_mu_);
+    if (closed_) return Status::Closed();
+    if (options_.read_only) return Status::OK();
+    seq = last_seq_;
+  }
+  // Every write since the last flush raised last_seq_, and the flush that covers it also
+  // takes the files sealed and the directory entries created meanwhile.
+  return SyncUpTo(seq);
+}
+
+void DBImpl::SyncLoop() {
+  std::unique_lock l(sync_mu_);
+  while (!stop_sync_thread_) {
+    stop_cv_.wait_for(l, std::chrono::milliseconds(options_.sync_interval_ms),
+                      [this] { return stop_sync_thread_; });
+    if (stop_sync_thread_) break;
+    const uint64_t target = written_seq_.load(std::memory_order_acquire);
+    if (target > synced_seq_ && sync_error_.ok()) {
+      l.unlock();
+      SyncUpTo(target);  // a failure is recorded in sync_error_ and bg_error_
+      l.lock();
+    }
+  }
+}
+
+Status DBImpl::Close() {
+  std::lock_guard close_lock(close_mu_);
+  {
+    std::lock_guard l(sync_mu_);
+    stop_sync_thread_ = true;
+  }
+  stop_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
+
+  std::lock_guard l(write_mu_);
+  if (closed_) return Status::OK();
+  closed_ = true;
+  // After this no reader is inside a file, and none will enter one.
+  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+    KeydirShard& shard = keydir_.shard(i);
+    std::unique_lock sl(shard.mu);
+    shard.closed = true;
+  }
+  Status s;
+  if (!options_.read_only) {
+    // A clean close leaves every acknowledged write on stable storage.
+    for (uint32_t id : unsynced_sealed_) {
+      if (DataFile* f = files_.Get(id); f != nullptr && s.ok()) s = f->Sync();
+    }
+    unsynced_sealed_.clear();
+    if (active_ != nullptr) {
+      Status seal = active_->Seal(/*sync=*/true);
+      if (s.ok()) s = seal;
+    }
+    if (s.ok() && dir_dirty_) s = SyncDir(dir_);
+    lock_.Release();
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------
+// Stats
+
+Status DBImpl::GetStats(Stats* stats) {
+  *stats = Stats();
+  uint32_t active_id = 0;
+  {
+    std::lock_guard l(write_mu_);
+    if (closed_) return Status::Closed();
+    if (active_ != nullptr) active_id = active_->id();
+  }
+  for (const DataFile* f : files_.List()) {
+    FileStats fs;
+    fs.file_id = f->id();
+    fs.total_bytes = f->size();
+    fs.dead_bytes = f->dead_bytes.load(std::memory_order_relaxed);
+    fs.active = f->id() == active_id;
+    stats->total_bytes += fs.total_bytes;
+    stats->dead_bytes += fs.dead_bytes;
+    stats->files.push_back(fs);
+  }
+  stats->data_files = stats->files.size();
+  stats->live_keys = keydir_.Size();
+  stats->keydir_bytes = keydir_.MemoryUsage();
+  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+    stats->gets += keydir_.shard(i).gets.load(std::memory_order_relaxed);
+  }
+  stats->puts = puts_.load(std::memory_order_relaxed);
+  stats->deletes = deletes_.load(std::memory_order_relaxed);
+  stats->batches = batches_.load(std::memory_order_relaxed);
+  stats->syncs = syncs_.load(std::memory_order_relaxed);
+  stats->bytes_written = bytes_written_.load(std::memory_order_relaxed);
+  stats->corrupt_bytes_skipped = corrupt_bytes_skipped_;
+  stats->tail_bytes_truncated = tail_bytes_truncated_;
+  stats->open_micros = open_micros_;
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------
+// Recovery
+
+Status DBImpl::Recover() {
+  const auto start = std::chrono::steady_clock::now();
+  Status s;
+  if (options_.read_only) {
+    if (!PathExists(dir_)) {
+      return Status::InvalidArgument(dir_ + ": no such store (a read-only open does not create one)");
+    }
+  } else {
+    if (!options_.create_if_missing && !PathExists(dir_)) {
+      return Status::InvalidArgument(dir_ + " does not exist and create_if_missing is false");
+    }
+    bool created;
+    if (s = CreateDirIfMissing(dir_, &created); !s.ok()) return s;
+    if (s = DirLock::Acquire(dir_, &lock_); !s.ok()) return s;
+  }
+
+  std::vector<std::string> names;
+  if (s = ListDir(dir_, &names); !s.ok()) return s;
+  std::vector<uint32_t> ids;
+  for (const std::string& name : names) {
+    uint32_t id;
+    if (ParseDataFileName(name, &id)) {
+      ids.push_back(id);
+    } else if (name.ends_with(".tmp") && !options_.read_only) {
+      // Left by an interrupted merge; the files it was replacing are still here.
+      if (s = RemoveFile(dir_ + "/" + name); !s.ok()) return s;
+    }
+  }
+  std::sort(ids.begin(), ids.end());
+  if (options_.error_if_exists && !ids.empty()) {
+    return Status::InvalidArgument(dir_ + ": a store already exists here (error_if_exists is set)");
+  }
+
+  uint64_t max_seq = 0;
+  for (size_t i = 0; i < ids.size(); i++) {
+    if (s = LoadDataFile(ids[i], i + 1 == ids.size(), &max_seq); !s.ok()) return s;
+  }
+  last_seq_ = max_seq;
+  written_seq_.store(max_seq);
+  synced_seq_ = max_seq;
+  next_file_id_ = ids.empty() ? 1 : ids.back() + 1;
+
+  if (!options_.read_only) {
+    std::lock_guard l(write_mu_);
+    DataFile* newest = ids.empty() ? nullptr : files_.Get(ids.back());
+    if (newest != nullptr && newest->writable() && newest->size() < options_.max_file_size) {
+      active_ = newest;
+    } else {
+      if (newest != nullptr && newest->writable()) {
+        if (s = newest->Seal(/*sync=*/false); !s.ok()) return s;
+      }
+      if (s = RotateLocked(0); !s.ok()) return s;
+    }
+    if (options_.sync_mode == SyncMode::kInterval) sync_thread_ = std::thread([this] { SyncLoop(); });
+  }
+  open_micros_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                           std::chrono::steady_clock::now() - start)
+                                           .count());
+  return Status::OK();
+}
+
+Status DBImpl::LoadDataFile(uint32_t id, bool newest, uint64_t* max_seq) {
+  const bool writable = newest && !options_.read_only;
+  std::unique_ptr<DataFile> owned;
+  Status s = DataFile::Open(dir_, id, writable, options_.max_file_size, &owned);
+  if (!s.ok()) return s;
+  DataFile* f = owned.get();
+  const uint64_t size = f->size();
+  if (size >= (uint64_t{1} << 32)) {
+    return Status::NotSupported(f->path() + " is " + std::to_string(size) +
+                                " bytes; data files are limited to 4 GiB");
+  }
+  s = format::DecodeFileHeader(std::string_view(f->base(), size), format::kDataMagic, id,
+                               f->path());
+  if (!s.ok()) {
+    if (newest && FindNextNonZero(f->base(), 0, size) == size) {
+      // A crash right after the file was created, before its header reached the disk: no
+      // record was ever acknowledged in it.
+      tail_bytes_truncated_ += size;
+      owned.reset();
+      return writable ? RemoveFile(DataFileName(dir_, id)) : Status::OK();
+    }
+    if (options_.recovery_mode == RecoveryMode::kSkipCorrupt) {
+      corrupt_bytes_skipped_ += size;
+      return Status::OK();
+    }
+    return s;
+  }
+  files_.Add(std::move(owned));
+
+  ScanSummary summary;
+  s = ScanRecords(
+      f->base(), size, f->path(), newest, options_.recovery_mode,
+      [&](const format::RecordView& rec, uint64_t offset) {
+        ApplyRecovered(rec, id, offset);
+        *max_seq = std::max(*max_seq, rec.seq);
+      },
+      [](uint64_t, uint64_t, const std::string&) {}, &summary);
+  if (!s.ok()) return s;
+  corrupt_bytes_skipped_ += summary.skipped_bytes;
+  if (summary.valid_end < size) {
+    if (writable) {
+      tail_bytes_truncated_ += size - summary.valid_end;
+      if (s = f->TruncateTo(summary.valid_end); !s.ok()) return s;
+    } else {
+      f->SetValidEnd(summary.valid_end);
+    }
+  }
+  return Status::OK();
+}
+
+void DBImpl::ApplyRecovered(const format::RecordView& rec, uint32_t file_id, uint64_t offset) {
+  // Single-threaded: the DB is not published yet, so no shard locks.
+  const uint64_t hash = HashKey(rec.key);
+  KeydirShard& shard = keydir_.ShardFor(hash);
+  const KeyLocation loc{file_id, static_cast<uint32_t>(offset), static_cast<uint32_t>(rec.size),
+                        rec.expire_at_ms != 0};
+  KeyLocation old;
+  if (rec.tombstone() || Expired(rec.expire_at_ms)) {
+    AddDeadBytes(loc);
+    if (shard.Remove(rec.key, hash, &old)) AddDeadBytes(old);
+  } else if (shard.Upsert(rec.key, hash, loc, &old)) {
+    AddDeadBytes(old);
+  }
+}
+
+}  // namespace engine
+}  // namespace bitcask

@@ -1,0 +1,136 @@
+// DBImpl: the store itself. Ties the data files, the key directory, the write path, group
+// commit and recovery together.
+//
+// Locking, outermost first:
+//   write_mu_      one writer at a time: appends, rotation, keydir changes, Close.
+//   shard.mu       (Keydir) exclusive while a key's location changes; shared while a reader
+//                  looks a key up and copies its record out of the mapped file.
+//   sync_mu_       group-commit state; never held while taking write_mu_ except by the sync
+//                  leader collecting what to flush, which holds nothing else.
+// Readers take only one shard lock, never write_mu_.
+
+#ifndef BITCASK_ENGINE_DB_IMPL_H_
+#define BITCASK_ENGINE_DB_IMPL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "bitcask/db.h"
+#include "engine/data_file.h"
+#include "engine/file_table.h"
+#include "engine/file_util.h"
+#include "engine/format.h"
+#include "engine/keydir.h"
+
+namespace bitcask::engine {
+
+class DBImpl final : public DB {
+ public:
+  DBImpl(const Options& options, std::string dir);
+  ~DBImpl() override;
+
+  // Opens or creates the store: takes the lock, replays the files, starts background work.
+  Status Recover();
+
+  Status Put(std::string_view key, std::string_view value, const WriteOptions& options) override;
+  Status Get(std::string_view key, std::string* value) override;
+  Status Delete(std::string_view key, const WriteOptions& options) override;
+  Status Contains(std::string_view key) override;
+  Status Write(const WriteBatch& batch, const WriteOptions& options) override;
+  std::unique_ptr<Iterator> NewIterator(const IteratorOptions& options) override;
+  Status Keys(std::vector<std::string>* keys) override;
+  Status Sync() override;
+  Status Close() override;
+  Status GetStats(Stats* stats) override;
+
+ private:
+  // One operation on its way to disk.
+  struct Op {
+    bool is_delete;
+    std::string_view key;
+    std::string_view value;
+    uint64_t expire_at_ms;
+    uint64_t hash;
+  };
+
+  uint64_t NowMillis() const;
+  bool Expired(uint64_t expire_at_ms) const {
+    return expire_at_ms != 0 && expire_at_ms <= NowMillis();
+  }
+  Status CheckWritable() const;  // caller holds write_mu_
+
+  // Validates, appends and publishes ops as one atomic unit, then waits for the flush if
+  // `sync`. Deletes of absent keys write a tombstone anyway (batches) unless the caller
+  // filtered them.
+  Status Apply(std::span<Op> ops, bool sync);
+  // Caller holds write_mu_. Appends the records of ops to the active file.
+  Status AppendLocked(std::span<const Op> ops, KeyLocation* locs);
+  // Caller holds write_mu_. Makes the ops visible: locks every shard they touch (in index
+  // order, so a reader never sees part of a batch) and updates the keydir and dead bytes.
+  void PublishLocked(std::span<const Op> ops, const KeyLocation* locs);
+  // Caller holds write_mu_. Seals the active file and starts a new one big enough for
+  // `record_bytes`.
+  Status RotateLocked(uint64_t record_bytes);
+  void AddDeadBytes(const KeyLocation& loc);
+
+  // Reads and verifies the record at loc, which must hold `key`. Caller holds the key's
+  // shard lock.
+  Status ReadRecordLocked(const KeyLocation& loc, std::string_view key,
+                          format::RecordView* rec) const;
+
+  // Returns once every record up to `seq` is on stable storage. Concurrent callers share one
+  // flush: the first becomes the leader, the rest wait for its result.
+  Status SyncUpTo(uint64_t seq);
+  void SyncLoop();  // SyncMode::kInterval background thread
+
+  // Recovery helpers.
+  Status LoadDataFile(uint32_t id, bool newest, uint64_t* max_seq);
+  void ApplyRecovered(const format::RecordView& rec, uint32_t file_id, uint64_t offset);
+
+  const Options options_;
+  const std::string dir_;
+  DirLock lock_;
+  Keydir keydir_;
+  FileTable files_;
+
+  std::mutex write_mu_;
+  DataFile* active_ = nullptr;  // guarded by write_mu_; owned by files_
+  uint32_t next_file_id_ = 1;   // guarded by write_mu_
+  uint64_t last_seq_ = 0;       // guarded by write_mu_
+  bool closed_ = false;         // guarded by write_mu_
+  Status bg_error_;             // guarded by write_mu_: a failed flush stops all writes
+  std::vector<uint32_t> unsynced_sealed_;  // guarded by write_mu_: sealed, not yet flushed
+  bool dir_dirty_ = false;                 // guarded by write_mu_: a file was created
+  std::mutex close_mu_;                    // serialises Close
+
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  uint64_t synced_seq_ = 0;      // guarded by sync_mu_
+  bool sync_running_ = false;    // guarded by sync_mu_
+  Status sync_error_;            // guarded by sync_mu_: the first failed flush, sticky
+  bool stop_sync_thread_ = false;  // guarded by sync_mu_
+  std::condition_variable stop_cv_;
+  std::thread sync_thread_;
+
+  std::atomic<uint64_t> written_seq_{0};  // last sequence appended, for the interval flusher
+  std::atomic<uint64_t> puts_{0};
+  std::atomic<uint64_t> deletes_{0};
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> syncs_{0};
+  std::atomic<uint64_t> bytes_written_{0};
+  uint64_t corrupt_bytes_skipped_ = 0;  // set by Recover
+  uint64_t tail_bytes_truncated_ = 0;   // set by Recover
+  uint64_t open_micros_ = 0;            // set by Recover
+};
+
+}  // namespace bitcask::engine
+
+#endif  // BITCASK_ENGINE_DB_IMPL_H_

@@ -1,0 +1,196 @@
+#include "engine/file_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+namespace bitcask::engine {
+
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
+  if (this != &other) {
+    reset();
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+void FileDescriptor::reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+MemoryMap::MemoryMap(MemoryMap&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), length_(std::exchange(other.length_, 0)) {}
+
+MemoryMap& MemoryMap::operator=(MemoryMap&& other) noexcept {
+  if (this != &other) {
+    reset();
+    data_ = std::exchange(other.data_, nullptr);
+    length_ = std::exchange(other.length_, 0);
+  }
+  return *this;
+}
+
+Status MemoryMap::Map(int fd, size_t length, bool writable, const std::string& path,
+                      MemoryMap* out) {
+  out->reset();
+  if (length == 0) return Status::OK();
+  const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+  void* p = ::mmap(nullptr, length, prot, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) return Status::FromErrno("mmap " + path, errno);
+  out->data_ = static_cast<char*>(p);
+  out->length_ = length;
+  return Status::OK();
+}
+
+Status MemoryMap::Protect(const std::string& path) {
+  if (data_ == nullptr) return Status::OK();
+  if (::mprotect(data_, length_, PROT_READ) != 0) {
+    return Status::FromErrno("mprotect " + path, errno);
+  }
+  return Status::OK();
+}
+
+void MemoryMap::reset() {
+  if (data_ != nullptr) ::munmap(data_, length_);
+  data_ = nullptr;
+  length_ = 0;
+}
+
+Status OpenFile(const std::string& path, int flags, mode_t mode, FileDescriptor* out) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return Status::FromErrno("open " + path, errno);
+  *out = FileDescriptor(fd);
+  return Status::OK();
+}
+
+Status FileSize(int fd, const std::string& path, uint64_t* size) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::FromErrno("fstat " + path, errno);
+  *size = static_cast<uint64_t>(st.st_size);
+  return Status::OK();
+}
+
+Status Allocate(int fd, uint64_t offset, uint64_t length, const std::string& path) {
+  // posix_fallocate returns the error number instead of setting errno; glibc falls back to
+  // writing zeros on file systems without fallocate.
+  int err;
+  do {
+    err = ::posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(length));
+  } while (err == EINTR);
+  if (err != 0) return Status::FromErrno("allocate " + std::to_string(length) + " bytes in " + path, err);
+  return Status::OK();
+}
+
+Status Truncate(int fd, uint64_t size, const std::string& path) {
+  int rc;
+  do {
+    rc = ::ftruncate(fd, static_cast<off_t>(size));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return Status::FromErrno("truncate " + path, errno);
+  return Status::OK();
+}
+
+Status SyncData(int fd, const std::string& path) {
+  int rc;
+  do {
+    rc = ::fdatasync(fd);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return Status::FromErrno("fdatasync " + path, errno);
+  return Status::OK();
+}
+
+Status SyncDir(const std::string& dir) {
+  FileDescriptor fd;
+  Status s = OpenFile(dir, O_RDONLY | O_DIRECTORY, 0, &fd);
+  if (!s.ok()) return s;
+  if (::fsync(fd.get()) != 0) return Status::FromErrno("fsync " + dir, errno);
+  return Status::OK();
+}
+
+Status RenameFile(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return Status::FromErrno("rename " + from + " to " + to, errno);
+  }
+  return Status::OK();
+}
+
+Status RemoveFile(const std::string& path) {
+  if (::unlink(path.c_str()) != 0) return Status::FromErrno("unlink " + path, errno);
+  return Status::OK();
+}
+
+Status ListDir(const std::string& dir, std::vector<std::string>* names) {
+  names->clear();
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Status::FromErrno("opendir " + dir, errno);
+  errno = 0;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name(e->d_name);
+    if (name != "." && name != "..") names->push_back(std::move(name));
+  }
+  const int err = errno;
+  ::closedir(d);
+  if (err != 0) return Status::FromErrno("readdir " + dir, err);
+  return Status::OK();
+}
+
+Status CreateDirIfMissing(const std::string& dir, bool* created) {
+  *created = false;
+  if (::mkdir(dir.c_str(), 0755) == 0) {
+    *created = true;
+    return Status::OK();
+  }
+  if (errno != EEXIST) return Status::FromErrno("mkdir " + dir, errno);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return Status::FromErrno("stat " + dir, errno);
+  if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(dir + " exists and is not a directory");
+  return Status::OK();
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+Status WriteAt(int fd, uint64_t offset, const char* data, size_t n, const std::string& path) {
+  while (n > 0) {
+    const ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("write " + path, errno);
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return Status::OK();
+}
+
+Status DirLock::Acquire(const std::string& dir, DirLock* out) {
+  const std::string path = dir + "/LOCK";
+  FileDescriptor fd;
+  Status s = OpenFile(path, O_RDWR | O_CREAT, 0644, &fd);
+  if (!s.ok()) return s;
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status::Busy(path +
+                          ": the store is already open for writing (by another process or another "
+                          "DB object in this one); open it with read_only to read alongside");
+    }
+    return Status::FromErrno("flock " + path, errno);
+  }
+  out->fd_ = std::move(fd);
+  return Status::OK();
+}
+
+}  // namespace bitcask::engine

@@ -1,0 +1,102 @@
+#include "engine/format.h"
+
+#include <cstring>
+
+#include "engine/coding.h"
+#include "engine/hash.h"
+
+namespace bitcask::engine::format {
+
+void EncodeFileHeader(char* dst, const char (&magic)[4], uint32_t file_id) {
+  std::memcpy(dst, magic, 4);
+  EncodeFixed16(dst + 4, kFormatVersion);
+  EncodeFixed16(dst + 6, 0);
+  EncodeFixed32(dst + 8, file_id);
+  EncodeFixed32(dst + 12, Checksum32(dst, 12));
+}
+
+Status DecodeFileHeader(std::string_view src, const char (&magic)[4], uint32_t expected_id,
+                        const std::string& where) {
+  if (src.size() < kFileHeaderSize) {
+    return Status::Corruption(where + ": file is shorter than its 16-byte header");
+  }
+  const char* p = src.data();
+  if (std::memcmp(p, magic, 4) != 0) {
+    return Status::Corruption(where + ": bad magic, not a bitcask " +
+                              (magic[2] == 'D' ? "data" : "hint") + " file");
+  }
+  if (DecodeFixed32(p + 12) != Checksum32(p, 12)) {
+    return Status::Corruption(where + ": file header checksum mismatch");
+  }
+  const uint16_t version = DecodeFixed16(p + 4);
+  if (version != kFormatVersion) {
+    return Status::NotSupported(where + ": format version " + std::to_string(version) +
+                                ", this build reads version " + std::to_string(kFormatVersion));
+  }
+  const uint32_t id = DecodeFixed32(p + 8);
+  if (id != expected_id) {
+    return Status::Corruption(where + ": header says file id " + std::to_string(id) +
+                              ", name says " + std::to_string(expected_id));
+  }
+  return Status::OK();
+}
+
+size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
+                    std::string_view key, std::string_view value) {
+  EncodeFixed64(dst + 4, seq);
+  EncodeFixed64(dst + 12, expire_at_ms);
+  EncodeFixed32(dst + 20, static_cast<uint32_t>(value.size()));
+  EncodeFixed16(dst + 24, static_cast<uint16_t>(key.size()));
+  dst[26] = static_cast<char>(flags);
+  if (!key.empty()) std::memcpy(dst + kRecordHeaderSize, key.data(), key.size());
+  if (!value.empty()) std::memcpy(dst + kRecordHeaderSize + key.size(), value.data(), value.size());
+  const size_t size = RecordSize(key.size(), value.size());
+  EncodeFixed32(dst, Checksum32(dst + 4, size - 4));
+  return size;
+}
+
+DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out) {
+  if (avail < kRecordHeaderSize) {
+    // A short tail of zeros is the unwritten end as well.
+    for (size_t i = 0; i < avail; i++) {
+      if (p[i] != 0) return DecodeResult::kTruncated;
+    }
+    return DecodeResult::kZero;
+  }
+  const uint64_t seq = DecodeFixed64(p + 4);
+  const uint64_t expire = DecodeFixed64(p + 12);
+  const uint32_t vsize = DecodeFixed32(p + 20);
+  const uint16_t ksize = DecodeFixed16(p + 24);
+  const uint8_t flags = static_cast<uint8_t>(p[26]);
+  const uint32_t stored = DecodeFixed32(p);
+  if (seq == 0) {
+    if (stored == 0 && expire == 0 && vsize == 0 && ksize == 0 && flags == 0) {
+      return DecodeResult::kZero;
+    }
+    return DecodeResult::kBadHeader;
+  }
+  if ((flags & ~kKnownFlags) != 0 || vsize > kMaxValueSize) return DecodeResult::kBadHeader;
+  const size_t size = RecordSize(ksize, vsize);
+  if (size > avail) return DecodeResult::kTruncated;
+  if (stored != Checksum32(p + 4, size - 4)) return DecodeResult::kBadChecksum;
+  out->seq = seq;
+  out->expire_at_ms = expire;
+  out->flags = flags;
+  out->key = std::string_view(p + kRecordHeaderSize, ksize);
+  out->value = std::string_view(p + kRecordHeaderSize + ksize, vsize);
+  out->size = size;
+  return DecodeResult::kOk;
+}
+
+const char* DecodeResultName(DecodeResult r) {
+  switch (r) {
+    case DecodeResult::kOk: return "ok";
+    case DecodeResult::kZero: return "zero bytes where a record should start";
+    case DecodeResult::kTruncated: return "record runs past the end of the file";
+    case DecodeResult::kBadHeader: return "invalid record header";
+    case DecodeResult::kBadChecksum: return "record checksum mismatch";
+  }
+  return "unknown";
+}
+
+}  // namespace bitcask::engine::format

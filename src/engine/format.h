@@ -1,0 +1,92 @@
+// The on-disk format: constants, one encoder and one decoder, shared by the write path,
+// recovery, merge, the checker and the fuzzer. docs/FORMAT.md describes every byte.
+//
+// Data file:  file header (16 bytes), then records back to back until the end of the file.
+// Record:     27-byte header, key bytes, value bytes. All integers little-endian.
+//
+//   offset size field
+//   0      4    checksum: low 32 bits of XXH3-64 over bytes 4 .. end of value
+//   4      8    sequence number, > 0, increasing in write order across the store
+//   12     8    expiry, milliseconds since the Unix epoch; 0 = never
+//   20     4    value size in bytes (as stored)
+//   24     2    key size in bytes
+//   26     1    flags: bit 0 tombstone, bit 1 batch continues, bits 2-7 must be 0
+//
+// Invariant: a record is valid only if its checksum matches, its sequence number is
+// non-zero and no unknown flag bit is set; nothing that fails these checks is returned as
+// data. A record whose "batch continues" bit is set is committed only by a later record of
+// the same file without that bit; recovery drops an uncommitted batch tail.
+
+#ifndef BITCASK_ENGINE_FORMAT_H_
+#define BITCASK_ENGINE_FORMAT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bitcask/status.h"
+
+namespace bitcask::engine::format {
+
+inline constexpr char kDataMagic[4] = {'B', 'C', 'D', 'F'};
+inline constexpr char kHintMagic[4] = {'B', 'C', 'H', 'F'};
+inline constexpr uint16_t kFormatVersion = 1;
+inline constexpr size_t kFileHeaderSize = 16;
+
+inline constexpr size_t kRecordHeaderSize = 27;
+inline constexpr size_t kMaxKeySize = 65535;
+inline constexpr size_t kMaxValueSize = size_t{1} << 30;
+inline constexpr size_t kMaxRecordSize = kRecordHeaderSize + kMaxKeySize + kMaxValueSize;
+
+enum RecordFlag : uint8_t {
+  kTombstone = 1u << 0,
+  kBatchContinues = 1u << 1,
+};
+inline constexpr uint8_t kKnownFlags = kTombstone | kBatchContinues;
+
+inline constexpr size_t RecordSize(size_t key_size, size_t value_size) {
+  return kRecordHeaderSize + key_size + value_size;
+}
+
+// Writes a file header for `file_id` with the given magic into dst[0..16).
+void EncodeFileHeader(char* dst, const char (&magic)[4], uint32_t file_id);
+
+// Checks a file header. `where` names the file in error messages.
+Status DecodeFileHeader(std::string_view src, const char (&magic)[4], uint32_t expected_id,
+                        const std::string& where);
+
+// Writes one complete record (header with checksum, key, value) at dst, which must have
+// RecordSize(key.size(), value.size()) bytes. Returns the record size.
+size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
+                    std::string_view key, std::string_view value);
+
+struct RecordView {
+  uint64_t seq = 0;
+  uint64_t expire_at_ms = 0;
+  uint8_t flags = 0;
+  std::string_view key;
+  std::string_view value;
+  size_t size = 0;  // header + key + value
+
+  bool tombstone() const { return flags & kTombstone; }
+  bool batch_continues() const { return flags & kBatchContinues; }
+};
+
+enum class DecodeResult {
+  kOk,
+  kZero,         // 27 zero bytes: the unwritten (preallocated) end of a file
+  kTruncated,    // the header or the body runs past the available bytes
+  kBadHeader,    // zero sequence, unknown flags or a size over the limits
+  kBadChecksum,  // the bytes do not match the stored checksum
+};
+
+// Decodes the record starting at p, of which `avail` bytes are readable. On kOk fills *out
+// (views point into p). Never reads past p + avail.
+DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out);
+
+const char* DecodeResultName(DecodeResult r);
+
+}  // namespace bitcask::engine::format
+
+#endif  // BITCASK_ENGINE_FORMAT_H_

@@ -1,0 +1,217 @@
+#include "engine/keydir.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "engine/coding.h"
+
+namespace bitcask::engine {
+
+namespace {
+
+// Key length prefix: LEB128, 1 byte below 128, 2 below 16384, 3 up to the 64 KiB key limit.
+size_t PrefixSize(size_t len) { return len < 0x80 ? 1 : len < 0x4000 ? 2 : 3; }
+
+char* EncodePrefix(char* p, size_t len) {
+  while (len >= 0x80) {
+    *p++ = static_cast<char>(len | 0x80);
+    len >>= 7;
+  }
+  *p++ = static_cast<char>(len);
+  return p;
+}
+
+}  // namespace
+
+// ---- KeyArena -----------------------------------------------------------------------------
+// Entry: u32 file id << 8 | flags (bit 0: has expiry), u32 offset, u32 size, LEB128 key
+// length, key bytes. Unaligned; read and written with memcpy.
+
+uint32_t KeyArena::Add(std::string_view key, const KeyLocation& loc) {
+  const size_t need = kLocationBytes + PrefixSize(key.size()) + key.size();
+  if (chunks_.empty() || chunk_used_ + need > chunk_capacity_) {
+    if (chunks_.size() == kMaxChunks) {
+      // 32767 chunks of up to 128 KiB: a store needs over 256 GiB of keys in memory first.
+      std::fprintf(stderr, "bitcask: key directory shard exceeds 4 GiB of keys\n");
+      std::abort();
+    }
+    // Chunks grow with the arena (1/16 of it, 4 KiB to 128 KiB), so a small store stays small
+    // and the unused tail of the newest chunk stays a small share of a large one.
+    size_t cap = std::clamp<size_t>(allocated_ / 16, 4096, kMaxChunk);
+    cap = std::max(cap, need);
+    chunks_.push_back(std::make_unique_for_overwrite<char[]>(cap));
+    chunk_capacity_ = cap;
+    chunk_used_ = 0;
+    allocated_ += cap;
+  }
+  const uint32_t ref = static_cast<uint32_t>(chunks_.size() << kOffsetBits | chunk_used_);
+  char* p = chunks_.back().get() + chunk_used_;
+  SetLocation(ref, loc);
+  p = EncodePrefix(p + kLocationBytes, key.size());
+  std::memcpy(p, key.data(), key.size());
+  chunk_used_ += need;
+  used_ += need;
+  return ref;
+}
+
+std::string_view KeyArena::Key(uint32_t ref) const {
+  const auto* p = reinterpret_cast<const unsigned char*>(Entry(ref) + kLocationBytes);
+  size_t len = p[0];
+  if (len < 0x80) return {reinterpret_cast<const char*>(p + 1), len};
+  len = (len & 0x7f) | size_t{p[1] & 0x7fu} << 7;
+  if (p[1] < 0x80) return {reinterpret_cast<const char*>(p + 2), len};
+  len |= size_t{p[2]} << 14;
+  return {reinterpret_cast<const char*>(p + 3), len};
+}
+
+KeyLocation KeyArena::Location(uint32_t ref) const {
+  const char* p = Entry(ref);
+  const uint32_t file_flags = DecodeFixed32(p);
+  return KeyLocation{file_flags >> 8, DecodeFixed32(p + 4), DecodeFixed32(p + 8),
+                     (file_flags & 1) != 0};
+}
+
+void KeyArena::SetLocation(uint32_t ref, const KeyLocation& loc) {
+  assert(loc.file_id <= kMaxFileId && loc.size <= kMaxLocationSize);
+  char* p = Entry(ref);
+  EncodeFixed32(p, loc.file_id << 8 | (loc.has_expiry ? 1u : 0u));
+  EncodeFixed32(p + 4, loc.offset);
+  EncodeFixed32(p + 8, loc.size);
+}
+
+void KeyArena::Release(uint32_t ref) {
+  const size_t len = Key(ref).size();
+  dead_ += kLocationBytes + PrefixSize(len) + len;
+}
+
+// ---- KeydirShard --------------------------------------------------------------------------
+
+size_t KeydirShard::FindIndex(std::string_view key, uint32_t hash) const {
+  if (capacity_ == 0) return SIZE_MAX;
+  for (size_t i = Home(hash);; i = Next(i)) {
+    const Slot& s = slots_[i];
+    if (s.ref == kEmptyRef) return SIZE_MAX;
+    if (s.hash == hash && s.ref != kDeletedRef && arena_.Key(s.ref) == key) return i;
+  }
+}
+
+bool KeydirShard::Find(std::string_view key, uint64_t hash, KeyLocation* loc) const {
+  const size_t i = FindIndex(key, static_cast<uint32_t>(hash));
+  if (i == SIZE_MAX) return false;
+  *loc = arena_.Location(slots_[i].ref);
+  return true;
+}
+
+bool KeydirShard::Upsert(std::string_view key, uint64_t hash64, const KeyLocation& loc,
+                         KeyLocation* old) {
+  const uint32_t hash = static_cast<uint32_t>(hash64);
+  size_t reuse = SIZE_MAX;
+  if (capacity_ != 0) {
+    for (size_t i = Home(hash);; i = Next(i)) {
+      Slot& s = slots_[i];
+      if (s.ref == kEmptyRef) {
+        if (reuse == SIZE_MAX) reuse = i;
+        break;
+      }
+      if (s.ref == kDeletedRef) {
+        if (reuse == SIZE_MAX) reuse = i;
+      } else if (s.hash == hash && arena_.Key(s.ref) == key) {
+        *old = arena_.Location(s.ref);
+        arena_.SetLocation(s.ref, loc);
+        return true;
+      }
+    }
+  }
+  // A new key. Live plus deleted slots stay at or below 80% of the table, so probes stay
+  // short and every probe sequence ends at an empty slot.
+  const bool reuses_deleted = reuse != SIZE_MAX && slots_[reuse].ref == kDeletedRef;
+  if (!reuses_deleted && (count_ + deleted_ + 1) * 5 > capacity_ * 4) {
+    size_t capacity = std::max<size_t>(capacity_, 16);
+    while ((count_ + 1) * 5 > capacity * 3) capacity += capacity / 2;  // to <= 60% full
+    Rehash(capacity);
+    reuse = Home(hash);
+    while (slots_[reuse].ref != kEmptyRef) reuse = Next(reuse);
+  }
+  Slot& s = slots_[reuse];
+  if (s.ref == kDeletedRef) --deleted_;
+  s.ref = arena_.Add(key, loc);
+  s.hash = hash;
+  ++count_;
+  return false;
+}
+
+bool KeydirShard::Remove(std::string_view key, uint64_t hash, KeyLocation* old) {
+  const size_t i = FindIndex(key, static_cast<uint32_t>(hash));
+  if (i == SIZE_MAX) return false;
+  Slot& s = slots_[i];
+  *old = arena_.Location(s.ref);
+  arena_.Release(s.ref);
+  s.ref = kDeletedRef;
+  --count_;
+  ++deleted_;
+  // Reclaim entry bytes once most of the arena is garbage.
+  if (arena_.dead_bytes() > 64 * 1024 && arena_.dead_bytes() > arena_.live_bytes()) CompactArena();
+  return true;
+}
+
+bool KeydirShard::ReplaceIf(std::string_view key, uint64_t hash, const KeyLocation& expected,
+                            const KeyLocation& desired) {
+  const size_t i = FindIndex(key, static_cast<uint32_t>(hash));
+  if (i == SIZE_MAX || !(arena_.Location(slots_[i].ref) == expected)) return false;
+  arena_.SetLocation(slots_[i].ref, desired);
+  return true;
+}
+
+void KeydirShard::Rehash(size_t capacity) {
+  std::unique_ptr<Slot[]> old = std::move(slots_);
+  const size_t old_capacity = capacity_;
+  slots_ = std::make_unique<Slot[]>(capacity);  // value-initialised: all kEmptyRef
+  capacity_ = capacity;
+  deleted_ = 0;
+  for (size_t j = 0; j < old_capacity; j++) {
+    const Slot& s = old[j];
+    if (s.ref <= kDeletedRef) continue;
+    size_t i = Home(s.hash);
+    while (slots_[i].ref != kEmptyRef) i = Next(i);
+    slots_[i] = s;
+  }
+}
+
+void KeydirShard::CompactArena() {
+  KeyArena fresh;
+  for (size_t i = 0; i < capacity_; i++) {
+    Slot& s = slots_[i];
+    if (s.ref > kDeletedRef) s.ref = fresh.Add(arena_.Key(s.ref), arena_.Location(s.ref));
+  }
+  arena_ = std::move(fresh);
+}
+
+size_t KeydirShard::MemoryUsage() const {
+  return capacity_ * sizeof(Slot) + arena_.allocated_bytes();
+}
+
+// ---- Keydir -------------------------------------------------------------------------------
+
+size_t Keydir::Size() const {
+  size_t n = 0;
+  for (unsigned i = 0; i < kNumShards; i++) {
+    std::shared_lock l(shards_[i].mu);
+    n += shards_[i].size();
+  }
+  return n;
+}
+
+size_t Keydir::MemoryUsage() const {
+  size_t n = sizeof(PaddedShard) * kNumShards;
+  for (unsigned i = 0; i < kNumShards; i++) {
+    std::shared_lock l(shards_[i].mu);
+    n += shards_[i].MemoryUsage();
+  }
+  return n;
+}
+
+}  // namespace bitcask::engine

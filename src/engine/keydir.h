@@ -1,0 +1,164 @@
+// Keydir: the in-memory map from every live key to the location of its newest record.
+//
+// It is the dominant memory cost of a Bitcask store, so it is built for size. Each key has
+// one arena entry: its 12-byte location, a 1-3 byte length and the key bytes. The hash table
+// holds 8-byte slots (arena reference, 32 bits of the key's hash); it grows by half when 80%
+// full, so it stays between 53% and 80% full: 10-15 bytes of slot per key. A lookup touches
+// one slot and one arena entry, where the key and its location sit side by side.
+//
+// Concurrency: the table is split into 64 shards by the top bits of the key's hash, each with
+// its own reader-writer lock, so readers of different keys do not share a cache line and a
+// table resize stalls 1/64 of the keys. Callers take the shard lock themselves (shared to
+// read, exclusive to change); the DB holds it while it copies a value out of a data file,
+// which is what makes it safe to unmap a file once no slot points into it.
+
+#ifndef BITCASK_ENGINE_KEYDIR_H_
+#define BITCASK_ENGINE_KEYDIR_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string_view>
+#include <vector>
+
+namespace bitcask::engine {
+
+struct KeyLocation {
+  uint32_t file_id = 0;
+  uint32_t offset = 0;
+  uint32_t size = 0;  // whole record: header, key and value
+  bool has_expiry = false;
+
+  bool operator==(const KeyLocation&) const = default;
+};
+
+inline constexpr uint32_t kMaxFileId = (1u << 24) - 1;
+inline constexpr uint32_t kMaxLocationSize = (1u << 31) - 1;
+
+// Append-only storage for key entries (location, length, key bytes), in chunks that never
+// move. A reference names a chunk and an offset; the space of removed keys is reclaimed by
+// rebuilding the arena.
+class KeyArena {
+ public:
+  KeyArena() = default;
+  KeyArena(KeyArena&&) noexcept = default;
+  KeyArena& operator=(KeyArena&&) noexcept = default;
+
+  // Copies an entry in; the reference is never 0 or 1.
+  uint32_t Add(std::string_view key, const KeyLocation& loc);
+  std::string_view Key(uint32_t ref) const;
+  KeyLocation Location(uint32_t ref) const;
+  void SetLocation(uint32_t ref, const KeyLocation& loc);
+  // Marks the entry's bytes as garbage.
+  void Release(uint32_t ref);
+
+  size_t allocated_bytes() const { return allocated_; }
+  size_t live_bytes() const { return used_ - dead_; }
+  size_t dead_bytes() const { return dead_; }
+
+ private:
+  static constexpr size_t kLocationBytes = 12;
+  static constexpr unsigned kOffsetBits = 17;  // chunks up to 128 KiB: room for any key
+  static constexpr size_t kMaxChunk = size_t{1} << kOffsetBits;
+  static constexpr size_t kMaxChunks = (size_t{1} << (32 - kOffsetBits)) - 1;
+
+  char* Entry(uint32_t ref) const {
+    return chunks_[(ref >> kOffsetBits) - 1].get() + (ref & (kMaxChunk - 1));
+  }
+
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  size_t chunk_capacity_ = 0;  // of the last chunk
+  size_t chunk_used_ = 0;      // of the last chunk
+  size_t allocated_ = 0;       // sum of chunk capacities
+  size_t used_ = 0;            // bytes handed out, live or dead
+  size_t dead_ = 0;
+};
+
+class KeydirShard {
+ public:
+  KeydirShard() = default;
+  KeydirShard(const KeydirShard&) = delete;
+  KeydirShard& operator=(const KeydirShard&) = delete;
+
+  // Shared for the const methods, exclusive for the others.
+  mutable std::shared_mutex mu;
+  // Set (under the exclusive lock) when the DB closes; readers check it under the lock.
+  bool closed = false;
+  // Reads served by this shard; relaxed, next to the lock readers touch anyway.
+  mutable std::atomic<uint64_t> gets{0};
+
+  bool Find(std::string_view key, uint64_t hash, KeyLocation* loc) const;
+  // Inserts or replaces. Returns true (and the previous location) if the key was present.
+  bool Upsert(std::string_view key, uint64_t hash, const KeyLocation& loc, KeyLocation* old);
+  // Returns true (and the removed location) if the key was present.
+  bool Remove(std::string_view key, uint64_t hash, KeyLocation* old);
+  // Points key at `desired` only if it still points at `expected` (used by merge).
+  bool ReplaceIf(std::string_view key, uint64_t hash, const KeyLocation& expected,
+                 const KeyLocation& desired);
+
+  size_t size() const { return count_; }
+  size_t MemoryUsage() const;
+
+  // Calls fn(std::string_view key, const KeyLocation&) for every key, in table order.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (size_t i = 0; i < capacity_; i++) {
+      const uint32_t ref = slots_[i].ref;
+      if (ref > kDeletedRef) fn(arena_.Key(ref), arena_.Location(ref));
+    }
+  }
+
+ private:
+  struct Slot {
+    uint32_t ref;   // kEmptyRef, kDeletedRef or an arena reference
+    uint32_t hash;  // low 32 bits of the key's hash: the home slot and a filter
+  };
+  static_assert(sizeof(Slot) == 8);
+  static constexpr uint32_t kEmptyRef = 0;
+  static constexpr uint32_t kDeletedRef = 1;
+
+  // Home slot of a hash: multiply-shift maps it onto any capacity, so the table can grow by
+  // half instead of doubling.
+  size_t Home(uint32_t hash) const { return (uint64_t{hash} * capacity_) >> 32; }
+  size_t Next(size_t i) const { return i + 1 == capacity_ ? 0 : i + 1; }
+  // Index of the slot holding key, or SIZE_MAX.
+  size_t FindIndex(std::string_view key, uint32_t hash) const;
+  // Rebuilds the table with `capacity` slots, dropping deleted markers.
+  void Rehash(size_t capacity);
+  // Rebuilds the arena without the entries of removed keys.
+  void CompactArena();
+
+  std::unique_ptr<Slot[]> slots_;
+  size_t capacity_ = 0;
+  size_t count_ = 0;    // live keys
+  size_t deleted_ = 0;  // slots marked deleted
+  KeyArena arena_;
+};
+
+class Keydir {
+ public:
+  static constexpr unsigned kShardBits = 6;
+  static constexpr unsigned kNumShards = 1u << kShardBits;
+
+  Keydir() : shards_(new PaddedShard[kNumShards]) {}
+
+  static unsigned ShardIndex(uint64_t hash) { return static_cast<unsigned>(hash >> (64 - kShardBits)); }
+  KeydirShard& shard(unsigned index) { return shards_[index]; }
+  const KeydirShard& shard(unsigned index) const { return shards_[index]; }
+  KeydirShard& ShardFor(uint64_t hash) { return shards_[ShardIndex(hash)]; }
+  const KeydirShard& ShardFor(uint64_t hash) const { return shards_[ShardIndex(hash)]; }
+
+  // Totals over all shards, each read under its shared lock.
+  size_t Size() const;
+  size_t MemoryUsage() const;
+
+ private:
+  struct alignas(64) PaddedShard : KeydirShard {};
+  std::unique_ptr<PaddedShard[]> shards_;
+};
+
+}  // namespace bitcask::engine
+
+#endif  // BITCASK_ENGINE_KEYDIR_H_

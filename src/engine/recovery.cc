@@ -1,0 +1,39 @@
+#include "engine/recovery.h"
+
+#include <cstring>
+
+namespace bitcask::engine {
+
+uint64_t FindNextNonZero(const char* base, uint64_t from, uint64_t size) {
+  uint64_t i = from;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, base + i, 8);
+    if (word != 0) break;
+  }
+  for (; i < size; i++) {
+    if (base[i] != 0) return i;
+  }
+  return size;
+}
+
+uint64_t FindNextValidRecord(const char* base, uint64_t from, uint64_t size) {
+  // A valid record has a non-zero sequence number in its bytes 4..11, so a candidate start
+  // is never more than 11 bytes before a non-zero byte: zero runs are skipped whole.
+  uint64_t p = from;
+  while (p + format::kRecordHeaderSize <= size) {
+    const uint64_t nz = FindNextNonZero(base, p, size);
+    if (nz == size) return size;
+    if (nz > p + 11) p = nz - 11;
+    format::RecordView rec;
+    if (format::DecodeRecord(base + p, size - p, &rec) == format::DecodeResult::kOk) return p;
+    p++;
+  }
+  return size;
+}
+
+std::string DescribeBadRecord(const std::string& path, uint64_t offset, format::DecodeResult r) {
+  return path + " offset " + std::to_string(offset) + ": " + format::DecodeResultName(r);
+}
+
+}  // namespace bitcask::engine

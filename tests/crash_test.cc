@@ -1,0 +1,169 @@
+// Crash tests: a child process writes and acknowledges each write on a pipe; the test kills
+// it with SIGKILL at an arbitrary moment, reopens the store and checks that every
+// acknowledged write is there and nothing else is wrong.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+
+#include "test_util.h"
+
+extern char** environ;
+
+namespace bitcask::test {
+namespace {
+
+std::string ValueFor(long i) {  // must match crash_writer.cc
+  std::string v = "value-" + std::to_string(i) + "-";
+  v.append(static_cast<size_t>(i % 300), static_cast<char>('a' + i % 26));
+  return v;
+}
+
+struct Ack {
+  std::string kind;
+  long n;
+};
+
+// Runs crash_writer with args, reads acknowledgements until `kill_after` of them arrived,
+// then SIGKILLs it. Returns every acknowledgement read, including any that raced the kill.
+std::vector<Ack> RunAndKill(const std::vector<std::string>& args, int kill_after) {
+  int pipefd[2];
+  EXPECT_EQ(::pipe(pipefd), 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, pipefd[0]);
+  std::vector<std::string> argv_storage = {CRASH_WRITER_PATH};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  const int rc = posix_spawn(&pid, CRASH_WRITER_PATH, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(pipefd[1]);
+  EXPECT_EQ(rc, 0);
+  std::vector<Ack> acks;
+  FILE* in = ::fdopen(pipefd[0], "r");
+  char line[128];
+  int count = 0;
+  bool killed = false;
+  while (std::fgets(line, sizeof line, in) != nullptr) {
+    char kind[16];
+    long n;
+    if (std::sscanf(line, "%15s %ld", kind, &n) == 2) acks.push_back({kind, n});
+    if (++count == kill_after && !killed) {
+      ::kill(pid, SIGKILL);
+      killed = true;  // keep reading: lines already in the pipe were acknowledged too
+    }
+  }
+  std::fclose(in);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the writer ended on its own (status " << status << ") after " << acks.size()
+      << " acknowledgements";
+  return acks;
+}
+
+class CrashTest : public DBTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string sync() const { return GetParam(); }
+  // Small files, so kills also land around rotations.
+  std::vector<std::string> Args(const std::string& mode) const {
+    return {dir(), mode, sync(), "65536"};
+  }
+  int KillAfter(std::mt19937& rng) const {
+    return sync() == "always" ? 100 + static_cast<int>(rng() % 400)
+                              : 1000 + static_cast<int>(rng() % 20000);
+  }
+};
+
+TEST_P(CrashTest, AcknowledgedPutsSurviveKill) {
+  std::mt19937 rng(1);
+  for (int round = 0; round < 3; round++) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    // Each round writes keys from 0 again, so later rounds overwrite earlier ones.
+    const std::vector<Ack> acks = RunAndKill(Args("puts"), KillAfter(rng));
+    ASSERT_FALSE(acks.empty());
+    ASSERT_OK(Open());
+    for (const Ack& a : acks) {
+      ASSERT_EQ(Get("key-" + std::to_string(a.n)), ValueFor(a.n)) << "acknowledged put " << a.n;
+    }
+    db_.reset();
+  }
+}
+
+TEST_P(CrashTest, BatchesAreAllOrNothing) {
+  std::mt19937 rng(2);
+  long acked = -1;
+  for (int round = 0; round < 3; round++) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const std::vector<Ack> acks = RunAndKill(Args("batches"), KillAfter(rng) / 5 + 10);
+    ASSERT_FALSE(acks.empty());
+    acked = std::max(acked, acks.back().n);
+    ASSERT_OK(Open());
+    // Every acknowledged batch is whole; the one after may be whole or absent, never partial.
+    for (long i = 0; i <= acked + 1; i++) {
+      int present = 0;
+      for (int j = 0; j < 10; j++) {
+        const std::string got = Get("b-" + std::to_string(i) + "-" + std::to_string(j));
+        if (got != "NOT_FOUND") {
+          ASSERT_EQ(got, ValueFor(i));
+          present++;
+        }
+      }
+      if (i <= acks.back().n) {
+        ASSERT_EQ(present, 10) << "acknowledged batch " << i;
+      } else {
+        ASSERT_TRUE(present == 0 || present == 10) << "batch " << i << " is partial: " << present;
+      }
+    }
+    db_.reset();
+  }
+}
+
+TEST_P(CrashTest, OverwritesKeepTheNewestAcknowledgedValue) {
+  std::mt19937 rng(3);
+  const std::vector<Ack> acks = RunAndKill(Args("overwrite"), KillAfter(rng));
+  ASSERT_FALSE(acks.empty());
+  std::map<int, long> newest;  // key -> last acknowledged write
+  for (const Ack& a : acks) newest[static_cast<int>(a.n % 50)] = a.n;
+  ASSERT_OK(Open());
+  for (const auto& [k, n] : newest) {
+    const std::string got = Get("key-" + std::to_string(k));
+    // The newest acknowledged value, or the one write in flight when the kill came.
+    ASSERT_TRUE(got == ValueFor(n) || got == ValueFor(n + 50)) << "key-" << k << ": " << got;
+  }
+}
+
+TEST_P(CrashTest, DeletesStayDeleted) {
+  std::mt19937 rng(4);
+  const std::vector<Ack> acks = RunAndKill(Args("deletes"), KillAfter(rng));
+  ASSERT_FALSE(acks.empty());
+  std::set<long> deleted, put;
+  for (const Ack& a : acks) (a.kind == "del" ? deleted : put).insert(a.n);
+  ASSERT_OK(Open());
+  for (long n : put) {
+    const std::string got = Get("key-" + std::to_string(n));
+    if (deleted.count(n)) {
+      ASSERT_EQ(got, "NOT_FOUND") << "deleted key-" << n << " came back";
+    } else if (n != *put.rbegin()) {
+      ASSERT_EQ(got, ValueFor(n));
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SyncModes, CrashTest, ::testing::Values("none", "interval", "always"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace bitcask::test

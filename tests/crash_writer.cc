@@ -1,0 +1,90 @@
+// Child process for the crash tests. Writes to a store and prints one line per acknowledged
+// operation on stdout (flushed), so the parent knows exactly what was acknowledged when it
+// kills this process with SIGKILL.
+//
+//   crash_writer DIR puts|batches|overwrite|deletes SYNC MAX_FILE_SIZE
+//   crash_writer DIR open                     prints the status of an Open and exits
+//
+// SYNC is none, interval or always. Acknowledgement lines:
+//   puts:      "ack I"        key-I holds ValueFor(I)
+//   batches:   "ack I"        b-I-0 .. b-I-9 hold ValueFor(I)
+//   overwrite: "ack I"        key-(I % 50) holds ValueFor(I)
+//   deletes:   "put I" / "del I"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "bitcask/db.h"
+
+namespace {
+
+// The value written for operation i: its number, padded to a size that varies with i.
+std::string ValueFor(long i) {
+  std::string v = "value-" + std::to_string(i) + "-";
+  v.append(static_cast<size_t>(i % 300), static_cast<char>('a' + i % 26));
+  return v;
+}
+
+int Die(const char* what, const bitcask::Status& s) {
+  std::fprintf(stderr, "crash_writer: %s: %s\n", what, s.ToString().c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: crash_writer DIR MODE [SYNC MAX_FILE_SIZE]\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  const std::string mode = argv[2];
+  bitcask::Options options;
+  if (argc > 3) {
+    const std::string sync = argv[3];
+    options.sync_mode = sync == "always"     ? bitcask::SyncMode::kAlways
+                        : sync == "interval" ? bitcask::SyncMode::kInterval
+                                             : bitcask::SyncMode::kNone;
+    options.sync_interval_ms = 5;
+  }
+  if (argc > 4) options.max_file_size = std::strtoull(argv[4], nullptr, 10);
+
+  std::unique_ptr<bitcask::DB> db;
+  bitcask::Status s = bitcask::DB::Open(options, dir, &db);
+  if (mode == "open") {
+    std::printf("%s\n", s.ToString().c_str());
+    return 0;
+  }
+  if (!s.ok()) return Die("open", s);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+
+  for (long i = 0;; i++) {
+    if (mode == "puts") {
+      if (s = db->Put("key-" + std::to_string(i), ValueFor(i)); !s.ok()) return Die("put", s);
+      std::printf("ack %ld\n", i);
+    } else if (mode == "batches") {
+      bitcask::WriteBatch batch;
+      for (int j = 0; j < 10; j++) {
+        batch.Put("b-" + std::to_string(i) + "-" + std::to_string(j), ValueFor(i));
+      }
+      if (s = db->Write(batch); !s.ok()) return Die("write", s);
+      std::printf("ack %ld\n", i);
+    } else if (mode == "overwrite") {
+      if (s = db->Put("key-" + std::to_string(i % 50), ValueFor(i)); !s.ok()) return Die("put", s);
+      std::printf("ack %ld\n", i);
+    } else if (mode == "deletes") {
+      if (s = db->Put("key-" + std::to_string(i), ValueFor(i)); !s.ok()) return Die("put", s);
+      std::printf("put %ld\n", i);
+      if (i % 2 == 0) {
+        if (s = db->Delete("key-" + std::to_string(i)); !s.ok()) return Die("delete", s);
+        std::printf("del %ld\n", i);
+      }
+    } else {
+      std::fprintf(stderr, "crash_writer: unknown mode %s\n", mode.c_str());
+      return 2;
+    }
+  }
+}

@@ -1,0 +1,391 @@
+// Behaviour of the public DB API: point operations, batches, iteration, reopen, limits,
+// options and stats.
+
+#include "bitcask/db.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+
+#include <map>
+#include <random>
+#include <string>
+
+#include "test_util.h"
+
+namespace bitcask::test {
+namespace {
+
+class DBBasicTest : public DBTest {
+ protected:
+  void SetUp() override { ASSERT_OK(Open()); }
+};
+
+TEST_F(DBBasicTest, PutGetOverwriteDelete) {
+  EXPECT_EQ(Get("a"), "NOT_FOUND");
+  ASSERT_OK(db_->Put("a", "1"));
+  EXPECT_EQ(Get("a"), "1");
+  ASSERT_OK(db_->Put("a", "2"));
+  EXPECT_EQ(Get("a"), "2");
+  ASSERT_OK(db_->Delete("a"));
+  EXPECT_EQ(Get("a"), "NOT_FOUND");
+  EXPECT_TRUE(db_->Delete("a").IsNotFound());
+}
+
+TEST_F(DBBasicTest, BinaryAndEmptyKeysAndValues) {
+  const std::string key("\0k\xff\n", 4);
+  const std::string value("\0\0v\xfe", 4);
+  ASSERT_OK(db_->Put(key, value));
+  ASSERT_OK(db_->Put("", "empty key"));
+  ASSERT_OK(db_->Put("empty value", ""));
+  EXPECT_EQ(Get(key), value);
+  EXPECT_EQ(Get(""), "empty key");
+  EXPECT_EQ(Get("empty value"), "");
+  Reopen();
+  EXPECT_EQ(Get(key), value);
+  EXPECT_EQ(Get(""), "empty key");
+  EXPECT_EQ(Get("empty value"), "");
+}
+
+TEST_F(DBBasicTest, Contains) {
+  EXPECT_TRUE(db_->Contains("x").IsNotFound());
+  ASSERT_OK(db_->Put("x", "y"));
+  EXPECT_OK(db_->Contains("x"));
+  ASSERT_OK(db_->Delete("x"));
+  EXPECT_TRUE(db_->Contains("x").IsNotFound());
+}
+
+TEST_F(DBBasicTest, DeleteOfMissingKeyWritesNothing) {
+  ASSERT_OK(db_->Put("k", "v"));
+  Stats before, after;
+  ASSERT_OK(db_->GetStats(&before));
+  EXPECT_TRUE(db_->Delete("missing").IsNotFound());
+  ASSERT_OK(db_->GetStats(&after));
+  EXPECT_EQ(before.bytes_written, after.bytes_written);
+}
+
+TEST_F(DBBasicTest, ReopenRestoresEverything) {
+  std::map<std::string, std::string> model;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 5000; i++) {
+    const std::string key = "k" + std::to_string(rng() % 2000);
+    if (rng() % 4 == 0) {
+      model.erase(key);
+      db_->Delete(key);
+    } else {
+      const std::string value(rng() % 200, static_cast<char>('a' + i % 26));
+      model[key] = value;
+      ASSERT_OK(db_->Put(key, value));
+    }
+  }
+  for (int round = 0; round < 2; round++) {
+    Reopen();
+    std::vector<std::string> keys;
+    ASSERT_OK(db_->Keys(&keys));
+    ASSERT_EQ(keys.size(), model.size());
+    size_t i = 0;
+    for (const auto& [key, value] : model) {
+      EXPECT_EQ(keys[i++], key);
+      EXPECT_EQ(Get(key), value);
+    }
+  }
+}
+
+TEST_F(DBBasicTest, DeletesSurviveReopen) {
+  ASSERT_OK(db_->Put("gone", "1"));
+  ASSERT_OK(db_->Put("kept", "2"));
+  ASSERT_OK(db_->Delete("gone"));
+  Reopen();
+  EXPECT_EQ(Get("gone"), "NOT_FOUND");
+  EXPECT_EQ(Get("kept"), "2");
+  // And a re-put after the delete wins after another reopen.
+  ASSERT_OK(db_->Put("gone", "3"));
+  Reopen();
+  EXPECT_EQ(Get("gone"), "3");
+}
+
+TEST_F(DBBasicTest, WriteBatchAppliesInOrder) {
+  ASSERT_OK(db_->Put("old", "x"));
+  WriteBatch batch;
+  batch.Put("a", "1");
+  batch.Put("b", "2");
+  batch.Put("a", "3");
+  batch.Delete("old");
+  batch.Delete("never-existed");
+  EXPECT_EQ(batch.Count(), 5u);
+  ASSERT_OK(db_->Write(batch));
+  EXPECT_EQ(Get("a"), "3");
+  EXPECT_EQ(Get("b"), "2");
+  EXPECT_EQ(Get("old"), "NOT_FOUND");
+  Reopen();
+  EXPECT_EQ(Get("a"), "3");
+  EXPECT_EQ(Get("b"), "2");
+  EXPECT_EQ(Get("old"), "NOT_FOUND");
+  WriteBatch empty;
+  EXPECT_OK(db_->Write(empty));
+}
+
+TEST_F(DBBasicTest, BatchWithAnInvalidEntryAppliesNothing) {
+  WriteBatch batch;
+  batch.Put("fine", "1");
+  batch.Put(std::string(kMaxKeySize + 1, 'k'), "2");
+  Status s = db_->Write(batch);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(Get("fine"), "NOT_FOUND");
+}
+
+TEST_F(DBBasicTest, KeyLimit) {
+  const std::string max_key(kMaxKeySize, 'k');
+  ASSERT_OK(db_->Put(max_key, "v"));
+  EXPECT_EQ(Get(max_key), "v");
+  const std::string too_long(kMaxKeySize + 1, 'k');
+  Status s = db_->Put(too_long, "v");
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.ToString().find("65535"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(db_->Get(too_long, nullptr).IsInvalidArgument());
+  EXPECT_TRUE(db_->Delete(too_long).IsInvalidArgument());
+  Reopen();
+  EXPECT_EQ(Get(max_key), "v");
+}
+
+TEST_F(DBBasicTest, ValueLimitIsOneGiB) {
+  // A view over 1 GiB + 1 of untouched address space: rejected before a byte is read.
+  const size_t n = kMaxValueSize + 1;
+  void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  Status s = db_->Put("big", std::string_view(static_cast<const char*>(p), n));
+  ::munmap(p, n);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.ToString().find("1 GiB"), std::string::npos) << s.ToString();
+  EXPECT_EQ(Get("big"), "NOT_FOUND");
+}
+
+TEST_F(DBBasicTest, HalfGiBValueRoundTrips) {
+  std::string value(512u << 20, '\0');
+  for (size_t i = 0; i < value.size(); i += 4096) value[i] = static_cast<char>(i >> 12);
+  ASSERT_OK(db_->Put("half-gib", value));
+  ASSERT_OK(db_->Put("small", "after"));
+  std::string got;
+  ASSERT_OK(db_->Get("half-gib", &got));
+  EXPECT_TRUE(got == value);
+  Reopen();
+  got.clear();
+  ASSERT_OK(db_->Get("half-gib", &got));
+  EXPECT_TRUE(got == value);
+  EXPECT_EQ(Get("small"), "after");
+}
+
+TEST_F(DBBasicTest, FilesRotateAtMaxFileSize) {
+  Options options;
+  options.max_file_size = 64 * 1024;
+  Reopen(options);
+  const std::string value(1000, 'v');
+  for (int i = 0; i < 1000; i++) ASSERT_OK(db_->Put("key" + std::to_string(i), value));
+  const auto files = DataFiles(dir());
+  EXPECT_GE(files.size(), 15u);
+  for (const auto& f : files) EXPECT_LE(FileSize(dir() + "/" + f), options.max_file_size);
+  // A record larger than a whole file gets a file of its own.
+  const std::string huge(200 * 1024, 'h');
+  ASSERT_OK(db_->Put("huge", huge));
+  ASSERT_OK(db_->Put("after-huge", "x"));
+  Reopen(options);
+  for (int i = 0; i < 1000; i++) ASSERT_EQ(Get("key" + std::to_string(i)), value);
+  EXPECT_EQ(Get("huge"), huge);
+  EXPECT_EQ(Get("after-huge"), "x");
+}
+
+TEST_F(DBBasicTest, IteratorWalksKeysInOrder) {
+  for (const char* k : {"b", "a", "d", "c", "ab"}) ASSERT_OK(db_->Put(k, std::string("v") + k));
+  auto it = db_->NewIterator();
+  std::string seen;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    seen += std::string(it->key()) + "=" + std::string(it->value()) + " ";
+  }
+  EXPECT_EQ(seen, "a=va ab=vab b=vb c=vc d=vd ");
+  seen.clear();
+  for (it->SeekToLast(); it->Valid(); it->Prev()) seen += std::string(it->key()) + " ";
+  EXPECT_EQ(seen, "d c b ab a ");
+  it->Seek("aa");
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "ab");
+  it->SeekForPrev("bb");
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "b");
+  it->Seek("z");
+  EXPECT_FALSE(it->Valid());
+  EXPECT_OK(it->status());
+}
+
+TEST_F(DBBasicTest, IteratorBoundsAndPrefix) {
+  for (const char* k : {"log:1", "log:2", "log:3", "metric:1", "a"}) ASSERT_OK(db_->Put(k, "v"));
+  auto collect = [&](const IteratorOptions& o) {
+    std::string out;
+    auto it = db_->NewIterator(o);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) out += std::string(it->key()) + " ";
+    return out;
+  };
+  IteratorOptions prefix;
+  prefix.prefix = "log:";
+  EXPECT_EQ(collect(prefix), "log:1 log:2 log:3 ");
+  IteratorOptions range;
+  range.lower_bound = "log:2";
+  range.upper_bound = "metric:1";
+  EXPECT_EQ(collect(range), "log:2 log:3 ");
+}
+
+TEST_F(DBBasicTest, IteratorSkipsKeysDeletedAfterCreation) {
+  for (const char* k : {"a", "b", "c"}) ASSERT_OK(db_->Put(k, "v"));
+  auto it = db_->NewIterator();
+  ASSERT_OK(db_->Delete("b"));
+  ASSERT_OK(db_->Put("c", "new"));
+  std::string seen;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    seen += std::string(it->key()) + "=" + std::string(it->value()) + " ";
+  }
+  EXPECT_EQ(seen, "a=v c=new ");
+}
+
+TEST_F(DBBasicTest, ClosedDBRefusesCalls) {
+  ASSERT_OK(db_->Put("k", "v"));
+  ASSERT_OK(db_->Close());
+  ASSERT_OK(db_->Close());  // idempotent
+  std::string v;
+  EXPECT_TRUE(db_->Get("k", &v).IsClosed());
+  EXPECT_TRUE(db_->Put("k", "v").IsClosed());
+  EXPECT_TRUE(db_->Delete("k").IsClosed());
+  EXPECT_TRUE(db_->Contains("k").IsClosed());
+  EXPECT_TRUE(db_->Sync().IsClosed());
+  std::vector<std::string> keys;
+  EXPECT_TRUE(db_->Keys(&keys).IsClosed());
+  Stats stats;
+  EXPECT_TRUE(db_->GetStats(&stats).IsClosed());
+  WriteBatch batch;
+  batch.Put("a", "b");
+  EXPECT_TRUE(db_->Write(batch).IsClosed());
+}
+
+TEST_F(DBBasicTest, StatsCountKeysFilesAndDeadBytes) {
+  ASSERT_OK(db_->Put("a", "1"));
+  ASSERT_OK(db_->Put("a", "2"));
+  ASSERT_OK(db_->Put("b", "3"));
+  ASSERT_OK(db_->Delete("b"));
+  std::string v;
+  ASSERT_OK(db_->Get("a", &v));
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.live_keys, 1u);
+  EXPECT_EQ(stats.data_files, 1u);
+  EXPECT_EQ(stats.puts, 3u);
+  EXPECT_EQ(stats.deletes, 1u);
+  EXPECT_EQ(stats.gets, 1u);
+  const uint64_t rec = 27 + 2;  // header + 1-byte key + 1-byte value
+  // Dead: the first "a", "b", and the tombstone of "b" (header + key).
+  EXPECT_EQ(stats.dead_bytes, rec + rec + 28);
+  EXPECT_EQ(stats.total_bytes, 16 + 4 * rec - 1);
+  ASSERT_EQ(stats.files.size(), 1u);
+  EXPECT_TRUE(stats.files[0].active);
+  EXPECT_GT(stats.keydir_bytes, 0u);
+  // The same figures are rebuilt by recovery.
+  Reopen();
+  Stats again;
+  ASSERT_OK(db_->GetStats(&again));
+  EXPECT_EQ(again.live_keys, 1u);
+  EXPECT_EQ(again.dead_bytes, stats.dead_bytes);
+  EXPECT_EQ(again.total_bytes, stats.total_bytes);
+}
+
+TEST_F(DBBasicTest, ExpiryWithInjectedClock) {
+  ManualClock clock(1'000'000);
+  Options options;
+  options.clock = &clock;
+  Reopen(options);
+  WriteOptions ttl;
+  ttl.ttl_ms = 500;
+  ASSERT_OK(db_->Put("session", "s", ttl));
+  WriteOptions at;
+  at.expire_at_ms = 1'000'800;
+  ASSERT_OK(db_->Put("token", "t", at));
+  ASSERT_OK(db_->Put("forever", "f"));
+  EXPECT_EQ(Get("session"), "s");
+  clock.Advance(499);
+  EXPECT_EQ(Get("session"), "s");
+  clock.Advance(1);
+  EXPECT_EQ(Get("session"), "NOT_FOUND");
+  EXPECT_TRUE(db_->Contains("session").IsNotFound());
+  EXPECT_EQ(Get("token"), "t");
+  std::vector<std::string> keys;
+  ASSERT_OK(db_->Keys(&keys));
+  EXPECT_EQ(keys, (std::vector<std::string>{"forever", "token"}));
+  EXPECT_TRUE(db_->Delete("session").IsNotFound());
+  clock.Advance(300);
+  Reopen(options);
+  EXPECT_EQ(Get("token"), "NOT_FOUND");
+  EXPECT_EQ(Get("forever"), "f");
+  // A later put without expiry replaces an expiring value for good.
+  ASSERT_OK(db_->Put("token", "again", WriteOptions{.sync = false, .expire_at_ms = 0, .ttl_ms = 10}));
+  ASSERT_OK(db_->Put("token", "kept"));
+  clock.Advance(1000);
+  EXPECT_EQ(Get("token"), "kept");
+}
+
+TEST_F(DBTest, ReadOnlyOpen) {
+  Options ro;
+  ro.read_only = true;
+  Status s = DB::Open(ro, dir(), &db_);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Put("k", "v"));
+  ASSERT_OK(db_->Close());
+  ASSERT_OK(Open(ro));
+  EXPECT_EQ(Get("k"), "v");
+  s = db_->Put("k", "w");
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.ToString().find("read-only"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(db_->Delete("k").IsInvalidArgument());
+  EXPECT_OK(db_->Sync());
+}
+
+TEST_F(DBTest, CreateAndExistenceOptions) {
+  Options no_create;
+  no_create.create_if_missing = false;
+  EXPECT_TRUE(Open(no_create).IsInvalidArgument());
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Put("k", "v"));
+  db_.reset();
+  Options exclusive;
+  exclusive.error_if_exists = true;
+  Status s = Open(exclusive);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  ASSERT_OK(Open(no_create));
+  EXPECT_EQ(Get("k"), "v");
+}
+
+TEST_F(DBTest, BadOptionsAreRejected) {
+  Options tiny;
+  tiny.max_file_size = 100;
+  EXPECT_TRUE(Open(tiny).IsInvalidArgument());
+  Options huge;
+  huge.max_file_size = uint64_t{1} << 32;
+  EXPECT_TRUE(Open(huge).IsInvalidArgument());
+  EXPECT_TRUE(DB::Open(Options(), "", &db_).IsInvalidArgument());
+}
+
+TEST_F(DBTest, OpenOnAFileIsAnError) {
+  WriteFile(dir(), "not a directory");
+  Status s = Open();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find(dir()), std::string::npos) << s.ToString();
+}
+
+TEST_F(DBTest, StatusMessages) {
+  EXPECT_EQ(Status::OK().ToString(), "OK");
+  EXPECT_EQ(Status::NotFound().ToString(), "NotFound");
+  EXPECT_EQ(Status::Corruption("x offset 3: bad").ToString(), "Corruption: x offset 3: bad");
+  Status e = Status::FromErrno("open /x", ENOENT);
+  EXPECT_TRUE(e.IsIOError());
+  EXPECT_EQ(e.ToString(), "IO error: open /x: No such file or directory");
+  Status copy = e;
+  EXPECT_EQ(copy.ToString(), e.ToString());
+}
+
+}  // namespace
+}  // namespace bitcask::test

@@ -1,0 +1,130 @@
+#include "engine/format.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/coding.h"
+#include "engine/hash.h"
+#include "engine/recovery.h"
+
+namespace bitcask::engine::format {
+namespace {
+
+std::string Encode(uint64_t seq, uint64_t expire, uint8_t flags, std::string_view key,
+                   std::string_view value) {
+  std::string buf(RecordSize(key.size(), value.size()), '\0');
+  EXPECT_EQ(EncodeRecord(buf.data(), seq, expire, flags, key, value), buf.size());
+  return buf;
+}
+
+TEST(FormatTest, RecordRoundTrip) {
+  const std::string rec = Encode(42, 1700000000000, kTombstone, "key", "value");
+  ASSERT_EQ(rec.size(), kRecordHeaderSize + 3 + 5);
+  RecordView view;
+  ASSERT_EQ(DecodeRecord(rec.data(), rec.size(), &view), DecodeResult::kOk);
+  EXPECT_EQ(view.seq, 42u);
+  EXPECT_EQ(view.expire_at_ms, 1700000000000u);
+  EXPECT_TRUE(view.tombstone());
+  EXPECT_FALSE(view.batch_continues());
+  EXPECT_EQ(view.key, "key");
+  EXPECT_EQ(view.value, "value");
+  EXPECT_EQ(view.size, rec.size());
+}
+
+TEST(FormatTest, LayoutMatchesFormatDoc) {
+  // docs/FORMAT.md: checksum@0, seq@4, expiry@12, value size@20, key size@24, flags@26.
+  const std::string rec = Encode(0x0102030405060708, 9, kBatchContinues, "ab", "xyz");
+  EXPECT_EQ(DecodeFixed64(rec.data() + 4), 0x0102030405060708u);
+  EXPECT_EQ(DecodeFixed64(rec.data() + 12), 9u);
+  EXPECT_EQ(DecodeFixed32(rec.data() + 20), 3u);
+  EXPECT_EQ(DecodeFixed16(rec.data() + 24), 2u);
+  EXPECT_EQ(rec[26], static_cast<char>(kBatchContinues));
+  EXPECT_EQ(rec.substr(27), "abxyz");
+  // Little-endian on disk: the low byte of the sequence comes first.
+  EXPECT_EQ(rec[4], 0x08);
+}
+
+TEST(FormatTest, EmptyKeyAndValue) {
+  const std::string rec = Encode(1, 0, 0, "", "");
+  RecordView view;
+  ASSERT_EQ(DecodeRecord(rec.data(), rec.size(), &view), DecodeResult::kOk);
+  EXPECT_TRUE(view.key.empty());
+  EXPECT_TRUE(view.value.empty());
+}
+
+TEST(FormatTest, EverySingleByteFlipIsDetected) {
+  const std::string good = Encode(7, 0, 0, "some-key", "some value bytes");
+  for (size_t i = 0; i < good.size(); i++) {
+    for (int bit = 0; bit < 8; bit++) {
+      std::string bad = good;
+      bad[i] = static_cast<char>(bad[i] ^ (1 << bit));
+      RecordView view;
+      EXPECT_NE(DecodeRecord(bad.data(), bad.size(), &view), DecodeResult::kOk)
+          << "flip of bit " << bit << " in byte " << i << " went unnoticed";
+    }
+  }
+}
+
+TEST(FormatTest, TruncatedRecord) {
+  const std::string rec = Encode(7, 0, 0, "key", "value");
+  RecordView view;
+  for (size_t n = 1; n < rec.size(); n++) {
+    EXPECT_EQ(DecodeRecord(rec.data(), n, &view), DecodeResult::kTruncated) << n;
+  }
+}
+
+TEST(FormatTest, ZerosAreTheUnwrittenEnd) {
+  const std::string zeros(100, '\0');
+  RecordView view;
+  EXPECT_EQ(DecodeRecord(zeros.data(), zeros.size(), &view), DecodeResult::kZero);
+  EXPECT_EQ(DecodeRecord(zeros.data(), 5, &view), DecodeResult::kZero);
+}
+
+TEST(FormatTest, UnknownFlagsAndZeroSequenceAreRejected) {
+  std::string rec = Encode(7, 0, 0, "key", "value");
+  rec[26] = static_cast<char>(0x80);
+  RecordView view;
+  EXPECT_EQ(DecodeRecord(rec.data(), rec.size(), &view), DecodeResult::kBadHeader);
+  rec = Encode(0, 0, 0, "key", "value");
+  EXPECT_EQ(DecodeRecord(rec.data(), rec.size(), &view), DecodeResult::kBadHeader);
+}
+
+TEST(FormatTest, FileHeader) {
+  char buf[kFileHeaderSize];
+  EncodeFileHeader(buf, kDataMagic, 12);
+  EXPECT_EQ(std::string(buf, 4), "BCDF");
+  EXPECT_TRUE(DecodeFileHeader({buf, sizeof buf}, kDataMagic, 12, "f").ok());
+  Status s = DecodeFileHeader({buf, sizeof buf}, kDataMagic, 13, "f");
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  s = DecodeFileHeader({buf, sizeof buf}, kHintMagic, 12, "f");
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  buf[9] ^= 1;
+  s = DecodeFileHeader({buf, sizeof buf}, kDataMagic, 12, "f");
+  EXPECT_NE(s.ToString().find("header checksum"), std::string::npos) << s.ToString();
+  s = DecodeFileHeader({buf, 3}, kDataMagic, 12, "f");
+  EXPECT_TRUE(s.IsCorruption());
+}
+
+TEST(FormatTest, NewerVersionIsNotSupported) {
+  char buf[kFileHeaderSize];
+  EncodeFileHeader(buf, kDataMagic, 1);
+  buf[4] = 2;  // version 2, with a checksum that matches it
+  EncodeFixed32(buf + 12, static_cast<uint32_t>(XXH3_64bits(buf, 12)));
+  Status s = DecodeFileHeader({buf, sizeof buf}, kDataMagic, 1, "f");
+  EXPECT_TRUE(s.IsNotSupported()) << s.ToString();
+}
+
+TEST(FormatTest, FindNextValidRecordSkipsGarbageAndZeros) {
+  std::string file(format::kFileHeaderSize, '\0');
+  file += std::string(1000, '\0');
+  file += "garbage!";
+  const size_t at = file.size();
+  file += Encode(5, 0, 0, "k", "v");
+  EXPECT_EQ(FindNextValidRecord(file.data(), 16, file.size()), at);
+  EXPECT_EQ(FindNextValidRecord(file.data(), at + 1, file.size()), file.size());
+  EXPECT_EQ(FindNextNonZero(file.data(), 16, file.size()), 1016u);
+}
+
+}  // namespace
+}  // namespace bitcask::engine::format

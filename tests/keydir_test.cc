@@ -1,0 +1,167 @@
+#include "engine/keydir.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+#include "engine/hash.h"
+
+namespace bitcask::engine {
+namespace {
+
+KeyLocation Loc(uint32_t n) { return KeyLocation{n % 1000 + 1, n, n % 5000 + 27, n % 3 == 0}; }
+
+TEST(KeyArenaTest, StoresEntriesOfEveryLengthClass) {
+  KeyArena arena;
+  const std::string keys[] = {"", "a", std::string(127, 'x'), std::string(128, 'y'),
+                              std::string(16383, 'z'), std::string(16384, 'w'),
+                              std::string(65535, 'v')};
+  std::vector<uint32_t> refs;
+  for (size_t i = 0; i < std::size(keys); i++) {
+    refs.push_back(arena.Add(keys[i], Loc(static_cast<uint32_t>(i))));
+  }
+  for (size_t i = 0; i < refs.size(); i++) {
+    EXPECT_GT(refs[i], 1u);
+    EXPECT_EQ(arena.Key(refs[i]), keys[i]) << i;
+    EXPECT_EQ(arena.Location(refs[i]), Loc(static_cast<uint32_t>(i))) << i;
+  }
+  arena.SetLocation(refs[3], Loc(99));
+  EXPECT_EQ(arena.Location(refs[3]), Loc(99));
+  EXPECT_EQ(arena.Key(refs[3]), keys[3]);
+}
+
+TEST(KeyArenaTest, MemoryStaysCloseToWhatIsStored) {
+  KeyArena arena;
+  size_t stored = 0;
+  for (int i = 0; i < 100000; i++) {
+    const std::string key = "key-" + std::to_string(i);
+    arena.Add(key, Loc(i));
+    stored += 12 + 1 + key.size();
+  }
+  EXPECT_EQ(arena.live_bytes(), stored);
+  EXPECT_LT(arena.allocated_bytes(), stored * 11 / 10);
+}
+
+// 1M keys of 16 bytes spread over the shards, as the memory target is stated.
+TEST(KeydirTest, MemoryPerKeyAtOneMillionKeys) {
+  Keydir keydir;
+  KeyLocation old;
+  char buf[32];
+  for (size_t i = 0; i < 1000000; i++) {
+    std::snprintf(buf, sizeof buf, "key-%012zu", i);
+    const uint64_t h = HashKey(buf);
+    keydir.ShardFor(h).Upsert(buf, h, Loc(static_cast<uint32_t>(i)), &old);
+  }
+  const double per_key = double(keydir.MemoryUsage()) / 1e6 - 16;
+  std::printf("keydir: %.1f bytes per key beyond the 16 key bytes\n", per_key);
+  EXPECT_LE(per_key, 32.0);
+}
+
+TEST(KeydirShardTest, UpsertFindRemove) {
+  KeydirShard shard;
+  const std::string key = "hello";
+  const uint64_t h = HashKey(key);
+  KeyLocation loc, old;
+  EXPECT_FALSE(shard.Find(key, h, &loc));
+  EXPECT_FALSE(shard.Upsert(key, h, Loc(1), &old));
+  ASSERT_TRUE(shard.Find(key, h, &loc));
+  EXPECT_EQ(loc, Loc(1));
+  EXPECT_TRUE(shard.Upsert(key, h, Loc(2), &old));
+  EXPECT_EQ(old, Loc(1));
+  EXPECT_EQ(shard.size(), 1u);
+  EXPECT_FALSE(shard.ReplaceIf(key, h, Loc(1), Loc(3)));
+  EXPECT_TRUE(shard.ReplaceIf(key, h, Loc(2), Loc(3)));
+  EXPECT_TRUE(shard.Remove(key, h, &old));
+  EXPECT_EQ(old, Loc(3));
+  EXPECT_FALSE(shard.Find(key, h, &loc));
+  EXPECT_FALSE(shard.Remove(key, h, &old));
+  EXPECT_EQ(shard.size(), 0u);
+}
+
+TEST(KeydirShardTest, LocationFieldsRoundTripAtTheirLimits) {
+  KeydirShard shard;
+  const KeyLocation big{kMaxFileId, 0xffffffffu, kMaxLocationSize, true};
+  KeyLocation got, old;
+  shard.Upsert("k", HashKey("k"), big, &old);
+  ASSERT_TRUE(shard.Find("k", HashKey("k"), &got));
+  EXPECT_EQ(got, big);
+}
+
+// Random operations against a std::unordered_map model, enough to grow the table many
+// times, reuse deleted slots and compact the arena.
+TEST(KeydirShardTest, MatchesModelUnderRandomOperations) {
+  KeydirShard shard;
+  std::unordered_map<std::string, KeyLocation> model;
+  std::mt19937_64 rng(1234);
+  for (int i = 0; i < 300000; i++) {
+    const std::string key = "key-" + std::to_string(rng() % 20000) + std::string(rng() % 40, 'p');
+    const uint64_t h = HashKey(key);
+    KeyLocation old;
+    if (rng() % 3 == 0) {
+      const bool had = model.erase(key) > 0;
+      ASSERT_EQ(shard.Remove(key, h, &old), had) << key;
+    } else {
+      const KeyLocation loc = Loc(static_cast<uint32_t>(i));
+      const bool had = model.count(key) > 0;
+      ASSERT_EQ(shard.Upsert(key, h, loc, &old), had) << key;
+      model[key] = loc;
+    }
+  }
+  ASSERT_EQ(shard.size(), model.size());
+  for (const auto& [key, loc] : model) {
+    KeyLocation got;
+    ASSERT_TRUE(shard.Find(key, HashKey(key), &got)) << key;
+    EXPECT_EQ(got, loc);
+  }
+  size_t seen = 0;
+  shard.ForEach([&](std::string_view key, const KeyLocation& loc) {
+    auto it = model.find(std::string(key));
+    ASSERT_NE(it, model.end());
+    EXPECT_EQ(it->second, loc);
+    seen++;
+  });
+  EXPECT_EQ(seen, model.size());
+}
+
+TEST(KeydirShardTest, ArenaIsReclaimedAfterMassDelete) {
+  KeydirShard shard;
+  KeyLocation old;
+  for (int i = 0; i < 50000; i++) {
+    const std::string key = "a-fairly-long-key-to-fill-the-arena-" + std::to_string(i);
+    shard.Upsert(key, HashKey(key), Loc(i), &old);
+  }
+  const size_t full = shard.MemoryUsage();
+  for (int i = 0; i < 49000; i++) {
+    const std::string key = "a-fairly-long-key-to-fill-the-arena-" + std::to_string(i);
+    ASSERT_TRUE(shard.Remove(key, HashKey(key), &old));
+  }
+  // The table keeps its size, the key bytes shrink to about what is live.
+  EXPECT_LT(shard.MemoryUsage(), full);
+  for (int i = 49000; i < 50000; i++) {
+    const std::string key = "a-fairly-long-key-to-fill-the-arena-" + std::to_string(i);
+    KeyLocation got;
+    ASSERT_TRUE(shard.Find(key, HashKey(key), &got));
+    EXPECT_EQ(got, Loc(i));
+  }
+}
+
+TEST(KeydirTest, ShardsSplitKeysAndCountThem) {
+  Keydir keydir;
+  KeyLocation old;
+  for (int i = 0; i < 10000; i++) {
+    const std::string key = std::to_string(i);
+    const uint64_t h = HashKey(key);
+    keydir.ShardFor(h).Upsert(key, h, Loc(i), &old);
+  }
+  EXPECT_EQ(keydir.Size(), 10000u);
+  size_t nonempty = 0;
+  for (unsigned i = 0; i < Keydir::kNumShards; i++) nonempty += keydir.shard(i).size() > 0;
+  EXPECT_EQ(nonempty, Keydir::kNumShards);
+  EXPECT_GT(keydir.MemoryUsage(), 10000u * 16);
+}
+
+}  // namespace
+}  // namespace bitcask::engine

@@ -1,0 +1,239 @@
+// Recovery from what crashes and bad disks leave behind: torn tails are truncated, damaged
+// records are reported with file and offset (or skipped in salvage mode), never returned as
+// data.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "engine/format.h"
+#include "test_util.h"
+
+namespace bitcask::test {
+namespace {
+
+namespace format = engine::format;
+
+class RecoveryTest : public DBTest {
+ protected:
+  std::string DataFile(int n = 1) const {
+    char name[32];
+    std::snprintf(name, sizeof name, "/%08d.data", n);
+    return dir() + name;
+  }
+  // Writes count keys "k<i>" = "value-<i>", then closes the store.
+  void Fill(int count, const Options& options = Options()) {
+    ASSERT_OK(Open(options));
+    for (int i = 0; i < count; i++) {
+      ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+    }
+    db_.reset();
+  }
+  static void Append(const std::string& path, const std::string& bytes) {
+    WriteFile(path, ReadFile(path) + bytes);
+  }
+  static void FlipByte(const std::string& path, uint64_t offset) {
+    std::string contents = ReadFile(path);
+    ASSERT_LT(offset, contents.size());
+    contents[offset] = static_cast<char>(contents[offset] ^ 0x20);
+    WriteFile(path, contents);
+  }
+  static std::string Record(uint64_t seq, const std::string& key, const std::string& value,
+                            uint8_t flags = 0) {
+    std::string rec(format::RecordSize(key.size(), value.size()), '\0');
+    format::EncodeRecord(rec.data(), seq, 0, flags, key, value);
+    return rec;
+  }
+  // Offset of record i written by Fill (all have the same size below 10 keys).
+  static uint64_t OffsetOf(int i) {
+    return format::kFileHeaderSize + i * format::RecordSize(2, 7);
+  }
+};
+
+TEST_F(RecoveryTest, TornTailsOfEveryKindAreTruncated) {
+  const std::string full = Record(100, "torn", "this record was cut short by a crash");
+  const std::vector<std::string> tails = {
+      full.substr(0, 5),                      // part of the header
+      full.substr(0, format::kRecordHeaderSize + 2),  // header and part of the key
+      full.substr(0, full.size() - 1),        // all but the last byte
+      std::string(4096, '\0'),                // reserved blocks never written
+      full.substr(0, 30) + std::string(5000, '\0'),  // a torn record, then reserved zeros
+      std::string("\x13\x37garbage"),         // bytes that are no record at all
+  };
+  for (size_t t = 0; t < tails.size(); t++) {
+    SCOPED_TRACE("tail " + std::to_string(t));
+    Fill(5);
+    const uint64_t good_size = FileSize(DataFile());
+    Append(DataFile(), tails[t]);
+    ASSERT_OK(Open());
+    for (int i = 0; i < 5; i++) EXPECT_EQ(Get("k" + std::to_string(i)), "value-" + std::to_string(i));
+    EXPECT_EQ(Get("torn"), "NOT_FOUND");
+    Stats stats;
+    ASSERT_OK(db_->GetStats(&stats));
+    EXPECT_EQ(stats.tail_bytes_truncated, tails[t].size());
+    EXPECT_EQ(FileSize(DataFile()), good_size);
+    // Writing after recovery works and survives the next reopen.
+    ASSERT_OK(db_->Put("after", "recovery"));
+    Reopen();
+    EXPECT_EQ(Get("after"), "recovery");
+    EXPECT_EQ(Get("k4"), "value-4");
+    ASSERT_OK(db_->Close());
+    db_.reset();
+    std::filesystem::remove_all(dir());
+  }
+}
+
+TEST_F(RecoveryTest, UnfinishedBatchAtTheTailIsDroppedWhole) {
+  Fill(3);
+  // Two records of a batch whose last record never made it.
+  Append(DataFile(), Record(50, "b1", "x", format::kBatchContinues) +
+                         Record(51, "b2", "y", format::kBatchContinues));
+  ASSERT_OK(Open());
+  EXPECT_EQ(Get("b1"), "NOT_FOUND");
+  EXPECT_EQ(Get("b2"), "NOT_FOUND");
+  EXPECT_EQ(Get("k2"), "value-2");
+  db_.reset();
+  // The same batch with its last record is applied.
+  Append(DataFile(), Record(50, "b1", "x", format::kBatchContinues) + Record(51, "b2", "y"));
+  ASSERT_OK(Open());
+  EXPECT_EQ(Get("b1"), "x");
+  EXPECT_EQ(Get("b2"), "y");
+}
+
+TEST_F(RecoveryTest, FlippedByteInOlderRecordIsCorruptionWithFileAndOffset) {
+  Fill(5);
+  const uint64_t size = FileSize(DataFile());
+  FlipByte(DataFile(), OffsetOf(2) + format::kRecordHeaderSize + 3);  // in the value of k2
+  Status s = Open();
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find(DataFile()), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("offset " + std::to_string(OffsetOf(2))), std::string::npos)
+      << s.ToString();
+  EXPECT_NE(s.ToString().find("checksum"), std::string::npos) << s.ToString();
+  // Nothing was changed on disk by the failed open.
+  EXPECT_EQ(FileSize(DataFile()), size);
+}
+
+TEST_F(RecoveryTest, FlippedSizeFieldIsCorruptionNotATornTail) {
+  // A damaged length must not make the rest of the file look like a torn tail.
+  Fill(5);
+  FlipByte(DataFile(), OffsetOf(1) + 21);  // value size of k1
+  Status s = Open();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+}
+
+TEST_F(RecoveryTest, CorruptionInAnOlderFile) {
+  Options options;
+  options.max_file_size = 4096;
+  ASSERT_OK(Open(options));
+  for (int i = 0; i < 300; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+  db_.reset();
+  ASSERT_GE(DataFiles(dir()).size(), 3u);
+  FlipByte(DataFile(1), 100);
+  Status s = Open(options);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find(DataFile(1)), std::string::npos) << s.ToString();
+
+  // Salvage mode keeps every record that verifies.
+  options.recovery_mode = RecoveryMode::kSkipCorrupt;
+  ASSERT_OK(Open(options));
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_GT(stats.corrupt_bytes_skipped, 0u);
+  EXPECT_GE(stats.live_keys, 298u);
+  EXPECT_EQ(Get("k299"), std::string(100, 'v'));
+}
+
+TEST_F(RecoveryTest, SalvageKeepsOlderVersionWhenNewerIsDamaged) {
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Put("k", "old"));
+  ASSERT_OK(db_->Put("k", "new"));
+  ASSERT_OK(db_->Put("z", "last"));
+  db_.reset();
+  FlipByte(DataFile(), OffsetOf(0) + format::RecordSize(1, 3) + format::kRecordHeaderSize + 1);
+  Options salvage;
+  salvage.recovery_mode = RecoveryMode::kSkipCorrupt;
+  ASSERT_OK(Open(salvage));
+  EXPECT_EQ(Get("k"), "old");
+  EXPECT_EQ(Get("z"), "last");
+}
+
+TEST_F(RecoveryTest, DamageFoundByGetIsCorruptionNotData) {
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Put("victim", "precious value"));
+  ASSERT_OK(db_->Put("other", "fine"));
+  // Damage the file under the open store, as a failing disk would.
+  const int fd = ::open(DataFile().c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  const char x = 'X';
+  ASSERT_EQ(::pwrite(fd, &x, 1, OffsetOf(0) + format::kRecordHeaderSize + 8), 1);
+  ::close(fd);
+  std::string value = "untouched";
+  Status s = db_->Get("victim", &value);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_EQ(value, "untouched");
+  EXPECT_NE(s.ToString().find("offset 16"), std::string::npos) << s.ToString();
+  EXPECT_EQ(Get("other"), "fine");
+  EXPECT_TRUE(db_->Contains("other").ok());
+}
+
+TEST_F(RecoveryTest, DamagedFileHeader) {
+  Fill(3);
+  FlipByte(DataFile(), 9);
+  Status s = Open();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find("header"), std::string::npos) << s.ToString();
+}
+
+TEST_F(RecoveryTest, NotABitcaskFile) {
+  ASSERT_OK(Open());
+  db_.reset();
+  WriteFile(DataFile(1), "hello, I am a text file that happens to be named like a data file");
+  Status s = Open();
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find("magic"), std::string::npos) << s.ToString();
+}
+
+TEST_F(RecoveryTest, NewestFileWithoutHeaderIsACrashAtCreation) {
+  Fill(3);
+  WriteFile(DataFile(2), std::string(4096, '\0'));
+  ASSERT_OK(Open());
+  EXPECT_EQ(Get("k2"), "value-2");
+  ASSERT_OK(db_->Put("new", "1"));
+  Reopen();
+  EXPECT_EQ(Get("new"), "1");
+}
+
+TEST_F(RecoveryTest, ReadOnlyOpenLeavesTheTornTailAlone) {
+  Fill(3);
+  Append(DataFile(), "\x01\x02\x03");
+  const uint64_t size = FileSize(DataFile());
+  Options ro;
+  ro.read_only = true;
+  ASSERT_OK(Open(ro));
+  EXPECT_EQ(Get("k1"), "value-1");
+  db_.reset();
+  EXPECT_EQ(FileSize(DataFile()), size);
+}
+
+TEST_F(RecoveryTest, LeftoverTempFilesAreRemoved) {
+  Fill(2);
+  WriteFile(dir() + "/00000009.data.tmp", "half-written merge output");
+  ASSERT_OK(Open());
+  EXPECT_FALSE(std::filesystem::exists(dir() + "/00000009.data.tmp"));
+  EXPECT_EQ(Get("k1"), "value-1");
+}
+
+TEST_F(RecoveryTest, UnknownFilesAreIgnored) {
+  Fill(2);
+  WriteFile(dir() + "/README", "notes");
+  WriteFile(dir() + "/abc.data", "not a numbered file");
+  ASSERT_OK(Open());
+  EXPECT_EQ(Get("k1"), "value-1");
+}
+
+}  // namespace
+}  // namespace bitcask::test

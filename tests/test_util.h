@@ -1,0 +1,79 @@
+// Helpers shared by the test suites.
+
+#ifndef BITCASK_TESTS_TEST_UTIL_H_
+#define BITCASK_TESTS_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bitcask/db.h"
+
+namespace bitcask::test {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  // A path inside the directory.
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Base fixture: a temp dir and helpers to open the store in it.
+class DBTest : public ::testing::Test {
+ protected:
+  std::string dir() const { return tmp_.Sub("db"); }
+  Status Open(const Options& options = Options()) { return DB::Open(options, dir(), &db_); }
+  void Reopen(const Options& options = Options()) {
+    db_.reset();
+    ASSERT_TRUE(Open(options).ok());
+  }
+  // The value of key, or "NOT_FOUND", or the error.
+  std::string Get(const std::string& key);
+
+  TempDir tmp_;
+  std::unique_ptr<DB> db_;
+};
+
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& contents);
+uint64_t FileSize(const std::string& path);
+// Names of the data files in dir, sorted.
+std::vector<std::string> DataFiles(const std::string& dir);
+
+// A clock tests move by hand.
+class ManualClock : public Clock {
+ public:
+  explicit ManualClock(uint64_t now_ms) : now_(now_ms) {}
+  uint64_t NowMillis() const override { return now_; }
+  void Advance(uint64_t ms) { now_ += ms; }
+
+ private:
+  uint64_t now_;
+};
+
+}  // namespace bitcask::test
+
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    const ::bitcask::Status _s = (expr);                  \
+    ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
+  } while (0)
+#define EXPECT_OK(expr)                                   \
+  do {                                                    \
+    const ::bitcask::Status _s = (expr);                  \
+    EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
+  } while (0)
+
+#endif  // BITCASK_TESTS_TEST_UTIL_H_
