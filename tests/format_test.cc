@@ -45,6 +45,16 @@ TEST(FormatTest, LayoutMatchesFormatDoc) {
   EXPECT_EQ(rec[4], 0x08);
 }
 
+TEST(FormatTest, HeaderEncodedApartMatchesWholeRecord) {
+  for (size_t vsize : {0, 1, 100, 1280, 100000}) {
+    const std::string key = "key", value(vsize, 'q');
+    const std::string whole = Encode(9, 77, kBatchContinues, key, value);
+    char header[kRecordHeaderSize];
+    EncodeRecordHeader(header, 9, 77, kBatchContinues, key, value);
+    EXPECT_EQ(std::string(header, kRecordHeaderSize), whole.substr(0, kRecordHeaderSize)) << vsize;
+  }
+}
+
 TEST(FormatTest, EmptyKeyAndValue) {
   const std::string rec = Encode(1, 0, 0, "", "");
   RecordView view;

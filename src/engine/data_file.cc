@@ -33,10 +33,9 @@ Status DataFile::Create(const std::string& dir, uint32_t id, uint64_t capacity,
   f->writable_ = true;
   s = MemoryMap::Map(f->fd_.get(), capacity, /*writable=*/true, f->path_, &f->map_);
   if (!s.ok()) return s;
-  char* dst;
-  s = f->Reserve(format::kFileHeaderSize, &dst);
+  s = f->Reserve(format::kFileHeaderSize);
   if (!s.ok()) return s;
-  format::EncodeFileHeader(dst, format::kDataMagic, id);
+  format::EncodeFileHeader(f->MappedForWrite(0, format::kFileHeaderSize), format::kDataMagic, id);
   f->Commit(format::kFileHeaderSize);
   *out = std::move(f);
   return Status::OK();
@@ -61,7 +60,7 @@ Status DataFile::Open(const std::string& dir, uint32_t id, bool writable, uint64
   return Status::OK();
 }
 
-Status DataFile::Reserve(size_t n, char** dst) {
+Status DataFile::Reserve(uint64_t n) {
   const uint64_t end = size_.load(std::memory_order_relaxed) + n;
   if (end > allocated_) {
     const uint64_t target = std::min<uint64_t>(
@@ -70,17 +69,26 @@ Status DataFile::Reserve(size_t n, char** dst) {
     if (!s.ok()) return s;
     allocated_ = target;
   }
+  return Status::OK();
+}
+
+char* DataFile::MappedForWrite(uint64_t offset, uint64_t n) {
+  const uint64_t end = offset + n;
   if (end > populated_) {
     // Map the next pages writable in one call, rather than taking a page fault per 4 KiB on
     // the write path; in small steps, so the freshly zeroed pages are still in the cache when
     // the records are copied in. Advisory: without it the faults happen lazily.
-    const uint64_t from = populated_ & ~uint64_t{4095};
-    const uint64_t to = std::min<uint64_t>(allocated_, std::max<uint64_t>(end, from + kPopulateStep));
+    const uint64_t from = std::max(populated_, offset) & ~uint64_t{4095};
+    const uint64_t to =
+        std::min<uint64_t>(allocated_, std::max<uint64_t>(end, from + kPopulateStep));
     ::madvise(map_.data() + from, to - from, MADV_POPULATE_WRITE);
     populated_ = to;
   }
-  *dst = map_.data() + size_.load(std::memory_order_relaxed);
-  return Status::OK();
+  return map_.data() + offset;
+}
+
+Status DataFile::WriteVectored(uint64_t offset, const struct iovec* iov, int count) {
+  return WriteVectorAt(fd_.get(), offset, iov, count, path_);
 }
 
 Status DataFile::Sync() const { return SyncData(fd_.get(), path_); }

@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 
+#include <sys/uio.h>
+
 #include "bitcask/status.h"
 #include "engine/file_util.h"
 
@@ -49,11 +51,21 @@ class DataFile {
 
   // --- Writer side: one thread at a time (the DB's write lock). ---
 
-  // Makes sure n bytes past size() are allocated on disk and returns where to write them.
-  // The caller checks size() + n <= capacity() first.
-  Status Reserve(size_t n, char** dst);
-  // Publishes n bytes written at the pointer Reserve returned.
-  void Commit(size_t n) { size_.store(size_.load(std::memory_order_relaxed) + n, std::memory_order_release); }
+  // Makes sure n bytes past size() are allocated on disk. The caller checks
+  // size() + n <= capacity() first.
+  Status Reserve(uint64_t n);
+  // Where to copy bytes [offset, offset + n) of the reserved space through the mapping; maps
+  // the pages writable ahead of time.
+  char* MappedForWrite(uint64_t offset, uint64_t n);
+  // Writes the pieces back to back at offset with pwritev. Cheaper than the mapping for large
+  // records: the kernel copies whole pages without zeroing them first.
+  Status WriteVectored(uint64_t offset, const struct iovec* iov, int count);
+  // Publishes n bytes written past size().
+  void Commit(uint64_t n) {
+    size_.store(size_.load(std::memory_order_relaxed) + n, std::memory_order_release);
+  }
+  // Drops whatever was written past size() by a write that failed half way.
+  Status DiscardUncommitted() { return TruncateTo(size()); }
   Status Sync() const;
   // Cuts the file back to `size` (the end of the last valid record) and makes it the append
   // position.

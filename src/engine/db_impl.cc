@@ -1,6 +1,7 @@
 #include "engine/db_impl.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <charconv>
 #include <chrono>
@@ -38,6 +39,13 @@ namespace {
 void AddToCounter(std::atomic<uint64_t>& counter, uint64_t n) {
   counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
+
+// A single record at least this large is written with pwritev instead of being copied into
+// the mapping: for it the kernel's whole-page copy beats zeroing fresh pages and copying over
+// them (measured crossover on the development VM: about 1.2 KB).
+constexpr size_t kDirectWriteMin = 1280;
+// Pieces per pwritev call (IOV_MAX is 1024 on Linux).
+constexpr size_t kMaxIovecs = 1020;
 
 // Batches are written to one file with 32-bit offsets; keep them well inside that.
 constexpr uint64_t kMaxBatchBytes = uint64_t{2} << 30;
@@ -372,21 +380,53 @@ Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {
       active_->size() + total > active_->capacity()) {
     if (Status s = RotateLocked(total); !s.ok()) return s;
   }
-  char* dst;
-  if (Status s = active_->Reserve(total, &dst); !s.ok()) return s;
+  if (Status s = active_->Reserve(total); !s.ok()) return s;
+  // A lone small record is copied into the mapping. Everything else goes out with pwritev,
+  // many records per call: batches and large records avoid the zeroing of fresh mapped pages.
+  const bool use_mapping = ops.size() == 1 && total < kDirectWriteMin;
+  std::vector<std::array<char, format::kRecordHeaderSize>> headers;
+  std::vector<struct iovec> iov;
+  if (!use_mapping) {
+    headers.resize(ops.size());
+    iov.reserve(std::min<size_t>(3 * ops.size(), kMaxIovecs));
+  }
   uint64_t offset = active_->size();
+  uint64_t run_offset = offset;  // file offset of iov[0]
+  auto flush = [&]() -> Status {
+    Status s = active_->WriteVectored(run_offset, iov.data(), static_cast<int>(iov.size()));
+    iov.clear();
+    run_offset = offset;
+    return s;
+  };
   uint64_t puts = 0;
   for (size_t i = 0; i < ops.size(); i++) {
     const Op& op = ops[i];
     uint8_t flags = op.is_delete ? format::kTombstone : 0;
     if (i + 1 < ops.size()) flags |= format::kBatchContinues;
-    const size_t n = format::EncodeRecord(dst, ++last_seq_, op.expire_at_ms, flags, op.key,
-                                          op.is_delete ? std::string_view() : op.value);
+    const std::string_view value = op.is_delete ? std::string_view() : op.value;
+    const size_t n = format::RecordSize(op.key.size(), value.size());
+    if (use_mapping) {
+      format::EncodeRecord(active_->MappedForWrite(offset, n), ++last_seq_, op.expire_at_ms,
+                           flags, op.key, value);
+    } else {
+      char* header = headers[i].data();
+      format::EncodeRecordHeader(header, ++last_seq_, op.expire_at_ms, flags, op.key, value);
+      iov.push_back({header, format::kRecordHeaderSize});
+      if (!op.key.empty()) iov.push_back({const_cast<char*>(op.key.data()), op.key.size()});
+      if (!value.empty()) iov.push_back({const_cast<char*>(value.data()), value.size()});
+    }
     locs[i] = KeyLocation{active_->id(), static_cast<uint32_t>(offset), static_cast<uint32_t>(n),
                           !op.is_delete && op.expire_at_ms != 0};
-    dst += n;
     offset += n;
     puts += op.is_delete ? 0 : 1;
+    if (iov.size() + 3 > kMaxIovecs || (i + 1 == ops.size() && !iov.empty())) {
+      if (Status s = flush(); !s.ok()) {
+        // Records of this batch already written are past the published end; cut them off so
+        // that no complete record of a failed batch lingers there.
+        active_->DiscardUncommitted();
+        return s;
+      }
+    }
   }
   active_->Commit(total);
   AddToCounter(bytes_written_, total);
@@ -399,7 +439,14 @@ void DBImpl::PublishLocked(std::span<const Op> ops, const KeyLocation* locs) {
   uint64_t mask = 0;
   for (const Op& op : ops) mask |= uint64_t{1} << Keydir::ShardIndex(op.hash);
   ShardSetLock lock(&keydir_, mask);
+  constexpr size_t kLookahead = 8;  // slots in flight while earlier keys are applied
+  for (size_t i = 0; i < std::min(kLookahead, ops.size()); i++) {
+    keydir_.ShardFor(ops[i].hash).Prefetch(ops[i].hash);
+  }
   for (size_t i = 0; i < ops.size(); i++) {
+    if (i + kLookahead < ops.size()) {
+      keydir_.ShardFor(ops[i + kLookahead].hash).Prefetch(ops[i + kLookahead].hash);
+    }
     const Op& op = ops[i];
     KeydirShard& shard = keydir_.ShardFor(op.hash);
     KeyLocation old;

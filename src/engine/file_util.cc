@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -172,6 +173,29 @@ Status WriteAt(int fd, uint64_t offset, const char* data, size_t n, const std::s
     data += w;
     n -= static_cast<size_t>(w);
     offset += static_cast<uint64_t>(w);
+  }
+  return Status::OK();
+}
+
+Status WriteVectorAt(int fd, uint64_t offset, const struct iovec* iov, int count,
+                     const std::string& path) {
+  std::vector<struct iovec> rest(iov, iov + count);
+  size_t first = 0;
+  while (first < rest.size()) {
+    const ssize_t w = ::pwritev(fd, rest.data() + first, static_cast<int>(rest.size() - first),
+                                static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("write " + path, errno);
+    }
+    offset += static_cast<uint64_t>(w);
+    // Skip what was written: whole pieces, then part of the next one.
+    size_t done = static_cast<size_t>(w);
+    while (first < rest.size() && done >= rest[first].iov_len) done -= rest[first++].iov_len;
+    if (first < rest.size()) {
+      rest[first].iov_base = static_cast<char*>(rest[first].iov_base) + done;
+      rest[first].iov_len -= done;
+    }
   }
   return Status::OK();
 }

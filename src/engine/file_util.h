@@ -4,6 +4,7 @@
 #define BITCASK_ENGINE_FILE_UTIL_H_
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -79,6 +80,9 @@ Status CreateDirIfMissing(const std::string& dir, bool* created);
 bool PathExists(const std::string& path);
 // Writes all of data at offset (pwrite loop).
 Status WriteAt(int fd, uint64_t offset, const char* data, size_t n, const std::string& path);
+// Writes all the pieces back to back at offset (pwritev loop).
+Status WriteVectorAt(int fd, uint64_t offset, const struct iovec* iov, int count,
+                     const std::string& path);
 
 // An exclusive advisory lock (flock) on DIR/LOCK, held until destroyed. A second holder,
 // in this process or another, gets Busy.

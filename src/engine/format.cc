@@ -41,13 +41,32 @@ Status DecodeFileHeader(std::string_view src, const char (&magic)[4], uint32_t e
   return Status::OK();
 }
 
-size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
-                    std::string_view key, std::string_view value) {
+namespace {
+void EncodeHeaderFields(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
+                        size_t key_size, size_t value_size) {
   EncodeFixed64(dst + 4, seq);
   EncodeFixed64(dst + 12, expire_at_ms);
-  EncodeFixed32(dst + 20, static_cast<uint32_t>(value.size()));
-  EncodeFixed16(dst + 24, static_cast<uint16_t>(key.size()));
+  EncodeFixed32(dst + 20, static_cast<uint32_t>(value_size));
+  EncodeFixed16(dst + 24, static_cast<uint16_t>(key_size));
   dst[26] = static_cast<char>(flags);
+}
+}  // namespace
+
+void EncodeRecordHeader(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
+                        std::string_view key, std::string_view value) {
+  EncodeHeaderFields(dst, seq, expire_at_ms, flags, key.size(), value.size());
+  // XXH3's streaming form gives the same hash as the one-shot form over the concatenation.
+  XXH3_state_t state;
+  XXH3_64bits_reset(&state);
+  XXH3_64bits_update(&state, dst + 4, kRecordHeaderSize - 4);
+  XXH3_64bits_update(&state, key.data(), key.size());
+  XXH3_64bits_update(&state, value.data(), value.size());
+  EncodeFixed32(dst, static_cast<uint32_t>(XXH3_64bits_digest(&state)));
+}
+
+size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
+                    std::string_view key, std::string_view value) {
+  EncodeHeaderFields(dst, seq, expire_at_ms, flags, key.size(), value.size());
   if (!key.empty()) std::memcpy(dst + kRecordHeaderSize, key.data(), key.size());
   if (!value.empty()) std::memcpy(dst + kRecordHeaderSize + key.size(), value.data(), value.size());
   const size_t size = RecordSize(key.size(), value.size());

@@ -61,6 +61,11 @@ Status DecodeFileHeader(std::string_view src, const char (&magic)[4], uint32_t e
 size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
                     std::string_view key, std::string_view value);
 
+// Writes only the 27-byte header, checksum included, for a record whose key and value are
+// written from where they are (with pwritev). The same bytes as EncodeRecord produces.
+void EncodeRecordHeader(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
+                        std::string_view key, std::string_view value);
+
 struct RecordView {
   uint64_t seq = 0;
   uint64_t expire_at_ms = 0;

@@ -98,6 +98,11 @@ class KeydirShard {
   bool ReplaceIf(std::string_view key, uint64_t hash, const KeyLocation& expected,
                  const KeyLocation& desired);
 
+  // Starts loading the slot where a lookup of `hash` begins (batches look ahead with it).
+  void Prefetch(uint64_t hash) const {
+    if (capacity_ != 0) __builtin_prefetch(&slots_[Home(static_cast<uint32_t>(hash))]);
+  }
+
   size_t size() const { return count_; }
   size_t MemoryUsage() const;
 
