@@ -8,7 +8,7 @@
 
 CMAKE_FLAGS := -G Ninja $(if $(filter true,$(CI)),-DBITCASK_WERROR=ON,)
 
-.PHONY: all deps build build-asan build-tsan run test bench bench-quick clean
+.PHONY: all deps build build-asan build-tsan run test bench bench-quick bench-peers bench-peers-full clean
 
 all: build
 
@@ -41,3 +41,13 @@ bench-quick: build
 
 clean:
 	rm -rf build build-asan build-tsan
+
+# Side-by-side with LMDB, LevelDB and RocksDB: bench/results/peers.{md,csv,png}. A few minutes;
+# `make bench-peers-full` runs the 1M and 10M rows (about an hour on 2 cores).
+# Debian's own interpreter, which has python3-matplotlib for the plots.
+PLOT_PYTHON ?= /usr/bin/python3
+bench-peers: build
+	$(PLOT_PYTHON) bench/peers/run_peers.py --quick
+
+bench-peers-full: build
+	$(PLOT_PYTHON) bench/peers/run_peers.py --full

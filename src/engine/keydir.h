@@ -20,6 +20,8 @@
 #include <cstdint>
 #include <memory>
 #include <shared_mutex>
+
+#include "engine/shared_mutex.h"
 #include <string_view>
 #include <vector>
 
@@ -83,7 +85,7 @@ class KeydirShard {
   KeydirShard& operator=(const KeydirShard&) = delete;
 
   // Shared for the const methods, exclusive for the others.
-  mutable std::shared_mutex mu;
+  mutable SharedMutex mu;
   // Set (under the exclusive lock) when the DB closes; readers check it under the lock.
   bool closed = false;
   // Reads served by this shard; relaxed, next to the lock readers touch anyway.
