@@ -4,12 +4,16 @@
 //
 //   crash_writer DIR puts|batches|overwrite|deletes SYNC MAX_FILE_SIZE
 //   crash_writer DIR open                     prints the status of an Open and exits
+//   crash_writer DIR merge POINT              writes MergeWorkload(), then merges and kills
+//                                             itself with SIGKILL when the merge reaches POINT
 //
 // SYNC is none, interval or always. Acknowledgement lines:
 //   puts:      "ack I"        key-I holds ValueFor(I)
 //   batches:   "ack I"        b-I-0 .. b-I-9 hold ValueFor(I)
 //   overwrite: "ack I"        key-(I % 50) holds ValueFor(I)
 //   deletes:   "put I" / "del I"
+
+#include <signal.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +22,8 @@
 #include <string>
 
 #include "bitcask/db.h"
+#include "engine/db_impl.h"
+#include "merge_workload.h"
 
 namespace {
 
@@ -44,7 +50,7 @@ int main(int argc, char** argv) {
   const std::string mode = argv[2];
   bitcask::Options options;
   if (argc > 3) {
-    const std::string sync = argv[3];
+    const std::string sync = mode == "merge" ? "always" : argv[3];
     options.sync_mode = sync == "always"     ? bitcask::SyncMode::kAlways
                         : sync == "interval" ? bitcask::SyncMode::kInterval
                                              : bitcask::SyncMode::kNone;
@@ -52,6 +58,10 @@ int main(int argc, char** argv) {
   }
   if (argc > 4) options.max_file_size = std::strtoull(argv[4], nullptr, 10);
 
+  if (mode == "merge") {
+    options.max_file_size = 16 * 1024;  // many files, several outputs
+    options.auto_merge = false;
+  }
   std::unique_ptr<bitcask::DB> db;
   bitcask::Status s = bitcask::DB::Open(options, dir, &db);
   if (mode == "open") {
@@ -59,6 +69,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!s.ok()) return Die("open", s);
+  if (mode == "merge") {
+    const std::string point = argc > 3 ? argv[3] : "";
+    if (s = bitcask::test::MergeWorkload(db.get()); !s.ok()) return Die("workload", s);
+    static_cast<bitcask::engine::DBImpl*>(db.get())->SetTestHook([point](std::string_view at) {
+      if (at == point) ::raise(SIGKILL);
+    });
+    if (s = db->Merge(); !s.ok()) return Die("merge", s);
+    std::printf("merged\n");
+    return 0;
+  }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   for (long i = 0;; i++) {

@@ -77,6 +77,12 @@ class DB {
   // Flushes every acknowledged write to stable storage.
   virtual Status Sync() = 0;
 
+  // Rewrites the live records of every data file written so far into new files, each with a
+  // hint file, and deletes the old files: overwritten, deleted and expired records give their
+  // space back. Reads and writes go on meanwhile. Returns when the merge is done. A crash at
+  // any point of it leaves a store that opens with every acknowledged write.
+  virtual Status Merge() = 0;
+
   // Flushes, trims the active file and releases the lock. Later calls return Closed.
   // Idempotent.
   virtual Status Close() = 0;

@@ -69,6 +69,36 @@ struct Options {
 
   // Time source for TTLs; not owned, must outlive the DB. nullptr = system clock.
   const Clock* clock = nullptr;
+
+  // ---- Merge (compaction) ------------------------------------------------------------
+  // A merge rewrites the live records of some data files into new files (each with a hint
+  // file) and deletes the old ones, reclaiming the space of overwritten, deleted and expired
+  // records. DB::Merge() merges everything on demand; with auto_merge a background thread
+  // checks the triggers below every merge_check_interval_ms and merges the files that cross
+  // the thresholds. The defaults are Riak's.
+
+  bool auto_merge = true;
+  uint32_t merge_check_interval_ms = 3 * 60 * 1000;
+
+  // Triggers: a merge starts when any one holds (0 disables that trigger).
+  // A file whose dead bytes are at least this fraction of the file.
+  double merge_trigger_fragmentation = 0.6;
+  // A file with at least this many dead bytes.
+  uint64_t merge_trigger_dead_bytes = 512ull << 20;
+  // At least this many dead bytes over all files together.
+  uint64_t merge_trigger_total_dead_bytes = 0;
+
+  // Thresholds: once triggered, a merge takes every file (but the active one) that crosses
+  // any of these.
+  double merge_threshold_fragmentation = 0.4;
+  uint64_t merge_threshold_dead_bytes = 128ull << 20;
+  // Files smaller than this are merged too, so small files do not pile up.
+  uint64_t merge_small_file_threshold = 10ull << 20;
+
+  // Automatic merges run only from merge_window_start_hour to merge_window_end_hour (local
+  // time, 0-23, the end exclusive; a window may wrap past midnight). -1 for both: any time.
+  int merge_window_start_hour = -1;
+  int merge_window_end_hour = -1;
 };
 
 struct WriteOptions {

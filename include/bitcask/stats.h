@@ -14,6 +14,11 @@ struct FileStats {
   uint64_t total_bytes = 0;  // file size, header included
   uint64_t dead_bytes = 0;   // overwritten, deleted or expired records, and tombstones
   bool active = false;       // the file new writes go to
+  bool has_hint = false;     // a hint file describes it
+
+  uint64_t live_bytes() const { return total_bytes - dead_bytes; }
+  // Share of the file a merge would reclaim.
+  double fragmentation() const { return total_bytes == 0 ? 0.0 : double(dead_bytes) / double(total_bytes); }
 };
 
 struct Stats {
@@ -36,6 +41,12 @@ struct Stats {
   uint64_t tail_bytes_truncated = 0;   // torn tail (or unwritten space) cut off at Open
 
   uint64_t open_micros = 0;  // time Open took
+  uint64_t files_loaded_from_hints = 0;  // at Open
+
+  // Merges since Open.
+  uint64_t merges = 0;
+  uint64_t merge_micros = 0;           // time spent merging, in total
+  uint64_t merge_bytes_reclaimed = 0;  // bytes of data files removed minus bytes written
 
   std::vector<FileStats> files;  // ascending file id
 };

@@ -26,9 +26,10 @@ std::string DataFileName(const std::string& dir, uint32_t id) {
 }
 
 Status DataFile::Create(const std::string& dir, uint32_t id, uint64_t capacity,
-                        std::unique_ptr<DataFile>* out) {
+                        std::unique_ptr<DataFile>* out, bool temporary) {
   std::unique_ptr<DataFile> f(new DataFile(id, DataFileName(dir, id)));
-  Status s = OpenFile(f->path_, O_RDWR | O_CREAT | O_EXCL, 0644, &f->fd_);
+  if (temporary) f->temp_path_ = f->path_ + ".tmp";
+  Status s = OpenFile(temporary ? f->temp_path_ : f->path_, O_RDWR | O_CREAT | O_EXCL, 0644, &f->fd_);
   if (!s.ok()) return s;
   f->writable_ = true;
   s = MemoryMap::Map(f->fd_.get(), capacity, /*writable=*/true, f->path_, &f->map_);
@@ -91,6 +92,30 @@ Status DataFile::WriteVectored(uint64_t offset, const struct iovec* iov, int cou
   return WriteVectorAt(fd_.get(), offset, iov, count, path_);
 }
 
+Status DataFile::Append(std::string_view records) {
+  Status s = Reserve(records.size());
+  if (!s.ok()) return s;
+  const uint64_t offset = size();
+  if (records.size() < kMappedWriteMax) {
+    std::memcpy(MappedForWrite(offset, records.size()), records.data(), records.size());
+  } else {
+    const struct iovec iov = {const_cast<char*>(records.data()), records.size()};
+    if (s = WriteVectored(offset, &iov, 1); !s.ok()) {
+      DiscardUncommitted();
+      return s;
+    }
+  }
+  Commit(records.size());
+  return Status::OK();
+}
+
+Status DataFile::Publish() {
+  if (temp_path_.empty()) return Status::OK();
+  Status s = RenameFile(temp_path_, path_);
+  if (s.ok()) temp_path_.clear();
+  return s;
+}
+
 Status DataFile::Sync() const { return SyncData(fd_.get(), path_); }
 
 Status DataFile::TruncateTo(uint64_t size) {
@@ -107,7 +132,7 @@ Status DataFile::Seal(bool sync) {
   Status s = TruncateTo(size());
   if (s.ok() && sync) s = Sync();
   if (s.ok()) s = map_.Protect(path_);
-  if (s.ok()) writable_ = false;
+  if (s.ok()) writable_.store(false, std::memory_order_release);
   return s;
 }
 

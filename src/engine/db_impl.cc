@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "engine/hash.h"
+#include "engine/hint.h"
 #include "engine/recovery.h"
 
 namespace bitcask {
@@ -40,10 +41,6 @@ void AddToCounter(std::atomic<uint64_t>& counter, uint64_t n) {
   counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
-// A single record at least this large is written with pwritev instead of being copied into
-// the mapping: for it the kernel's whole-page copy beats zeroing fresh pages and copying over
-// them (measured crossover on the development VM: about 1.2 KB).
-constexpr size_t kDirectWriteMin = 1280;
 // Pieces per pwritev call (IOV_MAX is 1024 on Linux).
 constexpr size_t kMaxIovecs = 1020;
 
@@ -383,7 +380,7 @@ Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {
   if (Status s = active_->Reserve(total); !s.ok()) return s;
   // A lone small record is copied into the mapping. Everything else goes out with pwritev,
   // many records per call: batches and large records avoid the zeroing of fresh mapped pages.
-  const bool use_mapping = ops.size() == 1 && total < kDirectWriteMin;
+  const bool use_mapping = ops.size() == 1 && total < DataFile::kMappedWriteMax;
   std::vector<std::array<char, format::kRecordHeaderSize>> headers;
   std::vector<struct iovec> iov;
   if (!use_mapping) {
@@ -474,6 +471,7 @@ Status DBImpl::RotateLocked(uint64_t record_bytes) {
     if (Status s = active_->Seal(/*sync=*/false); !s.ok()) return s;
     // Records in it may still wait for a flush; the next sync leader takes care of them.
     unsynced_sealed_.push_back(active_->id());
+    QueueHint(active_->id());
   }
   const uint64_t capacity =
       std::max<uint64_t>(options_.max_file_size, format::kFileHeaderSize + record_bytes);
@@ -569,14 +567,22 @@ void DBImpl::SyncLoop() {
 
 Status DBImpl::Close() {
   std::lock_guard close_lock(close_mu_);
+  closing_ = true;  // a merge in progress finishes early
+  {
+    std::lock_guard l(maintenance_mu_);
+    stop_maintenance_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_thread_.joinable()) maintenance_thread_.join();
   {
     std::lock_guard l(sync_mu_);
     stop_sync_thread_ = true;
   }
   stop_cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
+  std::lock_guard merge_lock(merge_mu_);  // waits for a Merge() called by another thread
 
-  std::lock_guard l(write_mu_);
+  std::unique_lock l(write_mu_);
   if (closed_) return Status::OK();
   closed_ = true;
   // After this no reader is inside a file, and none will enter one.
@@ -597,6 +603,18 @@ Status DBImpl::Close() {
       if (s.ok()) s = seal;
     }
     if (s.ok() && dir_dirty_) s = SyncDir(dir_);
+    l.unlock();
+    // Hints for the active file and any sealed file still without one: the next Open reads
+    // them instead of the data. Only time is lost if this fails, so its status is dropped.
+    std::deque<uint32_t> pending;
+    {
+      std::lock_guard ml(maintenance_mu_);
+      pending.swap(hints_pending_);
+    }
+    if (active_ != nullptr) pending.push_back(active_->id());
+    if (s.ok()) {
+      for (uint32_t id : pending) WriteHint(id);
+    }
     lock_.Release();
   }
   return s;
@@ -607,21 +625,15 @@ Status DBImpl::Close() {
 
 Status DBImpl::GetStats(Stats* stats) {
   *stats = Stats();
-  uint32_t active_id = 0;
   {
     std::lock_guard l(write_mu_);
     if (closed_) return Status::Closed();
-    if (active_ != nullptr) active_id = active_->id();
+    stats->files = FileStatsList();
   }
-  for (const DataFile* f : files_.List()) {
-    FileStats fs;
-    fs.file_id = f->id();
-    fs.total_bytes = f->size();
-    fs.dead_bytes = f->dead_bytes.load(std::memory_order_relaxed);
-    fs.active = f->id() == active_id;
+  for (FileStats& fs : stats->files) {
+    fs.has_hint = PathExists(HintFileName(dir_, fs.file_id));
     stats->total_bytes += fs.total_bytes;
     stats->dead_bytes += fs.dead_bytes;
-    stats->files.push_back(fs);
   }
   stats->data_files = stats->files.size();
   stats->live_keys = keydir_.Size();
@@ -637,6 +649,10 @@ Status DBImpl::GetStats(Stats* stats) {
   stats->corrupt_bytes_skipped = corrupt_bytes_skipped_;
   stats->tail_bytes_truncated = tail_bytes_truncated_;
   stats->open_micros = open_micros_;
+  stats->files_loaded_from_hints = files_from_hints_;
+  stats->merges = merges_.load(std::memory_order_relaxed);
+  stats->merge_micros = merge_micros_.load(std::memory_order_relaxed);
+  stats->merge_bytes_reclaimed = merge_reclaimed_.load(std::memory_order_relaxed);
   return Status::OK();
 }
 
@@ -697,6 +713,7 @@ Status DBImpl::Recover() {
       if (s = RotateLocked(0); !s.ok()) return s;
     }
     if (options_.sync_mode == SyncMode::kInterval) sync_thread_ = std::thread([this] { SyncLoop(); });
+    maintenance_thread_ = std::thread([this] { MaintenanceLoop(); });
   }
   open_micros_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                            std::chrono::steady_clock::now() - start)
@@ -733,11 +750,31 @@ Status DBImpl::LoadDataFile(uint32_t id, bool newest, uint64_t* max_seq) {
   }
   files_.Add(std::move(owned));
 
+  // A hint file, where there is a good one, stands for the records it covers; whatever the
+  // data file holds past that (appends after the hint was written) is scanned.
+  uint64_t start = format::kFileHeaderSize;
+  uint64_t hint_size = 0, hint_seq = 0;
+  const std::string hint_path = HintFileName(dir_, id);
+  s = ReadHintFile(hint_path, id, size, &hint_size, &hint_seq, [&](const HintEntry& e) {
+    ApplyRecovered(e.key, KeyLocation{id, e.offset, e.size, e.expire_at_ms != 0}, e.tombstone,
+                   e.expire_at_ms);
+  });
+  if (s.ok()) {
+    start = hint_size;
+    *max_seq = std::max(*max_seq, hint_seq);
+    files_from_hints_++;
+  } else if (!newest && !options_.read_only) {
+    QueueHint(id);  // missing or unusable: write a good one in the background
+  }
+
   ScanSummary summary;
   s = ScanRecords(
-      f->base(), size, f->path(), newest, options_.recovery_mode,
+      f->base(), start, size, f->path(), newest, options_.recovery_mode,
       [&](const format::RecordView& rec, uint64_t offset) {
-        ApplyRecovered(rec, id, offset);
+        ApplyRecovered(rec.key,
+                       KeyLocation{id, static_cast<uint32_t>(offset),
+                                   static_cast<uint32_t>(rec.size), rec.expire_at_ms != 0},
+                       rec.tombstone(), rec.expire_at_ms);
         *max_seq = std::max(*max_seq, rec.seq);
       },
       [](uint64_t, uint64_t, const std::string&) {}, &summary);
@@ -754,17 +791,17 @@ Status DBImpl::LoadDataFile(uint32_t id, bool newest, uint64_t* max_seq) {
   return Status::OK();
 }
 
-void DBImpl::ApplyRecovered(const format::RecordView& rec, uint32_t file_id, uint64_t offset) {
+void DBImpl::ApplyRecovered(std::string_view key, const KeyLocation& loc, bool tombstone,
+                            uint64_t expire_at_ms) {
   // Single-threaded: the DB is not published yet, so no shard locks.
-  const uint64_t hash = HashKey(rec.key);
+  const uint64_t hash = HashKey(key);
   KeydirShard& shard = keydir_.ShardFor(hash);
-  const KeyLocation loc{file_id, static_cast<uint32_t>(offset), static_cast<uint32_t>(rec.size),
-                        rec.expire_at_ms != 0};
   KeyLocation old;
-  if (rec.tombstone() || Expired(rec.expire_at_ms)) {
+  if (tombstone || Expired(expire_at_ms)) {
+    // A tombstone, or an expired record, ends every older version of the key.
     AddDeadBytes(loc);
-    if (shard.Remove(rec.key, hash, &old)) AddDeadBytes(old);
-  } else if (shard.Upsert(rec.key, hash, loc, &old)) {
+    if (shard.Remove(key, hash, &old)) AddDeadBytes(old);
+  } else if (shard.Upsert(key, hash, loc, &old)) {
     AddDeadBytes(old);
   }
 }

@@ -5,8 +5,10 @@
 //   write_mu_      one writer at a time: appends, rotation, keydir changes, Close.
 //   shard.mu       (Keydir) exclusive while a key's location changes; shared while a reader
 //                  looks a key up and copies its record out of the mapped file.
-//   sync_mu_       group-commit state; never held while taking write_mu_ except by the sync
-//                  leader collecting what to flush, which holds nothing else.
+//   sync_mu_       group-commit state. The sync leader takes write_mu_ holding nothing else;
+//                  merge takes write_mu_ while holding sync_mu_ (to delete files no flush
+//                  is using); nobody takes sync_mu_ while holding write_mu_.
+//   merge_mu_      one merge or hint-writing job at a time; held outside all of the above.
 // Readers take only one shard lock, never write_mu_.
 
 #ifndef BITCASK_ENGINE_DB_IMPL_H_
@@ -15,6 +17,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -48,8 +52,20 @@ class DBImpl final : public DB {
   std::unique_ptr<Iterator> NewIterator(const IteratorOptions& options) override;
   Status Keys(std::vector<std::string>* keys) override;
   Status Sync() override;
+  Status Merge() override;
   Status Close() override;
   Status GetStats(Stats* stats) override;
+
+  // Merge (merge.cc). Rewrites the files `select` picks among the immutable ones (after the
+  // active file is sealed) into new files; see merge.cc for why this keeps every key's newest
+  // record newest. Merge() selects every file; the background thread, those over the
+  // thresholds in Options.
+  Status MergeFiles(const std::function<bool(const FileStats&)>& select);
+
+  // Test-only: called with the name of each step a merge reaches ("merge:output-written",
+  // "merge:outputs-published", "merge:input-deleted", "merge:done"), so crash tests can kill
+  // the process between steps. Set before any merge runs.
+  void SetTestHook(std::function<void(std::string_view)> hook) { test_hook_ = std::move(hook); }
 
  private:
   // One operation on its way to disk.
@@ -93,7 +109,20 @@ class DBImpl final : public DB {
 
   // Recovery helpers.
   Status LoadDataFile(uint32_t id, bool newest, uint64_t* max_seq);
-  void ApplyRecovered(const format::RecordView& rec, uint32_t file_id, uint64_t offset);
+  // Applies one record found at Open (from a data file or its hint) to the keydir.
+  void ApplyRecovered(std::string_view key, const KeyLocation& loc, bool tombstone,
+                      uint64_t expire_at_ms);
+
+  // Writes the hint file of sealed data file `id`, unless it is gone or has one.
+  Status WriteHint(uint32_t id);
+  void MaintenanceLoop();  // background thread: hints of sealed files, automatic merges
+  bool AutoMergeDue(const std::vector<FileStats>& files) const;
+  void Hook(std::string_view point) const {
+    if (test_hook_) test_hook_(point);
+  }
+  void QueueHint(uint32_t id);
+  // Caller holds write_mu_ (for active_).
+  std::vector<FileStats> FileStatsList() const;
 
   const Options options_;
   const std::string dir_;
@@ -120,6 +149,15 @@ class DBImpl final : public DB {
   std::condition_variable stop_cv_;
   std::thread sync_thread_;
 
+  std::mutex merge_mu_;
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  std::deque<uint32_t> hints_pending_;  // guarded by maintenance_mu_
+  bool stop_maintenance_ = false;       // guarded by maintenance_mu_
+  std::thread maintenance_thread_;
+  std::atomic<bool> closing_{false};  // makes a running merge stop early
+  std::function<void(std::string_view)> test_hook_;
+
   std::atomic<uint64_t> written_seq_{0};  // last sequence appended, for the interval flusher
   std::atomic<uint64_t> puts_{0};
   std::atomic<uint64_t> deletes_{0};
@@ -129,6 +167,10 @@ class DBImpl final : public DB {
   uint64_t corrupt_bytes_skipped_ = 0;  // set by Recover
   uint64_t tail_bytes_truncated_ = 0;   // set by Recover
   uint64_t open_micros_ = 0;            // set by Recover
+  uint64_t files_from_hints_ = 0;       // set by Recover
+  std::atomic<uint64_t> merges_{0};
+  std::atomic<uint64_t> merge_micros_{0};
+  std::atomic<uint64_t> merge_reclaimed_{0};
 };
 
 }  // namespace bitcask::engine

@@ -166,6 +166,13 @@ bool KeydirShard::ReplaceIf(std::string_view key, uint64_t hash, const KeyLocati
   return true;
 }
 
+bool KeydirShard::RemoveIf(std::string_view key, uint64_t hash, const KeyLocation& expected) {
+  const size_t i = FindIndex(key, static_cast<uint32_t>(hash));
+  if (i == SIZE_MAX || !(arena_.Location(slots_[i].ref) == expected)) return false;
+  KeyLocation old;
+  return Remove(key, hash, &old);
+}
+
 void KeydirShard::Rehash(size_t capacity) {
   std::unique_ptr<Slot[]> old = std::move(slots_);
   const size_t old_capacity = capacity_;

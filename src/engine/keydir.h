@@ -99,6 +99,8 @@ class KeydirShard {
   // Points key at `desired` only if it still points at `expected` (used by merge).
   bool ReplaceIf(std::string_view key, uint64_t hash, const KeyLocation& expected,
                  const KeyLocation& desired);
+  // Removes key only if it still points at `expected` (merge dropping an expired record).
+  bool RemoveIf(std::string_view key, uint64_t hash, const KeyLocation& expected);
 
   // Starts loading the slot where a lookup of `hash` begins (batches look ahead with it).
   void Prefetch(uint64_t hash) const {

@@ -38,22 +38,23 @@ uint64_t FindNextValidRecord(const char* base, uint64_t from, uint64_t size);
 // Describes a bad record for an error message: "PATH offset N: reason".
 std::string DescribeBadRecord(const std::string& path, uint64_t offset, format::DecodeResult r);
 
-// Scans records from format::kFileHeaderSize to `size` (the header is checked by the caller).
+// Scans records from `start` (format::kFileHeaderSize, or where a hint file left off) to
+// `size`; the file header is checked by the caller.
 // Calls on_record(const format::RecordView&, uint64_t offset) for every committed record in
 // file order (the records of a batch only once its last record is seen), and
 // on_corrupt(uint64_t offset, uint64_t length, const std::string& reason) for each region it
 // skips. `newest` says whether this is the newest data file (the only one a crash can leave
 // torn). In kStrict mode the first corrupt region fails the scan with Corruption.
 template <typename OnRecord, typename OnCorrupt>
-Status ScanRecords(const char* base, uint64_t size, const std::string& path, bool newest,
-                   RecoveryMode mode, OnRecord&& on_record, OnCorrupt&& on_corrupt,
+Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::string& path,
+                   bool newest, RecoveryMode mode, OnRecord&& on_record, OnCorrupt&& on_corrupt,
                    ScanSummary* summary) {
   struct Pending {
     format::RecordView rec;
     uint64_t offset;
   };
   std::vector<Pending> batch;  // records of an unfinished batch
-  uint64_t off = format::kFileHeaderSize;
+  uint64_t off = start;
   uint64_t committed = off;
   *summary = ScanSummary();
   while (off < size) {

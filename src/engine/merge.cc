@@ -1,0 +1,382 @@
+// Merge (compaction), hint files of sealed files, and the background thread that runs both.
+//
+// Why a merge keeps the store correct. Recovery applies files in id order and lets later
+// records win, so the store relies on one invariant:
+//
+//   (I) for any key, a record in a file with a higher id is newer than one in a lower id.
+//
+// A merge copies only records the keydir points at: the newest version of their key at the
+// moment of the copy. Every other record of that key then lies in a file with a lower id
+// (by I), and every newer one is written after the copy, to the active file. So the outputs
+// may take any ids above all existing files as long as the active file's id is higher still:
+// the merge seals the active file, reserves a range of ids and gives the new active file an
+// id above that range. (I) holds after the merge, whatever subset of files it rewrote, and
+// also if it stops half way: an input not yet processed keeps its records, all older than
+// the copies of the same keys.
+//
+// Deletes need care: a tombstone (or an expired record, which recovery treats as one)
+// shadows older versions of its key. Dropping it is safe only if every file older than it is
+// deleted too. A merge therefore drops such a record only when no file older than it stays
+// outside the merge, and otherwise copies it (an expired record as a tombstone). Inputs are
+// deleted in ascending id order, so a crash half way through the deletions never leaves an
+// older version without the tombstone that hid it.
+//
+// Crash safety: outputs are written as .tmp files (deleted by Open) and published (fsync,
+// rename, hint, directory fsync) before any input is deleted. Until then the inputs hold
+// everything; after it, (I) makes outputs and leftover inputs agree.
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <shared_mutex>
+
+#include "engine/db_impl.h"
+#include "engine/hash.h"
+#include "engine/hint.h"
+#include "engine/recovery.h"
+
+namespace bitcask::engine {
+
+namespace {
+
+// Local hour 0-23.
+int LocalHour() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm;
+  localtime_r(&now, &tm);
+  return tm.tm_hour;
+}
+
+bool InWindow(int start, int end, int hour) {
+  if (start < 0 || end < 0) return true;
+  if (start <= end) return hour >= start && hour < end;
+  return hour >= start || hour < end;  // wraps past midnight
+}
+
+// One output file being written: its data file (in the FileTable from creation on, since
+// keydir entries point into it as soon as records are copied) and its hint.
+struct MergeOutput {
+  DataFile* file = nullptr;
+  std::unique_ptr<HintWriter> hint;
+  uint64_t max_seq = 0;
+};
+
+}  // namespace
+
+Status DBImpl::Merge() {
+  // Everything written so far, the active file included (it is sealed first).
+  return MergeFiles([](const FileStats&) { return true; });
+}
+
+Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
+  std::lock_guard merge_lock(merge_mu_);
+  const auto started = std::chrono::steady_clock::now();
+
+  // 1. Seal the active file, reserve output ids, pick the inputs.
+  std::vector<uint32_t> inputs;
+  uint32_t next_output = 0, output_limit = 0;
+  uint32_t oldest_kept = UINT32_MAX;  // oldest immutable file that stays outside the merge
+  uint64_t input_bytes = 0;
+  {
+    std::lock_guard l(write_mu_);
+    if (Status s = CheckWritable(); !s.ok()) return s;
+    uint64_t immutable_bytes = 0;
+    for (const DataFile* f : files_.List()) immutable_bytes += f->size();
+    // Outputs hold at most what the inputs hold; one file per max_file_size, plus slack for
+    // records that do not fill a file. A merge that runs out stops early (see above).
+    const uint64_t reserve = immutable_bytes / options_.max_file_size + 2;
+    if (uint64_t{next_file_id_} + reserve + 1 > kMaxFileId) {
+      return Status::NotSupported(dir_ + ": data file ids are exhausted");
+    }
+    next_output = next_file_id_;
+    output_limit = next_file_id_ + static_cast<uint32_t>(reserve);
+    next_file_id_ = output_limit;
+    if (Status s = RotateLocked(0); !s.ok()) return s;
+    for (const FileStats& fs : FileStatsList()) {
+      if (fs.active) continue;
+      if (select(fs)) {
+        inputs.push_back(fs.file_id);
+        input_bytes += fs.total_bytes;
+      } else {
+        oldest_kept = std::min(oldest_kept, fs.file_id);
+      }
+    }
+  }
+  if (inputs.empty()) return Status::OK();
+
+  // 2. Copy the live records of each input, oldest first.
+  std::vector<uint32_t> done;  // inputs whose every record was dealt with
+  std::vector<DataFile*> outputs;
+  MergeOutput out;
+  Status status;
+
+  auto finish_output = [&]() -> Status {
+    if (out.file == nullptr) return Status::OK();
+    DataFile* f = out.file;
+    out.file = nullptr;
+    Hook("merge:output-written");
+    Status s = f->Seal(/*sync=*/true);
+    if (s.ok()) s = f->Publish();
+    if (s.ok()) s = out.hint->Finish(f->size(), out.max_seq);
+    out.hint.reset();
+    if (s.ok()) s = SyncDir(dir_);
+    return s;
+  };
+  auto start_output = [&](uint64_t record_size) -> Status {
+    if (next_output >= output_limit) return Status::Busy("merge ran out of reserved file ids");
+    std::unique_ptr<DataFile> file;
+    const uint64_t capacity = std::max<uint64_t>(options_.max_file_size,
+                                                 format::kFileHeaderSize + record_size);
+    Status s = DataFile::Create(dir_, next_output, capacity, &file, /*temporary=*/true);
+    if (!s.ok()) return s;
+    out.hint = std::make_unique<HintWriter>(dir_, next_output);
+    if (s = out.hint->Open(); !s.ok()) return s;
+    next_output++;
+    out.file = file.get();
+    outputs.push_back(file.get());
+    files_.Add(std::move(file));
+    return Status::OK();
+  };
+  // Appends a record to the current output (starting a new one when full) and returns where
+  // it went.
+  auto copy = [&](std::string_view bytes, const format::RecordView& rec, bool tombstone,
+                  KeyLocation* where) -> Status {
+    if (out.file == nullptr || out.file->size() + bytes.size() > options_.max_file_size) {
+      if (Status s = finish_output(); !s.ok()) return s;
+      if (Status s = start_output(bytes.size()); !s.ok()) return s;
+    }
+    const uint64_t offset = out.file->size();
+    if (Status s = out.file->Append(bytes); !s.ok()) return s;
+    *where = KeyLocation{out.file->id(), static_cast<uint32_t>(offset),
+                         static_cast<uint32_t>(bytes.size()), rec.expire_at_ms != 0 && !tombstone};
+    out.max_seq = std::max(out.max_seq, rec.seq);
+    return out.hint->Add(HintEntry{rec.key, where->offset, where->size,
+                                   tombstone ? 0 : rec.expire_at_ms, tombstone});
+  };
+
+  for (uint32_t id : inputs) {
+    if (closing_) break;
+    DataFile* in = files_.Get(id);
+    // Records that hide older versions of their key must stay if an older file stays.
+    const bool keep_deletes = oldest_kept < id;
+    ScanSummary summary;
+    Status s = ScanRecords(
+        in->base(), format::kFileHeaderSize, in->size(), in->path(), /*newest=*/false,
+        RecoveryMode::kStrict,
+        [&](const format::RecordView& rec, uint64_t offset) {
+          if (!status.ok()) return;
+          const uint64_t hash = HashKey(rec.key);
+          KeydirShard& shard = keydir_.ShardFor(hash);
+          const KeyLocation here{id, static_cast<uint32_t>(offset), static_cast<uint32_t>(rec.size),
+                                 rec.expire_at_ms != 0};
+          KeyLocation current;
+          bool present;
+          {
+            std::shared_lock sl(shard.mu);
+            present = shard.Find(rec.key, hash, &current);
+          }
+          const bool live = present && !rec.tombstone() && current == here;
+          if (live && !Expired(rec.expire_at_ms)) {
+            KeyLocation moved;
+            status = copy(std::string_view(in->base() + offset, rec.size), rec, false, &moved);
+            if (!status.ok()) return;
+            std::unique_lock xl(shard.mu);
+            if (!shard.ReplaceIf(rec.key, hash, here, moved)) AddDeadBytes(moved);  // raced a write
+            return;
+          }
+          if (live) {  // expired: out of the keydir, and from now on it reads as a delete
+            std::unique_lock xl(shard.mu);
+            shard.RemoveIf(rec.key, hash, here);
+          } else if (present) {
+            return;  // a newer record of the key hides this one
+          }
+          // The key is absent: this record is a delete (a tombstone or an expired value) or
+          // a value some later delete removed. Only deletes matter, and only if older files
+          // stay behind.
+          if (!keep_deletes || (!rec.tombstone() && !Expired(rec.expire_at_ms))) return;
+          KeyLocation kept;
+          if (rec.tombstone()) {
+            status = copy(std::string_view(in->base() + offset, rec.size), rec, true, &kept);
+          } else {
+            std::string tomb(format::RecordSize(rec.key.size(), 0), '\0');
+            format::EncodeRecord(tomb.data(), rec.seq, 0, format::kTombstone, rec.key, {});
+            format::RecordView t = rec;
+            t.expire_at_ms = 0;
+            status = copy(tomb, t, true, &kept);
+          }
+          if (status.ok()) AddDeadBytes(kept);  // a tombstone is never live data
+        },
+        [](uint64_t, uint64_t, const std::string&) {}, &summary);
+    if (status.ok()) status = s;
+    if (!status.ok()) break;
+    done.push_back(id);
+  }
+  // Out of reserved ids is not an error: the inputs not reached stay as they are.
+  if (status.IsBusy()) status = Status::OK();
+
+  // 3. Publish the outputs. Keydir entries already point into them, so this happens even if
+  // the merge failed; the inputs are deleted only if it all succeeded.
+  Status s = finish_output();
+  if (status.ok()) status = s;
+  if (!status.ok()) return status;
+  Hook("merge:outputs-published");
+
+  // 4. Delete the inputs, oldest first. No keydir entry points into them any more; one pass
+  // over every shard lock waits out readers that found a location in them just before.
+  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+    std::unique_lock sl(keydir_.shard(i).mu);
+  }
+  std::vector<std::unique_ptr<DataFile>> removed;
+  {
+    // No flush may be running on a file we are about to destroy.
+    std::unique_lock sl(sync_mu_);
+    sync_cv_.wait(sl, [this] { return !sync_running_; });
+    std::lock_guard l(write_mu_);
+    for (uint32_t id : done) {
+      std::erase(unsynced_sealed_, id);
+      removed.push_back(files_.Remove(id));
+    }
+  }
+  uint64_t output_bytes = 0;
+  for (const DataFile* f : outputs) output_bytes += f->size();
+  for (const auto& f : removed) {
+    // The hint goes first: a hint without its data file would be meaningless.
+    const std::string hint = HintFileName(dir_, f->id());
+    if (PathExists(hint)) status = RemoveFile(hint);
+    if (status.ok()) status = RemoveFile(f->path());
+    if (!status.ok()) break;
+    Hook("merge:input-deleted");
+  }
+  if (status.ok()) status = SyncDir(dir_);
+  removed.clear();  // unmaps
+
+  merges_.fetch_add(1, std::memory_order_relaxed);
+  merge_micros_.fetch_add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                    std::chrono::steady_clock::now() - started)
+                                                    .count()),
+                          std::memory_order_relaxed);
+  if (input_bytes > output_bytes) {
+    merge_reclaimed_.fetch_add(input_bytes - output_bytes, std::memory_order_relaxed);
+  }
+  Hook("merge:done");
+  return status;
+}
+
+std::vector<FileStats> DBImpl::FileStatsList() const {
+  std::vector<FileStats> out;
+  for (const DataFile* f : files_.List()) {
+    FileStats fs;
+    fs.file_id = f->id();
+    fs.total_bytes = f->size();
+    fs.dead_bytes = f->dead_bytes.load(std::memory_order_relaxed);
+    fs.active = f == active_;
+    out.push_back(fs);
+  }
+  return out;
+}
+
+// ---- Hints --------------------------------------------------------------------------------
+
+void DBImpl::QueueHint(uint32_t id) {
+  {
+    std::lock_guard l(maintenance_mu_);
+    hints_pending_.push_back(id);
+  }
+  maintenance_cv_.notify_one();
+}
+
+Status DBImpl::WriteHint(uint32_t id) {
+  // Caller holds merge_mu_, so the file cannot be merged away meanwhile.
+  const DataFile* f = files_.Get(id);
+  if (f == nullptr || f->writable()) return Status::OK();
+  uint64_t covered = 0;
+  if (HintCoveredSize(HintFileName(dir_, id), &covered) && covered == f->size()) {
+    return Status::OK();
+  }
+  HintWriter hint(dir_, id);
+  Status s = hint.Open();
+  if (!s.ok()) return s;
+  uint64_t max_seq = 0;
+  ScanSummary summary;
+  Status add;
+  s = ScanRecords(
+      f->base(), format::kFileHeaderSize, f->size(), f->path(), /*newest=*/false,
+      RecoveryMode::kStrict,
+      [&](const format::RecordView& rec, uint64_t offset) {
+        max_seq = std::max(max_seq, rec.seq);
+        if (add.ok()) {
+          add = hint.Add(HintEntry{rec.key, static_cast<uint32_t>(offset),
+                                   static_cast<uint32_t>(rec.size), rec.expire_at_ms,
+                                   rec.tombstone()});
+        }
+      },
+      [](uint64_t, uint64_t, const std::string&) {}, &summary);
+  if (s.ok()) s = add;
+  if (s.ok()) s = hint.Finish(summary.valid_end, max_seq);
+  return s;
+}
+
+// ---- Background work ----------------------------------------------------------------------
+
+bool DBImpl::AutoMergeDue(const std::vector<FileStats>& files) const {
+  if (!options_.auto_merge) return false;
+  if (!InWindow(options_.merge_window_start_hour, options_.merge_window_end_hour, LocalHour())) {
+    return false;
+  }
+  uint64_t total_dead = 0;
+  bool due = false;
+  for (const FileStats& fs : files) {
+    if (fs.active) continue;
+    total_dead += fs.dead_bytes;
+    if ((options_.merge_trigger_fragmentation > 0 &&
+         fs.fragmentation() >= options_.merge_trigger_fragmentation) ||
+        (options_.merge_trigger_dead_bytes > 0 &&
+         fs.dead_bytes >= options_.merge_trigger_dead_bytes)) {
+      due = true;
+    }
+  }
+  return due || (options_.merge_trigger_total_dead_bytes > 0 &&
+                 total_dead >= options_.merge_trigger_total_dead_bytes);
+}
+
+void DBImpl::MaintenanceLoop() {
+  const auto interval = std::chrono::milliseconds(options_.merge_check_interval_ms);
+  auto next_check = std::chrono::steady_clock::now() + interval;
+  std::unique_lock l(maintenance_mu_);
+  while (!stop_maintenance_) {
+    maintenance_cv_.wait_until(l, next_check,
+                               [this] { return stop_maintenance_ || !hints_pending_.empty(); });
+    while (!stop_maintenance_ && !hints_pending_.empty()) {
+      const uint32_t id = hints_pending_.front();
+      hints_pending_.pop_front();
+      l.unlock();
+      {
+        std::lock_guard m(merge_mu_);
+        WriteHint(id);  // a failure costs only open time later; the data file is intact
+      }
+      l.lock();
+    }
+    if (stop_maintenance_ || std::chrono::steady_clock::now() < next_check) continue;
+    l.unlock();
+    std::vector<FileStats> files;
+    {
+      std::lock_guard wl(write_mu_);
+      if (!closed_) files = FileStatsList();
+    }
+    if (AutoMergeDue(files)) {
+      const Options& o = options_;
+      MergeFiles([&o](const FileStats& fs) {
+        return (o.merge_threshold_fragmentation > 0 &&
+                fs.fragmentation() >= o.merge_threshold_fragmentation) ||
+               (o.merge_threshold_dead_bytes > 0 &&
+                fs.dead_bytes >= o.merge_threshold_dead_bytes) ||
+               fs.total_bytes < o.merge_small_file_threshold;
+      });
+    }
+    l.lock();
+    next_check = std::chrono::steady_clock::now() + interval;
+  }
+}
+
+}  // namespace bitcask::engine

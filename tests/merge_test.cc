@@ -1,0 +1,259 @@
+// Merge: space comes back, nothing live is lost, nothing deleted returns, also when the
+// process is killed at any step of a merge; hint files make reopening read no values.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+#include <map>
+#include <string>
+
+#include "engine/db_impl.h"
+#include "merge_workload.h"
+#include "test_util.h"
+
+namespace bitcask::test {
+namespace {
+
+uint64_t DirDataBytes(const std::string& dir) {
+  uint64_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".data") n += e.file_size();
+  }
+  return n;
+}
+
+class MergeTest : public DBTest {
+ protected:
+  Options SmallFiles() const {
+    Options o;
+    o.max_file_size = 16 * 1024;
+    o.auto_merge = false;
+    return o;
+  }
+  void ExpectWorkloadState() {
+    for (const auto& [k, v] : MergeWorkloadExpected()) ASSERT_EQ(Get(k), v) << k;
+    for (const auto& k : MergeWorkloadGone()) ASSERT_EQ(Get(k), "NOT_FOUND") << k << " came back";
+    std::vector<std::string> keys;
+    ASSERT_OK(db_->Keys(&keys));
+    EXPECT_EQ(keys.size(), MergeWorkloadExpected().size());
+  }
+  engine::DBImpl* impl() { return static_cast<engine::DBImpl*>(db_.get()); }
+};
+
+TEST_F(MergeTest, MergeKeepsLiveDataAndDropsTheRest) {
+  ASSERT_OK(Open(SmallFiles()));
+  ASSERT_OK(MergeWorkload(db_.get()));
+  Stats before;
+  ASSERT_OK(db_->GetStats(&before));
+  ASSERT_GT(before.data_files, 5u);
+  ASSERT_OK(db_->Merge());
+  ExpectWorkloadState();
+  Stats after;
+  ASSERT_OK(db_->GetStats(&after));
+  EXPECT_EQ(after.merges, 1u);
+  EXPECT_GT(after.merge_bytes_reclaimed, 0u);
+  EXPECT_LT(after.total_bytes, before.total_bytes);
+  EXPECT_EQ(after.dead_bytes, 0u) << "a full merge leaves no garbage and no tombstones";
+  for (const FileStats& f : after.files) {
+    if (!f.active) {
+      EXPECT_TRUE(f.has_hint) << "file " << f.file_id;
+    }
+  }
+  // Writes after the merge land in the new active file, after the merged ones.
+  ASSERT_OK(db_->Put("key-1", "after-merge"));
+  Reopen(SmallFiles());
+  EXPECT_EQ(Get("key-1"), "after-merge");
+  db_->Delete("key-1");
+  ExpectWorkloadState();
+  Stats reopened;
+  ASSERT_OK(db_->GetStats(&reopened));
+  EXPECT_EQ(reopened.files_loaded_from_hints, reopened.data_files);
+}
+
+TEST_F(MergeTest, SpaceAfterTenOverwritesIsWithinTwentyPercentOfLiveData) {
+  Options o;
+  o.max_file_size = 1 << 20;
+  o.auto_merge = false;
+  ASSERT_OK(Open(o));
+  const int keys = 5000;
+  uint64_t live = 0;
+  for (int round = 0; round < 10; round++) {
+    for (int i = 0; i < keys; i++) {
+      const std::string key = "k" + std::to_string(i);
+      const std::string value(200, static_cast<char>('a' + round));
+      ASSERT_OK(db_->Put(key, value));
+      if (round == 9) live += key.size() + value.size();
+    }
+  }
+  ASSERT_OK(db_->Merge());
+  db_.reset();  // close: trims the active file
+  const uint64_t on_disk = DirDataBytes(dir());
+  std::printf("live key+value bytes %llu, data files after merge %llu (%.3fx)\n",
+              (unsigned long long)live, (unsigned long long)on_disk, double(on_disk) / live);
+  EXPECT_LE(on_disk, live * 12 / 10);
+  ASSERT_OK(Open(o));
+  EXPECT_EQ(Get("k4999"), std::string(200, 'j'));
+}
+
+TEST_F(MergeTest, ExpiredKeysAreDroppedAndStayGone) {
+  ManualClock clock(1'000'000);
+  Options o = SmallFiles();
+  o.clock = &clock;
+  ASSERT_OK(Open(o));
+  for (int i = 0; i < 200; i++) {
+    WriteOptions w;
+    w.ttl_ms = i < 100 ? 1000 : 0;
+    ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v'), w));
+  }
+  clock.Advance(2000);
+  ASSERT_OK(db_->Merge());
+  Stats s;
+  ASSERT_OK(db_->GetStats(&s));
+  EXPECT_EQ(s.live_keys, 100u);
+  EXPECT_EQ(Get("k5"), "NOT_FOUND");
+  EXPECT_EQ(Get("k150"), std::string(100, 'v'));
+  // Even with time running backwards, a merged-away key cannot reappear.
+  ManualClock earlier(0);
+  o.clock = &earlier;
+  Reopen(o);
+  EXPECT_EQ(Get("k5"), "NOT_FOUND");
+}
+
+TEST_F(MergeTest, PartialMergeKeepsTombstonesThatHideOlderFiles) {
+  ASSERT_OK(Open(SmallFiles()));
+  // File 1 (filled): the first versions. Then deletes of half, in later files.
+  for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(150, 'a')));
+  for (int i = 0; i < 100; i += 2) ASSERT_OK(db_->Delete("k" + std::to_string(i)));
+  for (int i = 0; i < 300; i++) ASSERT_OK(db_->Put("filler" + std::to_string(i), std::string(150, 'f')));
+  // Merge every file but the oldest: the tombstones must survive, or the deleted keys would
+  // come back from file 1 at the next open.
+  ASSERT_OK(impl()->MergeFiles([](const FileStats& f) { return f.file_id != 1; }));
+  Reopen(SmallFiles());
+  for (int i = 0; i < 100; i++) {
+    EXPECT_EQ(Get("k" + std::to_string(i)), i % 2 ? std::string(150, 'a') : "NOT_FOUND") << i;
+  }
+  // Now a full merge may drop them: file 1 goes too.
+  ASSERT_OK(db_->Merge());
+  Reopen(SmallFiles());
+  for (int i = 0; i < 100; i++) {
+    EXPECT_EQ(Get("k" + std::to_string(i)), i % 2 ? std::string(150, 'a') : "NOT_FOUND") << i;
+  }
+  Stats s;
+  ASSERT_OK(db_->GetStats(&s));
+  EXPECT_EQ(s.dead_bytes, 0u);
+}
+
+TEST_F(MergeTest, ExpiredValueHidingAnOlderFileBecomesATombstone) {
+  ManualClock clock(1'000'000);
+  Options o = SmallFiles();
+  o.clock = &clock;
+  ASSERT_OK(Open(o));
+  ASSERT_OK(db_->Put("k", "old, forever"));
+  for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("filler" + std::to_string(i), std::string(150, 'f')));
+  WriteOptions ttl;
+  ttl.ttl_ms = 10;
+  ASSERT_OK(db_->Put("k", "new, expiring", ttl));
+  clock.Advance(100);
+  ASSERT_OK(impl()->MergeFiles([](const FileStats& f) { return f.file_id != 1; }));
+  Reopen(o);
+  EXPECT_EQ(Get("k"), "NOT_FOUND");
+}
+
+TEST_F(MergeTest, AutomaticMergeRunsWhenAFileIsMostlyGarbage) {
+  Options o;
+  o.max_file_size = 64 * 1024;
+  o.merge_check_interval_ms = 20;
+  ASSERT_OK(Open(o));
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round)));
+  }
+  Stats s;
+  for (int wait = 0; wait < 500; wait++) {
+    ASSERT_OK(db_->GetStats(&s));
+    if (s.merges > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(s.merges, 1u);
+  for (int i = 0; i < 200; i++) ASSERT_EQ(Get("k" + std::to_string(i)), std::string(200, 'e'));
+}
+
+TEST_F(MergeTest, AutomaticMergeWaitsForItsWindow) {
+  Options o;
+  o.max_file_size = 64 * 1024;
+  o.merge_check_interval_ms = 10;
+  // A one-hour window that is not now.
+  const std::time_t now = std::time(nullptr);
+  std::tm tm;
+  localtime_r(&now, &tm);
+  o.merge_window_start_hour = (tm.tm_hour + 2) % 24;
+  o.merge_window_end_hour = (tm.tm_hour + 3) % 24;
+  ASSERT_OK(Open(o));
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a')));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Stats s;
+  ASSERT_OK(db_->GetStats(&s));
+  EXPECT_EQ(s.merges, 0u);
+}
+
+TEST_F(MergeTest, MergeRefusedWhenReadOnlyOrClosed) {
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Put("k", "v"));
+  db_.reset();
+  Options ro;
+  ro.read_only = true;
+  ASSERT_OK(Open(ro));
+  EXPECT_TRUE(db_->Merge().IsInvalidArgument());
+  ASSERT_OK(db_->Close());
+  EXPECT_TRUE(db_->Merge().IsClosed());
+}
+
+TEST_F(MergeTest, EmptyStoreMergesToNothing) {
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Merge());
+  ASSERT_OK(db_->Merge());
+  ASSERT_OK(db_->Put("k", "v"));
+  Reopen();
+  EXPECT_EQ(Get("k"), "v");
+}
+
+// ---- kill -9 at every step of a merge -----------------------------------------------------
+
+class MergeCrashTest : public MergeTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(MergeCrashTest, KilledMidMergeReopensWithEverything) {
+  const std::string cmd = std::string(CRASH_WRITER_PATH) + " '" + dir() + "' merge " + GetParam();
+  const int rc = std::system(cmd.c_str());
+  // The shell reports a child killed by a signal as 128 + the signal, or dies the same way.
+  ASSERT_TRUE((WIFSIGNALED(rc) && WTERMSIG(rc) == SIGKILL) ||
+              (WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL))
+      << "the child was not killed at " << GetParam() << " (status " << rc << ")";
+  ASSERT_OK(Open(SmallFiles()));
+  ExpectWorkloadState();
+  // The store keeps working: a full merge now, then a reopen.
+  ASSERT_OK(db_->Merge());
+  Reopen(SmallFiles());
+  ExpectWorkloadState();
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, MergeCrashTest,
+                         ::testing::Values("merge:output-written", "merge:outputs-published",
+                                           "merge:input-deleted", "merge:done"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (c == ':' || c == '-') c = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace bitcask::test
