@@ -8,6 +8,7 @@
 
 #include <map>
 #include <random>
+#include <thread>
 #include <string>
 
 #include "test_util.h"
@@ -339,15 +340,44 @@ TEST_F(DBBasicTest, ExpiryWithInjectedClock) {
   ASSERT_OK(db_->Keys(&keys));
   EXPECT_EQ(keys, (std::vector<std::string>{"forever", "token"}));
   EXPECT_TRUE(db_->Delete("session").IsNotFound());
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.live_keys, 2u) << "expired keys are not counted";
   clock.Advance(300);
   Reopen(options);
   EXPECT_EQ(Get("token"), "NOT_FOUND");
   EXPECT_EQ(Get("forever"), "f");
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.live_keys, 1u);
   // A later put without expiry replaces an expiring value for good.
   ASSERT_OK(db_->Put("token", "again", WriteOptions{.sync = false, .expire_at_ms = 0, .ttl_ms = 10}));
   ASSERT_OK(db_->Put("token", "kept"));
   clock.Advance(1000);
   EXPECT_EQ(Get("token"), "kept");
+}
+
+TEST_F(DBTest, ExpiredKeysAreReapedFromMemoryInTheBackground) {
+  ManualClock clock(1'000'000);
+  Options options;
+  options.clock = &clock;
+  options.merge_check_interval_ms = 10;
+  ASSERT_OK(Open(options));
+  for (int i = 0; i < 1000; i++) {
+    ASSERT_OK(db_->Put("k" + std::to_string(i), "v", {.sync = false, .expire_at_ms = 0, .ttl_ms = 5}));
+  }
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  const uint64_t full = stats.keydir_bytes;
+  clock.Advance(10);
+  for (int wait = 0; wait < 500 && stats.dead_bytes < stats.total_bytes - 16; wait++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_OK(db_->GetStats(&stats));
+  }
+  // Every record is now dead bytes, and the keys left the keydir.
+  EXPECT_EQ(stats.dead_bytes, stats.total_bytes - 16);
+  EXPECT_EQ(stats.live_keys, 0u);
+  EXPECT_LE(stats.keydir_bytes, full);
+  EXPECT_EQ(Get("k1"), "NOT_FOUND");
 }
 
 TEST_F(DBTest, ReadOnlyOpen) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -146,6 +147,61 @@ TEST(KeydirShardTest, ArenaIsReclaimedAfterMassDelete) {
     ASSERT_TRUE(shard.Find(key, HashKey(key), &got));
     EXPECT_EQ(got, Loc(i));
   }
+}
+
+std::vector<std::string> CollectAll(const KeydirShard& shard, bool ascending) {
+  std::vector<std::string> out;
+  if (ascending) {
+    shard.CollectAscending(nullptr, true, nullptr, SIZE_MAX, &out);
+  } else {
+    shard.CollectDescending(nullptr, true, nullptr, SIZE_MAX, &out);
+  }
+  return out;
+}
+
+TEST(KeydirShardTest, OrderedIndexFollowsInsertsRemovesAndArenaRebuilds) {
+  KeydirShard shard;
+  std::set<std::string> model;
+  KeyLocation old;
+  auto put = [&](const std::string& k) {
+    shard.Upsert(k, HashKey(k), Loc(1), &old);
+    model.insert(k);
+  };
+  auto del = [&](const std::string& k) {
+    shard.Remove(k, HashKey(k), &old);
+    model.erase(k);
+  };
+  for (int i = 0; i < 1000; i++) put("before-index-" + std::to_string(i));
+  shard.PrepareOrdered();  // built here
+  ASSERT_TRUE(shard.OrderedReady());
+  std::mt19937 rng(3);
+  for (int round = 0; round < 30; round++) {
+    for (int i = 0; i < 500; i++) put("k" + std::to_string(rng() % 5000));
+    for (int i = 0; i < 200; i++) del("k" + std::to_string(rng() % 5000));
+    EXPECT_FALSE(shard.OrderedReady());
+    shard.PrepareOrdered();
+    ASSERT_EQ(CollectAll(shard, true), std::vector<std::string>(model.begin(), model.end()));
+    ASSERT_EQ(CollectAll(shard, false), std::vector<std::string>(model.rbegin(), model.rend()));
+  }
+  // Remove nearly everything with long keys: the arena rebuilds, and the index with it.
+  const size_t before = shard.MemoryUsage();
+  for (int i = 0; i < 20000; i++) put(std::string(40, 'z') + std::to_string(i));
+  for (int i = 0; i < 20000; i++) {
+    if (i % 100) del(std::string(40, 'z') + std::to_string(i));
+  }
+  shard.PrepareOrdered();
+  ASSERT_EQ(CollectAll(shard, true), std::vector<std::string>(model.begin(), model.end()));
+  EXPECT_LT(shard.MemoryUsage(), before + 20000 * 20);
+  // Bounded collection.
+  std::vector<std::string> some;
+  const std::string_view from = "k2", upper = "k3";
+  const bool done = shard.CollectAscending(&from, true, &upper, 3, &some);
+  std::vector<std::string> expect;
+  for (auto it = model.lower_bound("k2"); it != model.end() && *it < "k3" && expect.size() < 3; ++it) {
+    expect.push_back(*it);
+  }
+  EXPECT_EQ(some, expect);
+  EXPECT_FALSE(done);
 }
 
 TEST(KeydirTest, ShardsSplitKeysAndCountThem) {

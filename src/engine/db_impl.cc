@@ -224,64 +224,50 @@ Status DBImpl::Keys(std::vector<std::string>* keys) {
   return Status::OK();
 }
 
-namespace {
-
-// Iterates over a sorted snapshot of the keys taken at creation; values are read when the
-// iterator reaches each key, and keys deleted since are skipped.
-class SnapshotIterator final : public Iterator {
- public:
-  SnapshotIterator(DB* db, std::vector<std::string> keys) : db_(db), keys_(std::move(keys)) {}
-
-  bool Valid() const override { return pos_ < keys_.size(); }
-  void SeekToFirst() override { Settle(0, +1); }
-  void SeekToLast() override { Settle(keys_.size() - 1, -1); }
-  void Seek(std::string_view target) override {
-    Settle(std::lower_bound(keys_.begin(), keys_.end(), target) - keys_.begin(), +1);
+Status DBImpl::CountLive(uint64_t* n) {
+  *n = 0;
+  const uint64_t now = NowMillis();
+  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+    const KeydirShard& shard = keydir_.shard(i);
+    std::shared_lock l(shard.mu);
+    if (shard.closed) return Status::Closed();
+    *n += shard.size();
+    if (shard.expiring() == 0) continue;  // the common case: nothing to look at
+    Status s;
+    shard.ForEach([&](std::string_view key, const KeyLocation& loc) {
+      if (!loc.has_expiry || !s.ok()) return;
+      format::RecordView rec;
+      s = ReadRecordLocked(loc, key, &rec);
+      if (s.ok() && rec.expire_at_ms <= now) --*n;
+    });
+    if (!s.ok()) return s;
   }
-  void SeekForPrev(std::string_view target) override {
-    Settle(std::upper_bound(keys_.begin(), keys_.end(), target) - keys_.begin() - 1, -1);
-  }
-  void Next() override { Settle(pos_ + 1, +1); }
-  void Prev() override { Settle(pos_ - 1, -1); }
-  std::string_view key() const override { return keys_[pos_]; }
-  std::string_view value() const override { return value_; }
-  Status status() const override { return status_; }
+  return Status::OK();
+}
 
- private:
-  // Moves to the first position from `pos` in direction `step` whose key still exists.
-  // Positions wrap below zero to SIZE_MAX, which is past the end.
-  void Settle(size_t pos, int step) {
-    for (pos_ = pos; pos_ < keys_.size(); pos_ += step) {
-      Status s = db_->Get(keys_[pos_], &value_);
-      if (s.ok()) return;
-      if (!s.IsNotFound()) {
-        status_ = s;
-        break;
-      }
+void DBImpl::ReapExpired() {
+  const uint64_t now = NowMillis();
+  std::vector<std::pair<std::string, KeyLocation>> expired;
+  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+    KeydirShard& shard = keydir_.shard(i);
+    expired.clear();
+    {
+      std::shared_lock l(shard.mu);
+      if (shard.closed || shard.expiring() == 0) continue;
+      shard.ForEach([&](std::string_view key, const KeyLocation& loc) {
+        format::RecordView rec;
+        if (loc.has_expiry && ReadRecordLocked(loc, key, &rec).ok() && rec.expire_at_ms <= now) {
+          expired.emplace_back(key, loc);
+        }
+      });
     }
-    pos_ = keys_.size();
+    if (expired.empty()) continue;
+    std::unique_lock l(shard.mu);
+    for (const auto& [key, loc] : expired) {
+      // Only if unchanged since: a write may have given the key a new value meanwhile.
+      if (shard.RemoveIf(key, HashKey(key), loc)) AddDeadBytes(loc);
+    }
   }
-
-  DB* const db_;
-  const std::vector<std::string> keys_;
-  size_t pos_ = SIZE_MAX;
-  std::string value_;
-  Status status_;
-};
-
-}  // namespace
-
-std::unique_ptr<Iterator> DBImpl::NewIterator(const IteratorOptions& options) {
-  std::vector<std::string> keys;
-  Status s = Keys(&keys);
-  std::erase_if(keys, [&](const std::string& k) {
-    return (!options.lower_bound.empty() && k < options.lower_bound) ||
-           (!options.upper_bound.empty() && k >= options.upper_bound) ||
-           !k.starts_with(options.prefix);
-  });
-  auto it = std::make_unique<SnapshotIterator>(this, std::move(keys));
-  (void)s;  // a closed DB yields an empty iterator; Get reports Closed on use
-  return it;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -636,7 +622,7 @@ Status DBImpl::GetStats(Stats* stats) {
     stats->dead_bytes += fs.dead_bytes;
   }
   stats->data_files = stats->files.size();
-  stats->live_keys = keydir_.Size();
+  if (Status s = CountLive(&stats->live_keys); !s.ok()) return s;
   stats->keydir_bytes = keydir_.MemoryUsage();
   for (unsigned i = 0; i < Keydir::kNumShards; i++) {
     stats->gets += keydir_.shard(i).gets.load(std::memory_order_relaxed);

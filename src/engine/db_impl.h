@@ -121,6 +121,10 @@ class DBImpl final : public DB {
     if (test_hook_) test_hook_(point);
   }
   void QueueHint(uint32_t id);
+  // Live keys, not counting those expired but still in the keydir.
+  Status CountLive(uint64_t* n);
+  // Drops expired keys from the keydir (their records read as deletes from now on).
+  void ReapExpired();
   // Caller holds write_mu_ (for active_).
   std::vector<FileStats> FileStatsList() const;
 

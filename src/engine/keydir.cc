@@ -72,13 +72,13 @@ KeyLocation KeyArena::Location(uint32_t ref) const {
   const char* p = Entry(ref);
   const uint32_t file_flags = DecodeFixed32(p);
   return KeyLocation{file_flags >> 8, DecodeFixed32(p + 4), DecodeFixed32(p + 8),
-                     (file_flags & 1) != 0};
+                     (file_flags & kHasExpiryFlag) != 0};
 }
 
 void KeyArena::SetLocation(uint32_t ref, const KeyLocation& loc) {
   assert(loc.file_id <= kMaxFileId && loc.size <= kMaxLocationSize);
   char* p = Entry(ref);
-  EncodeFixed32(p, loc.file_id << 8 | (loc.has_expiry ? 1u : 0u));
+  EncodeFixed32(p, loc.file_id << 8 | (loc.has_expiry ? uint32_t{kHasExpiryFlag} : 0u));
   EncodeFixed32(p + 4, loc.offset);
   EncodeFixed32(p + 8, loc.size);
 }
@@ -86,6 +86,7 @@ void KeyArena::SetLocation(uint32_t ref, const KeyLocation& loc) {
 void KeyArena::Release(uint32_t ref) {
   const size_t len = Key(ref).size();
   dead_ += kLocationBytes + PrefixSize(len) + len;
+  Entry(ref)[0] |= kReleasedFlag;
 }
 
 // ---- KeydirShard --------------------------------------------------------------------------
@@ -122,6 +123,7 @@ bool KeydirShard::Upsert(std::string_view key, uint64_t hash64, const KeyLocatio
       } else if (s.hash == hash && arena_.Key(s.ref) == key) {
         *old = arena_.Location(s.ref);
         arena_.SetLocation(s.ref, loc);
+        expiring_ += size_t{loc.has_expiry} - size_t{old->has_expiry};
         return true;
       }
     }
@@ -141,6 +143,8 @@ bool KeydirShard::Upsert(std::string_view key, uint64_t hash64, const KeyLocatio
   s.ref = arena_.Add(key, loc);
   s.hash = hash;
   ++count_;
+  expiring_ += loc.has_expiry;
+  if (indexed_) pending_.push_back(s.ref);
   return false;
 }
 
@@ -153,6 +157,7 @@ bool KeydirShard::Remove(std::string_view key, uint64_t hash, KeyLocation* old) 
   s.ref = kDeletedRef;
   --count_;
   ++deleted_;
+  expiring_ -= old->has_expiry;
   // Reclaim entry bytes once most of the arena is garbage.
   if (arena_.dead_bytes() > 64 * 1024 && arena_.dead_bytes() > arena_.live_bytes()) CompactArena();
   return true;
@@ -163,6 +168,7 @@ bool KeydirShard::ReplaceIf(std::string_view key, uint64_t hash, const KeyLocati
   const size_t i = FindIndex(key, static_cast<uint32_t>(hash));
   if (i == SIZE_MAX || !(arena_.Location(slots_[i].ref) == expected)) return false;
   arena_.SetLocation(slots_[i].ref, desired);
+  expiring_ += size_t{desired.has_expiry} - size_t{expected.has_expiry};
   return true;
 }
 
@@ -195,10 +201,148 @@ void KeydirShard::CompactArena() {
     if (s.ref > kDeletedRef) s.ref = fresh.Add(arena_.Key(s.ref), arena_.Location(s.ref));
   }
   arena_ = std::move(fresh);
+  if (indexed_) RebuildOrdered();  // every reference changed
+}
+
+// ---- Ordered index ------------------------------------------------------------------------
+//
+// Scans are rarer than writes, so the index costs a write nothing until the first scan: then
+// it is built (a sort of the shard's keys), and from then on a new key costs one append to
+// pending_. Before a scan, pending_ is sorted into a run and runs merge, binary-counter
+// style, while the newer one is at least half the size of the older: at most log2(n) runs,
+// O(log n) amortised work per key. Removed keys stay in runs until a merge drops them (or an
+// arena rebuild rebuilds everything).
+
+void KeydirShard::RebuildOrdered() {
+  std::vector<uint32_t> all;
+  all.reserve(count_);
+  for (size_t i = 0; i < capacity_; i++) {
+    if (slots_[i].ref > kDeletedRef) all.push_back(slots_[i].ref);
+  }
+  std::sort(all.begin(), all.end(),
+            [this](uint32_t a, uint32_t b) { return arena_.Key(a) < arena_.Key(b); });
+  runs_.clear();
+  runs_.push_back(std::move(all));
+  pending_.clear();
+  indexed_ = true;
+}
+
+void KeydirShard::PrepareOrdered() {
+  if (!indexed_) {
+    RebuildOrdered();
+    return;
+  }
+  auto by_key = [this](uint32_t a, uint32_t b) { return arena_.Key(a) < arena_.Key(b); };
+  if (!pending_.empty()) {
+    std::erase_if(pending_, [this](uint32_t r) { return arena_.IsReleased(r); });
+    std::sort(pending_.begin(), pending_.end(), by_key);
+    runs_.push_back(std::move(pending_));
+    pending_.clear();
+  }
+  while (runs_.size() >= 2 && runs_[runs_.size() - 2].size() <= 2 * runs_.back().size()) {
+    std::vector<uint32_t> merged;
+    const auto& a = runs_[runs_.size() - 2];
+    const auto& b = runs_.back();
+    merged.reserve(a.size() + b.size());
+    std::merge(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(merged), by_key);
+    std::erase_if(merged, [this](uint32_t r) { return arena_.IsReleased(r); });
+    runs_.pop_back();
+    runs_.back() = std::move(merged);
+  }
+}
+
+namespace {
+
+// A position in each run, advanced in lock step to merge the runs.
+struct RunCursor {
+  const std::vector<uint32_t>* run;
+  size_t pos;  // next index to look at (ascending) or one past it (descending)
+};
+
+}  // namespace
+
+bool KeydirShard::CollectAscending(const std::string_view* from, bool inclusive,
+                                   const std::string_view* upper, size_t max,
+                                   std::vector<std::string>* out) const {
+  std::vector<RunCursor> cursors;
+  for (const auto& run : runs_) {
+    size_t pos = 0;  // the first key at or after `from`
+    if (from != nullptr) {
+      pos = std::partition_point(run.begin(), run.end(),
+                                 [&](uint32_t r) {
+                                   const std::string_view k = arena_.Key(r);
+                                   return inclusive ? k < *from : k <= *from;
+                                 }) -
+            run.begin();
+    }
+    cursors.push_back({&run, pos});
+  }
+  size_t taken = 0;
+  while (true) {
+    RunCursor* best = nullptr;
+    std::string_view best_key;
+    for (RunCursor& c : cursors) {
+      while (c.pos < c.run->size() && arena_.IsReleased((*c.run)[c.pos])) c.pos++;
+      if (c.pos == c.run->size()) continue;
+      const std::string_view k = arena_.Key((*c.run)[c.pos]);
+      if (best == nullptr || k < best_key) {
+        best = &c;
+        best_key = k;
+      }
+    }
+    if (best == nullptr || (upper != nullptr && best_key >= *upper)) return true;
+    if (taken == max) return false;
+    out->emplace_back(best_key);
+    taken++;
+    best->pos++;
+  }
+}
+
+bool KeydirShard::CollectDescending(const std::string_view* from, bool inclusive,
+                                    const std::string_view* lower, size_t max,
+                                    std::vector<std::string>* out) const {
+  std::vector<RunCursor> cursors;
+  for (const auto& run : runs_) {
+    size_t pos = run.size();  // one past the next index to look at
+    if (from != nullptr) {
+      pos = std::partition_point(run.begin(), run.end(),
+                                 [&](uint32_t r) {
+                                   const std::string_view k = arena_.Key(r);
+                                   return inclusive ? k <= *from : k < *from;
+                                 }) -
+            run.begin();
+    }
+    cursors.push_back({&run, pos});
+  }
+  size_t taken = 0;
+  while (true) {
+    RunCursor* best = nullptr;
+    std::string_view best_key;
+    for (RunCursor& c : cursors) {
+      while (c.pos > 0 && arena_.IsReleased((*c.run)[c.pos - 1])) c.pos--;
+      if (c.pos == 0) continue;
+      const std::string_view k = arena_.Key((*c.run)[c.pos - 1]);
+      if (best == nullptr || k > best_key) {
+        best = &c;
+        best_key = k;
+      }
+    }
+    if (best == nullptr || (lower != nullptr && best_key < *lower)) return true;
+    if (taken == max) return false;
+    out->emplace_back(best_key);
+    taken++;
+    best->pos--;
+  }
+}
+
+size_t KeydirShard::OrderedIndexBytes() const {
+  size_t n = pending_.capacity() * sizeof(uint32_t);
+  for (const auto& run : runs_) n += run.capacity() * sizeof(uint32_t);
+  return n;
 }
 
 size_t KeydirShard::MemoryUsage() const {
-  return capacity_ * sizeof(Slot) + arena_.allocated_bytes();
+  return capacity_ * sizeof(Slot) + arena_.allocated_bytes() + OrderedIndexBytes();
 }
 
 // ---- Keydir -------------------------------------------------------------------------------

@@ -53,8 +53,9 @@ class KeyArena {
   std::string_view Key(uint32_t ref) const;
   KeyLocation Location(uint32_t ref) const;
   void SetLocation(uint32_t ref, const KeyLocation& loc);
-  // Marks the entry's bytes as garbage.
+  // Marks the entry as removed: its bytes are garbage, and the ordered index skips it.
   void Release(uint32_t ref);
+  bool IsReleased(uint32_t ref) const { return (Entry(ref)[0] & kReleasedFlag) != 0; }
 
   size_t allocated_bytes() const { return allocated_; }
   size_t live_bytes() const { return used_ - dead_; }
@@ -62,6 +63,8 @@ class KeyArena {
 
  private:
   static constexpr size_t kLocationBytes = 12;
+  static constexpr char kHasExpiryFlag = 1;  // in the low byte of the entry's first word
+  static constexpr char kReleasedFlag = 2;
   static constexpr unsigned kOffsetBits = 17;  // chunks up to 128 KiB: room for any key
   static constexpr size_t kMaxChunk = size_t{1} << kOffsetBits;
   static constexpr size_t kMaxChunks = (size_t{1} << (32 - kOffsetBits)) - 1;
@@ -108,7 +111,27 @@ class KeydirShard {
   }
 
   size_t size() const { return count_; }
+  // Keys whose record carries an expiry (they may have expired since).
+  size_t expiring() const { return expiring_; }
   size_t MemoryUsage() const;
+
+  // ---- Ordered index (range and prefix scans) ----
+  // Built on first use and kept up to date from then on; see keydir.cc.
+
+  // True if CollectAscending/CollectDescending can run under the shared lock; otherwise take
+  // the exclusive lock and call PrepareOrdered first.
+  bool OrderedReady() const { return indexed_ && pending_.empty(); }
+  void PrepareOrdered();
+  // Appends to *out, in ascending order, up to `max` keys k with from <= k (from < k if
+  // !inclusive; no lower limit if from is null) and k < *upper (if upper is not null).
+  // Returns true if the shard has no further keys in the range.
+  bool CollectAscending(const std::string_view* from, bool inclusive, const std::string_view* upper,
+                        size_t max, std::vector<std::string>* out) const;
+  // The same walking down: keys k <= from (k < from if !inclusive), k >= *lower.
+  bool CollectDescending(const std::string_view* from, bool inclusive, const std::string_view* lower,
+                         size_t max, std::vector<std::string>* out) const;
+  // Bytes held by the ordered index.
+  size_t OrderedIndexBytes() const;
 
   // Calls fn(std::string_view key, const KeyLocation&) for every key, in table order.
   template <typename Fn>
@@ -143,7 +166,16 @@ class KeydirShard {
   size_t capacity_ = 0;
   size_t count_ = 0;    // live keys
   size_t deleted_ = 0;  // slots marked deleted
+  size_t expiring_ = 0;  // live keys with has_expiry
   KeyArena arena_;
+
+  // Ordered index: arena references in runs sorted by key, the newest (and smallest) last,
+  // plus the references of keys inserted since the runs were last brought up to date. Runs
+  // may hold references of removed keys (released entries); merging runs drops them.
+  bool indexed_ = false;
+  std::vector<uint32_t> pending_;
+  std::vector<std::vector<uint32_t>> runs_;
+  void RebuildOrdered();
 };
 
 class Keydir {

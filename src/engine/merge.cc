@@ -359,6 +359,7 @@ void DBImpl::MaintenanceLoop() {
     }
     if (stop_maintenance_ || std::chrono::steady_clock::now() < next_check) continue;
     l.unlock();
+    ReapExpired();
     std::vector<FileStats> files;
     {
       std::lock_guard wl(write_mu_);
