@@ -317,6 +317,35 @@ TEST_F(DBBasicTest, StatsCountKeysFilesAndDeadBytes) {
   EXPECT_EQ(again.total_bytes, stats.total_bytes);
 }
 
+TEST_F(DBBasicTest, LatencyPercentilesAreSampled) {
+  Options every;
+  every.latency_sample_every = 1;
+  Reopen(every);
+  for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "v"));
+  std::string v;
+  for (int i = 0; i < 300; i++) ASSERT_OK(db_->Get("k" + std::to_string(i % 200), &v));
+  ASSERT_OK(db_->Delete("k1"));
+  WriteBatch b;
+  b.Put("x", "y");
+  ASSERT_OK(db_->Write(b));
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.put_latency.samples, 200u);
+  EXPECT_EQ(stats.get_latency.samples, 300u);
+  EXPECT_EQ(stats.delete_latency.samples, 1u);
+  EXPECT_EQ(stats.batch_latency.samples, 1u);
+  EXPECT_GT(stats.get_latency.p50_us, 0.0);
+  EXPECT_LE(stats.get_latency.p50_us, stats.get_latency.p99_us);
+  EXPECT_LE(stats.get_latency.p99_us, stats.get_latency.p999_us);
+  EXPECT_LE(stats.get_latency.p999_us, stats.get_latency.max_us * 1.1);
+  Options sparse;
+  sparse.latency_sample_every = 64;
+  Reopen(sparse);
+  for (int i = 0; i < 640; i++) ASSERT_OK(db_->Get("k" + std::to_string(i % 100 + 2), &v));
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.get_latency.samples, 10u);
+}
+
 TEST_F(DBBasicTest, ExpiryWithInjectedClock) {
   ManualClock clock(1'000'000);
   Options options;

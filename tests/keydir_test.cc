@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "engine/hash.h"
+#include "engine/histogram.h"
 
 namespace bitcask::engine {
 namespace {
@@ -217,6 +218,22 @@ TEST(KeydirTest, ShardsSplitKeysAndCountThem) {
   for (unsigned i = 0; i < Keydir::kNumShards; i++) nonempty += keydir.shard(i).size() > 0;
   EXPECT_EQ(nonempty, Keydir::kNumShards);
   EXPECT_GT(keydir.MemoryUsage(), 10000u * 16);
+}
+
+TEST(LatencyHistogramTest, PercentilesWithinABucket) {
+  LatencyHistogram h;
+  EXPECT_EQ(h.Summary().samples, 0u);
+  // 1..10000 ns, once each: p50 ~ 5 us, p99 ~ 9.9 us; buckets are within ~12.5%.
+  for (uint64_t ns = 1; ns <= 10000; ns++) h.Record(ns);
+  const LatencyStats s = h.Summary();
+  EXPECT_EQ(s.samples, 10000u);
+  EXPECT_NEAR(s.p50_us, 5.0, 5.0 * 0.13);
+  EXPECT_NEAR(s.p99_us, 9.9, 9.9 * 0.13);
+  EXPECT_NEAR(s.p999_us, 9.99, 9.99 * 0.13);
+  EXPECT_DOUBLE_EQ(s.max_us, 10.0);
+  LatencyHistogram big;
+  big.Record(3'600'000'000'000ull);  // an hour
+  EXPECT_NEAR(big.Summary().p50_us, 3.6e9, 3.6e9 * 0.13);
 }
 
 }  // namespace

@@ -249,6 +249,35 @@ TEST_F(RecoveryTest, HintOfAPrefixThenScanOfTheRest) {
   EXPECT_EQ(Get("after"), "2");
 }
 
+TEST_F(RecoveryTest, CheckFindsEveryDamagedRecordAndBadHint) {
+  ASSERT_OK(Open());
+  for (int i = 0; i < 5; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+  CheckReport report;
+  ASSERT_OK(db_->Check(&report));
+  EXPECT_EQ(report.data_files, 1u);
+  EXPECT_EQ(report.records, 5u);
+  EXPECT_TRUE(report.problems.empty());
+  db_.reset();  // writes a hint
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Check(&report));
+  EXPECT_EQ(report.hint_files, 1u);
+  db_.reset();
+  // Two damaged records, and a hint that no longer matches (its data file is unchanged in
+  // size, so Open would still use it).
+  FlipByte(DataFile(), OffsetOf(1) + format::kRecordHeaderSize + 4);
+  FlipByte(DataFile(), OffsetOf(3) + format::kRecordHeaderSize + 4);
+  ASSERT_OK(Open());
+  Status s = db_->Check(&report);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  ASSERT_EQ(report.problems.size(), 4u);  // two records, and the two hint entries naming them
+  EXPECT_EQ(report.problems[0].offset, OffsetOf(1));
+  EXPECT_EQ(report.problems[1].offset, OffsetOf(3));
+  EXPECT_NE(report.problems[0].reason.find(DataFile()), std::string::npos);
+  EXPECT_NE(s.ToString().find("offset " + std::to_string(OffsetOf(1))), std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(report.records, 3u);
+}
+
 TEST_F(RecoveryTest, DamagedFileHeader) {
   Fill(3);
   FlipByte(DataFile(), 9);

@@ -88,6 +88,12 @@ class DB {
   virtual Status Close() = 0;
 
   virtual Status GetStats(Stats* stats) = 0;
+
+  // Reads every record of every data file and verifies its checksum, and checks every hint
+  // file against its data file. Fills *report; returns Corruption (naming the first problem)
+  // if anything is wrong. Writes may continue meanwhile; records written during the check
+  // may not be covered.
+  virtual Status Check(CheckReport* report) = 0;
 };
 
 }  // namespace bitcask

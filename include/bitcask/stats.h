@@ -5,6 +5,7 @@
 #define BITCASK_STATS_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace bitcask {
@@ -19,6 +20,16 @@ struct FileStats {
   uint64_t live_bytes() const { return total_bytes - dead_bytes; }
   // Share of the file a merge would reclaim.
   double fragmentation() const { return total_bytes == 0 ? 0.0 : double(dead_bytes) / double(total_bytes); }
+};
+
+// Latency percentiles of one kind of operation, from the sampled operations (see
+// Options::latency_sample_every). Microseconds.
+struct LatencyStats {
+  uint64_t samples = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+  double p999_us = 0;
+  double max_us = 0;
 };
 
 struct Stats {
@@ -40,6 +51,12 @@ struct Stats {
   uint64_t corrupt_bytes_skipped = 0;  // by RecoveryMode::kSkipCorrupt at Open
   uint64_t tail_bytes_truncated = 0;   // torn tail (or unwritten space) cut off at Open
 
+  // Latency of Get, Put, Delete and Write (batches), sampled.
+  LatencyStats get_latency;
+  LatencyStats put_latency;
+  LatencyStats delete_latency;
+  LatencyStats batch_latency;
+
   uint64_t open_micros = 0;  // time Open took
   uint64_t files_loaded_from_hints = 0;  // at Open
 
@@ -49,6 +66,22 @@ struct Stats {
   uint64_t merge_bytes_reclaimed = 0;  // bytes of data files removed minus bytes written
 
   std::vector<FileStats> files;  // ascending file id
+};
+
+// What DB::Check found.
+struct CheckProblem {
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t length = 0;  // bytes that could not be read as records (0 for a hint problem)
+  std::string reason;   // a full sentence, naming the file and offset
+};
+
+struct CheckReport {
+  uint64_t data_files = 0;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  uint64_t hint_files = 0;
+  std::vector<CheckProblem> problems;
 };
 
 }  // namespace bitcask

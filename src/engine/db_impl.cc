@@ -8,6 +8,7 @@
 #include <shared_mutex>
 #include <utility>
 
+#include "engine/compression.h"
 #include "engine/hash.h"
 #include "engine/hint.h"
 #include "engine/recovery.h"
@@ -167,7 +168,20 @@ Status DBImpl::ReadRecordLocked(const KeyLocation& loc, std::string_view key,
   return Status::OK();
 }
 
+bool DBImpl::SampleThisOp() const {
+  const uint32_t every = options_.latency_sample_every;
+  if (every == 0) return false;
+  thread_local uint32_t count = 0;
+  if (++count < every) return false;
+  count = 0;
+  return true;
+}
+
 Status DBImpl::Get(std::string_view key, std::string* value) {
+  return Timed(get_latency_, [&] { return GetImpl(key, value); });
+}
+
+Status DBImpl::GetImpl(std::string_view key, std::string* value) {
   if (Status s = ValidateKey(key); !s.ok()) return s;
   const uint64_t hash = HashKey(key);
   const KeydirShard& shard = keydir_.ShardFor(hash);
@@ -180,6 +194,10 @@ Status DBImpl::Get(std::string_view key, std::string* value) {
   Status s = ReadRecordLocked(loc, key, &rec);
   if (!s.ok()) return s;
   if (loc.has_expiry && Expired(rec.expire_at_ms)) return Status::NotFound();
+  if (rec.codec() != format::kCodecNone) {
+    return DecompressValue(rec.codec(), rec.value, value,
+                           files_.Get(loc.file_id)->path() + " offset " + std::to_string(loc.offset));
+  }
   value->assign(rec.value);
   return Status::OK();
 }
@@ -276,27 +294,27 @@ void DBImpl::ReapExpired() {
 Status DBImpl::Put(std::string_view key, std::string_view value, const WriteOptions& options) {
   uint64_t expire = options.expire_at_ms;
   if (expire == 0 && options.ttl_ms != 0) expire = NowMillis() + options.ttl_ms;
-  Op op{false, key, value, expire, 0};
-  return Apply({&op, 1}, options.sync);
+  Op op{false, key, value, expire};
+  return Timed(put_latency_, [&] { return Apply({&op, 1}, options.sync); });
 }
 
 Status DBImpl::Write(const WriteBatch& batch, const WriteOptions& options) {
   struct Collector : WriteBatch::Handler {
     std::vector<Op> ops;
     void Put(std::string_view k, std::string_view v, uint64_t expire) override {
-      ops.push_back(Op{false, k, v, expire, 0});
+      ops.push_back(Op{false, k, v, expire});
     }
-    void Delete(std::string_view k) override { ops.push_back(Op{true, k, {}, 0, 0}); }
+    void Delete(std::string_view k) override { ops.push_back(Op{true, k, {}, 0}); }
   } collector;
   collector.ops.reserve(batch.Count());
   batch.Iterate(&collector);
   if (collector.ops.empty()) return Status::OK();
-  return Apply(collector.ops, options.sync);
+  return Timed(batch_latency_, [&] { return Apply(collector.ops, options.sync); });
 }
 
 Status DBImpl::Delete(std::string_view key, const WriteOptions& options) {
-  Op op{true, key, {}, 0, 0};
-  return Apply({&op, 1}, options.sync);
+  Op op{true, key, {}, 0};
+  return Timed(delete_latency_, [&] { return Apply({&op, 1}, options.sync); });
 }
 
 Status DBImpl::Apply(std::span<Op> ops, bool sync) {
@@ -311,6 +329,19 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
   if (total > kMaxBatchBytes) {
     return Status::InvalidArgument("batch of " + std::to_string(total) +
                                    " bytes; a batch is limited to 2 GiB");
+  }
+  // Compress outside the lock; ops then point at the stored form.
+  std::string one_compressed;
+  std::vector<std::string> compressed;
+  if (options_.compression != Compression::kNone) {
+    if (ops.size() > 1) compressed.resize(ops.size());
+    for (size_t i = 0; i < ops.size(); i++) {
+      Op& op = ops[i];
+      if (op.is_delete || op.value.size() < options_.compression_min_bytes) continue;
+      std::string* out = ops.size() == 1 ? &one_compressed : &compressed[i];
+      op.codec = CompressValue(options_.compression, options_.compression_level, op.value, out);
+      if (op.codec != format::kCodecNone) op.value = *out;
+    }
   }
 
   KeyLocation one;
@@ -386,6 +417,7 @@ Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {
     const Op& op = ops[i];
     uint8_t flags = op.is_delete ? format::kTombstone : 0;
     if (i + 1 < ops.size()) flags |= format::kBatchContinues;
+    flags |= static_cast<uint8_t>(op.codec << format::kCodecShift);
     const std::string_view value = op.is_delete ? std::string_view() : op.value;
     const size_t n = format::RecordSize(op.key.size(), value.size());
     if (use_mapping) {
@@ -636,6 +668,10 @@ Status DBImpl::GetStats(Stats* stats) {
   stats->tail_bytes_truncated = tail_bytes_truncated_;
   stats->open_micros = open_micros_;
   stats->files_loaded_from_hints = files_from_hints_;
+  stats->get_latency = get_latency_.Summary();
+  stats->put_latency = put_latency_.Summary();
+  stats->delete_latency = delete_latency_.Summary();
+  stats->batch_latency = batch_latency_.Summary();
   stats->merges = merges_.load(std::memory_order_relaxed);
   stats->merge_micros = merge_micros_.load(std::memory_order_relaxed);
   stats->merge_bytes_reclaimed = merge_reclaimed_.load(std::memory_order_relaxed);

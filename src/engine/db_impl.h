@@ -15,6 +15,7 @@
 #define BITCASK_ENGINE_DB_IMPL_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -32,6 +33,7 @@
 #include "engine/file_table.h"
 #include "engine/file_util.h"
 #include "engine/format.h"
+#include "engine/histogram.h"
 #include "engine/keydir.h"
 
 namespace bitcask::engine {
@@ -55,6 +57,7 @@ class DBImpl final : public DB {
   Status Merge() override;
   Status Close() override;
   Status GetStats(Stats* stats) override;
+  Status Check(CheckReport* report) override;
 
   // Merge (merge.cc). Rewrites the files `select` picks among the immutable ones (after the
   // active file is sealed) into new files; see merge.cc for why this keeps every key's newest
@@ -72,12 +75,27 @@ class DBImpl final : public DB {
   struct Op {
     bool is_delete;
     std::string_view key;
-    std::string_view value;
+    std::string_view value;  // as stored: compressed if codec says so
     uint64_t expire_at_ms;
-    uint64_t hash;
+    uint64_t hash = 0;
+    uint8_t codec = 0;  // format::Codec
   };
 
   uint64_t NowMillis() const;
+  // True for one call in options_.latency_sample_every (per thread).
+  bool SampleThisOp() const;
+  // Runs op() and, for a sample of calls, records its latency in h.
+  template <typename F>
+  Status Timed(LatencyHistogram& h, F&& op) {
+    if (!SampleThisOp()) return op();
+    const auto t0 = std::chrono::steady_clock::now();
+    Status s = op();
+    h.Record(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count()));
+    return s;
+  }
+  Status GetImpl(std::string_view key, std::string* value);
   bool Expired(uint64_t expire_at_ms) const {
     return expire_at_ms != 0 && expire_at_ms <= NowMillis();
   }
@@ -172,6 +190,7 @@ class DBImpl final : public DB {
   uint64_t tail_bytes_truncated_ = 0;   // set by Recover
   uint64_t open_micros_ = 0;            // set by Recover
   uint64_t files_from_hints_ = 0;       // set by Recover
+  LatencyHistogram get_latency_, put_latency_, delete_latency_, batch_latency_;
   std::atomic<uint64_t> merges_{0};
   std::atomic<uint64_t> merge_micros_{0};
   std::atomic<uint64_t> merge_reclaimed_{0};

@@ -94,7 +94,10 @@ DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out) {
     }
     return DecodeResult::kBadHeader;
   }
-  if ((flags & ~kKnownFlags) != 0 || vsize > kMaxValueSize) return DecodeResult::kBadHeader;
+  if ((flags & ~kKnownFlags) != 0 || ((flags & kCodecMask) >> kCodecShift) > kCodecZstd ||
+      vsize > kMaxValueSize) {
+    return DecodeResult::kBadHeader;
+  }
   const size_t size = RecordSize(ksize, vsize);
   if (size > avail) return DecodeResult::kTruncated;
   if (stored != Checksum32(p + 4, size - 4)) return DecodeResult::kBadChecksum;

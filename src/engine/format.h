@@ -10,7 +10,8 @@
 //   12     8    expiry, milliseconds since the Unix epoch; 0 = never
 //   20     4    value size in bytes (as stored)
 //   24     2    key size in bytes
-//   26     1    flags: bit 0 tombstone, bit 1 batch continues, bits 2-7 must be 0
+//   26     1    flags: bit 0 tombstone, bit 1 batch continues, bits 2-3 value codec
+//                (0 none, 1 lz4, 2 zstd), bits 4-7 must be 0
 //
 // Invariant: a record is valid only if its checksum matches, its sequence number is
 // non-zero and no unknown flag bit is set; nothing that fails these checks is returned as
@@ -43,7 +44,12 @@ enum RecordFlag : uint8_t {
   kTombstone = 1u << 0,
   kBatchContinues = 1u << 1,
 };
-inline constexpr uint8_t kKnownFlags = kTombstone | kBatchContinues;
+// Bits 2-3: how the value is stored. A compressed value is the u32 length of the original
+// value followed by the codec's output (an lz4 block or a zstd frame).
+enum Codec : uint8_t { kCodecNone = 0, kCodecLz4 = 1, kCodecZstd = 2 };
+inline constexpr unsigned kCodecShift = 2;
+inline constexpr uint8_t kCodecMask = 3u << kCodecShift;
+inline constexpr uint8_t kKnownFlags = kTombstone | kBatchContinues | kCodecMask;
 
 inline constexpr size_t RecordSize(size_t key_size, size_t value_size) {
   return kRecordHeaderSize + key_size + value_size;
@@ -76,6 +82,7 @@ struct RecordView {
 
   bool tombstone() const { return flags & kTombstone; }
   bool batch_continues() const { return flags & kBatchContinues; }
+  uint8_t codec() const { return (flags & kCodecMask) >> kCodecShift; }
 };
 
 enum class DecodeResult {
