@@ -714,9 +714,63 @@ Status DBImpl::Recover() {
     return Status::InvalidArgument(dir_ + ": a store already exists here (error_if_exists is set)");
   }
 
-  uint64_t max_seq = 0;
+  std::vector<LoadPlan> plans;
   for (size_t i = 0; i < ids.size(); i++) {
-    if (s = LoadDataFile(ids[i], i + 1 == ids.size(), &max_seq); !s.ok()) return s;
+    LoadPlan plan;
+    if (s = PlanDataFile(ids[i], i + 1 == ids.size(), &plan); !s.ok()) return s;
+    if (plan.file != nullptr) plans.push_back(std::move(plan));
+  }
+
+  // Size the keydir once for the keys the hint files announce (an upper bound: overwritten
+  // and deleted keys count too), then give back what was overestimated.
+  uint64_t announced = 0, to_scan = 0;
+  for (const LoadPlan& p : plans) {
+    if (p.hint) announced += p.hint->entries();
+    to_scan += p.file->size() - (p.hint ? p.hint->data_size() : 0);
+  }
+  if (announced > 0) {
+    for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+      keydir_.shard(i).Reserve(announced / Keydir::kNumShards * 11 / 10 + 16);
+    }
+  }
+  // Worth threads only for a large store (a thread per core, up to 4).
+  const unsigned parts =
+      announced + to_scan / 64 < 200000 ? 1u
+                                        : std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  std::vector<LoadResult> results(parts);
+  {
+    std::vector<std::thread> helpers;
+    for (unsigned part = 1; part < parts; part++) {
+      helpers.emplace_back([&, part] { ApplyFiles(plans, part, parts, &results[part]); });
+    }
+    ApplyFiles(plans, 0, parts, &results[0]);
+    for (auto& t : helpers) t.join();
+  }
+  uint64_t max_seq = 0;
+  for (const LoadResult& r : results) {
+    if (!r.status.ok()) return r.status;
+    max_seq = std::max(max_seq, r.max_seq);
+  }
+  for (unsigned i = 0; i < Keydir::kNumShards; i++) keydir_.shard(i).ShrinkToFit();
+
+  // Every part walked the same records, so part 0's view of each file's end stands for all.
+  for (size_t i = 0; i < plans.size(); i++) {
+    const LoadPlan& p = plans[i];
+    const ScanSummary& summary = results[0].summaries[i];
+    corrupt_bytes_skipped_ += summary.skipped_bytes;
+    if (summary.valid_end < p.file->size()) {
+      if (p.file->writable()) {
+        tail_bytes_truncated_ += p.file->size() - summary.valid_end;
+        if (s = p.file->TruncateTo(summary.valid_end); !s.ok()) return s;
+      } else {
+        p.file->SetValidEnd(summary.valid_end);
+      }
+    }
+    if (p.hint) {
+      files_from_hints_++;
+    } else if (!p.newest && !options_.read_only) {
+      QueueHint(p.file->id());  // missing or unusable: write a good one in the background
+    }
   }
   last_seq_ = max_seq;
   written_seq_.store(max_seq);
@@ -743,7 +797,7 @@ Status DBImpl::Recover() {
   return Status::OK();
 }
 
-Status DBImpl::LoadDataFile(uint32_t id, bool newest, uint64_t* max_seq) {
+Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   const bool writable = newest && !options_.read_only;
   std::unique_ptr<DataFile> owned;
   Status s = DataFile::Open(dir_, id, writable, options_.max_file_size, &owned);
@@ -771,52 +825,77 @@ Status DBImpl::LoadDataFile(uint32_t id, bool newest, uint64_t* max_seq) {
     return s;
   }
   files_.Add(std::move(owned));
-
+  plan->file = f;
+  plan->newest = newest;
   // A hint file, where there is a good one, stands for the records it covers; whatever the
   // data file holds past that (appends after the hint was written) is scanned.
-  uint64_t start = format::kFileHeaderSize;
-  uint64_t hint_size = 0, hint_seq = 0;
-  const std::string hint_path = HintFileName(dir_, id);
-  s = ReadHintFile(hint_path, id, size, &hint_size, &hint_seq, [&](const HintEntry& e) {
-    ApplyRecovered(e.key, KeyLocation{id, e.offset, e.size, e.expire_at_ms != 0}, e.tombstone,
-                   e.expire_at_ms);
-  });
-  if (s.ok()) {
-    start = hint_size;
-    *max_seq = std::max(*max_seq, hint_seq);
-    files_from_hints_++;
-  } else if (!newest && !options_.read_only) {
-    QueueHint(id);  // missing or unusable: write a good one in the background
-  }
-
-  ScanSummary summary;
-  s = ScanRecords(
-      f->base(), start, size, f->path(), newest, options_.recovery_mode,
-      [&](const format::RecordView& rec, uint64_t offset) {
-        ApplyRecovered(rec.key,
-                       KeyLocation{id, static_cast<uint32_t>(offset),
-                                   static_cast<uint32_t>(rec.size), rec.expire_at_ms != 0},
-                       rec.tombstone(), rec.expire_at_ms);
-        *max_seq = std::max(*max_seq, rec.seq);
-      },
-      [](uint64_t, uint64_t, const std::string&) {}, &summary);
-  if (!s.ok()) return s;
-  corrupt_bytes_skipped_ += summary.skipped_bytes;
-  if (summary.valid_end < size) {
-    if (writable) {
-      tail_bytes_truncated_ += size - summary.valid_end;
-      if (s = f->TruncateTo(summary.valid_end); !s.ok()) return s;
-    } else {
-      f->SetValidEnd(summary.valid_end);
-    }
-  }
+  auto hint = std::make_unique<HintReader>();
+  if (hint->Open(HintFileName(dir_, id), id, size).ok()) plan->hint = std::move(hint);
   return Status::OK();
 }
 
-void DBImpl::ApplyRecovered(std::string_view key, const KeyLocation& loc, bool tombstone,
-                            uint64_t expire_at_ms) {
-  // Single-threaded: the DB is not published yet, so no shard locks.
-  const uint64_t hash = HashKey(key);
+void DBImpl::ApplyFiles(const std::vector<LoadPlan>& plans, unsigned part, unsigned parts,
+                        LoadResult* out) {
+  auto mine = [&](uint64_t hash) { return Keydir::ShardIndex(hash) % parts == part; };
+  out->summaries.resize(plans.size());
+  for (size_t i = 0; i < plans.size(); i++) {
+    const LoadPlan& plan = plans[i];
+    const DataFile* f = plan.file;
+    const uint32_t id = f->id();
+    uint64_t start = format::kFileHeaderSize;
+    if (plan.hint) {
+      // Keydir inserts are cache misses on random slots; keep several in flight by
+      // prefetching each entry's slot a few entries before applying it (in order).
+      constexpr size_t kAhead = 16;
+      struct Pending {
+        HintEntry e;
+        uint64_t hash;
+      };
+      std::array<Pending, kAhead> ring;
+      size_t head = 0, count = 0;
+      auto apply = [&](const Pending& p) {
+        ApplyRecovered(p.e.key, p.hash,
+                       KeyLocation{id, p.e.offset, p.e.size, p.e.expire_at_ms != 0},
+                       p.e.tombstone, p.e.expire_at_ms);
+      };
+      plan.hint->ForEach([&](const HintEntry& e) {
+        const uint64_t hash = HashKey(e.key);
+        if (!mine(hash)) return;
+        keydir_.ShardFor(hash).Prefetch(hash);
+        ring[(head + count) % kAhead] = Pending{e, hash};
+        if (++count == kAhead) {
+          apply(ring[head]);
+          head = (head + 1) % kAhead;
+          count--;
+        }
+      });
+      for (; count > 0; count--, head = (head + 1) % kAhead) apply(ring[head]);
+      start = plan.hint->data_size();
+      out->max_seq = std::max(out->max_seq, plan.hint->max_seq());
+    }
+    Status s = ScanRecords(
+        f->base(), start, f->size(), f->path(), plan.newest, options_.recovery_mode,
+        [&](const format::RecordView& rec, uint64_t offset) {
+          out->max_seq = std::max(out->max_seq, rec.seq);
+          const uint64_t hash = HashKey(rec.key);
+          if (!mine(hash)) return;
+          ApplyRecovered(rec.key, hash,
+                         KeyLocation{id, static_cast<uint32_t>(offset),
+                                     static_cast<uint32_t>(rec.size), rec.expire_at_ms != 0},
+                         rec.tombstone(), rec.expire_at_ms);
+        },
+        [](uint64_t, uint64_t, const std::string&) {}, &out->summaries[i]);
+    if (!s.ok()) {
+      out->status = s;
+      return;
+    }
+  }
+}
+
+void DBImpl::ApplyRecovered(std::string_view key, uint64_t hash, const KeyLocation& loc,
+                            bool tombstone, uint64_t expire_at_ms) {
+  // No shard lock: the DB is not published yet, and each recovery thread has shards of its
+  // own. Dead bytes are atomic counters on the files.
   KeydirShard& shard = keydir_.ShardFor(hash);
   KeyLocation old;
   if (tombstone || Expired(expire_at_ms)) {

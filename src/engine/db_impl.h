@@ -33,8 +33,10 @@
 #include "engine/file_table.h"
 #include "engine/file_util.h"
 #include "engine/format.h"
+#include "engine/hint.h"
 #include "engine/histogram.h"
 #include "engine/keydir.h"
+#include "engine/recovery.h"
 
 namespace bitcask::engine {
 
@@ -125,10 +127,29 @@ class DBImpl final : public DB {
   Status SyncUpTo(uint64_t seq);
   void SyncLoop();  // SyncMode::kInterval background thread
 
-  // Recovery helpers.
-  Status LoadDataFile(uint32_t id, bool newest, uint64_t* max_seq);
+  // Recovery (db_impl.cc). Open plans every data file (sequentially), applies their records
+  // to the keydir (in parallel: each thread takes every file in order, but only the keys of
+  // its share of the shards, so per-key order holds and no shard is shared), then truncates a
+  // torn tail (sequentially).
+  struct LoadPlan {
+    DataFile* file = nullptr;
+    bool newest = false;
+    std::unique_ptr<HintReader> hint;  // null: the data file is read from its header on
+  };
+  struct LoadResult {
+    Status status;
+    uint64_t max_seq = 0;
+    std::vector<ScanSummary> summaries;  // one per plan
+  };
+  // Opens data file `id`, checks its header and hint and adds it to files_. Leaves
+  // plan->file null if the file is to be skipped (see the comments inside).
+  Status PlanDataFile(uint32_t id, bool newest, LoadPlan* plan);
+  // Applies the records of every planned file, in order, to the shards whose index is
+  // `part` modulo `parts`.
+  void ApplyFiles(const std::vector<LoadPlan>& plans, unsigned part, unsigned parts,
+                  LoadResult* out);
   // Applies one record found at Open (from a data file or its hint) to the keydir.
-  void ApplyRecovered(std::string_view key, const KeyLocation& loc, bool tombstone,
+  void ApplyRecovered(std::string_view key, uint64_t hash, const KeyLocation& loc, bool tombstone,
                       uint64_t expire_at_ms);
 
   // Writes the hint file of sealed data file `id`, unless it is gone or has one.

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "engine/coding.h"
 #include "engine/format.h"
@@ -13,6 +14,7 @@ namespace bitcask::engine {
 namespace {
 constexpr char kFooterMagic[4] = {'B', 'C', 'H', 'E'};
 constexpr size_t kBufferSize = 1 << 20;
+constexpr size_t kFooterSize = 40;
 }  // namespace
 
 std::string HintFileName(const std::string& dir, uint32_t id) {
@@ -56,7 +58,7 @@ Status HintWriter::Flush() {
 }
 
 Status HintWriter::Add(const HintEntry& e) {
-  char entry[hint_internal::kEntryHeader];
+  char entry[kHintEntryHeaderSize];
   EncodeFixed32(entry, e.offset);
   EncodeFixed32(entry + 4, e.size);
   EncodeFixed64(entry + 8, e.expire_at_ms);
@@ -69,7 +71,7 @@ Status HintWriter::Add(const HintEntry& e) {
 }
 
 Status HintWriter::Finish(uint64_t data_size, uint64_t max_seq) {
-  char footer[hint_internal::kFooterSize];
+  char footer[kFooterSize];
   std::memcpy(footer, kFooterMagic, 4);
   EncodeFixed32(footer + 4, 0);
   EncodeFixed64(footer + 8, entries_);
@@ -87,30 +89,48 @@ Status HintWriter::Finish(uint64_t data_size, uint64_t max_seq) {
   return s;
 }
 
-bool HintCoveredSize(const std::string& path, uint64_t* data_size) {
+namespace {
+// Reads the footer of the hint at path; false if there is no readable footer.
+bool ReadFooter(const std::string& path, char (&footer)[kFooterSize]) {
   FileDescriptor fd;
   uint64_t size;
   if (!PathExists(path) || !OpenFile(path, O_RDONLY, 0, &fd).ok() ||
-      !FileSize(fd.get(), path, &size).ok() || size < hint_internal::kFooterSize) {
+      !FileSize(fd.get(), path, &size).ok() || size < kFooterSize) {
     return false;
   }
-  char footer[hint_internal::kFooterSize];
-  if (::pread(fd.get(), footer, sizeof footer, static_cast<off_t>(size - sizeof footer)) !=
-          static_cast<ssize_t>(sizeof footer) ||
-      std::memcmp(footer, kFooterMagic, 4) != 0) {
-    return false;
-  }
+  return ::pread(fd.get(), footer, kFooterSize, static_cast<off_t>(size - kFooterSize)) ==
+             static_cast<ssize_t>(kFooterSize) &&
+         std::memcmp(footer, kFooterMagic, 4) == 0;
+}
+}  // namespace
+
+bool HintCoveredSize(const std::string& path, uint64_t* data_size) {
+  char footer[kFooterSize];
+  if (!ReadFooter(path, footer)) return false;
   *data_size = DecodeFixed64(footer + 16);
   return true;
 }
 
-namespace hint_internal {
+bool HintEntryCount(const std::string& path, uint64_t* entries) {
+  char footer[kFooterSize];
+  if (!ReadFooter(path, footer)) return false;
+  *entries = DecodeFixed64(footer + 8);
+  return true;
+}
 
-Status MapAndVerify(const std::string& path, uint32_t file_id, MemoryMap* map,
-                    const char** entries, const char** end, uint64_t* count, uint64_t* data_size,
-                    uint64_t* max_seq) {
-  FileDescriptor fd;
+const char* HintReader::Decode(const char* p, HintEntry* e) {
+  e->offset = DecodeFixed32(p);
+  e->size = DecodeFixed32(p + 4);
+  e->expire_at_ms = DecodeFixed64(p + 8);
+  const uint16_t ksize = DecodeFixed16(p + 16);
+  e->tombstone = (p[18] & 1) != 0;
+  e->key = std::string_view(p + kHintEntryHeaderSize, ksize);
+  return p + kHintEntryHeaderSize + ksize;
+}
+
+Status HintReader::Open(const std::string& path, uint32_t file_id, uint64_t file_size) {
   if (!PathExists(path)) return Status::NotFound(path);
+  FileDescriptor fd;
   Status s = OpenFile(path, O_RDONLY, 0, &fd);
   if (!s.ok()) return s;
   uint64_t size;
@@ -118,8 +138,8 @@ Status MapAndVerify(const std::string& path, uint32_t file_id, MemoryMap* map,
   if (size < format::kFileHeaderSize + kFooterSize) {
     return Status::Corruption(path + ": too short for a hint file");
   }
-  if (s = MemoryMap::Map(fd.get(), size, /*writable=*/false, path, map); !s.ok()) return s;
-  const char* base = map->data();
+  if (s = MemoryMap::Map(fd.get(), size, /*writable=*/false, path, &map_); !s.ok()) return s;
+  const char* base = map_.data();
   s = format::DecodeFileHeader(std::string_view(base, size), format::kHintMagic, file_id, path);
   if (!s.ok()) return s;
   const char* footer = base + size - kFooterSize;
@@ -129,13 +149,32 @@ Status MapAndVerify(const std::string& path, uint32_t file_id, MemoryMap* map,
   if (DecodeFixed64(footer + 32) != XXH3_64bits(base, size - 8)) {
     return Status::Corruption(path + ": hint checksum mismatch");
   }
-  *count = DecodeFixed64(footer + 8);
-  *data_size = DecodeFixed64(footer + 16);
-  *max_seq = DecodeFixed64(footer + 24);
-  *entries = base + format::kFileHeaderSize;
-  *end = footer;
+  const uint64_t count = DecodeFixed64(footer + 8);
+  data_size_ = DecodeFixed64(footer + 16);
+  max_seq_ = DecodeFixed64(footer + 24);
+  if (data_size_ > file_size || data_size_ < format::kFileHeaderSize) {
+    return Status::Corruption(path + ": describes " + std::to_string(data_size_) +
+                              " bytes of a data file that has " + std::to_string(file_size));
+  }
+  // Walk the entries once to check their bounds, so that a malformed hint is rejected before
+  // any entry reaches the caller.
+  const char* p = base + format::kFileHeaderSize;
+  for (uint64_t i = 0; i < count; i++) {
+    if (footer - p < static_cast<ptrdiff_t>(kHintEntryHeaderSize) ||
+        footer - p < static_cast<ptrdiff_t>(kHintEntryHeaderSize + DecodeFixed16(p + 16))) {
+      return Status::Corruption(path + ": entry " + std::to_string(i) + " runs past the footer");
+    }
+    HintEntry e;
+    p = Decode(p, &e);
+    if (e.offset < format::kFileHeaderSize || uint64_t{e.offset} + e.size > data_size_ ||
+        e.size < format::RecordSize(e.key.size(), 0)) {
+      return Status::Corruption(path + ": entry " + std::to_string(i) +
+                                " points outside the data it describes");
+    }
+  }
+  if (p != footer) return Status::Corruption(path + ": bytes left between the entries and the footer");
+  begin_ = base + format::kFileHeaderSize;
+  count_ = count;
   return Status::OK();
 }
-
-}  // namespace hint_internal
 }  // namespace bitcask::engine

@@ -16,20 +16,19 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <string_view>
-
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
 #include "bitcask/status.h"
 #include "engine/file_util.h"
 #include "engine/format.h"
+#include "engine/hash.h"
 
 namespace bitcask::engine {
 
 std::string HintFileName(const std::string& dir, uint32_t id);
+
+inline constexpr size_t kHintEntryHeaderSize = 19;  // before the key bytes
 
 struct HintEntry {
   std::string_view key;
@@ -68,77 +67,44 @@ class HintWriter {
   bool finished_ = false;
 };
 
-// Reads path as the hint of data file `file_id`, whose size is `file_size`. Calls
-// fn(const HintEntry&) per entry once the whole hint verified: checksum, the data size it
-// covers (not more than file_size) and every entry inside that. *data_size and *max_seq come
-// from the footer. NotFound if there is no hint file; Corruption (with the reason) if it is
-// unusable.
-template <typename Fn>
-Status ReadHintFile(const std::string& path, uint32_t file_id, uint64_t file_size,
-                    uint64_t* data_size, uint64_t* max_seq, Fn&& fn);
-
-// The data size the hint at path says it covers, read from its footer without verifying the
-// rest; false if there is no readable footer. For skipping hints that are already current.
+// The data size the hint at path says it covers, and its number of entries, read from its
+// footer without verifying the rest; false if there is no readable footer. For skipping hints
+// that are already current and sizing the keydir before a load.
 bool HintCoveredSize(const std::string& path, uint64_t* data_size);
+bool HintEntryCount(const std::string& path, uint64_t* entries);
 
-// ---- implementation details of ReadHintFile ------------------------------------------------
+// A verified hint file, mapped. Open checks everything: checksum, the data size it covers
+// (not more than the data file's size) and every entry inside that; only then can entries be
+// read. Entry keys point into the mapping and live as long as the reader.
+class HintReader {
+ public:
+  // NotFound if there is no hint file; Corruption (with the reason) if it is unusable.
+  Status Open(const std::string& path, uint32_t file_id, uint64_t file_size);
 
-namespace hint_internal {
-inline constexpr size_t kEntryHeader = 19;
-inline constexpr size_t kFooterSize = 40;
-// Maps the hint and checks header, footer and checksum. On success *entries points at the
-// first entry and *end at the footer.
-Status MapAndVerify(const std::string& path, uint32_t file_id, MemoryMap* map,
-                    const char** entries, const char** end, uint64_t* count, uint64_t* data_size,
-                    uint64_t* max_seq);
-}  // namespace hint_internal
+  uint64_t data_size() const { return data_size_; }
+  uint64_t max_seq() const { return max_seq_; }
+  uint64_t entries() const { return count_; }
 
-template <typename Fn>
-Status ReadHintFile(const std::string& path, uint32_t file_id, uint64_t file_size,
-                    uint64_t* data_size, uint64_t* max_seq, Fn&& fn) {
-  MemoryMap map;
-  const char* begin;
-  const char* end;
-  uint64_t count;
-  Status s =
-      hint_internal::MapAndVerify(path, file_id, &map, &begin, &end, &count, data_size, max_seq);
-  if (!s.ok()) return s;
-  if (*data_size > file_size || *data_size < format::kFileHeaderSize) {
-    return Status::Corruption(path + ": describes " + std::to_string(*data_size) +
-                              " bytes of a data file that has " + std::to_string(file_size));
-  }
-  // Walk the entries once to check their bounds, so that a malformed hint is rejected before
-  // any entry reaches the caller; then deliver them.
-  for (int pass = 0; pass < 2; pass++) {
-    const char* p = begin;
-    for (uint64_t i = 0; i < count; i++) {
-      if (end - p < static_cast<ptrdiff_t>(hint_internal::kEntryHeader)) {
-        return Status::Corruption(path + ": entry " + std::to_string(i) + " runs past the footer");
-      }
+  // Calls fn(const HintEntry&) for every entry, in file order.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    const char* p = begin_;
+    for (uint64_t i = 0; i < count_; i++) {
       HintEntry e;
-      std::memcpy(&e.offset, p, 4);
-      std::memcpy(&e.size, p + 4, 4);
-      std::memcpy(&e.expire_at_ms, p + 8, 8);
-      uint16_t ksize;
-      std::memcpy(&ksize, p + 16, 2);
-      e.tombstone = (p[18] & 1) != 0;
-      p += hint_internal::kEntryHeader;
-      if (end - p < ksize) {
-        return Status::Corruption(path + ": entry " + std::to_string(i) + " runs past the footer");
-      }
-      e.key = std::string_view(p, ksize);
-      p += ksize;
-      if (e.offset < format::kFileHeaderSize || uint64_t{e.offset} + e.size > *data_size ||
-          e.size < format::RecordSize(ksize, 0)) {
-        return Status::Corruption(path + ": entry " + std::to_string(i) +
-                                  " points outside the data it describes");
-      }
-      if (pass == 1) fn(e);
+      p = Decode(p, &e);
+      fn(e);
     }
-    if (p != end) return Status::Corruption(path + ": bytes left between the entries and the footer");
   }
-  return Status::OK();
-}
+
+ private:
+  static const char* Decode(const char* p, HintEntry* e);
+
+  MemoryMap map_;
+  const char* begin_ = nullptr;
+  uint64_t count_ = 0;
+  uint64_t data_size_ = 0;
+  uint64_t max_seq_ = 0;
+};
 
 }  // namespace bitcask::engine
 

@@ -179,10 +179,23 @@ bool KeydirShard::RemoveIf(std::string_view key, uint64_t hash, const KeyLocatio
   return Remove(key, hash, &old);
 }
 
+void KeydirShard::Reserve(size_t n) {
+  const size_t capacity = std::max<size_t>(16, n * 10 / 7);  // 70% full at n keys
+  if (capacity > capacity_) Rehash(capacity);
+}
+
+void KeydirShard::ShrinkToFit() {
+  // Rebuild at 60% full if the table is less than a third full (it would never have grown
+  // past 80% by itself, so this only undoes an overestimate).
+  if (capacity_ > 16 && (count_ + deleted_) * 3 < capacity_) {
+    Rehash(std::max<size_t>(16, count_ * 5 / 3));
+  }
+}
+
 void KeydirShard::Rehash(size_t capacity) {
-  std::unique_ptr<Slot[]> old = std::move(slots_);
+  SlotArray<Slot> old = std::move(slots_);
   const size_t old_capacity = capacity_;
-  slots_ = std::make_unique<Slot[]>(capacity);  // value-initialised: all kEmptyRef
+  slots_ = SlotArray<Slot>(capacity);  // zero-filled: all kEmptyRef
   capacity_ = capacity;
   deleted_ = 0;
   for (size_t j = 0; j < old_capacity; j++) {

@@ -22,6 +22,7 @@
 #include <shared_mutex>
 
 #include "engine/shared_mutex.h"
+#include "engine/slot_array.h"
 #include <string_view>
 #include <vector>
 
@@ -105,6 +106,12 @@ class KeydirShard {
   // Removes key only if it still points at `expected` (merge dropping an expired record).
   bool RemoveIf(std::string_view key, uint64_t hash, const KeyLocation& expected);
 
+  // Sizes the table for n keys at once (recovery knows roughly how many are coming), so it
+  // does not grow step by step.
+  void Reserve(size_t n);
+  // Gives back table space a Reserve overestimated.
+  void ShrinkToFit();
+
   // Starts loading the slot where a lookup of `hash` begins (batches look ahead with it).
   void Prefetch(uint64_t hash) const {
     if (capacity_ != 0) __builtin_prefetch(&slots_[Home(static_cast<uint32_t>(hash))]);
@@ -162,7 +169,7 @@ class KeydirShard {
   // Rebuilds the arena without the entries of removed keys.
   void CompactArena();
 
-  std::unique_ptr<Slot[]> slots_;
+  SlotArray<Slot> slots_;
   size_t capacity_ = 0;
   size_t count_ = 0;    // live keys
   size_t deleted_ = 0;  // slots marked deleted

@@ -417,20 +417,19 @@ Status DBImpl::Check(CheckReport* report) {
     }
     // The hint, if any, must agree with the records it describes.
     const std::string hint_path = HintFileName(dir_, f->id());
-    uint64_t hint_size, hint_seq;
-    Status hs = ReadHintFile(hint_path, f->id(), size, &hint_size, &hint_seq,
-                             [&](const HintEntry& e) {
-                               format::RecordView rec;
-                               if (format::DecodeRecord(f->base() + e.offset, e.size, &rec) !=
-                                       format::DecodeResult::kOk ||
-                                   rec.key != e.key || rec.size != e.size ||
-                                   rec.tombstone() != e.tombstone) {
-                                 report->problems.push_back(
-                                     {hint_path, e.offset, 0,
+    HintReader hint;
+    Status hs = hint.Open(hint_path, f->id(), size);
+    if (hs.ok()) {
+      hint.ForEach([&](const HintEntry& e) {
+        format::RecordView rec;
+        if (format::DecodeRecord(f->base() + e.offset, e.size, &rec) != format::DecodeResult::kOk ||
+            rec.key != e.key || rec.size != e.size || rec.tombstone() != e.tombstone) {
+          report->problems.push_back({hint_path, e.offset, 0,
                                       hint_path + ": entry does not match the record at offset " +
                                           std::to_string(e.offset) + " of " + f->path()});
-                               }
-                             });
+        }
+      });
+    }
     if (hs.ok()) {
       report->hint_files++;
     } else if (!hs.IsNotFound()) {
