@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #include "engine/format.h"
 
@@ -92,20 +93,29 @@ Status DataFile::WriteVectored(uint64_t offset, const struct iovec* iov, int cou
   return WriteVectorAt(fd_.get(), offset, iov, count, path_);
 }
 
-Status DataFile::Append(std::string_view records) {
-  Status s = Reserve(records.size());
+Status DataFile::Append(std::initializer_list<std::string_view> pieces) {
+  size_t total = 0;
+  for (std::string_view p : pieces) total += p.size();
+  Status s = Reserve(total);
   if (!s.ok()) return s;
   const uint64_t offset = size();
-  if (records.size() < kMappedWriteMax) {
-    std::memcpy(MappedForWrite(offset, records.size()), records.data(), records.size());
+  if (total < kMappedWriteMax) {
+    char* dst = MappedForWrite(offset, total);
+    for (std::string_view p : pieces) {
+      std::memcpy(dst, p.data(), p.size());
+      dst += p.size();
+    }
   } else {
-    const struct iovec iov = {const_cast<char*>(records.data()), records.size()};
-    if (s = WriteVectored(offset, &iov, 1); !s.ok()) {
+    std::vector<struct iovec> iov;
+    for (std::string_view p : pieces) {
+      if (!p.empty()) iov.push_back({const_cast<char*>(p.data()), p.size()});
+    }
+    if (s = WriteVectored(offset, iov.data(), static_cast<int>(iov.size())); !s.ok()) {
       DiscardUncommitted();
       return s;
     }
   }
-  Commit(records.size());
+  Commit(total);
   return Status::OK();
 }
 

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -74,9 +75,9 @@ class DataFile {
   }
   // Drops whatever was written past size() by a write that failed half way.
   Status DiscardUncommitted() { return TruncateTo(size()); }
-  // Appends bytes that already form whole records (merge copies records verbatim) and
-  // publishes them.
-  Status Append(std::string_view records);
+  // Appends pieces that together form whole records (merge copies records) and publishes
+  // them.
+  Status Append(std::initializer_list<std::string_view> pieces);
   // Renames a temporary file to its final name. Seal it first.
   Status Publish();
   Status Sync() const;

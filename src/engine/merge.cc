@@ -139,17 +139,25 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
     return Status::OK();
   };
   // Appends a record to the current output (starting a new one when full) and returns where
-  // it went.
-  auto copy = [&](std::string_view bytes, const format::RecordView& rec, bool tombstone,
+  // it went. The copy is committed on its own: a record that was part of a batch loses its
+  // "batch continues" flag (and gets a new header checksum), or a scan of the output would
+  // wait for a last record that may not have been copied.
+  auto copy = [&](const format::RecordView& rec, std::string_view header, bool tombstone,
                   KeyLocation* where) -> Status {
-    if (out.file == nullptr || out.file->size() + bytes.size() > options_.max_file_size) {
+    if (out.file == nullptr || out.file->size() + rec.size > options_.max_file_size) {
       if (Status s = finish_output(); !s.ok()) return s;
-      if (Status s = start_output(bytes.size()); !s.ok()) return s;
+      if (Status s = start_output(rec.size); !s.ok()) return s;
+    }
+    char patched[format::kRecordHeaderSize];
+    if (rec.batch_continues()) {
+      format::EncodeRecordHeader(patched, rec.seq, rec.expire_at_ms,
+                                 rec.flags & ~format::kBatchContinues, rec.key, rec.value);
+      header = std::string_view(patched, sizeof patched);
     }
     const uint64_t offset = out.file->size();
-    if (Status s = out.file->Append(bytes); !s.ok()) return s;
+    if (Status s = out.file->Append({header, rec.key, rec.value}); !s.ok()) return s;
     *where = KeyLocation{out.file->id(), static_cast<uint32_t>(offset),
-                         static_cast<uint32_t>(bytes.size()), rec.expire_at_ms != 0 && !tombstone};
+                         static_cast<uint32_t>(rec.size), rec.expire_at_ms != 0 && !tombstone};
     out.max_seq = std::max(out.max_seq, rec.seq);
     return out.hint->Add(HintEntry{rec.key, where->offset, where->size,
                                    tombstone ? 0 : rec.expire_at_ms, tombstone});
@@ -179,7 +187,8 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
           const bool live = present && !rec.tombstone() && current == here;
           if (live && !Expired(rec.expire_at_ms)) {
             KeyLocation moved;
-            status = copy(std::string_view(in->base() + offset, rec.size), rec, false, &moved);
+            status = copy(rec, std::string_view(in->base() + offset, format::kRecordHeaderSize),
+                          false, &moved);
             if (!status.ok()) return;
             std::unique_lock xl(shard.mu);
             if (!shard.ReplaceIf(rec.key, hash, here, moved)) AddDeadBytes(moved);  // raced a write
@@ -197,13 +206,18 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
           if (!keep_deletes || (!rec.tombstone() && !Expired(rec.expire_at_ms))) return;
           KeyLocation kept;
           if (rec.tombstone()) {
-            status = copy(std::string_view(in->base() + offset, rec.size), rec, true, &kept);
+            status = copy(rec, std::string_view(in->base() + offset, format::kRecordHeaderSize),
+                          true, &kept);
           } else {
-            std::string tomb(format::RecordSize(rec.key.size(), 0), '\0');
-            format::EncodeRecord(tomb.data(), rec.seq, 0, format::kTombstone, rec.key, {});
+            // An expired value becomes a tombstone: same key and sequence, no value.
             format::RecordView t = rec;
             t.expire_at_ms = 0;
-            status = copy(tomb, t, true, &kept);
+            t.flags = format::kTombstone;
+            t.value = {};
+            t.size = format::RecordSize(rec.key.size(), 0);
+            char header[format::kRecordHeaderSize];
+            format::EncodeRecordHeader(header, t.seq, 0, t.flags, t.key, {});
+            status = copy(t, std::string_view(header, sizeof header), true, &kept);
           }
           if (status.ok()) AddDeadBytes(kept);  // a tombstone is never live data
         },
