@@ -2,11 +2,14 @@
 #
 #   make run     build, then run the demo (stores, reads back, reopens, prints stats)
 #   make test    build release, ASan+UBSan and TSan trees and run every test suite
-#   make bench   the engine benchmark on the seed's grid; writes bench/results/engine.md
+#   make bench   the engine on the seed's grid, its features, and the Python package;
+#                writes bench/results/{engine,features,python}.md
 #
 # CI=true turns warnings into errors.
 
-CMAKE_FLAGS := -G Ninja $(if $(filter true,$(CI)),-DBITCASK_WERROR=ON,)
+# The Python module is built for the interpreter `python3` names, the one the tests run.
+PYTHON := $(shell command -v python3)
+CMAKE_FLAGS := -G Ninja $(if $(filter true,$(CI)),-DBITCASK_WERROR=ON,) -DPython_EXECUTABLE=$(PYTHON)
 
 .PHONY: all deps build build-asan build-tsan run test bench bench-quick bench-peers bench-peers-full clean
 
@@ -35,6 +38,8 @@ test: build build-asan build-tsan
 
 bench: build
 	./build/bench/engine_bench --out bench/results/engine.md
+	./build/bench/feature_bench --out bench/results/features.md
+	PYTHONPATH=build/python $(PYTHON) bench/python_bench.py --out bench/results/python.md
 
 bench-quick: build
 	./build/bench/engine_bench --quick --out bench/results/engine-quick.md
