@@ -102,6 +102,7 @@ Status DataFile::Append(std::initializer_list<std::string_view> pieces) {
   if (total < kMappedWriteMax) {
     char* dst = MappedForWrite(offset, total);
     for (std::string_view p : pieces) {
+      if (p.empty()) continue;  // an empty view may hold a null pointer memcpy must not get
       std::memcpy(dst, p.data(), p.size());
       dst += p.size();
     }
