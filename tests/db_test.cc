@@ -365,6 +365,17 @@ TEST_F(DBBasicTest, ExpiryWithInjectedClock) {
   EXPECT_EQ(Get("session"), "NOT_FOUND");
   EXPECT_TRUE(db_->Contains("session").IsNotFound());
   EXPECT_EQ(Get("token"), "t");
+  uint64_t expiry = 0;
+  std::string v;
+  ASSERT_OK(db_->GetWithExpiry("token", &v, &expiry));
+  EXPECT_EQ(v, "t");
+  EXPECT_EQ(expiry, 1'000'800u);
+  ASSERT_OK(db_->GetWithExpiry("forever", nullptr, &expiry));
+  EXPECT_EQ(expiry, 0u);
+  EXPECT_TRUE(db_->GetWithExpiry("session", nullptr, &expiry).IsNotFound());
+  uint64_t count = 0;
+  ASSERT_OK(db_->Count(&count));
+  EXPECT_EQ(count, 2u);
   std::vector<std::string> keys;
   ASSERT_OK(db_->Keys(&keys));
   EXPECT_EQ(keys, (std::vector<std::string>{"forever", "token"}));

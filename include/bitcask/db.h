@@ -59,6 +59,11 @@ class DB {
   // NotFound if the key is absent or expired.
   virtual Status Get(std::string_view key, std::string* value) = 0;
 
+  // Get that also reports the key's expiry (milliseconds since the Unix epoch, 0 = none).
+  // value may be null to read only the expiry.
+  virtual Status GetWithExpiry(std::string_view key, std::string* value,
+                               uint64_t* expire_at_ms) = 0;
+
   // Removes key. NotFound (and nothing written) if it was not there.
   virtual Status Delete(std::string_view key, const WriteOptions& options = {}) = 0;
 
@@ -73,6 +78,9 @@ class DB {
 
   // All live keys, in bytewise order.
   virtual Status Keys(std::vector<std::string>* keys) = 0;
+
+  // Number of live keys (expired ones not counted). Cheap unless many keys carry an expiry.
+  virtual Status Count(uint64_t* n) = 0;
 
   // Flushes every acknowledged write to stable storage.
   virtual Status Sync() = 0;

@@ -178,10 +178,14 @@ bool DBImpl::SampleThisOp() const {
 }
 
 Status DBImpl::Get(std::string_view key, std::string* value) {
-  return Timed(get_latency_, [&] { return GetImpl(key, value); });
+  return Timed(get_latency_, [&] { return GetImpl(key, value, nullptr); });
 }
 
-Status DBImpl::GetImpl(std::string_view key, std::string* value) {
+Status DBImpl::GetWithExpiry(std::string_view key, std::string* value, uint64_t* expire_at_ms) {
+  return Timed(get_latency_, [&] { return GetImpl(key, value, expire_at_ms); });
+}
+
+Status DBImpl::GetImpl(std::string_view key, std::string* value, uint64_t* expire_at_ms) {
   if (Status s = ValidateKey(key); !s.ok()) return s;
   const uint64_t hash = HashKey(key);
   const KeydirShard& shard = keydir_.ShardFor(hash);
@@ -194,6 +198,8 @@ Status DBImpl::GetImpl(std::string_view key, std::string* value) {
   Status s = ReadRecordLocked(loc, key, &rec);
   if (!s.ok()) return s;
   if (loc.has_expiry && Expired(rec.expire_at_ms)) return Status::NotFound();
+  if (expire_at_ms != nullptr) *expire_at_ms = rec.expire_at_ms;
+  if (value == nullptr) return Status::OK();
   if (rec.codec() != format::kCodecNone) {
     return DecompressValue(rec.codec(), rec.value, value,
                            files_.Get(loc.file_id)->path() + " offset " + std::to_string(loc.offset));

@@ -50,11 +50,13 @@ class DBImpl final : public DB {
 
   Status Put(std::string_view key, std::string_view value, const WriteOptions& options) override;
   Status Get(std::string_view key, std::string* value) override;
+  Status GetWithExpiry(std::string_view key, std::string* value, uint64_t* expire_at_ms) override;
   Status Delete(std::string_view key, const WriteOptions& options) override;
   Status Contains(std::string_view key) override;
   Status Write(const WriteBatch& batch, const WriteOptions& options) override;
   std::unique_ptr<Iterator> NewIterator(const IteratorOptions& options) override;
   Status Keys(std::vector<std::string>* keys) override;
+  Status Count(uint64_t* n) override { return CountLive(n); }
   Status Sync() override;
   Status Merge() override;
   Status Close() override;
@@ -97,7 +99,8 @@ class DBImpl final : public DB {
             .count()));
     return s;
   }
-  Status GetImpl(std::string_view key, std::string* value);
+  // value may be null (only the expiry wanted); expire_at_ms may be null.
+  Status GetImpl(std::string_view key, std::string* value, uint64_t* expire_at_ms);
   bool Expired(uint64_t expire_at_ms) const {
     return expire_at_ms != 0 && expire_at_ms <= NowMillis();
   }

@@ -1,0 +1,51 @@
+// The command table of bitcask-server: one row per command (name, arity, flags, key
+// positions, handler), as Redis's redisCommandTable. Handlers are small functions over the
+// library's API and write their reply with the RESP writers.
+
+#ifndef BITCASK_SERVER_COMMANDS_H_
+#define BITCASK_SERVER_COMMANDS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/state.h"
+
+namespace bitcask::server {
+
+using Args = std::vector<std::string_view>;
+
+struct CommandContext {
+  ServerState& server;
+  Client& client;
+  const Args& args;  // args[0] is the command name as the client sent it
+  std::string* out;
+};
+
+enum CommandFlag : uint32_t {
+  kCmdWrite = 1u << 0,     // changes the store
+  kCmdReadOnly = 1u << 1,  // reads the store
+  kCmdNoAuth = 1u << 2,    // allowed before AUTH
+  kCmdAdmin = 1u << 3,
+  kCmdFast = 1u << 4,      // O(1) or O(log n)
+};
+
+struct CommandSpec {
+  const char* name;  // lowercase
+  int arity;         // > 0: exactly; < 0: at least -arity; the name counts
+  uint32_t flags;
+  int first_key, last_key, key_step;  // for COMMAND; last_key -1 = the last argument
+  void (*handler)(CommandContext& ctx);
+};
+
+const std::vector<CommandSpec>& AllCommands();
+// Index into AllCommands() of the command named (any case), or -1.
+int FindCommand(std::string_view name);
+
+// Checks arity and authentication, runs the command and appends its reply to *out.
+void Dispatch(ServerState& server, Client& client, const Args& args, std::string* out);
+
+}  // namespace bitcask::server
+
+#endif  // BITCASK_SERVER_COMMANDS_H_

@@ -1,0 +1,295 @@
+#include "server/http.h"
+
+#include <httplib.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "server/commands.h"
+
+namespace bitcask::server {
+
+namespace {
+
+using nlohmann::json;
+
+void Reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void Problem(httplib::Response& res, int status, const std::string& detail) {
+  Reply(res, status, json{{"detail", detail}});
+}
+
+// The JSON value a stored value stands for (see http.h).
+json StoredToJson(const std::string& stored) {
+  json v = json::parse(stored, nullptr, /*allow_exceptions=*/false);
+  if (!v.is_discarded()) return v;
+  return json(stored);
+}
+
+std::string JsonToStored(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// Parses a JSON object body; replies 400 and returns false if it is not one.
+bool ParseBody(const httplib::Request& req, httplib::Response& res, json* body) {
+  *body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body->is_discarded() || !body->is_object()) {
+    Problem(res, 400, "the request body must be a JSON object");
+    return false;
+  }
+  return true;
+}
+
+void AppendMetric(std::string* out, const char* name, const char* type, const char* help) {
+  *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+void AppendValue(std::string* out, const std::string& name_and_labels, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " %.17g\n", v);
+  *out += name_and_labels + buf;
+}
+
+void AppendSummary(std::string* out, const std::string& name, const std::string& labels,
+                   const LatencyStats& l) {
+  const std::string sep = labels.empty() ? "" : ",";
+  AppendValue(out, name + "{" + labels + sep + "quantile=\"0.5\"}", l.p50_us / 1e6);
+  AppendValue(out, name + "{" + labels + sep + "quantile=\"0.99\"}", l.p99_us / 1e6);
+  AppendValue(out, name + "{" + labels + sep + "quantile=\"0.999\"}", l.p999_us / 1e6);
+  AppendValue(out, name + "_count{" + labels + "}", double(l.samples));
+}
+
+}  // namespace
+
+std::string PrometheusMetrics(ServerState* state) {
+  std::string out;
+  const auto& table = AllCommands();
+  AppendMetric(&out, "bitcask_commands_total", "counter", "Commands processed, by command.");
+  for (size_t i = 0; i < table.size(); i++) {
+    AppendValue(&out, std::string("bitcask_commands_total{command=\"") + table[i].name + "\"}",
+                double(state->command_stats(i).calls.load()));
+  }
+  AppendMetric(&out, "bitcask_command_errors_total", "counter", "Error replies, by command.");
+  for (size_t i = 0; i < table.size(); i++) {
+    AppendValue(&out, std::string("bitcask_command_errors_total{command=\"") + table[i].name + "\"}",
+                double(state->command_stats(i).errors.load()));
+  }
+  AppendMetric(&out, "bitcask_command_duration_seconds", "summary",
+               "Time to run a command (the server's side, without the network), by command.");
+  for (size_t i = 0; i < table.size(); i++) {
+    if (state->command_stats(i).calls == 0) continue;
+    AppendSummary(&out, "bitcask_command_duration_seconds",
+                  std::string("command=\"") + table[i].name + "\"",
+                  state->command_stats(i).latency.Summary());
+  }
+  AppendMetric(&out, "bitcask_connected_clients", "gauge", "Open client connections.");
+  AppendValue(&out, "bitcask_connected_clients", double(state->connected_clients.load()));
+  AppendMetric(&out, "bitcask_connections_total", "counter", "Connections accepted.");
+  AppendValue(&out, "bitcask_connections_total", double(state->total_connections.load()));
+  AppendMetric(&out, "bitcask_rejected_connections_total", "counter",
+               "Connections refused (maxclients).");
+  AppendValue(&out, "bitcask_rejected_connections_total", double(state->rejected_connections.load()));
+  AppendMetric(&out, "bitcask_protocol_errors_total", "counter", "Malformed requests.");
+  AppendValue(&out, "bitcask_protocol_errors_total", double(state->protocol_errors.load()));
+  AppendMetric(&out, "bitcask_keyspace_hits_total", "counter", "Reads that found their key.");
+  AppendValue(&out, "bitcask_keyspace_hits_total", double(state->keyspace_hits.load()));
+  AppendMetric(&out, "bitcask_keyspace_misses_total", "counter", "Reads that did not.");
+  AppendValue(&out, "bitcask_keyspace_misses_total", double(state->keyspace_misses.load()));
+  AppendMetric(&out, "bitcask_uptime_seconds", "gauge", "Seconds since the server started.");
+  AppendValue(&out, "bitcask_uptime_seconds", (NowUnixMillis() - state->start_unix_ms) / 1000.0);
+
+  Stats st;
+  if (state->db().GetStats(&st).ok()) {
+    AppendMetric(&out, "bitcask_keys", "gauge", "Live keys.");
+    AppendValue(&out, "bitcask_keys", double(st.live_keys));
+    AppendMetric(&out, "bitcask_data_files", "gauge", "Data files.");
+    AppendValue(&out, "bitcask_data_files", double(st.data_files));
+    AppendMetric(&out, "bitcask_data_bytes", "gauge", "Bytes in data files.");
+    AppendValue(&out, "bitcask_data_bytes", double(st.total_bytes));
+    AppendMetric(&out, "bitcask_dead_bytes", "gauge", "Bytes a merge would reclaim.");
+    AppendValue(&out, "bitcask_dead_bytes", double(st.dead_bytes));
+    AppendMetric(&out, "bitcask_fragmentation_ratio", "gauge", "Dead bytes / all bytes.");
+    AppendValue(&out, "bitcask_fragmentation_ratio",
+                st.total_bytes ? double(st.dead_bytes) / double(st.total_bytes) : 0.0);
+    AppendMetric(&out, "bitcask_keydir_bytes", "gauge", "Memory of the key directory.");
+    AppendValue(&out, "bitcask_keydir_bytes", double(st.keydir_bytes));
+    AppendMetric(&out, "bitcask_merges_total", "counter", "Merges completed.");
+    AppendValue(&out, "bitcask_merges_total", double(st.merges));
+    AppendMetric(&out, "bitcask_merge_seconds_total", "counter", "Time spent merging.");
+    AppendValue(&out, "bitcask_merge_seconds_total", st.merge_micros / 1e6);
+    AppendMetric(&out, "bitcask_merge_reclaimed_bytes_total", "counter", "Bytes merges gave back.");
+    AppendValue(&out, "bitcask_merge_reclaimed_bytes_total", double(st.merge_bytes_reclaimed));
+    AppendMetric(&out, "bitcask_syncs_total", "counter", "Flushes to stable storage.");
+    AppendValue(&out, "bitcask_syncs_total", double(st.syncs));
+    AppendMetric(&out, "bitcask_engine_latency_seconds", "summary",
+                 "Engine latency by operation (sampled).");
+    AppendSummary(&out, "bitcask_engine_latency_seconds", "op=\"get\"", st.get_latency);
+    AppendSummary(&out, "bitcask_engine_latency_seconds", "op=\"put\"", st.put_latency);
+    AppendSummary(&out, "bitcask_engine_latency_seconds", "op=\"delete\"", st.delete_latency);
+    AppendSummary(&out, "bitcask_engine_latency_seconds", "op=\"batch\"", st.batch_latency);
+  }
+  return out;
+}
+
+struct HttpServer::Impl {
+  ServerState* state;
+  Logger* log;
+  httplib::Server http;
+  std::thread thread;
+
+  void Routes() {
+    DB& db = state->db();
+    http.Get("/", [this, &db](const httplib::Request&, httplib::Response& res) {
+      uint64_t n = 0;
+      const Status s = db.Count(&n);
+      Reply(res, s.ok() ? 200 : 500,
+            json{{"status", s.ok() ? "running" : s.ToString()}, {"service", "bitcask-server"},
+                 {"version", "0.1.0"}, {"data_dir", state->config().dir}, {"keys_count", n}});
+    });
+    http.Get("/health", [&db](const httplib::Request&, httplib::Response& res) {
+      uint64_t n;
+      const Status s = db.Count(&n);
+      if (s.ok()) return Reply(res, 200, json{{"status", "healthy"}, {"service", "bitcask-server"}});
+      Reply(res, 503, json{{"status", "unhealthy"}, {"detail", s.ToString()}});
+    });
+    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(PrometheusMetrics(state), "text/plain; version=0.0.4");
+    });
+    http.Post("/put", [this, &db](const httplib::Request& req, httplib::Response& res) {
+      json body;
+      if (!ParseBody(req, res, &body)) return;
+      if (!body.contains("key") || !body["key"].is_string() || !body.contains("value")) {
+        return Problem(res, 400, "expected {\"key\": string, \"value\": any JSON value}");
+      }
+      const std::string key = body["key"];
+      WriteOptions w;
+      if (body.contains("ttl")) {
+        if (!body["ttl"].is_number() || body["ttl"].get<double>() <= 0) {
+          return Problem(res, 400, "ttl must be a positive number of seconds");
+        }
+        w.ttl_ms = static_cast<uint64_t>(body["ttl"].get<double>() * 1000);
+      }
+      KeyLocks::Guard lock(&state->key_locks(), {key});
+      const Status s = db.Put(key, JsonToStored(body["value"]), w);
+      if (s.IsInvalidArgument()) return Problem(res, 400, s.ToString());
+      if (!s.ok()) return Problem(res, 500, s.ToString());
+      Reply(res, 200, json{{"status", "success"}, {"key", key}});
+    });
+    http.Post("/batch", [this, &db](const httplib::Request& req, httplib::Response& res) {
+      json body;
+      if (!ParseBody(req, res, &body)) return;
+      if (!body.contains("data") || !body["data"].is_object()) {
+        return Problem(res, 400, "expected {\"data\": {key: value, ...}}");
+      }
+      WriteBatch batch;
+      std::vector<std::string> keys;
+      for (const auto& [k, v] : body["data"].items()) {
+        batch.Put(k, JsonToStored(v));
+        keys.push_back(k);
+      }
+      const std::vector<std::string_view> views(keys.begin(), keys.end());
+      KeyLocks::Guard lock(&state->key_locks(), views);
+      const Status s = db.Write(batch);
+      if (s.IsInvalidArgument()) return Problem(res, 400, s.ToString());
+      if (!s.ok()) return Problem(res, 500, s.ToString());
+      Reply(res, 200, json{{"status", "success"}, {"count", batch.Count()}});
+    });
+    http.Get(R"(/get/(.+))", [&db](const httplib::Request& req, httplib::Response& res) {
+      const std::string key = req.matches[1];
+      std::string value;
+      const Status s = db.Get(key, &value);
+      if (s.IsNotFound()) return Reply(res, 404, json{{"key", key}, {"value", nullptr}, {"found", false}});
+      if (!s.ok()) return Problem(res, s.IsInvalidArgument() ? 400 : 500, s.ToString());
+      Reply(res, 200, json{{"key", key}, {"value", StoredToJson(value)}, {"found", true}});
+    });
+    http.Delete(R"(/delete/(.+))", [this, &db](const httplib::Request& req, httplib::Response& res) {
+      const std::string key = req.matches[1];
+      KeyLocks::Guard lock(&state->key_locks(), {key});
+      const Status s = db.Delete(key);
+      if (s.IsNotFound()) return Reply(res, 404, json{{"key", key}, {"deleted", false}});
+      if (!s.ok()) return Problem(res, s.IsInvalidArgument() ? 400 : 500, s.ToString());
+      Reply(res, 200, json{{"key", key}, {"deleted", true}});
+    });
+    http.Get("/keys", [&db](const httplib::Request& req, httplib::Response& res) {
+      IteratorOptions o;
+      if (req.has_param("prefix")) o.prefix = req.get_param_value("prefix");
+      size_t limit = SIZE_MAX;
+      if (req.has_param("limit")) {
+        try {
+          limit = std::stoul(req.get_param_value("limit"));
+        } catch (...) {
+          return Problem(res, 400, "limit must be a non-negative integer");
+        }
+      }
+      json keys = json::array();
+      auto it = db.NewIterator(o);
+      for (it->SeekToFirst(); it->Valid() && keys.size() < limit; it->Next()) {
+        keys.push_back(std::string(it->key()));
+      }
+      if (!it->status().ok()) return Problem(res, 500, it->status().ToString());
+      Reply(res, 200, json{{"keys", keys}, {"count", keys.size()}});
+    });
+    http.Post("/clear", [this, &db](const httplib::Request&, httplib::Response& res) {
+      std::vector<std::string> keys;
+      Status s = db.Keys(&keys);
+      WriteBatch batch;
+      for (const auto& k : keys) batch.Delete(k);
+      if (s.ok()) s = db.Write(batch);
+      if (!s.ok()) return Problem(res, 500, s.ToString());
+      state->StartBackground("merge after clear", [&db] { return db.Merge(); });
+      Reply(res, 200, json{{"status", "success"}, {"message", "Database cleared"}});
+    });
+    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "internal error";
+      try {
+        if (ep) std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      Problem(res, 500, what);
+    });
+    http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      const char* why = res.status == 413 ? "the request body is too large"
+                        : res.status == 404 ? "no such endpoint"
+                                            : "bad request";
+      Problem(res, res.status, why);
+    });
+  }
+};
+
+HttpServer::HttpServer(ServerState* state, Logger* log) : impl_(std::make_unique<Impl>()) {
+  impl_->state = state;
+  impl_->log = log;
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  const ServerConfig cfg = impl_->state->config();
+  impl_->http.set_payload_max_length(cfg.http_max_body_bytes);
+  impl_->Routes();
+  int port = cfg.http_port;
+  if (port == 0) {
+    port = impl_->http.bind_to_any_port(cfg.bind);
+  } else if (!impl_->http.bind_to_port(cfg.bind, port)) {
+    port = -1;
+  }
+  if (port < 0) {
+    return Status::IOError("HTTP listen on " + cfg.bind + ":" + std::to_string(cfg.http_port) +
+                           " failed");
+  }
+  impl_->state->bound_http_port = port;
+  impl_->thread = std::thread([this] { impl_->http.listen_after_bind(); });
+  return Status::OK();
+}
+
+void HttpServer::Stop() {
+  if (!impl_->thread.joinable()) return;
+  impl_->http.stop();
+  impl_->thread.join();
+}
+
+}  // namespace bitcask::server

@@ -1,0 +1,140 @@
+// bitcask-server: a Redis-protocol (RESP2) server over a bitcask store, with Prometheus
+// metrics, a health check and a JSON data API over HTTP.
+//
+//   bitcask-server --dir DIR --port 6380 [--http-port 8380] [--config FILE] ...
+//
+// SIGTERM, SIGINT and SHUTDOWN flush the store and close it before exiting.
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "server/config.h"
+#include "server/http.h"
+#include "server/log.h"
+#include "server/network.h"
+#include "server/state.h"
+
+using namespace bitcask;
+using namespace bitcask::server;
+
+int main(int argc, char** argv) {
+  ServerConfig cfg;
+  std::string config_file;
+  CLI::App app{"bitcask-server: a Redis-protocol server over a bitcask store"};
+  app.add_option("--config", config_file, "Config file (redis.conf style: 'name value' lines)");
+  // Flags given on the command line override the file: record them, apply after it.
+  std::vector<std::pair<std::string, std::string>> flags;
+  auto flag = [&](const char* name, const char* help) {
+    app.add_option_function<std::string>(
+        std::string("--") + name, [&flags, name](const std::string& v) { flags.emplace_back(name, v); },
+        help);
+  };
+  flag("dir", "Data directory (default: bitcask-data)");
+  flag("port", "RESP port (default 6380; 0: any free port)");
+  flag("bind", "Address to listen on (default 127.0.0.1)");
+  flag("http-port", "HTTP port for /metrics, /health and the JSON API (default 8380; 0: any; -1: off)");
+  flag("requirepass", "Password clients must AUTH with");
+  flag("maxclients", "Most connections at once (default 10000)");
+  flag("timeout", "Close clients idle this many seconds (default 0: never)");
+  flag("sync", "none | interval | always (default interval: fsync every sync-interval-ms)");
+  flag("appendfsync", "Redis's spelling of --sync: no | everysec | always");
+  flag("sync-interval-ms", "Flush interval for --sync interval (default 1000)");
+  flag("max-file-size", "Data file size before rotation, bytes (default 256 MiB)");
+  flag("compression", "none | lz4 | zstd (default none)");
+  flag("io-threads", "Event-loop threads (default: one per core)");
+  flag("proto-max-bulk-len", "Largest bulk string accepted, bytes (default 512 MiB)");
+  flag("client-query-buffer-limit", "Largest unanswered input per client, bytes (default 1 GiB)");
+  flag("logfile", "Log file (default: stderr); one JSON object per line");
+  flag("loglevel", "debug | verbose | notice | warning (default notice)");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!config_file.empty()) {
+    if (Status s = LoadConfigFile(config_file, &cfg); !s.ok()) {
+      std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
+      return 2;
+    }
+  }
+  for (const auto& [name, value] : flags) {
+    if (Status s = ApplySetting(name, value, &cfg); !s.ok()) {
+      std::fprintf(stderr, "bitcask-server: --%s: %s\n", name.c_str(), std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+
+  Logger log;
+  if (!log.Open(cfg.logfile)) {
+    std::fprintf(stderr, "bitcask-server: cannot open log file %s\n", cfg.logfile.c_str());
+    return 2;
+  }
+  log.SetLevel(cfg.loglevel);
+
+  // Signals go to one thread (sigwait), never into the middle of the event loops.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  Options options;
+  EngineOptions(cfg, &options);
+  std::unique_ptr<DB> db;
+  if (Status s = DB::Open(options, cfg.dir, &db); !s.ok()) {
+    log.Log(Logger::kWarning, "cannot open the store", {{"dir", cfg.dir}, {"error", s.ToString()}});
+    std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  Stats stats;
+  db->GetStats(&stats);
+  DB* store = db.get();
+  ServerState state(std::move(db), cfg);
+  RespServer resp(&state, &log);
+  if (Status s = resp.Start(); !s.ok()) {
+    std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  HttpServer http(&state, &log);
+  if (cfg.http_port >= 0) {
+    if (Status s = http.Start(); !s.ok()) {
+      std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  state.request_shutdown = [&resp] { resp.Stop(); };
+  std::atomic<bool> exiting{false};
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (!exiting) {
+      log.Log(Logger::kNotice, "signal received, shutting down", {{"signal", std::to_string(sig)}});
+      resp.Stop();
+    }
+  });
+
+  log.Log(Logger::kNotice, "ready",
+          {{"port", std::to_string(state.bound_port)},
+           {"http_port", std::to_string(state.bound_http_port)},
+           {"dir", cfg.dir},
+           {"keys", std::to_string(stats.live_keys)},
+           {"open_ms", std::to_string(stats.open_micros / 1000)}});
+  std::printf("bitcask-server ready on %s:%d (http %d); connect with: redis-cli -p %d\n",
+              cfg.bind.c_str(), state.bound_port, state.bound_http_port, state.bound_port);
+  std::fflush(stdout);
+
+  resp.Run();
+
+  http.Stop();
+  const Status closed = store->Close();  // flushes every acknowledged write
+  log.Log(closed.ok() ? Logger::kNotice : Logger::kWarning, "store closed",
+          {{"status", closed.ToString()}});
+  // Wake the signal thread if no signal came (SHUTDOWN); it sees `exiting` and just returns.
+  exiting = true;
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  return closed.ok() ? 0 : 1;
+}

@@ -1,0 +1,274 @@
+#include "server/network.h"
+
+#include <asio.hpp>  // standalone Asio (ASIO_STANDALONE is set by the build)
+
+#include <atomic>
+#include <algorithm>
+
+#include "server/commands.h"
+#include "server/resp.h"
+
+namespace bitcask::server {
+
+namespace {
+
+using asio::ip::tcp;
+
+constexpr size_t kReadChunk = 64 * 1024;
+// A connection's output buffer past this size is written before more input is processed,
+// so a client pipelining without reading cannot make the server buffer without end.
+constexpr size_t kOutputFlushBytes = 4u << 20;
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, ServerState* state, Logger* log)
+      : socket_(std::move(socket)), idle_(socket_.get_executor()), state_(state), log_(log) {
+    state_->connected_clients++;
+  }
+  ~Connection() { state_->connected_clients--; }
+
+  tcp::socket::executor_type executor() { return socket_.get_executor(); }
+
+  void Start() {
+    client_.id = state_->next_client_id++;
+    client_.created_ms = NowUnixMillis();
+    asio::error_code ec;
+    const auto peer = socket_.remote_endpoint(ec);
+    client_.address = ec ? "?" : peer.address().to_string() + ":" + std::to_string(peer.port());
+    socket_.set_option(tcp::no_delay(true), ec);
+    config_ = state_->config();
+    client_.authenticated = config_.requirepass.empty();
+    parser_ = RespParser(Limits());
+    Read();
+  }
+
+  void Close() {
+    asio::error_code ec;
+    idle_.cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+ private:
+  RespLimits Limits() const {
+    RespLimits l;
+    l.max_bulk_bytes = config_.proto_max_bulk_len;
+    return l;
+  }
+
+  void ArmIdleTimer() {
+    if (config_.timeout_seconds == 0) return;
+    idle_.expires_after(std::chrono::seconds(config_.timeout_seconds));
+    idle_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+      if (!ec) self->Close();  // idle too long
+    });
+  }
+
+  void Read() {
+    ArmIdleTimer();
+    // Read at least what an announced bulk string still needs, in large steps.
+    const size_t have = in_.size() - start_;
+    const size_t want = std::max(kReadChunk, std::min<size_t>(need_ > have ? need_ - have : 0, 16u << 20));
+    const size_t old = in_.size();
+    in_.resize(old + want);
+    socket_.async_read_some(
+        asio::buffer(in_.data() + old, want),
+        [self = shared_from_this(), old](const asio::error_code& ec, size_t n) {
+          self->in_.resize(old + n);
+          if (ec) {
+            self->Close();  // the client went away, or Stop() closed us
+            return;
+          }
+          self->Process();
+        });
+  }
+
+  void Process() {
+    config_ = state_->config();  // CONFIG SET applies to connected clients too
+    std::vector<std::string_view> args;
+    std::vector<std::string> storage;
+    std::string error;
+    while (start_ < in_.size()) {
+      size_t used = 0;
+      const std::string_view pending(in_.data() + start_, in_.size() - start_);
+      const auto r = parser_.Parse(pending, &args, &used, &error, &storage);
+      if (r == RespParser::Result::kNeedMore) {
+        need_ = used;
+        break;
+      }
+      if (r == RespParser::Result::kError) {
+        state_->protocol_errors++;
+        reply::Error(&out_, error);
+        log_->Log(Logger::kVerbose, "protocol error, closing client",
+                  {{"client", client_.address}, {"error", error}});
+        client_.close_after_reply = true;
+        break;
+      }
+      start_ += used;
+      need_ = 0;
+      if (!args.empty()) Dispatch(*state_, client_, args, &out_);
+      if (client_.close_after_reply || out_.size() > kOutputFlushBytes) break;
+    }
+    // Drop consumed input; keep what a partial command has so far.
+    if (start_ == in_.size()) {
+      in_.clear();
+      start_ = 0;
+    } else if (start_ > 0 && (start_ > kReadChunk || out_.empty())) {
+      in_.erase(0, start_);
+      start_ = 0;
+    }
+    if (in_.size() - start_ > config_.client_query_buffer_limit) {
+      log_->Log(Logger::kWarning, "closing client that reached max query buffer length",
+                {{"client", client_.address}, {"bytes", std::to_string(in_.size() - start_)}});
+      reply::Error(&out_, "ERR max query buffer length reached");
+      client_.close_after_reply = true;
+    }
+    if (!out_.empty()) return Write();
+    if (client_.close_after_reply) return Close();
+    Read();
+  }
+
+  void Write() {
+    idle_.cancel();
+    asio::async_write(socket_, asio::buffer(out_),
+                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                        self->out_.clear();
+                        if (ec || self->client_.close_after_reply) {
+                          self->Close();
+                          return;
+                        }
+                        // Commands may be waiting in the input already (pipelining).
+                        if (self->start_ < self->in_.size() && self->need_ <= self->in_.size() - self->start_) {
+                          self->Process();
+                        } else {
+                          self->Read();
+                        }
+                      });
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer idle_;
+  ServerState* state_;
+  Logger* log_;
+  ServerConfig config_;
+  Client client_;
+  RespParser parser_;
+  std::string in_;
+  size_t start_ = 0;  // first unconsumed byte of in_
+  size_t need_ = 0;   // bytes of input (from start_) the pending command needs at least
+  std::string out_;
+};
+
+}  // namespace
+
+struct RespServer::Impl {
+  ServerState* state;
+  Logger* log;
+  std::vector<std::unique_ptr<asio::io_context>> loops;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+  std::atomic<size_t> next_loop{0};
+  std::atomic<bool> stopped{false};
+  // Connections alive, so Stop can close them.
+  std::mutex connections_mu;
+  std::vector<std::weak_ptr<Connection>> connections;
+
+  void Accept() {
+    asio::io_context& target = *loops[next_loop++ % loops.size()];
+    acceptor->async_accept(target, [this](const asio::error_code& ec, tcp::socket socket) {
+      if (ec) {
+        if (!stopped) {
+          log->Log(Logger::kWarning, "accept failed", {{"error", ec.message()}});
+          Accept();
+        }
+        return;
+      }
+      state->total_connections++;
+      if (state->connected_clients >= state->config().maxclients) {
+        state->rejected_connections++;
+        static const char kFull[] = "-ERR max number of clients reached\r\n";
+        asio::error_code wec;
+        asio::write(socket, asio::buffer(kFull, sizeof kFull - 1), wec);
+        socket.close(wec);
+        Accept();
+        return;
+      }
+      auto conn = std::make_shared<Connection>(std::move(socket), state, log);
+      {
+        std::lock_guard l(connections_mu);
+        std::erase_if(connections, [](const auto& w) { return w.expired(); });
+        connections.push_back(conn);
+      }
+      asio::post(conn->executor(), [conn] { conn->Start(); });
+      Accept();
+    });
+  }
+};
+
+RespServer::RespServer(ServerState* state, Logger* log) : impl_(std::make_unique<Impl>()) {
+  impl_->state = state;
+  impl_->log = log;
+  const int threads = state->config().io_threads;
+  const unsigned n = threads > 0 ? unsigned(threads) : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < n; i++) {
+    impl_->loops.push_back(std::make_unique<asio::io_context>(1));
+    impl_->work.push_back(asio::make_work_guard(*impl_->loops.back()));
+  }
+}
+
+RespServer::~RespServer() {
+  Stop();
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+Status RespServer::Start() {
+  const ServerConfig cfg = impl_->state->config();
+  asio::error_code ec;
+  const auto address = asio::ip::make_address(cfg.bind, ec);
+  if (ec) return Status::InvalidArgument("bind address '" + cfg.bind + "': " + ec.message());
+  const tcp::endpoint endpoint(address, static_cast<unsigned short>(cfg.port));
+  auto acceptor = std::make_unique<tcp::acceptor>(*impl_->loops[0]);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::IOError("listen on " + cfg.bind + ":" + std::to_string(cfg.port) + ": " +
+                           ec.message());
+  }
+  impl_->state->bound_port = acceptor->local_endpoint().port();
+  impl_->acceptor = std::move(acceptor);
+  impl_->Accept();
+  return Status::OK();
+}
+
+void RespServer::Run() {
+  for (size_t i = 1; i < impl_->loops.size(); i++) {
+    impl_->threads.emplace_back([this, i] { impl_->loops[i]->run(); });
+  }
+  impl_->loops[0]->run();
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void RespServer::Stop() {
+  if (impl_->stopped.exchange(true)) return;
+  asio::post(*impl_->loops[0], [this] {
+    asio::error_code ec;
+    if (impl_->acceptor) impl_->acceptor->close(ec);
+  });
+  {
+    std::lock_guard l(impl_->connections_mu);
+    for (auto& weak : impl_->connections) {
+      if (auto conn = weak.lock()) asio::post(conn->executor(), [conn] { conn->Close(); });
+    }
+  }
+  // Loops return once the closes have run and nothing is left to do.
+  impl_->work.clear();
+}
+
+}  // namespace bitcask::server

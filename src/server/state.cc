@@ -1,0 +1,95 @@
+#include "server/state.h"
+
+#include <algorithm>
+
+#include "engine/hash.h"
+#include "server/commands.h"
+
+namespace bitcask::server {
+
+int64_t NowUnixMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+KeyLocks::Guard::Guard(KeyLocks* locks, const std::vector<std::string_view>& keys) : locks_(locks) {
+  held_.reserve(keys.size());
+  for (std::string_view k : keys) held_.push_back(engine::HashKey(k) % kStripes);
+  std::sort(held_.begin(), held_.end());
+  held_.erase(std::unique(held_.begin(), held_.end()), held_.end());
+  for (size_t i : held_) locks_->stripes_[i].lock();
+}
+
+KeyLocks::Guard::~Guard() {
+  for (auto it = held_.rbegin(); it != held_.rend(); ++it) locks_->stripes_[*it].unlock();
+}
+
+uint64_t ScanCursors::Save(std::string last_key) {
+  std::lock_guard l(mu_);
+  // Cursors look random (a Weyl sequence), never 0: 0 means "start" and "done".
+  uint64_t id;
+  do {
+    next_ += 0x9e3779b97f4a7c15ull;
+    id = (next_ ^ (next_ >> 29)) & 0x7fffffffffffffffull;
+  } while (id == 0 || cursors_.count(id));
+  order_.push_back(id);
+  cursors_.emplace(id, std::make_pair(std::move(last_key), std::prev(order_.end())));
+  if (cursors_.size() > kMax) {
+    cursors_.erase(order_.front());
+    order_.pop_front();
+  }
+  return id;
+}
+
+bool ScanCursors::Take(uint64_t cursor, std::string* last_key) {
+  std::lock_guard l(mu_);
+  auto it = cursors_.find(cursor);
+  if (it == cursors_.end()) return false;
+  *last_key = std::move(it->second.first);
+  order_.erase(it->second.second);
+  cursors_.erase(it);
+  return true;
+}
+
+ServerState::ServerState(std::unique_ptr<DB> db, ServerConfig config)
+    : start_unix_ms(NowUnixMillis()),
+      db_(std::move(db)),
+      config_(std::move(config)),
+      command_stats_(AllCommands().size()) {}
+
+ServerState::~ServerState() {
+  std::lock_guard l(background_mu_);
+  if (background_.joinable()) background_.join();
+}
+
+ServerConfig ServerState::config() const {
+  std::lock_guard l(config_mu_);
+  return config_;
+}
+
+void ServerState::UpdateConfig(const std::function<void(ServerConfig*)>& change) {
+  std::lock_guard l(config_mu_);
+  change(&config_);
+}
+
+bool ServerState::StartBackground(const char* what, std::function<Status()> job) {
+  std::lock_guard l(background_mu_);
+  if (background_running_) return false;
+  if (background_.joinable()) background_.join();
+  background_running_ = true;
+  background_ = std::thread([this, what, job = std::move(job)] {
+    const Status s = job();
+    std::lock_guard bl(background_mu_);
+    background_last_ = std::string(what) + ": " + s.ToString();
+    background_running_ = false;
+  });
+  return true;
+}
+
+std::string ServerState::background_last() const {
+  std::lock_guard l(background_mu_);
+  return background_last_;
+}
+
+}  // namespace bitcask::server

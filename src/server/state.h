@@ -1,0 +1,160 @@
+// What every connection of bitcask-server shares: the store, the configuration, per-key locks
+// for read-modify-write commands, SCAN cursors and the counters INFO and /metrics report.
+
+#ifndef BITCASK_SERVER_STATE_H_
+#define BITCASK_SERVER_STATE_H_
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "bitcask/db.h"
+#include "engine/histogram.h"
+
+namespace bitcask::server {
+
+// Settings from the command line, the config file and CONFIG SET.
+struct ServerConfig {
+  std::string dir = "bitcask-data";
+  std::string bind = "127.0.0.1";
+  int port = 6380;
+  int http_port = 8380;  // /metrics, /health, the JSON data API; 0: any free port; -1: none
+  std::string requirepass;
+  uint64_t maxclients = 10000;
+  uint64_t timeout_seconds = 0;  // close idle clients; 0 = never
+  uint64_t client_query_buffer_limit = 1ull << 30;
+  uint64_t proto_max_bulk_len = 512ull << 20;
+  uint64_t http_max_body_bytes = 64ull << 20;
+  std::string sync = "interval";  // none | interval | always
+  uint32_t sync_interval_ms = 1000;
+  uint64_t max_file_size = 256ull << 20;
+  std::string compression = "none";
+  int io_threads = 0;  // 0: one per core
+  std::string logfile;  // empty: stderr
+  std::string loglevel = "notice";
+};
+
+// Per-connection state the commands see.
+struct Client {
+  uint64_t id = 0;
+  std::string name;
+  std::string address;
+  bool authenticated = false;
+  bool close_after_reply = false;
+  int64_t created_ms = 0;
+};
+
+// A stripe of mutexes by key hash. Commands that read and then write a key (INCR, APPEND,
+// SET NX, RENAME...) hold the stripes of their keys, and so does every write, so a read-
+// modify-write is atomic against any other write of the same key. Plain reads take none.
+class KeyLocks {
+ public:
+  // Locks the stripes of all keys (each stripe once, in index order: no deadlock).
+  class Guard {
+   public:
+    Guard(KeyLocks* locks, const std::vector<std::string_view>& keys);
+    ~Guard();
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+
+   private:
+    KeyLocks* locks_;
+    std::vector<size_t> held_;
+  };
+
+ private:
+  static constexpr size_t kStripes = 1024;
+  std::array<std::mutex, kStripes> stripes_;
+};
+
+// SCAN cursors. Redis clients expect a number; the position of a scan is a key, so the server
+// remembers the last key behind each cursor it handed out (the newest 65536, least recently
+// used dropped first). A cursor not known any more gets "ERR invalid cursor".
+class ScanCursors {
+ public:
+  uint64_t Save(std::string last_key);
+  bool Take(uint64_t cursor, std::string* last_key);
+
+ private:
+  static constexpr size_t kMax = 65536;
+  std::mutex mu_;
+  std::list<uint64_t> order_;  // least recently saved first
+  std::unordered_map<uint64_t, std::pair<std::string, std::list<uint64_t>::iterator>> cursors_;
+  uint64_t next_ = 0x9e3779b97f4a7c15ull;
+};
+
+// Calls and time per command, for INFO commandstats and /metrics.
+struct CommandStats {
+  std::atomic<uint64_t> calls{0};
+  std::atomic<uint64_t> micros{0};
+  std::atomic<uint64_t> errors{0};
+  engine::LatencyHistogram latency;
+};
+
+class ServerState {
+ public:
+  ServerState(std::unique_ptr<DB> db, ServerConfig config);
+  ~ServerState();  // waits for a background job
+
+  DB& db() { return *db_; }
+  KeyLocks& key_locks() { return key_locks_; }
+  ScanCursors& cursors() { return cursors_; }
+
+  // The configuration may change (CONFIG SET); read it through a copy.
+  ServerConfig config() const;
+  void UpdateConfig(const std::function<void(ServerConfig*)>& change);
+
+  // One entry per command in the command table, by its index.
+  CommandStats& command_stats(size_t index) { return command_stats_[index]; }
+  size_t command_count() const { return command_stats_.size(); }
+
+  std::atomic<uint64_t> connected_clients{0};
+  std::atomic<uint64_t> total_connections{0};
+  std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<uint64_t> total_commands{0};
+  std::atomic<uint64_t> keyspace_hits{0};
+  std::atomic<uint64_t> keyspace_misses{0};
+  std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> next_client_id{1};
+  std::atomic<uint64_t> last_save_unix{0};
+  const int64_t start_unix_ms;
+  int bound_port = 0;
+  int bound_http_port = 0;
+
+  // Runs a merge (BGREWRITEAOF) or a flush (BGSAVE) in the background; false if one runs.
+  bool StartBackground(const char* what, std::function<Status()> job);
+  bool background_running() const { return background_running_; }
+  std::string background_last() const;
+
+  // SHUTDOWN and signals call this; set by the network layer.
+  std::function<void()> request_shutdown;
+
+ private:
+  std::unique_ptr<DB> db_;
+  mutable std::mutex config_mu_;
+  ServerConfig config_;
+  KeyLocks key_locks_;
+  ScanCursors cursors_;
+  std::vector<CommandStats> command_stats_;
+
+  mutable std::mutex background_mu_;
+  std::atomic<bool> background_running_{false};
+  std::string background_last_;  // guarded by background_mu_
+  std::thread background_;       // guarded by background_mu_
+};
+
+int64_t NowUnixMillis();
+
+}  // namespace bitcask::server
+
+#endif  // BITCASK_SERVER_STATE_H_
