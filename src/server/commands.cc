@@ -66,6 +66,18 @@ void SyntaxError(CommandContext& c) { Err(c, "ERR syntax error"); }
 void WrongArgs(CommandContext& c) {
   Err(c, "ERR wrong number of arguments for '" + Lower(c.args[0]) + "' command");
 }
+// Redis's replies for a subcommand it does not know, or one called with the wrong arity.
+void UnknownSubcommand(CommandContext& c) {
+  std::string upper(c.args[0]);
+  for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  Err(c, "ERR unknown subcommand '" + std::string(c.args[1].substr(0, 128)) + "'. Try " + upper +
+             " HELP.");
+}
+void SubcommandArity(CommandContext& c) {
+  Err(c, "ERR wrong number of arguments for '" + Lower(c.args[0]) + "|" + Lower(c.args[1]) +
+             "' command");
+}
+
 void StoreError(CommandContext& c, const Status& s) {
   std::string msg = "ERR " + s.ToString();
   for (char& ch : msg) {
@@ -215,12 +227,18 @@ void Select(CommandContext& c) {
 
 void ClientCmd(CommandContext& c) {
   const std::string sub = Lower(c.args[1]);
-  if (sub == "id" && c.args.size() == 2) return reply::Integer(c.out, int64_t(c.client.id));
-  if (sub == "getname" && c.args.size() == 2) {
+  const size_t n = c.args.size();
+  if (sub == "id") {
+    if (n != 2) return SubcommandArity(c);
+    return reply::Integer(c.out, int64_t(c.client.id));
+  }
+  if (sub == "getname") {
+    if (n != 2) return SubcommandArity(c);
     if (c.client.name.empty()) return reply::Null(c.out);
     return reply::Bulk(c.out, c.client.name);
   }
-  if (sub == "setname" && c.args.size() == 3) {
+  if (sub == "setname") {
+    if (n != 3) return SubcommandArity(c);
     for (char ch : c.args[2]) {
       if (ch < '!' || ch > '~') {
         return Err(c, "ERR Client names cannot contain spaces, newlines or special characters.");
@@ -229,13 +247,16 @@ void ClientCmd(CommandContext& c) {
     c.client.name = c.args[2];
     return Ok(c);
   }
-  if (sub == "info" && c.args.size() == 2) {
+  if (sub == "info") {
+    if (n != 2) return SubcommandArity(c);
     return reply::Bulk(c.out, "id=" + std::to_string(c.client.id) + " addr=" + c.client.address +
                                   " name=" + c.client.name + " db=0\n");
   }
-  if (sub == "setinfo" && c.args.size() == 4) return Ok(c);
-  Err(c, "ERR unknown subcommand or wrong number of arguments for '" + std::string(c.args[1]) +
-             "'. Try CLIENT HELP.");
+  if (sub == "setinfo") {
+    if (n != 4) return SubcommandArity(c);
+    return Ok(c);
+  }
+  UnknownSubcommand(c);
 }
 
 void Time(CommandContext& c) {
@@ -1072,8 +1093,8 @@ void Config(CommandContext& c) {
     return Ok(c);
   }
   if (sub == "rewrite") return Err(c, "ERR The server is running without a config file");
-  Err(c, "ERR unknown subcommand or wrong number of arguments for '" + std::string(c.args[1]) +
-             "'. Try CONFIG HELP.");
+  if (sub == "get" || sub == "set" || sub == "resetstat") return SubcommandArity(c);
+  UnknownSubcommand(c);
 }
 
 void WriteCommandInfo(std::string* out, const CommandSpec& spec) {
@@ -1141,8 +1162,7 @@ void Command(CommandContext& c) {
     }
     return;
   }
-  Err(c, "ERR unknown subcommand or wrong number of arguments for '" + std::string(c.args[1]) +
-             "'. Try COMMAND HELP.");
+  UnknownSubcommand(c);
 }
 
 }  // namespace

@@ -59,8 +59,13 @@ ServerState::ServerState(std::unique_ptr<DB> db, ServerConfig config)
       command_stats_(AllCommands().size()) {}
 
 ServerState::~ServerState() {
-  std::lock_guard l(background_mu_);
-  if (background_.joinable()) background_.join();
+  std::thread job;
+  {
+    std::lock_guard l(background_mu_);
+    job = std::move(background_);
+  }
+  // Not under the lock: the job takes it to record its result.
+  if (job.joinable()) job.join();
 }
 
 ServerConfig ServerState::config() const {

@@ -1,0 +1,511 @@
+// bitcask-server as users meet it: started on a free loopback port, driven by the real
+// redis-cli and redis-benchmark (Debian's redis-tools), raw sockets for malformed input, and an
+// HTTP client for /metrics, /health and the JSON API. Every test starts its own server and
+// stops it.
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+extern char** environ;
+
+namespace bitcask::test {
+namespace {
+
+// A bitcask-server child process on free ports.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& dir, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {SERVER_PATH, "--dir", dir, "--port", "0", "--http-port", "0",
+                                     "--logfile", dir + ".log"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    int out[2];
+    if (::pipe(out) != 0) std::abort();
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int rc = posix_spawn(&pid_, SERVER_PATH, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    if (rc != 0) {
+      ::close(out[0]);
+      return;
+    }
+    // "bitcask-server ready on 127.0.0.1:PORT (http HTTP); ..."
+    FILE* f = ::fdopen(out[0], "r");
+    char line[512];
+    if (std::fgets(line, sizeof line, f) != nullptr) {
+      std::sscanf(std::strstr(line, "ready on ") ? std::strchr(std::strstr(line, "ready on "), ':') + 1 : "",
+                  "%d (http %d)", &port_, &http_port_);
+      ready_line_ = line;
+    }
+    std::fclose(f);
+  }
+  ~ServerProcess() { Stop(SIGKILL); }
+
+  bool ready() const { return port_ > 0; }
+  int port() const { return port_; }
+  int http_port() const { return http_port_; }
+
+  // Sends sig and waits; returns the exit status (-1 if already gone).
+  int Stop(int sig = SIGTERM) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, sig);
+    return Wait();
+  }
+  // Waits for the process to end on its own (SHUTDOWN); up to 30 s.
+  int Wait() {
+    if (pid_ <= 0) return -1;
+    int status = 0;
+    for (int i = 0; i < 3000; i++) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int http_port_ = 0;
+  std::string ready_line_;
+};
+
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return "popen failed";
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+// redis-cli against the server; stdout (and stderr) of the call. args are shell words.
+std::string Cli(int port, const std::string& args) {
+  return Shell("redis-cli -p " + std::to_string(port) + " " + args + " 2>&1");
+}
+
+// A raw TCP connection, for what no well-behaved client sends.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  void Send(const std::string& bytes) {
+    size_t off = 0;
+    while (off < bytes.size()) {
+      const ssize_t w = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+      if (w <= 0) return;
+      off += size_t(w);
+    }
+  }
+  // Reads until `want` bytes arrived, the peer closed, or timeout_ms passed.
+  std::string Read(size_t want, int timeout_ms, bool* closed = nullptr) {
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (out.size() < want) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now()).count();
+      if (left <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, int(left)) <= 0) break;
+      char buf[65536];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        if (closed) *closed = true;
+        break;
+      }
+      out.append(buf, size_t(n));
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(Shell("command -v redis-cli").empty())
+        << "redis-cli is not installed (Debian: redis-tools; scripts/install-deps installs it)";
+  }
+  std::string dir() const { return tmp_.Sub("data"); }
+  TempDir tmp_;
+};
+
+TEST_F(ServerTest, RedisCliRoundTrip) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  const int p = server.port();
+  EXPECT_EQ(Cli(p, "PING"), "PONG\n");
+  EXPECT_EQ(Cli(p, "SET greeting 'hello world'"), "OK\n");
+  EXPECT_EQ(Cli(p, "GET greeting"), "hello world\n");
+  EXPECT_EQ(Cli(p, "INCR visits"), "1\n");
+  EXPECT_EQ(Cli(p, "INCRBY visits 41"), "42\n");
+  EXPECT_EQ(Cli(p, "APPEND greeting !"), "12\n");
+  EXPECT_EQ(Cli(p, "MSET a 1 b 2"), "OK\n");
+  EXPECT_EQ(Cli(p, "MGET a nope b"), "1\n\n2\n");
+  EXPECT_EQ(Cli(p, "DEL a b nope"), "2\n");
+  EXPECT_EQ(Cli(p, "GET nope"), "\n");
+  EXPECT_EQ(Cli(p, "DBSIZE"), "2\n");
+  // redis-cli prints an error reply followed by an empty line.
+  EXPECT_EQ(Cli(p, "FOO bar"), "ERR unknown command 'FOO', with args beginning with: 'bar' \n\n");
+  EXPECT_EQ(Cli(p, "GET"), "ERR wrong number of arguments for 'get' command\n\n");
+  EXPECT_EQ(Cli(p, "INCR greeting"), "ERR value is not an integer or out of range\n\n");
+  EXPECT_NE(Cli(p, "INFO server").find("redis_version:7.0.0"), std::string::npos);
+  EXPECT_EQ(Cli(p, "COMMAND COUNT").empty(), false);
+}
+
+TEST_F(ServerTest, PipelinedInput) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  // 20000 SETs through redis-cli --pipe (RESP, all sent before any reply is read).
+  std::string resp;
+  for (int i = 0; i < 20000; i++) {
+    const std::string k = "key:" + std::to_string(i), v = "value-" + std::to_string(i);
+    resp += "*3\r\n$3\r\nSET\r\n$" + std::to_string(k.size()) + "\r\n" + k + "\r\n$" +
+            std::to_string(v.size()) + "\r\n" + v + "\r\n";
+  }
+  WriteFile(tmp_.Sub("pipe.resp"), resp);
+  const std::string out = Cli(server.port(), "--pipe < " + tmp_.Sub("pipe.resp"));
+  EXPECT_NE(out.find("errors: 0, replies: 20000"), std::string::npos) << out;
+  EXPECT_EQ(Cli(server.port(), "DBSIZE"), "20000\n");
+  EXPECT_EQ(Cli(server.port(), "GET key:12345"), "value-12345\n");
+  // Inline commands pipelined on one connection, answered in order.
+  RawConnection c(server.port());
+  ASSERT_TRUE(c.ok());
+  std::string inline_cmds, expect;
+  for (int i = 0; i < 1000; i++) {
+    inline_cmds += "ECHO " + std::to_string(i) + "\r\n";
+    expect += "$" + std::to_string(std::to_string(i).size()) + "\r\n" + std::to_string(i) + "\r\n";
+  }
+  c.Send(inline_cmds);
+  EXPECT_EQ(c.Read(expect.size(), 10000), expect);
+}
+
+TEST_F(ServerTest, TtlBehaviour) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  const int p = server.port();
+  EXPECT_EQ(Cli(p, "SET s v PX 300"), "OK\n");
+  EXPECT_EQ(Cli(p, "GET s"), "v\n");
+  const int pttl = std::stoi(Cli(p, "PTTL s"));
+  EXPECT_GT(pttl, 0);
+  EXPECT_LE(pttl, 300);
+  std::this_thread::sleep_for(std::chrono::milliseconds(450));
+  EXPECT_EQ(Cli(p, "GET s"), "\n");
+  EXPECT_EQ(Cli(p, "TTL s"), "-2\n");
+  EXPECT_EQ(Cli(p, "EXISTS s"), "0\n");
+  EXPECT_EQ(Cli(p, "SET k v"), "OK\n");
+  EXPECT_EQ(Cli(p, "EXPIRE k 100"), "1\n");
+  EXPECT_EQ(Cli(p, "TTL k"), "100\n");
+  EXPECT_EQ(Cli(p, "PERSIST k"), "1\n");
+  EXPECT_EQ(Cli(p, "TTL k"), "-1\n");
+  EXPECT_EQ(Cli(p, "SETEX e 100 v"), "OK\n");
+  EXPECT_EQ(Cli(p, "DBSIZE"), "2\n");
+}
+
+TEST_F(ServerTest, ScanCoversEveryKeyUnderConcurrentWrites) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  std::string resp;
+  for (int i = 0; i < 3000; i++) {
+    const std::string k = "old:" + std::to_string(i);
+    resp += "*3\r\n$3\r\nSET\r\n$" + std::to_string(k.size()) + "\r\n" + k + "\r\n$1\r\nx\r\n";
+  }
+  WriteFile(tmp_.Sub("old.resp"), resp);
+  ASSERT_NE(Cli(server.port(), "--pipe < " + tmp_.Sub("old.resp")).find("errors: 0"), std::string::npos);
+  // Writers add and delete other keys while the scan runs.
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    RawConnection c(server.port());
+    for (int i = 0; !stop && c.ok(); i++) {
+      const std::string k = "new:" + std::to_string(i);
+      c.Send("*3\r\n$3\r\nSET\r\n$" + std::to_string(k.size()) + "\r\n" + k + "\r\n$1\r\ny\r\n");
+      c.Read(5, 1000);
+      if (i % 3 == 0) {
+        c.Send("*2\r\n$3\r\nDEL\r\n$" + std::to_string(k.size()) + "\r\n" + k + "\r\n");
+        c.Read(4, 1000);
+      }
+    }
+  });
+  const std::string scanned = Cli(server.port(), "--scan");
+  stop = true;
+  writer.join();
+  std::set<std::string> seen;
+  std::istringstream lines(scanned);
+  for (std::string line; std::getline(lines, line);) seen.insert(line);
+  for (int i = 0; i < 3000; i++) {
+    ASSERT_TRUE(seen.count("old:" + std::to_string(i))) << "SCAN missed old:" << i;
+  }
+}
+
+TEST_F(ServerTest, RestartKeepsDataAndTtls) {
+  {
+    ServerProcess server(dir());
+    ASSERT_TRUE(server.ready());
+    EXPECT_EQ(Cli(server.port(), "SET durable yes"), "OK\n");
+    EXPECT_EQ(Cli(server.port(), "SET ttl v EX 1000"), "OK\n");
+    EXPECT_EQ(Cli(server.port(), "SET gone v"), "OK\n");
+    EXPECT_EQ(Cli(server.port(), "DEL gone"), "1\n");
+    const int status = server.Stop(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  EXPECT_NE(ReadFile(dir() + ".log").find("\"msg\":\"store closed\",\"status\":\"OK\""), std::string::npos);
+  {
+    ServerProcess server(dir());
+    ASSERT_TRUE(server.ready());
+    EXPECT_EQ(Cli(server.port(), "GET durable"), "yes\n");
+    const int ttl = std::stoi(Cli(server.port(), "TTL ttl"));
+    EXPECT_GT(ttl, 990);
+    EXPECT_EQ(Cli(server.port(), "GET gone"), "\n");
+    // SHUTDOWN ends the server the same clean way.
+    Cli(server.port(), "SHUTDOWN");
+    const int status = server.Wait();
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  ServerProcess again(dir());
+  ASSERT_TRUE(again.ready());
+  EXPECT_EQ(Cli(again.port(), "GET durable"), "yes\n");
+}
+
+TEST_F(ServerTest, Auth) {
+  ServerProcess server(dir(), {"--requirepass", "s3cret"});
+  ASSERT_TRUE(server.ready());
+  const int p = server.port();
+  EXPECT_EQ(Cli(p, "GET k"), "NOAUTH Authentication required.\n\n");
+  EXPECT_EQ(Cli(p, "-a wrong --no-auth-warning GET k"),
+            "AUTH failed: WRONGPASS invalid username-password pair or user is disabled.\n"
+            "NOAUTH Authentication required.\n\n");
+  EXPECT_EQ(Cli(p, "-a s3cret --no-auth-warning SET k v"), "OK\n");
+  EXPECT_EQ(Cli(p, "-a s3cret --no-auth-warning GET k"), "v\n");
+  EXPECT_EQ(Cli(p, "--user default --pass s3cret --no-auth-warning GET k"), "v\n");
+}
+
+TEST_F(ServerTest, MalformedInputGetsAnErrorAndTheConnectionCloses) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  const std::pair<std::string, std::string> cases[] = {
+      {"*1\r\n$abc\r\n", "-ERR Protocol error: invalid bulk length\r\n"},
+      {"*x\r\n", "-ERR Protocol error: invalid multibulk length\r\n"},
+      {"*1\r\n:5\r\n", "-ERR Protocol error: expected '$', got ':'\r\n"},
+      {"SET \"open\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"},
+  };
+  for (const auto& [sent, expected] : cases) {
+    RawConnection c(server.port());
+    ASSERT_TRUE(c.ok());
+    c.Send(sent);
+    bool closed = false;
+    EXPECT_EQ(c.Read(expected.size() + 1, 3000, &closed), expected) << sent;
+    c.Read(1, 3000, &closed);
+    EXPECT_TRUE(closed) << "connection left open after: " << sent;
+  }
+  // A command before the bad one is still answered.
+  RawConnection c(server.port());
+  c.Send("PING\r\n*1\r\n$-3\r\n");
+  EXPECT_EQ(c.Read(100, 3000), "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n");
+  EXPECT_EQ(Cli(server.port(), "PING"), "PONG\n");  // the server is fine
+}
+
+TEST_F(ServerTest, ClientLimitsAndIdleTimeout) {
+  const std::string conf = tmp_.Sub("limits.conf");
+  WriteFile(conf, "# limits\nmaxclients 2\ntimeout 1\nclient-query-buffer-limit 4096\n");
+  ServerProcess server(dir(), {"--config", conf});
+  ASSERT_TRUE(server.ready());
+  {
+    RawConnection a(server.port()), b(server.port()), c(server.port());
+    ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+    bool closed = false;
+    EXPECT_EQ(c.Read(100, 3000, &closed), "-ERR max number of clients reached\r\n");
+  }
+  // Idle for more than the timeout: the server hangs up.
+  RawConnection idle(server.port());
+  bool closed = false;
+  idle.Read(1, 4000, &closed);
+  EXPECT_TRUE(closed) << "idle connection not closed after the timeout";
+  // A request larger than the query buffer limit, never finished.
+  RawConnection big(server.port());
+  big.Send("*2\r\n$3\r\nGET\r\n$100000\r\n" + std::string(8000, 'x'));
+  EXPECT_EQ(big.Read(100, 3000, &closed), "-ERR max query buffer length reached\r\n");
+}
+
+TEST_F(ServerTest, HttpMetricsHealthAndDataApi) {
+  const std::string conf = tmp_.Sub("http.conf");
+  WriteFile(conf, "http-max-body-bytes 1000\n");
+  ServerProcess server(dir(), {"--config", conf});
+  ASSERT_TRUE(server.ready());
+  httplib::Client http("127.0.0.1", server.http_port());
+  auto r = http.Get("/health");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("healthy"), std::string::npos);
+  r = http.Post("/put", R"({"key": "user", "value": {"name": "Alice", "tags": [1, 2]}})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  r = http.Get("/get/user");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"found":true,"key":"user","value":{"name":"Alice","tags":[1,2]}})");
+  EXPECT_EQ(Cli(server.port(), "GET user"), "{\"name\":\"Alice\",\"tags\":[1,2]}\n");
+  Cli(server.port(), "SET plain 'not json'");
+  EXPECT_EQ(http.Get("/get/plain")->body, R"({"found":true,"key":"plain","value":"not json"})");
+  r = http.Get("/get/missing");
+  EXPECT_EQ(r->status, 404);
+  EXPECT_EQ(r->body, R"({"found":false,"key":"missing","value":null})");
+  r = http.Post("/put", "{not json", "application/json");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_NE(r->body.find("detail"), std::string::npos);
+  r = http.Post("/put", R"({"value": 1})", "application/json");
+  EXPECT_EQ(r->status, 400);
+  r = http.Post("/put", "{\"key\": \"big\", \"value\": \"" + std::string(2000, 'x') + "\"}", "application/json");
+  EXPECT_EQ(r->status, 413);
+  r = http.Post("/batch", R"({"data": {"a": 1, "b": "two"}})", "application/json");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"count":2,"status":"success"})");
+  r = http.Get("/keys");
+  EXPECT_EQ(r->body, R"({"count":4,"keys":["a","b","plain","user"]})");
+  r = http.Delete("/delete/a");
+  EXPECT_EQ(r->status, 200);
+  r = http.Delete("/delete/a");
+  EXPECT_EQ(r->status, 404);
+  r = http.Get("/");
+  EXPECT_NE(r->body.find("\"keys_count\":3"), std::string::npos) << r->body;
+  r = http.Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("bitcask_keys 3"), std::string::npos);
+  EXPECT_NE(r->body.find("bitcask_commands_total{command=\"get\"} 1"), std::string::npos);
+  EXPECT_NE(r->body.find("bitcask_connected_clients"), std::string::npos);
+  EXPECT_NE(r->body.find("# TYPE bitcask_command_duration_seconds summary"), std::string::npos);
+  r = http.Post("/clear", "", "application/json");
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(Cli(server.port(), "DBSIZE"), "0\n");
+}
+
+// The same commands against a real redis-server and against bitcask-server give the same
+// output through redis-cli, error texts included.
+TEST_F(ServerTest, RepliesMatchRealRedis) {
+  ASSERT_FALSE(Shell("command -v redis-server").empty())
+      << "redis-server is not installed (Debian: redis-server; scripts/install-deps installs it)";
+  ServerProcess ours(dir());
+  ASSERT_TRUE(ours.ready());
+  // A real Redis on a free port: let it pick by trying a few.
+  int redis_port = 0;
+  pid_t redis = -1;
+  for (int attempt = 0; attempt < 20 && redis_port == 0; attempt++) {
+    const int port = 20000 + (::getpid() * 7 + attempt * 131) % 30000;
+    const std::string cmd = "redis-server --port " + std::to_string(port) +
+                            " --bind 127.0.0.1 --save '' --appendonly no --daemonize no "
+                            "--dir " + tmp_.path();
+    redis = ::fork();
+    if (redis == 0) {
+      ::execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
+      ::_exit(127);
+    }
+    for (int i = 0; i < 50; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (Cli(port, "PING") == "PONG\n") {
+        redis_port = port;
+        break;
+      }
+    }
+    if (redis_port == 0) {
+      ::kill(redis, SIGKILL);
+      ::waitpid(redis, nullptr, 0);
+    }
+  }
+  ASSERT_NE(redis_port, 0) << "could not start redis-server";
+  const std::vector<std::string> commands = {
+      "PING", "PING hello", "ECHO 'two words'", "FOO bar", "GET", "GET missing",
+      "SET k abc", "GET k", "SET k v NX", "SET k v2 XX GET", "SET k v EX 0", "SET k v EX x",
+      "SET k v PX 100 EX 100", "SET k v BOGUS", "INCR k", "SET n 10", "INCR n", "INCRBY n -20",
+      "DECR n", "DECRBY n 5", "INCRBY n x", "SET big 9223372036854775807", "INCR big",
+      "INCRBYFLOAT n 2.5", "INCRBYFLOAT n x", "APPEND s Hello", "APPEND s ' World'", "STRLEN s",
+      "STRLEN missing", "GETRANGE s 0 4", "GETRANGE s -5 -1", "GETRANGE s 5 1", "SETRANGE s 6 Redis",
+      "GET s", "SETRANGE s -1 x", "MSET a 1 b 2", "MSET a", "MGET a missing b", "MSETNX a 9 c 3",
+      "MSETNX c 3 d 4", "EXISTS a a missing c", "DEL a a missing", "TYPE b", "TYPE missing",
+      "SETNX b 5", "SETNX e 5", "GETSET e 6", "GETDEL e", "GETDEL e", "TTL b", "TTL missing",
+      "EXPIRE b 100", "TTL b", "EXPIRE b 50 GT", "EXPIRE b 150 GT", "TTL b", "EXPIRE b 10 NX XX",
+      "PERSIST b", "PERSIST b", "TTL b", "SETEX x 0 v", "SETEX x 100 v", "TTL x", "PSETEX y -5 v",
+      "GETEX x PERSIST", "TTL x", "RENAME missing z", "RENAME b z", "GET z", "RENAMENX z c",
+      "RENAMENX z w", "EXPIRE w -1", "EXISTS w", "SELECT 0", "SELECT x", "DBSIZE",
+      "CONFIG SET bogus 1", "CLIENT SETNAME 'has space'", "CLIENT BOGUS", "SCAN x",
+      "SCAN 0 COUNT 0", "AUTH x",
+  };
+  std::string script;
+  for (const auto& c : commands) script += c + "\n";
+  WriteFile(tmp_.Sub("cmds.txt"), script);
+  const std::string expected = Cli(redis_port, "< " + tmp_.Sub("cmds.txt"));
+  const std::string got = Cli(ours.port(), "< " + tmp_.Sub("cmds.txt"));
+  ::kill(redis, SIGKILL);
+  ::waitpid(redis, nullptr, 0);
+  ASSERT_GE(std::count(expected.begin(), expected.end(), '\n'), long(commands.size()))
+      << "redis-server did not answer every command:\n" << expected;
+  // Compare line by line, to name the first command that differs.
+  std::istringstream e(expected), g(got);
+  std::string el, gl;
+  for (int line = 1; std::getline(e, el); line++) {
+    ASSERT_TRUE(std::getline(g, gl)) << "bitcask-server's output ends early at line " << line;
+    ASSERT_EQ(gl, el) << "line " << line << " of the replies differs\n--- redis:\n" << expected
+                      << "\n--- bitcask:\n" << got;
+  }
+}
+
+TEST_F(ServerTest, RedisBenchmarkRunsCleanly) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  const std::string out = Shell("redis-benchmark -p " + std::to_string(server.port()) +
+                                " -t set,get,incr,mset -n 5000 -c 20 -P 4 -q 2>&1");
+  EXPECT_NE(out.find("SET:"), std::string::npos) << out;
+  EXPECT_NE(out.find("MSET (10 keys):"), std::string::npos) << out;
+  EXPECT_EQ(out.find("rror"), std::string::npos) << out;
+  EXPECT_EQ(Cli(server.port(), "GET counter:__rand_int__"), "5000\n");
+}
+
+}  // namespace
+}  // namespace bitcask::test
