@@ -11,7 +11,7 @@
 PYTHON := $(shell command -v python3)
 CMAKE_FLAGS := -G Ninja $(if $(filter true,$(CI)),-DBITCASK_WERROR=ON,) -DPython_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build build-asan build-tsan run test bench bench-quick bench-peers bench-peers-full clean
+.PHONY: all deps build build-asan build-tsan run test bench bench-quick bench-peers bench-peers-full fuzz clean
 
 all: build
 
@@ -44,8 +44,17 @@ bench: build
 bench-quick: build
 	./build/bench/engine_bench --quick --out bench/results/engine-quick.md
 
+# The RESP parser under libFuzzer (clang), for FUZZ_SECONDS (default 60); a corpus builds up in
+# build-fuzz/corpus between runs.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DBITCASK_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz
+	@mkdir -p build-fuzz/corpus
+	./build-fuzz/resp_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus
+
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz build-wheel
 
 # Side-by-side with LMDB, LevelDB and RocksDB: bench/results/peers.{md,csv,png}. A few minutes;
 # `make bench-peers-full` runs the 1M and 10M rows (about an hour on 2 cores).

@@ -452,6 +452,22 @@ TEST_F(DBTest, CreateAndExistenceOptions) {
   EXPECT_EQ(Get("k"), "v");
 }
 
+TEST_F(DBTest, CreatesMissingParentDirectories) {
+  const std::string deep = tmp_.Sub("a/b/c/store");
+  ASSERT_OK(DB::Open(Options(), deep, &db_));
+  ASSERT_OK(db_->Put("k", "v"));
+  db_.reset();
+  ASSERT_OK(DB::Open(Options(), deep + "/", &db_));  // a trailing slash names the same store
+  EXPECT_EQ(Get("k"), "v");
+  db_.reset();
+
+  // A parent that is a file is an error that names the path.
+  WriteFile(tmp_.Sub("file"), "x");
+  const Status s = DB::Open(Options(), tmp_.Sub("file/store"), &db_);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("file/store"), std::string::npos) << s.ToString();
+}
+
 TEST_F(DBTest, BadOptionsAreRejected) {
   Options tiny;
   tiny.max_file_size = 100;

@@ -14,6 +14,7 @@
 #ifndef BITCASK_DB_H_
 #define BITCASK_DB_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -100,8 +101,11 @@ class DB {
   // Reads every record of every data file and verifies its checksum, and checks every hint
   // file against its data file. Fills *report; returns Corruption (naming the first problem)
   // if anything is wrong. Writes may continue meanwhile; records written during the check
-  // may not be covered.
-  virtual Status Check(CheckReport* report) = 0;
+  // may not be covered. progress, if set, is called now and then with the bytes checked so
+  // far and the bytes to check in all.
+  using CheckProgress = std::function<void(uint64_t done_bytes, uint64_t total_bytes)>;
+  virtual Status Check(CheckReport* report, const CheckProgress& progress) = 0;
+  Status Check(CheckReport* report) { return Check(report, nullptr); }
 };
 
 }  // namespace bitcask

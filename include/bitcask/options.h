@@ -49,7 +49,8 @@ class Clock {
 };
 
 struct Options {
-  // Create the directory (and an empty store) if it does not exist.
+  // Create the directory (with missing parents, like mkdir -p) and an empty store if it
+  // does not exist.
   bool create_if_missing = true;
 
   // Fail Open with InvalidArgument if the directory already holds a store.

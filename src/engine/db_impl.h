@@ -61,7 +61,8 @@ class DBImpl final : public DB {
   Status Merge() override;
   Status Close() override;
   Status GetStats(Stats* stats) override;
-  Status Check(CheckReport* report) override;
+  Status Check(CheckReport* report, const CheckProgress& progress) override;
+  using DB::Check;
 
   // Merge (merge.cc). Rewrites the files `select` picks among the immutable ones (after the
   // active file is sealed) into new files; see merge.cc for why this keeps every key's newest

@@ -151,6 +151,19 @@ Status CreateDirIfMissing(const std::string& dir, bool* created) {
     *created = true;
     return Status::OK();
   }
+  if (errno == ENOENT) {  // a parent is missing: create it too, like mkdir -p
+    const size_t slash = dir.find_last_not_of('/') == std::string::npos
+                             ? std::string::npos
+                             : dir.rfind('/', dir.find_last_not_of('/'));
+    if (slash != std::string::npos && slash != 0) {
+      bool parent_created = false;
+      if (Status s = CreateDirIfMissing(dir.substr(0, slash), &parent_created); !s.ok()) return s;
+      if (::mkdir(dir.c_str(), 0755) == 0) {
+        *created = true;
+        return Status::OK();
+      }
+    }
+  }
   if (errno != EEXIST) return Status::FromErrno("mkdir " + dir, errno);
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) return Status::FromErrno("stat " + dir, errno);

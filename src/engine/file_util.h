@@ -75,7 +75,7 @@ Status SyncDir(const std::string& dir);            // fsync of the directory its
 Status RenameFile(const std::string& from, const std::string& to);
 Status RemoveFile(const std::string& path);
 Status ListDir(const std::string& dir, std::vector<std::string>* names);
-// Creates dir (one level) if it does not exist; *created tells whether it did.
+// Creates dir, and any missing parents, if it does not exist; *created tells whether it did.
 Status CreateDirIfMissing(const std::string& dir, bool* created);
 bool PathExists(const std::string& path);
 // Writes all of data at offset (pwrite loop).

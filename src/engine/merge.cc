@@ -400,7 +400,7 @@ namespace bitcask::engine {
 
 // ---- Check --------------------------------------------------------------------------------
 
-Status DBImpl::Check(CheckReport* report) {
+Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
   *report = CheckReport();
   std::lock_guard merge_lock(merge_mu_);  // no file disappears while we read it
   std::vector<DataFile*> files;
@@ -409,7 +409,10 @@ Status DBImpl::Check(CheckReport* report) {
     if (closed_) return Status::Closed();
     files = files_.List();
   }
+  uint64_t total = 0;
+  for (const DataFile* f : files) total += f->size();
   for (const DataFile* f : files) {
+    if (progress) progress(report->bytes, total);
     report->data_files++;
     const uint64_t size = f->size();  // the active file may grow; check what exists now
     report->bytes += size;
@@ -450,6 +453,7 @@ Status DBImpl::Check(CheckReport* report) {
       report->problems.push_back({hint_path, 0, 0, std::string(hs.message()) + " (Open ignores it)"});
     }
   }
+  if (progress) progress(report->bytes, std::max(total, report->bytes));
   if (report->problems.empty()) return Status::OK();
   const CheckProblem& p = report->problems.front();
   return Status::Corruption(std::to_string(report->problems.size()) + " problem(s); first: " +
