@@ -1,6 +1,8 @@
 # The two commands: `make run` and `make test`. Both install what is missing first.
 #
-#   make run     build, then run the demo (stores, reads back, reopens, prints stats)
+#   make run     build, then start bitcask-server on ./data, port 6380 (http 8380);
+#                connect with `redis-cli -p 6380`, stop with Ctrl-C
+#                (PORT=, HTTP_PORT=, DATA_DIR= override; `make demo` runs the library demo)
 #   make test    build release, ASan+UBSan and TSan trees and run every test suite
 #   make bench   the engine on the seed's grid, its features, and the Python package;
 #                writes bench/results/{engine,features,python}.md
@@ -11,7 +13,7 @@
 PYTHON := $(shell command -v python3)
 CMAKE_FLAGS := -G Ninja $(if $(filter true,$(CI)),-DBITCASK_WERROR=ON,) -DPython_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build build-asan build-tsan run test bench bench-quick bench-peers bench-peers-full fuzz clean
+.PHONY: all deps build build-asan build-tsan run demo test bench bench-quick bench-peers bench-peers-full fuzz clean
 
 all: build
 
@@ -30,7 +32,14 @@ build-tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBITCASK_SANITIZE=thread -DBITCASK_TSAN_ONLY=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-tsan
 
+PORT ?= 6380
+HTTP_PORT ?= 8380
+DATA_DIR ?= data
 run: build
+	@echo "bitcask-server: data in $(DATA_DIR)/; the bitcask tool is ./build/bitcask (try ./build/bitcask --help)"
+	./build/bitcask-server --dir $(DATA_DIR) --port $(PORT) --http-port $(HTTP_PORT)
+
+demo: build
 	./build/bitcask_demo /tmp/bitcask-demo
 
 test: build build-asan build-tsan

@@ -9,6 +9,7 @@
 //   index        random get before and after the ordered index exists; scan speed.
 //   compression  JSON documents: bytes on disk, put and get time for none, lz4, zstd.
 //   memory       keydir bytes per key at 10M keys of 16 bytes (--quick: 1M).
+//   multiget     random gets one by one against MultiGet in groups, 10M keys (--quick: 1M).
 
 #include <algorithm>
 #include <atomic>
@@ -18,6 +19,7 @@
 #include <fstream>
 #include <memory>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -261,6 +263,61 @@ std::string IndexSection(const std::string& dir, size_t n) {
   return md.str();
 }
 
+// ---- multiget -----------------------------------------------------------------------------
+
+std::string MultiGetSection(const std::string& dir, size_t n) {
+  const std::string d = dir + "/multiget";
+  std::filesystem::remove_all(d);
+  Options o;
+  o.auto_merge = false;
+  auto db = OpenOrDie(o, d);
+  Load(db.get(), n, 100, 5);
+  std::vector<std::string> keys(n);
+  for (size_t i = 0; i < n; i++) keys[i] = Key((i * 2654435761u) % n);  // random order
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  std::string v;
+  auto one_by_one = [&] {
+    Timer t;
+    for (size_t i = 0; i < n; i++) {
+      if (Status s = db->Get(views[i], &v); !s.ok()) Die("get", s);
+    }
+    return t.MicrosPer(n);
+  };
+  auto batched = [&](size_t group) {
+    std::vector<std::string> values(group);
+    std::vector<Status> statuses(group);
+    Timer t;
+    for (size_t i = 0; i < n; i += group) {
+      const size_t m = std::min(group, n - i);
+      db->MultiGet(std::span(views).subspan(i, m), std::span(values).first(m),
+                   std::span(statuses).first(m));
+      for (size_t j = 0; j < m; j++) {
+        if (!statuses[j].ok()) Die("multiget", statuses[j]);
+      }
+    }
+    return t.MicrosPer(n);
+  };
+  auto median_of_5 = [](const auto& f) {
+    std::vector<double> xs;
+    for (int i = 0; i < 5; i++) xs.push_back(f());
+    std::sort(xs.begin(), xs.end());
+    return xs[2];
+  };
+  const double single = median_of_5(one_by_one);
+  const double g16 = median_of_5([&] { return batched(16); });
+  const double g100 = median_of_5([&] { return batched(100); });
+  char buf[1024];
+  std::snprintf(buf, sizeof buf,
+                "### MultiGet\n\n%zu keys (V=100), all read once in random order, median of 5 "
+                "passes. One Get per key: %.3f µs per key. MultiGet of 16 keys: %.3f µs per key "
+                "(%.2fx); of 100 keys: %.3f µs per key (%.2fx).\n",
+                n, single, g16, single / g16, g100, single / g100);
+  std::printf("%s", buf);
+  db.reset();
+  std::filesystem::remove_all(d);
+  return buf;
+}
+
 // ---- compression --------------------------------------------------------------------------
 
 // A sensor report of about 1 KB: a header and a few dozen readings, the shape IoT stores hold.
@@ -378,7 +435,7 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--dir DIR] [--out FILE] "
-                   "[--only memory|open|merge|index|compression]\n",
+                   "[--only memory|open|merge|index|compression|multiget]\n",
                    argv[0]);
       return 2;
     }
@@ -394,6 +451,7 @@ int main(int argc, char** argv) {
   if (want("merge")) md += MergeSection(dir, 1000000) + "\n";
   if (want("index")) md += IndexSection(dir, 1000000) + "\n";
   if (want("compression")) md += CompressionSection(dir, 200000) + "\n";
+  if (want("multiget")) md += MultiGetSection(dir, quick ? 1000000 : 10000000) + "\n";
   if (!out.empty()) std::ofstream(out) << md;
   std::filesystem::remove_all(dir);
   return 0;

@@ -452,6 +452,50 @@ TEST_F(DBTest, CreateAndExistenceOptions) {
   EXPECT_EQ(Get("k"), "v");
 }
 
+TEST_F(DBTest, MultiGetAnswersWhatGetAnswers) {
+  ManualClock clock(1'000'000);
+  Options o;
+  o.clock = &clock;
+  ASSERT_OK(Open(o));
+  std::vector<std::string> names;
+  for (int i = 0; i < 100; i++) {
+    names.push_back("key" + std::to_string(i));
+    if (i % 3 != 0) ASSERT_OK(db_->Put(names.back(), "value" + std::to_string(i)));
+  }
+  WriteOptions ttl;
+  ttl.ttl_ms = 10;
+  ASSERT_OK(db_->Put("key0", "soon gone", ttl));
+  ASSERT_OK(db_->Delete("key1"));
+  clock.Advance(11);
+  names.push_back("");                          // empty: a valid key, absent here
+  names.push_back(std::string(70000, 'k'));     // too long
+  names.push_back("key2");                      // twice in one call
+
+  std::vector<std::string_view> keys(names.begin(), names.end());
+  std::vector<std::string> values;
+  const std::vector<Status> statuses = db_->MultiGet(keys, &values);
+  ASSERT_EQ(statuses.size(), keys.size());
+  ASSERT_EQ(values.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); i++) {
+    std::string one;
+    const Status s = db_->Get(keys[i], &one);
+    EXPECT_EQ(statuses[i].ToString(), s.ToString()) << i;
+    if (s.ok()) {
+      EXPECT_EQ(values[i], one) << i;
+    }
+  }
+  EXPECT_TRUE(statuses[0].IsNotFound());  // expired
+  EXPECT_TRUE(statuses[1].IsNotFound());  // deleted
+  EXPECT_EQ(values[2], "value2");
+  EXPECT_TRUE(statuses[100].IsNotFound());
+  EXPECT_TRUE(statuses[101].IsInvalidArgument());
+  EXPECT_EQ(values[102], "value2");
+
+  EXPECT_TRUE(db_->MultiGet({}, &values).empty());
+  ASSERT_OK(db_->Close());
+  EXPECT_TRUE(db_->MultiGet({"key2"}, &values)[0].IsClosed());
+}
+
 TEST_F(DBTest, CreatesMissingParentDirectories) {
   const std::string deep = tmp_.Sub("a/b/c/store");
   ASSERT_OK(DB::Open(Options(), deep, &db_));

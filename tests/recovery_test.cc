@@ -189,6 +189,26 @@ TEST_F(RecoveryTest, DamageFoundByGetIsCorruptionNotData) {
   EXPECT_TRUE(db_->Contains("other").ok());
 }
 
+TEST_F(RecoveryTest, MultiGetReportsDamageForThatKeyOnly) {
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Put("victim", "precious value"));
+  ASSERT_OK(db_->Put("other", "fine"));
+  const int fd = ::open(DataFile().c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  const char x = 'X';
+  ASSERT_EQ(::pwrite(fd, &x, 1, OffsetOf(0) + format::kRecordHeaderSize + 8), 1);
+  ::close(fd);
+  std::vector<std::string> values;
+  const auto statuses = db_->MultiGet({"other", "victim", "absent"}, &values);
+  ASSERT_EQ(statuses.size(), 3u);
+  EXPECT_TRUE(statuses[0].ok());
+  EXPECT_EQ(values[0], "fine");
+  EXPECT_TRUE(statuses[1].IsCorruption()) << statuses[1].ToString();
+  EXPECT_NE(statuses[1].ToString().find("offset 16"), std::string::npos) << statuses[1].ToString();
+  EXPECT_TRUE(values[1].empty());
+  EXPECT_TRUE(statuses[2].IsNotFound());
+}
+
 TEST_F(RecoveryTest, WithHintsDamageIsFoundOnRead) {
   // Open trusts a good hint file and does not read values; the checksum on every read still
   // keeps damaged bytes from being returned.

@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -230,6 +231,41 @@ TEST_F(ServerTest, PipelinedInput) {
   EXPECT_EQ(c.Read(expect.size(), 10000), expect);
 }
 
+// A pipeline's consecutive GETs run together (one MultiGet); what they answer must be what
+// GETs run one by one answer, in order, around the writes between them.
+TEST_F(ServerTest, PipelinedGetsSeeTheWritesBeforeThem) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  auto cmd = [](std::initializer_list<std::string> args) {
+    std::string r = "*" + std::to_string(args.size()) + "\r\n";
+    for (const auto& a : args) r += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+    return r;
+  };
+  std::string sent, expect;
+  for (int round = 0; round < 50; round++) {
+    const std::string v = "v" + std::to_string(round);
+    sent += cmd({"SET", "k", v}) + cmd({"GET", "k"}) + cmd({"get", "missing"}) + cmd({"GET", "k"});
+    expect += "+OK\r\n$" + std::to_string(v.size()) + "\r\n" + v + "\r\n$-1\r\n$" +
+              std::to_string(v.size()) + "\r\n" + v + "\r\n";
+    sent += cmd({"DEL", "k"}) + cmd({"GET", "k"}) + cmd({"GET", "k", "extra"});
+    expect += ":1\r\n$-1\r\n-ERR wrong number of arguments for 'get' command\r\n";
+  }
+  for (int i = 0; i < 200; i++) {  // a long run of GETs: more than one batch
+    sent += cmd({"GET", "k" + std::to_string(i % 3)});
+    expect += "$-1\r\n";
+  }
+  RawConnection c(server.port());
+  ASSERT_TRUE(c.ok());
+  c.Send(sent);
+  EXPECT_EQ(c.Read(expect.size(), 10000), expect);
+
+  // Every GET is counted, batched or not: 50 * 4 + 200 ran, and the 50 with an extra
+  // argument were rejected, as Redis counts them.
+  const std::string info = Cli(server.port(), "INFO commandstats");
+  EXPECT_NE(info.find("cmdstat_get:calls=400,"), std::string::npos) << info;
+  EXPECT_NE(info.find("rejected_calls=50,failed_calls=0"), std::string::npos) << info;
+}
+
 TEST_F(ServerTest, TtlBehaviour) {
   ServerProcess server(dir());
   ASSERT_TRUE(server.ready());
@@ -365,10 +401,17 @@ TEST_F(ServerTest, ClientLimitsAndIdleTimeout) {
     bool closed = false;
     EXPECT_EQ(c.Read(100, 3000, &closed), "-ERR max number of clients reached\r\n");
   }
-  // Idle for more than the timeout: the server hangs up.
-  RawConnection idle(server.port());
+  // Idle for more than the timeout: the server hangs up. (First wait until the server has
+  // seen the three connections above go, or this one is refused as one too many.)
+  std::unique_ptr<RawConnection> idle;
   bool closed = false;
-  idle.Read(1, 4000, &closed);
+  for (int attempt = 0; attempt < 100; attempt++) {
+    idle = std::make_unique<RawConnection>(server.port());
+    closed = false;
+    if (idle->Read(1, 50, &closed).empty() && !closed) break;  // accepted, and quiet
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  idle->Read(1, 4000, &closed);
   EXPECT_TRUE(closed) << "idle connection not closed after the timeout";
   // A request larger than the query buffer limit, never finished.
   RawConnection big(server.port());

@@ -51,6 +51,9 @@ class DBImpl final : public DB {
   Status Put(std::string_view key, std::string_view value, const WriteOptions& options) override;
   Status Get(std::string_view key, std::string* value) override;
   Status GetWithExpiry(std::string_view key, std::string* value, uint64_t* expire_at_ms) override;
+  void MultiGet(std::span<const std::string_view> keys, std::span<std::string> values,
+                std::span<Status> statuses) override;
+  using DB::MultiGet;
   Status Delete(std::string_view key, const WriteOptions& options) override;
   Status Contains(std::string_view key) override;
   Status Write(const WriteBatch& batch, const WriteOptions& options) override;

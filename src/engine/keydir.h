@@ -57,6 +57,8 @@ class KeyArena {
   void SetLocation(uint32_t ref, const KeyLocation& loc);
   // Marks the entry as removed: its bytes are garbage, and the ordered index skips it.
   void Release(uint32_t ref);
+  // Starts loading an entry into the cache (look-ahead for batched lookups).
+  void Prefetch(uint32_t ref) const { __builtin_prefetch(Entry(ref)); }
   bool IsReleased(uint32_t ref) const { return (Entry(ref)[0] & kReleasedFlag) != 0; }
 
   size_t allocated_bytes() const { return allocated_; }
@@ -116,6 +118,13 @@ class KeydirShard {
   // Starts loading the slot where a lookup of `hash` begins (batches look ahead with it).
   void Prefetch(uint64_t hash) const {
     if (capacity_ != 0) __builtin_prefetch(&slots_[Home(static_cast<uint32_t>(hash))]);
+  }
+  // The next step, once that slot is in the cache: starts loading the key entry it points at,
+  // if the slot holds this hash. (A key further along its probe sequence is not prefetched.)
+  void PrefetchEntry(uint64_t hash) const {
+    if (capacity_ == 0) return;
+    const Slot& s = slots_[Home(static_cast<uint32_t>(hash))];
+    if (s.ref > kDeletedRef && s.hash == static_cast<uint32_t>(hash)) arena_.Prefetch(s.ref);
   }
 
   size_t size() const { return count_; }

@@ -432,20 +432,32 @@ void GetEx(CommandContext& c) {
   BulkOrNull(c, s, value);
 }
 
-void MGet(CommandContext& c) {
-  reply::ArrayHeader(c.out, c.args.size() - 1);
-  std::string value;
-  for (size_t i = 1; i < c.args.size(); i++) {
-    const Status s = c.server.db().Get(c.args[i], &value);
-    // MGET answers nil for anything it cannot read, as Redis does for a wrong type.
-    if (s.ok()) {
-      c.server.keyspace_hits++;
-      reply::Bulk(c.out, value);
+// Replies to a MultiGet: a bulk string per value, the null bulk string per missing key, and
+// an error (an array may hold one) for a key whose record could not be read.
+void ReplyValues(ServerState& server, std::span<const Status> statuses,
+                 std::span<const std::string> values, std::string* out) {
+  for (size_t i = 0; i < statuses.size(); i++) {
+    if (statuses[i].ok()) {
+      server.keyspace_hits++;
+      reply::Bulk(out, values[i]);
+    } else if (statuses[i].IsNotFound()) {
+      server.keyspace_misses++;
+      reply::Null(out);
     } else {
-      c.server.keyspace_misses++;
-      reply::Null(c.out);
+      std::string msg = "ERR " + statuses[i].ToString();
+      std::replace_if(msg.begin(), msg.end(), [](char ch) { return ch == '\r' || ch == '\n'; }, ' ');
+      reply::Error(out, msg);
     }
   }
+}
+
+void MGet(CommandContext& c) {
+  const auto keys = std::span(c.args).subspan(1);
+  std::vector<std::string> values(keys.size());
+  std::vector<Status> statuses(keys.size());
+  c.server.db().MultiGet(keys, values, statuses);
+  reply::ArrayHeader(c.out, keys.size());
+  ReplyValues(c.server, statuses, values, c.out);
 }
 
 void MSetGeneric(CommandContext& c, bool nx) {
@@ -959,11 +971,13 @@ void Info(CommandContext& c) {
     for (size_t i = 0; i < table.size(); i++) {
       const CommandStats& cs = srv.command_stats(i);
       const uint64_t calls = cs.calls;
-      if (calls == 0) continue;
+      if (calls == 0 && cs.rejected.load() == 0) continue;
       char line[256];
-      std::snprintf(line, sizeof line, "calls=%llu,usec=%llu,usec_per_call=%.2f,failed_calls=%llu",
-                    (unsigned long long)calls, (unsigned long long)cs.micros.load(),
-                    double(cs.micros) / double(calls), (unsigned long long)cs.errors.load());
+      std::snprintf(line, sizeof line,
+                    "calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu",
+                    (unsigned long long)calls, (unsigned long long)(cs.nanos.load() / 1000),
+                    calls ? double(cs.nanos.load()) / 1000.0 / double(calls) : 0.0,
+                    (unsigned long long)cs.rejected.load(), (unsigned long long)cs.errors.load());
       AppendInfoLine(&s, std::string("cmdstat_") + table[i].name, line);
     }
     s += "\r\n";
@@ -1083,13 +1097,14 @@ void Config(CommandContext& c) {
   }
   if (sub == "resetstat" && c.args.size() == 2) {
     for (size_t i = 0; i < c.server.command_count(); i++) {
-      c.server.command_stats(i).calls = 0;
-      c.server.command_stats(i).micros = 0;
-      c.server.command_stats(i).errors = 0;
+      c.server.command_stats(i).calls.Reset();
+      c.server.command_stats(i).nanos.Reset();
+      c.server.command_stats(i).errors.Reset();
+      c.server.command_stats(i).rejected.Reset();
     }
-    c.server.keyspace_hits = 0;
-    c.server.keyspace_misses = 0;
-    c.server.total_commands = 0;
+    c.server.keyspace_hits.Reset();
+    c.server.keyspace_misses.Reset();
+    c.server.total_commands.Reset();
     return Ok(c);
   }
   if (sub == "rewrite") return Err(c, "ERR The server is running without a config file");
@@ -1244,6 +1259,39 @@ int FindCommand(std::string_view name) {
   return it == by_name.end() ? -1 : it->second;
 }
 
+bool IsPlainGet(const Client& client, const Args& args) {
+  return args.size() == 2 && client.authenticated && args[0].size() == 3 &&
+         (args[0][0] | 0x20) == 'g' && (args[0][1] | 0x20) == 'e' && (args[0][2] | 0x20) == 't';
+}
+
+void DispatchGets(ServerState& server, std::span<const std::string_view> keys, std::string* out) {
+  static const size_t get_index = static_cast<size_t>(FindCommand("get"));
+  const size_t n = keys.size();
+  server.total_commands.Add(n);
+  thread_local std::vector<std::string> values;
+  thread_local std::vector<Status> statuses;
+  if (values.size() < n) {
+    values.resize(n);
+    statuses.resize(n);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  server.db().MultiGet(keys, std::span(values).first(n), std::span(statuses).first(n));
+  ReplyValues(server, std::span(statuses).first(n), std::span(values).first(n), out);
+  const uint64_t ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  CommandStats& cs = server.command_stats(get_index);
+  cs.calls.Add(n);
+  cs.nanos.Add(ns);
+  for (size_t i = 0; i < n; i++) {
+    cs.latency.Record(ns / n);  // each GET is counted at the batch's average
+    if (!statuses[i].ok() && !statuses[i].IsNotFound()) cs.errors.Add(1);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (values[i].capacity() > 64 * 1024) std::string().swap(values[i]);  // keep no large value
+  }
+}
+
 void Dispatch(ServerState& server, Client& client, const Args& args, std::string* out) {
   if (args.empty()) return;
   server.total_commands++;
@@ -1261,24 +1309,26 @@ void Dispatch(ServerState& server, Client& client, const Args& args, std::string
   }
   const CommandSpec& spec = AllCommands()[size_t(idx)];
   CommandContext ctx{server, client, args, out};
+  CommandStats& cs = server.command_stats(size_t(idx));
   if ((spec.arity > 0 && int(args.size()) != spec.arity) ||
       (spec.arity < 0 && int(args.size()) < -spec.arity)) {
+    cs.rejected.Add(1);
     return WrongArgs(ctx);
   }
   if (!client.authenticated && !(spec.flags & kCmdNoAuth)) {
+    cs.rejected.Add(1);
     return reply::Error(out, "NOAUTH Authentication required.");
   }
-  CommandStats& cs = server.command_stats(size_t(idx));
   const size_t before = out->size();
   const auto t0 = std::chrono::steady_clock::now();
   spec.handler(ctx);
   const uint64_t ns = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
           .count());
-  cs.calls.fetch_add(1, std::memory_order_relaxed);
-  cs.micros.fetch_add(ns / 1000, std::memory_order_relaxed);
+  cs.calls.Add(1);
+  cs.nanos.Add(ns);
   cs.latency.Record(ns);
-  if (out->size() > before && (*out)[before] == '-') cs.errors.fetch_add(1, std::memory_order_relaxed);
+  if (out->size() > before && (*out)[before] == '-') cs.errors.Add(1);
 }
 
 }  // namespace bitcask::server

@@ -6,6 +6,7 @@
 #define BITCASK_SERVER_COMMANDS_H_
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,12 @@ int FindCommand(std::string_view name);
 
 // Checks arity and authentication, runs the command and appends its reply to *out.
 void Dispatch(ServerState& server, Client& client, const Args& args, std::string* out);
+
+// A pipeline's consecutive GETs run together: IsPlainGet says whether args is a GET the
+// client may run (two arguments, authenticated), and DispatchGets runs GET for each key,
+// with the replies and counters that many Dispatch calls would give, through one MultiGet.
+bool IsPlainGet(const Client& client, const Args& args);
+void DispatchGets(ServerState& server, std::span<const std::string_view> keys, std::string* out);
 
 }  // namespace bitcask::server
 

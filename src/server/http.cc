@@ -75,6 +75,12 @@ std::string PrometheusMetrics(ServerState* state) {
     AppendValue(&out, std::string("bitcask_command_errors_total{command=\"") + table[i].name + "\"}",
                 double(state->command_stats(i).errors.load()));
   }
+  AppendMetric(&out, "bitcask_command_rejected_total", "counter",
+               "Commands refused before running (wrong arity, not authenticated), by command.");
+  for (size_t i = 0; i < table.size(); i++) {
+    AppendValue(&out, std::string("bitcask_command_rejected_total{command=\"") + table[i].name + "\"}",
+                double(state->command_stats(i).rejected.load()));
+  }
   AppendMetric(&out, "bitcask_command_duration_seconds", "summary",
                "Time to run a command (the server's side, without the network), by command.");
   for (size_t i = 0; i < table.size(); i++) {

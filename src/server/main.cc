@@ -124,6 +124,12 @@ int main(int argc, char** argv) {
            {"open_ms", std::to_string(stats.open_micros / 1000)}});
   std::printf("bitcask-server ready on %s:%d (http %d); connect with: redis-cli -p %d\n",
               cfg.bind.c_str(), state.bound_port, state.bound_http_port, state.bound_port);
+  if (state.bound_http_port > 0) {
+    std::printf("  metrics http://%s:%d/metrics  health http://%s:%d/health  "
+                "JSON API http://%s:%d/get/KEY (docs/SERVER.md)\n",
+                cfg.bind.c_str(), state.bound_http_port, cfg.bind.c_str(), state.bound_http_port,
+                cfg.bind.c_str(), state.bound_http_port);
+  }
   std::fflush(stdout);
 
   resp.Run();

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <algorithm>
+#include <cstring>
+#include <memory>
 
 #include "server/commands.h"
 #include "server/resp.h"
@@ -18,6 +20,50 @@ constexpr size_t kReadChunk = 64 * 1024;
 // A connection's output buffer past this size is written before more input is processed,
 // so a client pipelining without reading cannot make the server buffer without end.
 constexpr size_t kOutputFlushBytes = 4u << 20;
+// Most GETs of one pipeline run by one MultiGet.
+constexpr size_t kMaxGetBatch = 64;
+
+// A connection's input: bytes received and not yet consumed. Unlike std::string it does not
+// zero the space a read is about to fill (64 KiB per read adds up under pipelining).
+class InputBuffer {
+ public:
+  const char* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+
+  // Room for n more bytes at the end; Commit says how many a read filled.
+  char* Prepare(size_t n) {
+    if (size_ + n > capacity_) {
+      const size_t capacity = std::max(size_ + n, capacity_ * 2);
+      auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+      if (size_ > 0) std::memcpy(grown.get(), data_.get(), size_);
+      data_ = std::move(grown);
+      capacity_ = capacity;
+    }
+    return data_.get() + size_;
+  }
+  void Commit(size_t n) { size_ += n; }
+
+  // Drops the first n bytes.
+  void Consume(size_t n) {
+    if (n >= size_) return Clear();
+    std::memmove(data_.get(), data_.get() + n, size_ - n);
+    size_ -= n;
+  }
+  // Empties the buffer; a buffer a large value made big is given back.
+  void Clear() {
+    size_ = 0;
+    if (capacity_ > kKeepCapacity) {
+      data_.reset();
+      capacity_ = 0;
+    }
+  }
+
+ private:
+  static constexpr size_t kKeepCapacity = 1u << 20;
+  std::unique_ptr<char[]> data_;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -36,6 +82,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const auto peer = socket_.remote_endpoint(ec);
     client_.address = ec ? "?" : peer.address().to_string() + ":" + std::to_string(peer.port());
     socket_.set_option(tcp::no_delay(true), ec);
+    config_version_ = state_->config_version();
     config_ = state_->config();
     client_.authenticated = config_.requirepass.empty();
     parser_ = RespParser(Limits());
@@ -69,12 +116,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Read at least what an announced bulk string still needs, in large steps.
     const size_t have = in_.size() - start_;
     const size_t want = std::max(kReadChunk, std::min<size_t>(need_ > have ? need_ - have : 0, 16u << 20));
-    const size_t old = in_.size();
-    in_.resize(old + want);
     socket_.async_read_some(
-        asio::buffer(in_.data() + old, want),
-        [self = shared_from_this(), old](const asio::error_code& ec, size_t n) {
-          self->in_.resize(old + n);
+        asio::buffer(in_.Prepare(want), want),
+        [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+          self->in_.Commit(n);
           if (ec) {
             self->Close();  // the client went away, or Stop() closed us
             return;
@@ -84,19 +129,27 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Process() {
-    config_ = state_->config();  // CONFIG SET applies to connected clients too
-    std::vector<std::string_view> args;
-    std::vector<std::string> storage;
+    if (const uint64_t v = state_->config_version(); v != config_version_) {
+      config_version_ = v;  // CONFIG SET applies to connected clients too
+      config_ = state_->config();
+    }
     std::string error;
+    // Consecutive GETs of a pipeline wait here (views into in_) and run as one MultiGet.
+    auto run_gets = [this] {
+      if (gets_.empty()) return;
+      DispatchGets(*state_, gets_, &out_);
+      gets_.clear();
+    };
     while (start_ < in_.size()) {
       size_t used = 0;
       const std::string_view pending(in_.data() + start_, in_.size() - start_);
-      const auto r = parser_.Parse(pending, &args, &used, &error, &storage);
+      const auto r = parser_.Parse(pending, &args_, &used, &error, &storage_);
       if (r == RespParser::Result::kNeedMore) {
         need_ = used;
         break;
       }
       if (r == RespParser::Result::kError) {
+        run_gets();
         state_->protocol_errors++;
         reply::Error(&out_, error);
         log_->Log(Logger::kVerbose, "protocol error, closing client",
@@ -106,15 +159,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
       }
       start_ += used;
       need_ = 0;
-      if (!args.empty()) Dispatch(*state_, client_, args, &out_);
+      if (args_.empty()) continue;
+      if (pending[0] == '*' && IsPlainGet(client_, args_)) {  // not inline: no views into storage_
+        gets_.push_back(args_[1]);
+        if (gets_.size() == kMaxGetBatch) run_gets();
+      } else {
+        run_gets();
+        Dispatch(*state_, client_, args_, &out_);
+      }
       if (client_.close_after_reply || out_.size() > kOutputFlushBytes) break;
     }
+    run_gets();
     // Drop consumed input; keep what a partial command has so far.
     if (start_ == in_.size()) {
-      in_.clear();
+      in_.Clear();
       start_ = 0;
     } else if (start_ > 0 && (start_ > kReadChunk || out_.empty())) {
-      in_.erase(0, start_);
+      in_.Consume(start_);
       start_ = 0;
     }
     if (in_.size() - start_ > config_.client_query_buffer_limit) {
@@ -153,7 +214,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ServerConfig config_;
   Client client_;
   RespParser parser_;
-  std::string in_;
+  uint64_t config_version_ = 0;
+  std::vector<std::string_view> args_;       // the command being run
+  std::vector<std::string> storage_;         // unescaped inline arguments
+  std::vector<std::string_view> gets_;       // keys of GETs waiting for run_gets
+  InputBuffer in_;
   size_t start_ = 0;  // first unconsumed byte of in_
   size_t need_ = 0;   // bytes of input (from start_) the pending command needs at least
   std::string out_;

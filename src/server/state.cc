@@ -68,6 +68,12 @@ ServerState::~ServerState() {
   if (job.joinable()) job.join();
 }
 
+size_t Counter::Stripe() {
+  static std::atomic<size_t> next{0};
+  thread_local const size_t stripe = next.fetch_add(1, std::memory_order_relaxed) % kStripes;
+  return stripe;
+}
+
 ServerConfig ServerState::config() const {
   std::lock_guard l(config_mu_);
   return config_;
@@ -76,6 +82,7 @@ ServerConfig ServerState::config() const {
 void ServerState::UpdateConfig(const std::function<void(ServerConfig*)>& change) {
   std::lock_guard l(config_mu_);
   change(&config_);
+  config_version_.fetch_add(1, std::memory_order_release);
 }
 
 bool ServerState::StartBackground(const char* what, std::function<Status()> job) {

@@ -93,11 +93,38 @@ class ScanCursors {
   uint64_t next_ = 0x9e3779b97f4a7c15ull;
 };
 
+// A counter every event-loop thread bumps for every command: one cache line per stripe, so
+// threads on different cores do not fight over a line. Reading sums the stripes.
+class Counter {
+ public:
+  void Add(uint64_t n) { stripes_[Stripe()].value.fetch_add(n, std::memory_order_relaxed); }
+  void operator++(int) { Add(1); }
+  uint64_t load() const {
+    uint64_t sum = 0;
+    for (const auto& s : stripes_) sum += s.value.load(std::memory_order_relaxed);
+    return sum;
+  }
+  operator uint64_t() const { return load(); }
+  // Resets to zero (CONFIG RESETSTAT); increments racing with it may survive.
+  void Reset() {
+    for (auto& s : stripes_) s.value.store(0, std::memory_order_relaxed);
+  }
+
+ private:
+  static constexpr size_t kStripes = 4;
+  static size_t Stripe();  // this thread's stripe, handed out round-robin
+  struct alignas(64) Stripe_ {
+    std::atomic<uint64_t> value{0};
+  };
+  std::array<Stripe_, kStripes> stripes_;
+};
+
 // Calls and time per command, for INFO commandstats and /metrics.
 struct CommandStats {
-  std::atomic<uint64_t> calls{0};
-  std::atomic<uint64_t> micros{0};
-  std::atomic<uint64_t> errors{0};
+  Counter calls;
+  Counter nanos;  // time in the handler; INFO shows it in microseconds
+  Counter errors;    // ran and replied with an error (Redis's failed_calls)
+  Counter rejected;  // refused before running: wrong arity, not authenticated
   engine::LatencyHistogram latency;
 };
 
@@ -113,6 +140,8 @@ class ServerState {
   // The configuration may change (CONFIG SET); read it through a copy.
   ServerConfig config() const;
   void UpdateConfig(const std::function<void(ServerConfig*)>& change);
+  // Bumped by every UpdateConfig: a connection re-reads config() only when it moved.
+  uint64_t config_version() const { return config_version_.load(std::memory_order_acquire); }
 
   // One entry per command in the command table, by its index.
   CommandStats& command_stats(size_t index) { return command_stats_[index]; }
@@ -121,9 +150,9 @@ class ServerState {
   std::atomic<uint64_t> connected_clients{0};
   std::atomic<uint64_t> total_connections{0};
   std::atomic<uint64_t> rejected_connections{0};
-  std::atomic<uint64_t> total_commands{0};
-  std::atomic<uint64_t> keyspace_hits{0};
-  std::atomic<uint64_t> keyspace_misses{0};
+  Counter total_commands;
+  Counter keyspace_hits;
+  Counter keyspace_misses;
   std::atomic<uint64_t> protocol_errors{0};
   std::atomic<uint64_t> next_client_id{1};
   std::atomic<uint64_t> last_save_unix{0};
@@ -143,6 +172,7 @@ class ServerState {
   std::unique_ptr<DB> db_;
   mutable std::mutex config_mu_;
   ServerConfig config_;
+  std::atomic<uint64_t> config_version_{0};
   KeyLocks key_locks_;
   ScanCursors cursors_;
   std::vector<CommandStats> command_stats_;

@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""bitcask-server against a real redis-server, both driven by the real redis-benchmark.
+
+    python3 bench/server_bench.py [--server build/bitcask-server] [--runs 3] [--out FILE]
+
+Both servers run in the same durability class: redis-server with `appendonly yes` and
+`appendfsync everysec`, bitcask-server with `--sync interval` (fsync every second, its
+default). Each line is redis-benchmark with 50 clients, 100-byte values over 100k random keys,
+without and with `-P 16` pipelining. The servers take turns, run after run, and the table
+reports the median requests/s of the runs and the ratio bitcask / redis (above 1: bitcask
+is faster). redis-benchmark shares the machine's cores with the server it measures, the same
+for both.
+"""
+
+import argparse
+import csv
+import io
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TESTS = ["SET", "GET", "INCR", "MSET"]
+CLIENTS = 50
+KEYSPACE = 100_000
+VALUE_BYTES = 100
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port, proc, what):
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited with status {proc.returncode} before accepting connections")
+        r = subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True)
+        if r.stdout.strip() == "PONG":
+            return
+        time.sleep(0.1)
+    sys.exit(f"{what} did not answer PING on port {port} within 30 s")
+
+
+class Server:
+    def __init__(self, name, argv, port):
+        self.name, self.argv, self.port = name, argv, port
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_ready(self.port, self.proc, self.name)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        subprocess.run(["redis-cli", "-p", str(self.port), "SHUTDOWN", "NOSAVE"], capture_output=True)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+
+def run_benchmark(port, pipeline, requests):
+    argv = ["redis-benchmark", "-p", str(port), "-t", ",".join(t.lower() for t in TESTS),
+            "-c", str(CLIENTS), "-n", str(requests), "-r", str(KEYSPACE), "-d", str(VALUE_BYTES),
+            "-P", str(pipeline), "--csv", "-q"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    rows = {}
+    for row in csv.DictReader(io.StringIO(out)):
+        name = row["test"].split(" ")[0]  # "MSET (10 keys)" -> "MSET"
+        rows[name] = (float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"]))
+    missing = [t for t in TESTS if t not in rows]
+    if missing:
+        sys.exit(f"redis-benchmark reported no {missing} on port {port}:\n{out}")
+    return rows
+
+
+def version(argv):
+    r = subprocess.run(argv, capture_output=True, text=True)
+    return (r.stdout or r.stderr).strip().splitlines()[0]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--server", default="build/bitcask-server")
+    ap.add_argument("--runs", type=int, default=3, help="runs per server and line (median)")
+    ap.add_argument("--requests", type=int, default=200_000, help="requests per test without pipelining")
+    ap.add_argument("--pipelined-requests", type=int, default=1_000_000, help="requests per test with -P 16")
+    ap.add_argument("--io-threads", type=int, default=0, help="bitcask-server event loops (0: its default)")
+    ap.add_argument("--out", help="write the Markdown table here too")
+    args = ap.parse_args()
+    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found (Debian packages redis-server and redis-tools; `make deps`)")
+    if not os.access(args.server, os.X_OK):
+        sys.exit(f"{args.server} not found; build it with `make build`")
+
+    work = tempfile.mkdtemp(prefix="bitcask-server-bench-")
+    bport, rport = free_port(), free_port()
+    bargv = [args.server, "--dir", os.path.join(work, "bitcask"), "--port", str(bport),
+             "--http-port", "-1", "--sync", "interval", "--logfile", os.path.join(work, "bitcask.log")]
+    if args.io_threads:
+        bargv += ["--io-threads", str(args.io_threads)]
+    os.makedirs(os.path.join(work, "redis"))
+    rargv = ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--dir", os.path.join(work, "redis"),
+             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+             "--logfile", os.path.join(work, "redis.log")]
+    servers = [Server("bitcask-server", bargv, bport), Server("redis-server", rargv, rport)]
+
+    results = {}  # (server, pipeline, test) -> [(rps, p50, p99)]
+    try:
+        for s in servers:
+            s.start()
+        for pipeline, requests in ((1, args.requests), (16, args.pipelined_requests)):
+            for run in range(args.runs):
+                order = servers if run % 2 == 0 else servers[::-1]
+                for s in order:
+                    rows = run_benchmark(s.port, pipeline, requests)
+                    for t, v in rows.items():
+                        results.setdefault((s.name, pipeline, t), []).append(v)
+                    print(f"  P={pipeline:<2} run {run + 1}/{args.runs} {s.name:15s} " +
+                          "  ".join(f"{t} {rows[t][0]:>9.0f}/s" for t in TESTS), file=sys.stderr, flush=True)
+    finally:
+        for s in servers:
+            s.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    def median(name, p, t, i):
+        return statistics.median(v[i] for v in results[(name, p, t)])
+
+    lines = [
+        "# bitcask-server vs redis-server (redis-benchmark)",
+        "",
+        f"Command: `python3 bench/server_bench.py --runs {args.runs}` (`make bench-server`)  ",
+        f"Machine: {os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}; "
+        f"{version(['redis-server', '--version'])}  ",
+        f"Workload: redis-benchmark, {CLIENTS} clients, {VALUE_BYTES}-byte values, {KEYSPACE} random keys "
+        f"(`-r {KEYSPACE}`), {args.requests} requests per test without pipelining and "
+        f"{args.pipelined_requests} with `-P 16`; MSET sets 10 keys per request. "
+        f"Median of {args.runs} runs, servers alternating.  ",
+        "Durability: redis-server `--appendonly yes --appendfsync everysec`; bitcask-server "
+        "`--sync interval` (fsync once a second).",
+        "",
+        "| test | pipeline | bitcask req/s | redis req/s | bitcask / redis | bitcask p50 / p99 ms | redis p50 / p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for pipeline in (1, 16):
+        for t in TESTS:
+            b = median("bitcask-server", pipeline, t, 0)
+            r = median("redis-server", pipeline, t, 0)
+            lines.append(
+                f"| {t} | {pipeline} | {b:,.0f} | {r:,.0f} | {b / r:.2f}x | "
+                f"{median('bitcask-server', pipeline, t, 1):.3f} / {median('bitcask-server', pipeline, t, 2):.3f} | "
+                f"{median('redis-server', pipeline, t, 1):.3f} / {median('redis-server', pipeline, t, 2):.3f} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
