@@ -6,6 +6,7 @@
 #   make test    build release, ASan+UBSan and TSan trees and run every test suite
 #   make bench   the engine on the seed's grid, its features, and the Python package;
 #                writes bench/results/{engine,features,python}.md
+#                (bench-peers: vs LMDB/LevelDB/RocksDB; bench-server: vs redis-server)
 #
 # CI=true turns warnings into errors.
 
@@ -13,7 +14,7 @@
 PYTHON := $(shell command -v python3)
 CMAKE_FLAGS := -G Ninja $(if $(filter true,$(CI)),-DBITCASK_WERROR=ON,) -DPython_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build build-asan build-tsan run demo test bench bench-quick bench-peers bench-peers-full fuzz clean
+.PHONY: all deps build build-asan build-tsan run demo test bench bench-quick bench-peers bench-peers-full bench-server fuzz clean
 
 all: build
 
@@ -74,3 +75,8 @@ bench-peers: build
 
 bench-peers-full: build
 	$(PLOT_PYTHON) bench/peers/run_peers.py --full
+
+# redis-benchmark (SET, GET, INCR, MSET; 50 clients; -P 1 and -P 16) against bitcask-server and
+# a real redis-server with appendonly yes / appendfsync everysec: bench/results/server.md.
+bench-server: build
+	$(PLOT_PYTHON) bench/server_bench.py --out bench/results/server.md

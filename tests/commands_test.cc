@@ -202,6 +202,16 @@ TEST_F(CommandsTest, KeysAndScan) {
   } while (cursor != "0" && calls < 100);
   EXPECT_EQ(seen.size(), 50u);
   EXPECT_GT(calls, 5);
+  // A cursor can be used again: a client retrying a call gets the same page.
+  const std::string first = Call({"SCAN", "0", "COUNT", "5"});
+  const size_t p = first.find("\r\n", 4) + 2;
+  const std::string next = first.substr(p, first.find("\r\n", p) - p);
+  // The keys of a page follow its cursor line (each call hands out a fresh cursor).
+  auto keys_of = [](const std::string& r) { return r.substr(r.find("\r\n*", 4)); };
+  const std::string page = Call({"SCAN", next, "COUNT", "5"});
+  EXPECT_EQ(page.substr(0, 4), "*2\r\n");
+  EXPECT_EQ(keys_of(page).substr(0, 6), "\r\n*5\r\n");
+  EXPECT_EQ(keys_of(Call({"SCAN", next, "COUNT", "5"})), keys_of(page));
   EXPECT_EQ(Call({"SCAN", "12345"}), "-ERR invalid cursor\r\n");
   EXPECT_EQ(Call({"SCAN", "abc"}), "-ERR invalid cursor\r\n");
   EXPECT_EQ(Call({"SCAN", "0", "COUNT", "0"}), "-ERR syntax error\r\n");

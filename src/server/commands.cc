@@ -809,7 +809,7 @@ void Scan(CommandContext& c) {
     }
   }
   std::string after;
-  if (cursor != 0 && !c.server.cursors().Take(cursor, &after)) {
+  if (cursor != 0 && !c.server.cursors().Find(cursor, &after)) {
     return Err(c, "ERR invalid cursor");
   }
   const std::string_view prefix = has_pattern ? GlobLiteralPrefix(pattern) : std::string_view();

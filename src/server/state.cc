@@ -42,13 +42,12 @@ uint64_t ScanCursors::Save(std::string last_key) {
   return id;
 }
 
-bool ScanCursors::Take(uint64_t cursor, std::string* last_key) {
+bool ScanCursors::Find(uint64_t cursor, std::string* last_key) {
   std::lock_guard l(mu_);
   auto it = cursors_.find(cursor);
   if (it == cursors_.end()) return false;
-  *last_key = std::move(it->second.first);
-  order_.erase(it->second.second);
-  cursors_.erase(it);
+  *last_key = it->second.first;
+  order_.splice(order_.end(), order_, it->second.second);  // most recently used now
   return true;
 }
 

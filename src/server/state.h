@@ -78,17 +78,18 @@ class KeyLocks {
 };
 
 // SCAN cursors. Redis clients expect a number; the position of a scan is a key, so the server
-// remembers the last key behind each cursor it handed out (the newest 65536, least recently
-// used dropped first). A cursor not known any more gets "ERR invalid cursor".
+// remembers the last key behind each cursor it handed out (65536 of them, least recently
+// used dropped first). A cursor can be used again, as in Redis: a client retrying a SCAN call
+// gets the same page. A cursor not known any more gets "ERR invalid cursor".
 class ScanCursors {
  public:
   uint64_t Save(std::string last_key);
-  bool Take(uint64_t cursor, std::string* last_key);
+  bool Find(uint64_t cursor, std::string* last_key);
 
  private:
   static constexpr size_t kMax = 65536;
   std::mutex mu_;
-  std::list<uint64_t> order_;  // least recently saved first
+  std::list<uint64_t> order_;  // least recently used first
   std::unordered_map<uint64_t, std::pair<std::string, std::list<uint64_t>::iterator>> cursors_;
   uint64_t next_ = 0x9e3779b97f4a7c15ull;
 };
