@@ -19,6 +19,19 @@ namespace format = engine::format;
 
 class RecoveryTest : public DBTest {
  protected:
+  // Stores "victim" then "other" in an open store and damages the victim's record under it,
+  // as a failing disk would.
+  void DamageVictimUnderOpenStore() {
+    ASSERT_OK(Open());
+    ASSERT_OK(db_->Put("victim", "precious value"));
+    ASSERT_OK(db_->Put("other", "fine"));
+    const int fd = ::open(DataFile().c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    const char x = 'X';
+    ASSERT_EQ(::pwrite(fd, &x, 1, OffsetOf(0) + format::kRecordHeaderSize + 8), 1);
+    ::close(fd);
+  }
+
   std::string DataFile(int n = 1) const {
     char name[32];
     std::snprintf(name, sizeof name, "/%08d.data", n);
@@ -171,15 +184,7 @@ TEST_F(RecoveryTest, SalvageKeepsOlderVersionWhenNewerIsDamaged) {
 }
 
 TEST_F(RecoveryTest, DamageFoundByGetIsCorruptionNotData) {
-  ASSERT_OK(Open());
-  ASSERT_OK(db_->Put("victim", "precious value"));
-  ASSERT_OK(db_->Put("other", "fine"));
-  // Damage the file under the open store, as a failing disk would.
-  const int fd = ::open(DataFile().c_str(), O_WRONLY);
-  ASSERT_GE(fd, 0);
-  const char x = 'X';
-  ASSERT_EQ(::pwrite(fd, &x, 1, OffsetOf(0) + format::kRecordHeaderSize + 8), 1);
-  ::close(fd);
+  ASSERT_NO_FATAL_FAILURE(DamageVictimUnderOpenStore());
   std::string value = "untouched";
   Status s = db_->Get("victim", &value);
   ASSERT_TRUE(s.IsCorruption()) << s.ToString();
@@ -190,14 +195,7 @@ TEST_F(RecoveryTest, DamageFoundByGetIsCorruptionNotData) {
 }
 
 TEST_F(RecoveryTest, MultiGetReportsDamageForThatKeyOnly) {
-  ASSERT_OK(Open());
-  ASSERT_OK(db_->Put("victim", "precious value"));
-  ASSERT_OK(db_->Put("other", "fine"));
-  const int fd = ::open(DataFile().c_str(), O_WRONLY);
-  ASSERT_GE(fd, 0);
-  const char x = 'X';
-  ASSERT_EQ(::pwrite(fd, &x, 1, OffsetOf(0) + format::kRecordHeaderSize + 8), 1);
-  ::close(fd);
+  ASSERT_NO_FATAL_FAILURE(DamageVictimUnderOpenStore());
   std::vector<std::string> values;
   const auto statuses = db_->MultiGet({"other", "victim", "absent"}, &values);
   ASSERT_EQ(statuses.size(), 3u);
