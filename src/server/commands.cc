@@ -105,11 +105,22 @@ Status PutWithExpiry(DB& db, std::string_view key, std::string_view value, uint6
   return db.Put(key, value, w);
 }
 
-// Reads key's value and expiry; *exists false (and OK) for a missing key.
-Status Read(DB& db, std::string_view key, std::string* value, uint64_t* expiry, bool* exists) {
-  Status s = db.GetWithExpiry(key, value, expiry);
-  *exists = s.ok();
-  return s.IsNotFound() ? Status::OK() : s;
+// A key as a read-modify-write command (INCR, APPEND, EXPIRE, RENAME, ...) finds it.
+struct Stored {
+  std::string value;
+  uint64_t expiry = 0;  // Unix ms; 0: none
+  bool exists = false;
+};
+
+// Reads key into *out (exists false for a missing key; the value only if want_value). On a
+// store error, replies with it and returns false.
+bool ReadForUpdate(CommandContext& c, std::string_view key, Stored* out, bool want_value = true) {
+  const Status s =
+      c.server.db().GetWithExpiry(key, want_value ? &out->value : nullptr, &out->expiry);
+  out->exists = s.ok();
+  if (s.ok() || s.IsNotFound()) return true;
+  StoreError(c, s);
+  return false;
 }
 
 // An expiry option: EX seconds, PX ms, EXAT unix-seconds, PXAT unix-ms, to absolute ms.
@@ -344,22 +355,16 @@ void Set(CommandContext& c) {
   DB& db = c.server.db();
   const std::string_view key = c.args[1];
   KeyLocks::Guard lock(&c.server.key_locks(), {key});
-  std::string old;
-  uint64_t old_expiry = 0;
-  bool exists = false;
-  if (nx || xx || get || keepttl) {
-    if (Status s = Read(db, key, get ? &old : nullptr, &old_expiry, &exists); !s.ok()) {
-      return StoreError(c, s);
-    }
-  }
-  if ((nx && exists) || (xx && !exists)) {
-    if (get && exists) return reply::Bulk(c.out, old);
+  Stored old;
+  if ((nx || xx || get || keepttl) && !ReadForUpdate(c, key, &old, /*want_value=*/get)) return;
+  if ((nx && old.exists) || (xx && !old.exists)) {
+    if (get && old.exists) return reply::Bulk(c.out, old.value);
     return reply::Null(c.out);
   }
-  if (keepttl && exists) expiry = old_expiry;
+  if (keepttl && old.exists) expiry = old.expiry;
   if (Status s = PutWithExpiry(db, key, c.args[2], expiry); !s.ok()) return StoreError(c, s);
   if (!get) return Ok(c);
-  if (exists) return reply::Bulk(c.out, old);
+  if (old.exists) return reply::Bulk(c.out, old.value);
   reply::Null(c.out);
 }
 
@@ -517,19 +522,15 @@ void Exists(CommandContext& c) {
 void IncrBy(CommandContext& c, int64_t delta) {
   const std::string_view key = c.args[1];
   KeyLocks::Guard lock(&c.server.key_locks(), {key});
-  std::string value;
-  uint64_t expiry = 0;
-  bool exists;
-  if (Status s = Read(c.server.db(), key, &value, &expiry, &exists); !s.ok()) {
-    return StoreError(c, s);
-  }
+  Stored cur;
+  if (!ReadForUpdate(c, key, &cur)) return;
   int64_t current = 0;
-  if (exists && !ParseInt(value, &current)) return NotInteger(c);
+  if (cur.exists && !ParseInt(cur.value, &current)) return NotInteger(c);
   int64_t next;
   if (__builtin_add_overflow(current, delta, &next)) {
     return Err(c, "ERR increment or decrement would overflow");
   }
-  if (Status s = PutWithExpiry(c.server.db(), key, std::to_string(next), expiry); !s.ok()) {
+  if (Status s = PutWithExpiry(c.server.db(), key, std::to_string(next), cur.expiry); !s.ok()) {
     return StoreError(c, s);
   }
   reply::Integer(c.out, next);
@@ -553,14 +554,12 @@ void IncrByFloat(CommandContext& c) {
   if (!ParseFloat(c.args[2], &delta)) return Err(c, "ERR value is not a valid float");
   const std::string_view key = c.args[1];
   KeyLocks::Guard lock(&c.server.key_locks(), {key});
-  std::string value;
-  uint64_t expiry = 0;
-  bool exists;
-  if (Status s = Read(c.server.db(), key, &value, &expiry, &exists); !s.ok()) {
-    return StoreError(c, s);
-  }
+  Stored cur;
+  if (!ReadForUpdate(c, key, &cur)) return;
   long double current = 0;
-  if (exists && !ParseFloat(value, &current)) return Err(c, "ERR value is not a valid float");
+  if (cur.exists && !ParseFloat(cur.value, &current)) {
+    return Err(c, "ERR value is not a valid float");
+  }
   const long double next = current + delta;
   if (std::isnan(next) || std::isinf(next)) {
     return Err(c, "ERR increment would produce NaN or Infinity");
@@ -574,25 +573,25 @@ void IncrByFloat(CommandContext& c) {
     if (!text.empty() && text.back() == '.') text.pop_back();
   }
   if (text == "-0") text = "0";
-  if (Status s = PutWithExpiry(c.server.db(), key, text, expiry); !s.ok()) return StoreError(c, s);
+  if (Status s = PutWithExpiry(c.server.db(), key, text, cur.expiry); !s.ok()) {
+    return StoreError(c, s);
+  }
   reply::Bulk(c.out, text);
 }
 
 void Append(CommandContext& c) {
   const std::string_view key = c.args[1];
   KeyLocks::Guard lock(&c.server.key_locks(), {key});
-  std::string value;
-  uint64_t expiry = 0;
-  bool exists;
-  if (Status s = Read(c.server.db(), key, &value, &expiry, &exists); !s.ok()) {
-    return StoreError(c, s);
-  }
-  if (value.size() + c.args[2].size() > c.server.config().proto_max_bulk_len) {
+  Stored cur;
+  if (!ReadForUpdate(c, key, &cur)) return;
+  if (cur.value.size() + c.args[2].size() > c.server.config().proto_max_bulk_len) {
     return Err(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
   }
-  value.append(c.args[2]);
-  if (Status s = PutWithExpiry(c.server.db(), key, value, expiry); !s.ok()) return StoreError(c, s);
-  reply::Integer(c.out, static_cast<int64_t>(value.size()));
+  cur.value.append(c.args[2]);
+  if (Status s = PutWithExpiry(c.server.db(), key, cur.value, cur.expiry); !s.ok()) {
+    return StoreError(c, s);
+  }
+  reply::Integer(c.out, static_cast<int64_t>(cur.value.size()));
 }
 
 void StrLen(CommandContext& c) {
@@ -627,17 +626,17 @@ void SetRange(CommandContext& c) {
   }
   const std::string_view key = c.args[1];
   KeyLocks::Guard lock(&c.server.key_locks(), {key});
-  std::string value;
-  uint64_t expiry = 0;
-  bool exists;
-  if (Status s = Read(c.server.db(), key, &value, &expiry, &exists); !s.ok()) {
+  Stored cur;
+  if (!ReadForUpdate(c, key, &cur)) return;
+  if (patch.empty()) return reply::Integer(c.out, static_cast<int64_t>(cur.value.size()));
+  if (cur.value.size() < uint64_t(offset) + patch.size()) {
+    cur.value.resize(size_t(offset) + patch.size(), '\0');
+  }
+  cur.value.replace(size_t(offset), patch.size(), patch);
+  if (Status s = PutWithExpiry(c.server.db(), key, cur.value, cur.expiry); !s.ok()) {
     return StoreError(c, s);
   }
-  if (patch.empty()) return reply::Integer(c.out, static_cast<int64_t>(value.size()));
-  if (value.size() < uint64_t(offset) + patch.size()) value.resize(size_t(offset) + patch.size(), '\0');
-  value.replace(size_t(offset), patch.size(), patch);
-  if (Status s = PutWithExpiry(c.server.db(), key, value, expiry); !s.ok()) return StoreError(c, s);
-  reply::Integer(c.out, static_cast<int64_t>(value.size()));
+  reply::Integer(c.out, static_cast<int64_t>(cur.value.size()));
 }
 
 // ---- Keys and expiry ----------------------------------------------------------------------
@@ -666,24 +665,20 @@ void ExpireGeneric(CommandContext& c, bool seconds, bool relative) {
   }
   const std::string_view key = c.args[1];
   KeyLocks::Guard lock(&c.server.key_locks(), {key});
-  std::string value;
-  uint64_t current = 0;
-  bool exists;
-  if (Status s = Read(c.server.db(), key, &value, &current, &exists); !s.ok()) {
-    return StoreError(c, s);
-  }
-  if (!exists) return reply::Integer(c.out, 0);
+  Stored cur;
+  if (!ReadForUpdate(c, key, &cur)) return;
+  if (!cur.exists) return reply::Integer(c.out, 0);
   // No expiry counts as infinitely far away.
-  const bool has = current != 0;
-  if ((nx && has) || (xx && !has) || (gt && (!has || uint64_t(at) <= current)) ||
-      (lt && has && uint64_t(at) >= current)) {
+  const bool has = cur.expiry != 0;
+  if ((nx && has) || (xx && !has) || (gt && (!has || uint64_t(at) <= cur.expiry)) ||
+      (lt && has && uint64_t(at) >= cur.expiry)) {
     return reply::Integer(c.out, 0);
   }
   if (at <= NowUnixMillis()) {  // in the past: the key goes now
     if (Status s = c.server.db().Delete(key); !s.ok() && !s.IsNotFound()) return StoreError(c, s);
     return reply::Integer(c.out, 1);
   }
-  if (Status s = PutWithExpiry(c.server.db(), key, value, uint64_t(at)); !s.ok()) {
+  if (Status s = PutWithExpiry(c.server.db(), key, cur.value, uint64_t(at)); !s.ok()) {
     return StoreError(c, s);
   }
   reply::Integer(c.out, 1);
@@ -707,14 +702,10 @@ void PTtl(CommandContext& c) { TtlGeneric(c, true); }
 
 void Persist(CommandContext& c) {
   KeyLocks::Guard lock(&c.server.key_locks(), {c.args[1]});
-  std::string value;
-  uint64_t expiry = 0;
-  bool exists;
-  if (Status s = Read(c.server.db(), c.args[1], &value, &expiry, &exists); !s.ok()) {
-    return StoreError(c, s);
-  }
-  if (!exists || expiry == 0) return reply::Integer(c.out, 0);
-  if (Status s = c.server.db().Put(c.args[1], value); !s.ok()) return StoreError(c, s);
+  Stored cur;
+  if (!ReadForUpdate(c, c.args[1], &cur)) return;
+  if (!cur.exists || cur.expiry == 0) return reply::Integer(c.out, 0);
+  if (Status s = c.server.db().Put(c.args[1], cur.value); !s.ok()) return StoreError(c, s);
   reply::Integer(c.out, 1);
 }
 
@@ -727,13 +718,9 @@ void Type(CommandContext& c) {
 void RenameGeneric(CommandContext& c, bool nx) {
   const std::string_view from = c.args[1], to = c.args[2];
   KeyLocks::Guard lock(&c.server.key_locks(), {from, to});
-  std::string value;
-  uint64_t expiry = 0;
-  bool exists;
-  if (Status s = Read(c.server.db(), from, &value, &expiry, &exists); !s.ok()) {
-    return StoreError(c, s);
-  }
-  if (!exists) return Err(c, "ERR no such key");
+  Stored cur;
+  if (!ReadForUpdate(c, from, &cur)) return;
+  if (!cur.exists) return Err(c, "ERR no such key");
   if (nx) {
     const Status s = c.server.db().Contains(to);
     if (s.ok()) return reply::Integer(c.out, 0);
@@ -741,7 +728,7 @@ void RenameGeneric(CommandContext& c, bool nx) {
   }
   if (from != to) {
     WriteBatch batch;
-    batch.Put(to, value, expiry);
+    batch.Put(to, cur.value, cur.expiry);
     batch.Delete(from);
     if (Status s = c.server.db().Write(batch); !s.ok()) return StoreError(c, s);
   }
