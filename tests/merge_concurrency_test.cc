@@ -61,10 +61,7 @@ TEST_F(DBTest, ReadsAndWritesDuringMerges) {
   std::map<std::string, std::string> expected;
   for (const auto& m : models) expected.insert(m.begin(), m.end());
   for (int round = 0; round < 2; round++) {
-    std::vector<std::string> keys;
-    ASSERT_OK(db_->Keys(&keys));
-    ASSERT_EQ(keys.size(), expected.size());
-    for (const auto& [k, v] : expected) ASSERT_EQ(Get(k), v) << k;
+    ASSERT_NO_FATAL_FAILURE(ExpectExactly(expected));
     ASSERT_OK(db_->Merge());
     Reopen(o);
   }

@@ -33,6 +33,13 @@ std::string DBTest::Get(const std::string& key) {
   return value;
 }
 
+void DBTest::ExpectExactly(const std::map<std::string, std::string>& expected) {
+  std::vector<std::string> keys;
+  ASSERT_OK(db_->Keys(&keys));
+  ASSERT_EQ(keys.size(), expected.size());
+  for (const auto& [k, v] : expected) ASSERT_EQ(Get(k), v) << k;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ class DBTest : public ::testing::Test {
   }
   // The value of key, or "NOT_FOUND", or the error.
   std::string Get(const std::string& key);
+  // The store holds exactly these keys with these values.
+  void ExpectExactly(const std::map<std::string, std::string>& expected);
 
   TempDir tmp_;
   std::unique_ptr<DB> db_;
