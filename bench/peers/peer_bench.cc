@@ -67,33 +67,14 @@ struct OpStats {
   }
 };
 
-// Runs op(i) for i in [0, n), timing every 16th call.
-template <typename Op>
-OpStats RunOps(size_t n, Op&& op) {
+// Runs op(i) for i = 0, 1, ... while more(i), timing every 16th call.
+template <typename More, typename Op>
+OpStats RunTimed(More&& more, Op&& op, size_t expected_ops = 0) {
   OpStats st;
-  st.samples.reserve(n / 16 + 1);
-  const auto start = Clock::now();
-  for (size_t i = 0; i < n; i++) {
-    if ((i & 15) == 0) {
-      const auto t0 = Clock::now();
-      op(i);
-      st.samples.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
-    } else {
-      op(i);
-    }
-  }
-  st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  st.ops = n;
-  return st;
-}
-
-// Runs op(i) with i = 0, 1, ... until `stop` is set, timing every 16th call.
-template <typename Op>
-OpStats RunUntil(const std::atomic<bool>& stop, Op&& op) {
-  OpStats st;
+  st.samples.reserve(expected_ops / 16 + 1);
   const auto start = Clock::now();
   size_t i = 0;
-  for (; !stop.load(std::memory_order_relaxed); i++) {
+  for (; more(i); i++) {
     if ((i & 15) == 0) {
       const auto t0 = Clock::now();
       op(i);
@@ -105,6 +86,18 @@ OpStats RunUntil(const std::atomic<bool>& stop, Op&& op) {
   st.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   st.ops = i;
   return st;
+}
+
+// Runs op(i) for i in [0, n), timing every 16th call.
+template <typename Op>
+OpStats RunOps(size_t n, Op&& op) {
+  return RunTimed([n](size_t i) { return i < n; }, op, n);
+}
+
+// Runs op(i) with i = 0, 1, ... until `stop` is set, timing every 16th call.
+template <typename Op>
+OpStats RunUntil(const std::atomic<bool>& stop, Op&& op) {
+  return RunTimed([&stop](size_t) { return !stop.load(std::memory_order_relaxed); }, op);
 }
 
 class Reporter {

@@ -197,20 +197,22 @@ void Error(std::string* out, std::string_view s) {
   out->append("\r\n");
 }
 
-void Integer(std::string* out, int64_t n) {
+namespace {
+// A type byte, a decimal number and CRLF: ":42\r\n", "$5\r\n", "*2\r\n".
+template <typename Number>
+void TypeAndNumber(std::string* out, char type, Number n) {
   char buf[32];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, n);
-  out->push_back(':');
+  out->push_back(type);
   out->append(buf, p);
   out->append("\r\n");
 }
+}  // namespace
+
+void Integer(std::string* out, int64_t n) { TypeAndNumber(out, ':', n); }
 
 void Bulk(std::string* out, std::string_view s) {
-  char buf[32];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, s.size());
-  out->push_back('$');
-  out->append(buf, p);
-  out->append("\r\n");
+  TypeAndNumber(out, '$', s.size());
   out->append(s);
   out->append("\r\n");
 }
@@ -219,13 +221,7 @@ void Null(std::string* out) { out->append("$-1\r\n"); }
 
 void NullArray(std::string* out) { out->append("*-1\r\n"); }
 
-void ArrayHeader(std::string* out, size_t n) {
-  char buf[32];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, n);
-  out->push_back('*');
-  out->append(buf, p);
-  out->append("\r\n");
-}
+void ArrayHeader(std::string* out, size_t n) { TypeAndNumber(out, '*', n); }
 
 }  // namespace reply
 }  // namespace bitcask::server
