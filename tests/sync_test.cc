@@ -88,5 +88,41 @@ TEST_F(DBTest, SyncNoneFlushesOnlyWhenAsked) {
   EXPECT_EQ(GetStats(db_.get()).syncs, 2u);
 }
 
+// The active file is written through 2 MiB pages unless flushes are frequent: a flush
+// writes back whole pages, so with small pages it costs what was appended, with huge ones
+// up to 2 MiB.
+TEST_F(DBTest, HugePagesOnlyWhileFlushesAreRare) {
+  ASSERT_OK(Open());  // SyncMode::kNone
+  EXPECT_TRUE(GetStats(db_.get()).huge_pages);
+  const std::string value(1000, 'v');
+  // Flushes 2 MB of appends apart keep them.
+  for (int i = 0; i < 4000; i++) {
+    ASSERT_OK(db_->Put("a" + std::to_string(i), value));
+    if (i % 2000 == 1999) ASSERT_OK(db_->Sync());
+  }
+  EXPECT_TRUE(GetStats(db_.get()).huge_pages);
+  // Two synced writes in a row turn them off, for the rest of the file and the files after.
+  WriteOptions sync;
+  sync.sync = true;
+  ASSERT_OK(db_->Put("s1", value, sync));
+  ASSERT_OK(db_->Put("s2", value, sync));
+  EXPECT_FALSE(GetStats(db_.get()).huge_pages);
+  for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("b" + std::to_string(i), value));
+  EXPECT_FALSE(GetStats(db_.get()).huge_pages);
+  // Records written either way read back, before and after reopening.
+  for (const char* key : {"a0", "a3999", "s1", "s2", "b99"}) ASSERT_EQ(Get(key), value) << key;
+  Reopen();
+  EXPECT_TRUE(GetStats(db_.get()).huge_pages) << "a new session starts with huge pages again";
+  for (const char* key : {"a0", "a3999", "s1", "s2", "b99"}) ASSERT_EQ(Get(key), value) << key;
+}
+
+TEST_F(DBTest, SyncAlwaysNeverUsesHugePages) {
+  Options options;
+  options.sync_mode = SyncMode::kAlways;
+  ASSERT_OK(Open(options));
+  ASSERT_OK(db_->Put("k", "v"));
+  EXPECT_FALSE(GetStats(db_.get()).huge_pages);
+}
+
 }  // namespace
 }  // namespace bitcask::test

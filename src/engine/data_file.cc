@@ -16,7 +16,8 @@ namespace {
 // Disk space is reserved ahead of the write position in steps of this size, so the
 // allocation call is rare next to the records it makes room for.
 constexpr uint64_t kAllocationStep = 8ull << 20;
-// Pages are mapped ahead of the write position in steps of this size.
+// Pages are mapped ahead of the write position in steps of this size (of a huge page with
+// huge pages).
 constexpr uint64_t kPopulateStep = 128ull << 10;
 }  // namespace
 
@@ -27,13 +28,14 @@ std::string DataFileName(const std::string& dir, uint32_t id) {
 }
 
 Status DataFile::Create(const std::string& dir, uint32_t id, uint64_t capacity,
-                        std::unique_ptr<DataFile>* out, bool temporary) {
+                        std::unique_ptr<DataFile>* out, bool temporary, bool huge_pages) {
   std::unique_ptr<DataFile> f(new DataFile(id, DataFileName(dir, id)));
   if (temporary) f->temp_path_ = f->path_ + ".tmp";
   Status s = OpenFile(temporary ? f->temp_path_ : f->path_, O_RDWR | O_CREAT | O_EXCL, 0644, &f->fd_);
   if (!s.ok()) return s;
   f->writable_ = true;
-  s = MemoryMap::Map(f->fd_.get(), capacity, /*writable=*/true, f->path_, &f->map_);
+  f->huge_pages_ = huge_pages;
+  s = MemoryMap::Map(f->fd_.get(), capacity, /*writable=*/true, f->path_, &f->map_, huge_pages);
   if (!s.ok()) return s;
   s = f->Reserve(format::kFileHeaderSize);
   if (!s.ok()) return s;
@@ -44,7 +46,7 @@ Status DataFile::Create(const std::string& dir, uint32_t id, uint64_t capacity,
 }
 
 Status DataFile::Open(const std::string& dir, uint32_t id, bool writable, uint64_t capacity,
-                      std::unique_ptr<DataFile>* out) {
+                      std::unique_ptr<DataFile>* out, bool huge_pages) {
   std::unique_ptr<DataFile> f(new DataFile(id, DataFileName(dir, id)));
   Status s = OpenFile(f->path_, writable ? O_RDWR : O_RDONLY, 0, &f->fd_);
   if (!s.ok()) return s;
@@ -52,11 +54,12 @@ Status DataFile::Open(const std::string& dir, uint32_t id, bool writable, uint64
   s = FileSize(f->fd_.get(), f->path_, &file_size);
   if (!s.ok()) return s;
   f->writable_ = writable;
+  f->huge_pages_ = writable && huge_pages;
   f->allocated_ = file_size;
   f->populated_ = file_size;
   f->size_.store(file_size, std::memory_order_relaxed);
   const uint64_t map_length = writable ? std::max(capacity, file_size) : file_size;
-  s = MemoryMap::Map(f->fd_.get(), map_length, writable, f->path_, &f->map_);
+  s = MemoryMap::Map(f->fd_.get(), map_length, writable, f->path_, &f->map_, f->huge_pages_);
   if (!s.ok()) return s;
   *out = std::move(f);
   return Status::OK();
@@ -80,13 +83,19 @@ char* DataFile::MappedForWrite(uint64_t offset, uint64_t n) {
     // Map the next pages writable in one call, rather than taking a page fault per 4 KiB on
     // the write path; in small steps, so the freshly zeroed pages are still in the cache when
     // the records are copied in. Advisory: without it the faults happen lazily.
-    const uint64_t from = std::max(populated_, offset) & ~uint64_t{4095};
-    const uint64_t to =
-        std::min<uint64_t>(allocated_, std::max<uint64_t>(end, from + kPopulateStep));
+    const uint64_t step = huge_pages_ ? MemoryMap::kHugePageSize : kPopulateStep;
+    const uint64_t from = std::max(populated_, offset) & ~(step - 1);
+    const uint64_t to = std::min<uint64_t>(allocated_, std::max<uint64_t>(end, from + step));
     ::madvise(map_.data() + from, to - from, MADV_POPULATE_WRITE);
     populated_ = to;
   }
   return map_.data() + offset;
+}
+
+void DataFile::StopHugePages() {
+  if (!huge_pages_) return;
+  huge_pages_ = false;
+  map_.NoHugePagesFrom(populated_);
 }
 
 Status DataFile::WriteVectored(uint64_t offset, const struct iovec* iov, int count) {
@@ -99,7 +108,7 @@ Status DataFile::Append(std::initializer_list<std::string_view> pieces) {
   Status s = Reserve(total);
   if (!s.ok()) return s;
   const uint64_t offset = size();
-  if (total < kMappedWriteMax) {
+  if (total < (huge_pages_ ? kHugeMappedWriteMax : kMappedWriteMax)) {
     char* dst = MappedForWrite(offset, total);
     for (std::string_view p : pieces) {
       if (p.empty()) continue;  // an empty view may hold a null pointer memcpy must not get

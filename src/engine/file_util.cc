@@ -39,15 +39,45 @@ MemoryMap& MemoryMap::operator=(MemoryMap&& other) noexcept {
 }
 
 Status MemoryMap::Map(int fd, size_t length, bool writable, const std::string& path,
-                      MemoryMap* out) {
+                      MemoryMap* out, bool huge_pages) {
   out->reset();
   if (length == 0) return Status::OK();
   const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-  void* p = ::mmap(nullptr, length, prot, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) return Status::FromErrno("mmap " + path, errno);
+  void* hint = nullptr;
+  void* reserved = MAP_FAILED;
+  if (huge_pages) {
+    // Reserve address space with room to spare, then place the file on its 2 MiB boundary.
+    reserved = ::mmap(nullptr, length + kHugePageSize, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (reserved != MAP_FAILED) {
+      hint = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(reserved) + kHugePageSize - 1) &
+                                     ~uintptr_t{kHugePageSize - 1});
+    }
+  }
+  void* p = ::mmap(hint, length, prot, MAP_SHARED | (hint != nullptr ? MAP_FIXED : 0), fd, 0);
+  if (p == MAP_FAILED) {
+    const int err = errno;
+    if (reserved != MAP_FAILED) ::munmap(reserved, length + kHugePageSize);
+    return Status::FromErrno("mmap " + path, err);
+  }
+  if (hint != nullptr) {
+    // Give back the reservation around the file mapping.
+    char* const begin = static_cast<char*>(reserved);
+    char* const end = begin + length + kHugePageSize;
+    if (static_cast<char*>(p) > begin) ::munmap(begin, static_cast<char*>(p) - begin);
+    if (static_cast<char*>(p) + length < end) {
+      ::munmap(static_cast<char*>(p) + length, end - (static_cast<char*>(p) + length));
+    }
+    ::madvise(p, length, MADV_HUGEPAGE);  // advisory: without it, 4 KiB pages
+  }
   out->data_ = static_cast<char*>(p);
   out->length_ = length;
   return Status::OK();
+}
+
+void MemoryMap::NoHugePagesFrom(size_t from) {
+  from = (from + kHugePageSize - 1) & ~(kHugePageSize - 1);
+  if (data_ != nullptr && from < length_) ::madvise(data_ + from, length_ - from, MADV_NOHUGEPAGE);
 }
 
 Status MemoryMap::Protect(const std::string& path) {
