@@ -34,6 +34,7 @@ using bitcask::bench::Die;
 using bitcask::bench::Key;
 using bitcask::bench::ParseList;
 using bitcask::bench::RandomBytes;
+using bitcask::bench::ShuffledCopy;
 using bitcask::bench::Timer;
 
 constexpr size_t kBatch = 1000;
@@ -54,8 +55,11 @@ std::unique_ptr<bitcask::DB> OpenFresh(const std::string& dir) {
 }
 
 // One measurement of every operation for (n, v).
+// `shuffled` holds the keys in a random order (ShuffledCopy), `order` offsets in a random order
+// for the pread floor.
 Cell MeasureOnce(const std::string& dir, size_t n, size_t v, const std::vector<std::string>& keys,
-                 const std::vector<size_t>& order, const std::string& value) {
+                 const std::vector<std::string>& shuffled, const std::vector<size_t>& order,
+                 const std::string& value) {
   Cell c{n, v, 0, 0, 0, 0, 0, 0, 0};
   std::string got;
   {
@@ -72,7 +76,7 @@ Cell MeasureOnce(const std::string& dir, size_t n, size_t v, const std::vector<s
     c.read = t.MicrosPer(n);
     t.Reset();
     for (size_t i = 0; i < n; i++) {
-      if (auto s = db->Get(keys[order[i]], &got); !s.ok()) Die("get", s);
+      if (auto s = db->Get(shuffled[i], &got); !s.ok()) Die("get", s);
     }
     c.random_read = t.MicrosPer(n);
     t.Reset();
@@ -130,10 +134,11 @@ Cell Measure(const std::string& dir, size_t n, size_t v) {
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), std::mt19937_64(n * 31 + v));
+  const std::vector<std::string> shuffled = ShuffledCopy(keys, n * 31 + v);
   const std::string value = RandomBytes(v, n + v);
   const size_t reps = std::max<size_t>(1, std::min<size_t>(25, 100000 / n));
   std::vector<Cell> runs;
-  for (size_t r = 0; r < reps; r++) runs.push_back(MeasureOnce(dir, n, v, keys, order, value));
+  for (size_t r = 0; r < reps; r++) runs.push_back(MeasureOnce(dir, n, v, keys, shuffled, order, value));
   auto median = [&](double Cell::*field) {
     std::vector<double> xs;
     for (const Cell& c : runs) xs.push_back(c.*field);

@@ -166,13 +166,6 @@ std::vector<std::string> MakeKeys(size_t n) {
   return keys;
 }
 
-std::vector<size_t> Shuffled(size_t n, uint64_t seed) {
-  std::vector<size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
-  return order;
-}
-
 void LoadInBatches(Engine* e, const std::vector<std::string>& keys, const Values& values) {
   std::vector<std::pair<std::string_view, std::string_view>> kvs;
   for (size_t i = 0; i < keys.size(); i++) {
@@ -239,14 +232,14 @@ class Zipfian {
 
 void Grid(const Args& a, Engine* e, Reporter* r) {
   const auto keys = MakeKeys(a.n);
-  const auto order = Shuffled(a.n, 42);
+  const auto shuffled = ShuffledCopy(keys, 42);
   const Values values(a.v);
   const std::string db = a.dir + "/db";
   std::string got;
   e->Open(db, EngineConfig{});
   r->Op("write", RunOps(a.n, [&](size_t i) { e->Put(keys[i], values.For(i)); }), 1);
   r->Op("read", RunOps(a.n, [&](size_t i) { MustGet(e, keys[i], &got); }), 1);
-  r->Op("random_read", RunOps(a.n, [&](size_t i) { MustGet(e, keys[order[i]], &got); }), 1);
+  r->Op("random_read", RunOps(a.n, [&](size_t i) { MustGet(e, shuffled[i], &got); }), 1);
   e->Close();
   r->Metric("disk_bytes", double(DirBytes(db)));
   r->Metric("open_ms", ReopenMillis(e, db, keys[a.n / 2]));
