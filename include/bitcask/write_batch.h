@@ -14,6 +14,10 @@
 
 namespace bitcask {
 
+namespace engine {
+class WriteBatchInternal;
+}
+
 class WriteBatch {
  public:
   // Receives the operations of a batch, in order (see Iterate).
@@ -39,6 +43,8 @@ class WriteBatch {
   void Iterate(Handler* handler) const;
 
  private:
+  friend class engine::WriteBatchInternal;
+
   // Each operation: u8 type, then for a put u64 expiry; u32 key size, (put: u32 value size),
   // key bytes, (put: value bytes). Sizes are kept as given so DB::Write can reject an
   // oversized key with a clear error instead of truncating it.

@@ -13,6 +13,7 @@
 #include "engine/hash.h"
 #include "engine/hint.h"
 #include "engine/recovery.h"
+#include "engine/write_batch_internal.h"
 
 namespace bitcask {
 
@@ -347,17 +348,16 @@ Status DBImpl::Put(std::string_view key, std::string_view value, const WriteOpti
 }
 
 Status DBImpl::Write(const WriteBatch& batch, const WriteOptions& options) {
-  struct Collector : WriteBatch::Handler {
-    std::vector<Op> ops;
-    void Put(std::string_view k, std::string_view v, uint64_t expire) override {
-      ops.push_back(Op{false, k, v, expire});
-    }
-    void Delete(std::string_view k) override { ops.push_back(Op{true, k, {}, 0}); }
-  } collector;
-  collector.ops.reserve(batch.Count());
-  batch.Iterate(&collector);
-  if (collector.ops.empty()) return Status::OK();
-  return Timed(batch_latency_, [&] { return Apply(collector.ops, options.sync); });
+  std::vector<Op> ops;
+  ops.reserve(batch.Count());
+  WriteBatchInternal::ForEach(
+      batch,
+      [&ops](std::string_view k, std::string_view v, uint64_t expire) {
+        ops.push_back(Op{false, k, v, expire});
+      },
+      [&ops](std::string_view k) { ops.push_back(Op{true, k, {}, 0}); });
+  if (ops.empty()) return Status::OK();
+  return Timed(batch_latency_, [&] { return Apply(ops, options.sync); });
 }
 
 Status DBImpl::Delete(std::string_view key, const WriteOptions& options) {
@@ -414,7 +414,7 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
       bool present, expired = false;
       {
         std::shared_lock sl(shard.mu);
-        present = shard.Find(ops[0].key, ops[0].hash, &loc);
+        present = shard.Locate(ops[0].key, ops[0].hash, &loc, &ops[0].found);
         if (present && loc.has_expiry) {
           format::RecordView rec;
           if (Status s = ReadRecordLocked(loc, ops[0].key, &rec); !s.ok()) return s;
@@ -539,7 +539,7 @@ void DBImpl::PublishLocked(std::span<const Op> ops, const KeyLocation* locs) {
     KeyLocation old;
     if (op.is_delete) {
       AddDeadBytes(locs[i]);  // a tombstone only shadows older records
-      if (shard.Remove(op.key, op.hash, &old)) AddDeadBytes(old);
+      if (shard.RemoveAt(op.found, op.key, op.hash, &old)) AddDeadBytes(old);
     } else if (shard.Upsert(op.key, op.hash, locs[i], &old)) {
       AddDeadBytes(old);
     }

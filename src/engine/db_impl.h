@@ -87,6 +87,7 @@ class DBImpl final : public DB {
     uint64_t expire_at_ms;
     uint64_t hash = 0;
     uint8_t codec = 0;  // format::Codec
+    KeydirShard::Position found = {};  // a lone delete: where the key was found
   };
 
   uint64_t NowMillis() const;

@@ -148,9 +148,34 @@ bool KeydirShard::Upsert(std::string_view key, uint64_t hash64, const KeyLocatio
   return false;
 }
 
+bool KeydirShard::Locate(std::string_view key, uint64_t hash, KeyLocation* loc,
+                         Position* pos) const {
+  const size_t i = FindIndex(key, static_cast<uint32_t>(hash));
+  if (i == SIZE_MAX) return false;
+  *pos = Position{i, slots_[i].ref};
+  *loc = arena_.Location(pos->ref);
+  return true;
+}
+
+bool KeydirShard::RemoveAt(const Position& pos, std::string_view key, uint64_t hash,
+                           KeyLocation* old) {
+  // No key can have moved into the slot since: that takes an insert or a resize, which only
+  // the writer does. So the same reference there is the same key.
+  if (pos.index < capacity_ && slots_[pos.index].ref == pos.ref) {
+    RemoveSlot(pos.index, old);
+    return true;
+  }
+  return Remove(key, hash, old);
+}
+
 bool KeydirShard::Remove(std::string_view key, uint64_t hash, KeyLocation* old) {
   const size_t i = FindIndex(key, static_cast<uint32_t>(hash));
   if (i == SIZE_MAX) return false;
+  RemoveSlot(i, old);
+  return true;
+}
+
+void KeydirShard::RemoveSlot(size_t i, KeyLocation* old) {
   Slot& s = slots_[i];
   *old = arena_.Location(s.ref);
   arena_.Release(s.ref);
@@ -160,7 +185,6 @@ bool KeydirShard::Remove(std::string_view key, uint64_t hash, KeyLocation* old) 
   expiring_ -= old->has_expiry;
   // Reclaim entry bytes once most of the arena is garbage.
   if (arena_.dead_bytes() > 64 * 1024 && arena_.dead_bytes() > arena_.live_bytes()) CompactArena();
-  return true;
 }
 
 bool KeydirShard::ReplaceIf(std::string_view key, uint64_t hash, const KeyLocation& expected,

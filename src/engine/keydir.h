@@ -99,6 +99,18 @@ class KeydirShard {
   mutable std::atomic<uint64_t> gets{0};
 
   bool Find(std::string_view key, uint64_t hash, KeyLocation* loc) const;
+  // Where Locate found a key. It stays valid while the caller holds the DB's write lock: only
+  // writers insert keys or resize the table. (Merge and expiry may still remove the key, or
+  // rebuild the arena, which changes references; RemoveAt checks for both.)
+  struct Position {
+    size_t index = SIZE_MAX;
+    uint32_t ref = 0;
+  };
+  // Find that also says where the key is, for RemoveAt.
+  bool Locate(std::string_view key, uint64_t hash, KeyLocation* loc, Position* pos) const;
+  // Remove of a key Locate found at pos: the slot is taken as is if it still holds the
+  // same entry, else the key is looked up again.
+  bool RemoveAt(const Position& pos, std::string_view key, uint64_t hash, KeyLocation* old);
   // Inserts or replaces. Returns true (and the previous location) if the key was present.
   bool Upsert(std::string_view key, uint64_t hash, const KeyLocation& loc, KeyLocation* old);
   // Returns true (and the removed location) if the key was present.
@@ -174,6 +186,8 @@ class KeydirShard {
   size_t Next(size_t i) const { return i + 1 == capacity_ ? 0 : i + 1; }
   // Index of the slot holding key, or SIZE_MAX.
   size_t FindIndex(std::string_view key, uint32_t hash) const;
+  // Removes the key in slot i.
+  void RemoveSlot(size_t i, KeyLocation* old);
   // Rebuilds the table with `capacity` slots, dropping deleted markers.
   void Rehash(size_t capacity);
   // Rebuilds the arena without the entries of removed keys.

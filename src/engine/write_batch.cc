@@ -1,27 +1,29 @@
 #include "bitcask/write_batch.h"
 
 #include "engine/coding.h"
+#include "engine/write_batch_internal.h"
 
 namespace bitcask {
 
-namespace {
-constexpr char kTypePut = 1;
-constexpr char kTypeDelete = 2;
-}  // namespace
+using engine::WriteBatchInternal;
 
 void WriteBatch::Put(std::string_view key, std::string_view value, uint64_t expire_at_ms) {
-  rep_.push_back(kTypePut);
-  engine::PutFixed64(&rep_, expire_at_ms);
-  engine::PutFixed32(&rep_, static_cast<uint32_t>(key.size()));
-  engine::PutFixed32(&rep_, static_cast<uint32_t>(value.size()));
+  char header[WriteBatchInternal::kPutHeader];
+  header[0] = WriteBatchInternal::kTypePut;
+  engine::EncodeFixed64(header + 1, expire_at_ms);
+  engine::EncodeFixed32(header + 9, static_cast<uint32_t>(key.size()));
+  engine::EncodeFixed32(header + 13, static_cast<uint32_t>(value.size()));
+  rep_.append(header, sizeof header);
   rep_.append(key);
   rep_.append(value);
   ++count_;
 }
 
 void WriteBatch::Delete(std::string_view key) {
-  rep_.push_back(kTypeDelete);
-  engine::PutFixed32(&rep_, static_cast<uint32_t>(key.size()));
+  char header[WriteBatchInternal::kDeleteHeader];
+  header[0] = WriteBatchInternal::kTypeDelete;
+  engine::EncodeFixed32(header + 1, static_cast<uint32_t>(key.size()));
+  rep_.append(header, sizeof header);
   rep_.append(key);
   ++count_;
 }
@@ -32,24 +34,12 @@ void WriteBatch::Clear() {
 }
 
 void WriteBatch::Iterate(Handler* handler) const {
-  const char* p = rep_.data();
-  const char* end = p + rep_.size();
-  while (p < end) {
-    const char type = *p++;
-    if (type == kTypePut) {
-      const uint64_t expire = engine::DecodeFixed64(p);
-      const uint32_t ksize = engine::DecodeFixed32(p + 8);
-      const uint32_t vsize = engine::DecodeFixed32(p + 12);
-      p += 16;
-      handler->Put(std::string_view(p, ksize), std::string_view(p + ksize, vsize), expire);
-      p += ksize + vsize;
-    } else {
-      const uint32_t ksize = engine::DecodeFixed32(p);
-      p += 4;
-      handler->Delete(std::string_view(p, ksize));
-      p += ksize;
-    }
-  }
+  WriteBatchInternal::ForEach(
+      *this,
+      [handler](std::string_view k, std::string_view v, uint64_t expire) {
+        handler->Put(k, v, expire);
+      },
+      [handler](std::string_view k) { handler->Delete(k); });
 }
 
 }  // namespace bitcask
