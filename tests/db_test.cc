@@ -268,6 +268,101 @@ TEST_F(DBBasicTest, IteratorSkipsKeysDeletedAfterCreation) {
   EXPECT_EQ(seen, "a=v c=new ");
 }
 
+// An update function that treats the value as a decimal counter and adds one.
+DB::UpdateAction Increment(const std::string* current, uint64_t*, std::string* next) {
+  *next = std::to_string(current == nullptr ? 1 : std::stoll(*current) + 1);
+  return DB::UpdateAction::kPut;
+}
+
+TEST_F(DBBasicTest, UpdateReadsModifiesAndWrites) {
+  // An absent key: the function sees null and no expiry.
+  bool saw_null = false;
+  ASSERT_OK(db_->Update("n", [&](const std::string* cur, uint64_t* expiry, std::string* next) {
+    saw_null = cur == nullptr && *expiry == 0;
+    return Increment(cur, expiry, next);
+  }));
+  EXPECT_TRUE(saw_null);
+  ASSERT_OK(db_->Update("n", Increment));
+  ASSERT_OK(db_->Update("n", Increment));
+  EXPECT_EQ(Get("n"), "3");
+  // kKeep writes nothing.
+  const uint64_t written = [&] {
+    Stats st;
+    EXPECT_OK(db_->GetStats(&st));
+    return st.bytes_written;
+  }();
+  ASSERT_OK(db_->Update("n", [](const std::string* cur, uint64_t*, std::string*) {
+    EXPECT_EQ(*cur, "3");
+    return DB::UpdateAction::kKeep;
+  }));
+  Stats st;
+  ASSERT_OK(db_->GetStats(&st));
+  EXPECT_EQ(st.bytes_written, written);
+  // kDelete removes the key, and writes nothing for an absent one.
+  auto erase = [](const std::string*, uint64_t*, std::string*) { return DB::UpdateAction::kDelete; };
+  ASSERT_OK(db_->Update("n", erase));
+  EXPECT_EQ(Get("n"), "NOT_FOUND");
+  ASSERT_OK(db_->GetStats(&st));
+  const uint64_t after_delete = st.bytes_written;
+  ASSERT_OK(db_->Update("absent", erase));
+  ASSERT_OK(db_->GetStats(&st));
+  EXPECT_EQ(st.bytes_written, after_delete);
+  // All of it survives a reopen.
+  ASSERT_OK(db_->Update("m", Increment));
+  Reopen();
+  EXPECT_EQ(Get("m"), "1");
+  EXPECT_EQ(Get("n"), "NOT_FOUND");
+}
+
+TEST_F(DBBasicTest, UpdateSeesAndSetsTheExpiry) {
+  ManualClock clock(1'000'000);
+  Options options;
+  options.clock = &clock;
+  Reopen(options);
+  ASSERT_OK(db_->Put("c", "10", WriteOptions{.sync = false, .expire_at_ms = 1'000'500, .ttl_ms = 0}));
+  // The function gets the expiry, and leaving it there keeps it (Redis's INCR keeps the TTL).
+  uint64_t seen = 0;
+  ASSERT_OK(db_->Update("c", [&](const std::string* cur, uint64_t* expiry, std::string* next) {
+    seen = *expiry;
+    return Increment(cur, expiry, next);
+  }));
+  EXPECT_EQ(seen, 1'000'500u);
+  uint64_t expiry = 0;
+  std::string v;
+  ASSERT_OK(db_->GetWithExpiry("c", &v, &expiry));
+  EXPECT_EQ(v, "11");
+  EXPECT_EQ(expiry, 1'000'500u);
+  // An expired key is absent to the function.
+  clock.Advance(500);
+  ASSERT_OK(db_->Update("c", [](const std::string* cur, uint64_t* expiry, std::string* next) {
+    EXPECT_EQ(cur, nullptr);
+    EXPECT_EQ(*expiry, 0u);
+    *next = "fresh";
+    *expiry = 1'002'000;
+    return DB::UpdateAction::kPut;
+  }));
+  ASSERT_OK(db_->GetWithExpiry("c", &v, &expiry));
+  EXPECT_EQ(v, "fresh");
+  EXPECT_EQ(expiry, 1'002'000u);
+  clock.Advance(1499);
+  EXPECT_EQ(Get("c"), "fresh");
+  clock.Advance(1);
+  EXPECT_EQ(Get("c"), "NOT_FOUND");
+}
+
+TEST_F(DBBasicTest, UpdateRejectsWhatPutRejects) {
+  ASSERT_OK(db_->Put("k", "v"));
+  Status s = db_->Update(std::string(kMaxKeySize + 1, 'k'), Increment);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  // A value over the limit from the function is refused, and the old value stays.
+  s = db_->Update("k", [](const std::string*, uint64_t*, std::string* next) {
+    next->assign(kMaxValueSize + 1, 'x');
+    return DB::UpdateAction::kPut;
+  });
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(Get("k"), "v");
+}
+
 TEST_F(DBBasicTest, ClosedDBRefusesCalls) {
   ASSERT_OK(db_->Put("k", "v"));
   ASSERT_OK(db_->Close());
@@ -285,6 +380,7 @@ TEST_F(DBBasicTest, ClosedDBRefusesCalls) {
   WriteBatch batch;
   batch.Put("a", "b");
   EXPECT_TRUE(db_->Write(batch).IsClosed());
+  EXPECT_TRUE(db_->Update("k", Increment).IsClosed());
 }
 
 TEST_F(DBBasicTest, StatsCountKeysFilesAndDeadBytes) {

@@ -194,6 +194,20 @@ TEST_F(RecoveryTest, DamageFoundByGetIsCorruptionNotData) {
   EXPECT_TRUE(db_->Contains("other").ok());
 }
 
+TEST_F(RecoveryTest, UpdateOfADamagedRecordIsCorruptionAndWritesNothing) {
+  ASSERT_NO_FATAL_FAILURE(DamageVictimUnderOpenStore());
+  bool called = false;
+  Status s = db_->Update("victim", [&](const std::string*, uint64_t*, std::string* next) {
+    called = true;
+    *next = "overwritten";
+    return DB::UpdateAction::kPut;
+  });
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_FALSE(called) << "the function never sees damaged data";
+  std::string value;
+  EXPECT_TRUE(db_->Get("victim", &value).IsCorruption()) << "still the damaged record";
+}
+
 TEST_F(RecoveryTest, MultiGetReportsDamageForThatKeyOnly) {
   ASSERT_NO_FATAL_FAILURE(DamageVictimUnderOpenStore());
   std::vector<std::string> values;

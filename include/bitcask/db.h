@@ -80,6 +80,27 @@ class DB {
     return statuses;
   }
 
+  // What an Update function decides to do with the key.
+  enum class UpdateAction {
+    kKeep,    // write nothing
+    kPut,     // store *next (with the expiry left in *expire_at_ms)
+    kDelete,  // remove the key (nothing is written if it was absent)
+  };
+  // current: the key's value, or null if it is absent or expired. expire_at_ms: its expiry
+  // (milliseconds since the Unix epoch, 0 = none; 0 for an absent key); what the function
+  // leaves there is the new record's expiry. next: where to put the new value.
+  using UpdateFn = std::function<UpdateAction(const std::string* current, uint64_t* expire_at_ms,
+                                              std::string* next)>;
+
+  // Read-modify-write of one key, atomic against every other write: no write to the store
+  // comes between the read that `update` sees and the write it asks for (a counter, an
+  // append, a compare-and-set). `update` runs while other writers wait, so it must be quick
+  // and must not call this DB. options.sync applies; its expiry fields do not (the function
+  // sets the expiry). Returns OK once the decision is carried out; a damaged current record
+  // returns Corruption without calling `update`.
+  virtual Status Update(std::string_view key, const UpdateFn& update,
+                        const WriteOptions& options = {}) = 0;
+
   // Removes key. NotFound (and nothing written) if it was not there.
   virtual Status Delete(std::string_view key, const WriteOptions& options = {}) = 0;
 

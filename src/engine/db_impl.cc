@@ -196,6 +196,11 @@ Status DBImpl::GetImpl(std::string_view key, std::string* value, uint64_t* expir
   shard.gets.fetch_add(1, std::memory_order_relaxed);
   KeyLocation loc;
   if (!shard.Find(key, hash, &loc)) return Status::NotFound();
+  return ReadValueLocked(loc, key, value, expire_at_ms);
+}
+
+Status DBImpl::ReadValueLocked(const KeyLocation& loc, std::string_view key, std::string* value,
+                               uint64_t* expire_at_ms) const {
   format::RecordView rec;
   Status s = ReadRecordLocked(loc, key, &rec);
   if (!s.ok()) return s;
@@ -365,51 +370,44 @@ Status DBImpl::Delete(std::string_view key, const WriteOptions& options) {
   return Timed(delete_latency_, [&] { return Apply({&op, 1}, options.sync); });
 }
 
-Status DBImpl::Apply(std::span<Op> ops, bool sync) {
+Status DBImpl::PrepareOps(std::span<Op> ops, std::vector<std::string>* compressed) const {
   // Validate everything before touching the file: a batch fails whole or not at all.
   uint64_t total = 0;
   for (Op& op : ops) {
     if (Status s = ValidateKey(op.key); !s.ok()) return s;
     if (Status s = ValidateValue(op.key, op.value); !s.ok()) return s;
     total += format::RecordSize(op.key.size(), op.value.size());
-    op.hash = HashKey(op.key);  // outside the lock
+    op.hash = HashKey(op.key);
   }
   if (total > kMaxBatchBytes) {
     return Status::InvalidArgument("batch of " + std::to_string(total) +
                                    " bytes; a batch is limited to 2 GiB");
   }
-  // Compress outside the lock; ops then point at the stored form.
-  std::string one_compressed;
-  std::vector<std::string> compressed;
+  // Ops then point at the stored form.
   if (options_.compression != Compression::kNone) {
-    if (ops.size() > 1) compressed.resize(ops.size());
+    compressed->resize(ops.size());
     for (size_t i = 0; i < ops.size(); i++) {
       Op& op = ops[i];
       if (op.is_delete || op.value.size() < options_.compression_min_bytes) continue;
-      std::string* out = ops.size() == 1 ? &one_compressed : &compressed[i];
-      op.codec = CompressValue(options_.compression, options_.compression_level, op.value, out);
-      if (op.codec != format::kCodecNone) op.value = *out;
+      op.codec = CompressValue(options_.compression, options_.compression_level, op.value,
+                               &(*compressed)[i]);
+      if (op.codec != format::kCodecNone) op.value = (*compressed)[i];
     }
   }
+  return Status::OK();
+}
 
-  KeyLocation one;
-  std::vector<KeyLocation> locs_storage;
-  KeyLocation* locs = &one;
-  if (ops.size() > 1) {
-    locs_storage.resize(ops.size());
-    locs = locs_storage.data();
-  }
-
+Status DBImpl::Apply(std::span<Op> ops, bool sync) {
+  std::vector<std::string> compressed;
+  if (Status s = PrepareOps(ops, &compressed); !s.ok()) return s;  // outside the lock
   uint64_t seq;
   {
     std::lock_guard l(write_mu_);
     if (Status s = CheckWritable(); !s.ok()) return s;
-    // Start loading the key's slot now (a cache miss in a large keydir) so that it arrives
-    // while the record is encoded. Slot tables change size only under write_mu_.
-    if (ops.size() == 1) keydir_.ShardFor(ops[0].hash).Prefetch(ops[0].hash);
     if (ops.size() == 1 && ops[0].is_delete) {
       // A lone delete of an absent (or expired) key writes nothing and says so.
       KeydirShard& shard = keydir_.ShardFor(ops[0].hash);
+      shard.Prefetch(ops[0].hash);
       KeyLocation loc;
       bool present, expired = false;
       {
@@ -428,15 +426,82 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
       }
       if (!present || expired) return Status::NotFound();
     }
-    if (sync) NoteSyncRequestLocked();
-    if (Status s = AppendLocked(ops, locs); !s.ok()) return s;
-    PublishLocked(ops, locs);
-    seq = last_seq_;
-    written_seq_.store(seq, std::memory_order_release);
-    if (ops.size() > 1) AddToCounter(batches_, 1);
+    if (Status s = CommitLocked(ops, sync, &seq); !s.ok()) return s;
   }
+  return FinishWrite(seq, sync);
+}
+
+Status DBImpl::CommitLocked(std::span<Op> ops, bool sync, uint64_t* seq) {
+  // Start loading the key's slot now (a cache miss in a large keydir) so that it arrives
+  // while the record is encoded; PublishLocked looks batches ahead itself. Slot tables
+  // change size only under write_mu_.
+  if (ops.size() == 1) keydir_.ShardFor(ops[0].hash).Prefetch(ops[0].hash);
+  KeyLocation one;
+  std::vector<KeyLocation> many;
+  KeyLocation* locs = &one;
+  if (ops.size() > 1) {
+    many.resize(ops.size());
+    locs = many.data();
+  }
+  if (sync) NoteSyncRequestLocked();
+  if (Status s = AppendLocked(ops, locs); !s.ok()) return s;
+  PublishLocked(ops, locs);
+  *seq = last_seq_;
+  written_seq_.store(last_seq_, std::memory_order_release);
+  if (ops.size() > 1) AddToCounter(batches_, 1);
+  return Status::OK();
+}
+
+Status DBImpl::FinishWrite(uint64_t seq, bool sync) {
   if (sync || options_.sync_mode == SyncMode::kAlways) return SyncUpTo(seq);
   return Status::OK();
+}
+
+Status DBImpl::Update(std::string_view key, const UpdateFn& update, const WriteOptions& options) {
+  if (Status s = ValidateKey(key); !s.ok()) return s;
+  Op op{false, key, {}, 0};
+  op.hash = HashKey(key);
+  KeydirShard& shard = keydir_.ShardFor(op.hash);
+  std::string current, next;
+  std::vector<std::string> compressed;
+  uint64_t seq;
+  {
+    std::lock_guard l(write_mu_);
+    if (Status s = CheckWritable(); !s.ok()) return s;
+    bool present = false;
+    uint64_t expiry = 0;
+    {
+      std::shared_lock sl(shard.mu);
+      KeyLocation loc;
+      if (shard.Locate(key, op.hash, &loc, &op.found)) {
+        Status s = ReadValueLocked(loc, key, &current, &expiry);
+        if (s.ok()) {
+          present = true;
+        } else if (!s.IsNotFound()) {
+          return s;
+        } else {
+          expiry = 0;  // expired: as if absent
+        }
+      }
+    }
+    switch (update(present ? &current : nullptr, &expiry, &next)) {
+      case UpdateAction::kKeep:
+        return Status::OK();
+      case UpdateAction::kDelete:
+        if (!present) return Status::OK();
+        op.is_delete = true;
+        break;
+      case UpdateAction::kPut:
+        op.value = next;
+        op.expire_at_ms = expiry;
+        break;
+    }
+    // Under the lock this time: the value exists only now. The hash is computed again; the
+    // position Locate found stays valid, since this thread holds write_mu_ throughout.
+    if (Status s = PrepareOps({&op, 1}, &compressed); !s.ok()) return s;
+    if (Status s = CommitLocked({&op, 1}, options.sync, &seq); !s.ok()) return s;
+  }
+  return FinishWrite(seq, options.sync);
 }
 
 Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {

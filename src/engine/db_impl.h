@@ -55,6 +55,7 @@ class DBImpl final : public DB {
                 std::span<Status> statuses) override;
   using DB::MultiGet;
   Status Delete(std::string_view key, const WriteOptions& options) override;
+  Status Update(std::string_view key, const UpdateFn& update, const WriteOptions& options) override;
   Status Contains(std::string_view key) override;
   Status Write(const WriteBatch& batch, const WriteOptions& options) override;
   std::unique_ptr<Iterator> NewIterator(const IteratorOptions& options) override;
@@ -106,6 +107,10 @@ class DBImpl final : public DB {
   }
   // value may be null (only the expiry wanted); expire_at_ms may be null.
   Status GetImpl(std::string_view key, std::string* value, uint64_t* expire_at_ms);
+  // The value and expiry of the record at loc, which must hold key; NotFound if it has
+  // expired. value and expire_at_ms may be null. Caller holds the key's shard lock.
+  Status ReadValueLocked(const KeyLocation& loc, std::string_view key, std::string* value,
+                         uint64_t* expire_at_ms) const;
   bool Expired(uint64_t expire_at_ms) const {
     return expire_at_ms != 0 && expire_at_ms <= NowMillis();
   }
@@ -115,6 +120,14 @@ class DBImpl final : public DB {
   // `sync`. Deletes of absent keys write a tombstone anyway (batches) unless the caller
   // filtered them.
   Status Apply(std::span<Op> ops, bool sync);
+  // The checks and conversions Apply makes before taking the write lock: key and value
+  // limits, hashes, and compression (into *compressed, which ops then point into).
+  Status PrepareOps(std::span<Op> ops, std::vector<std::string>* compressed) const;
+  // Caller holds write_mu_. Appends and publishes ops; returns the sequence number to sync
+  // up to.
+  Status CommitLocked(std::span<Op> ops, bool sync, uint64_t* seq);
+  // After the write lock is released: the flush that `sync` (or SyncMode::kAlways) asks for.
+  Status FinishWrite(uint64_t seq, bool sync);
   // Caller holds write_mu_. Appends the records of ops to the active file.
   Status AppendLocked(std::span<const Op> ops, KeyLocation* locs);
   // Caller holds write_mu_. Makes the ops visible: locks every shard they touch (in index

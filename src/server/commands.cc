@@ -519,21 +519,35 @@ void Exists(CommandContext& c) {
 }
 
 // INCR, DECR, INCRBY, DECRBY: integer arithmetic that keeps the key's TTL, as Redis does.
+// One DB::Update: the engine finds the key once for the read and the write. (The key lock
+// still orders it against the commands that read and write with separate calls.)
 void IncrBy(CommandContext& c, int64_t delta) {
   const std::string_view key = c.args[1];
   KeyLocks::Guard lock(&c.server.key_locks(), {key});
-  Stored cur;
-  if (!ReadForUpdate(c, key, &cur)) return;
-  int64_t current = 0;
-  if (cur.exists && !ParseInt(cur.value, &current)) return NotInteger(c);
-  int64_t next;
-  if (__builtin_add_overflow(current, delta, &next)) {
-    return Err(c, "ERR increment or decrement would overflow");
-  }
-  if (Status s = PutWithExpiry(c.server.db(), key, std::to_string(next), cur.expiry); !s.ok()) {
-    return StoreError(c, s);
-  }
-  reply::Integer(c.out, next);
+  struct {
+    int64_t delta, next = 0;
+    bool not_integer = false, overflow = false;
+  } st{delta};
+  const Status s = c.server.db().Update(
+      key, [&st](const std::string* cur, uint64_t*, std::string* out) {  // the TTL stays
+        int64_t current = 0;
+        if (cur != nullptr && !ParseInt(*cur, &current)) {
+          st.not_integer = true;
+          return DB::UpdateAction::kKeep;
+        }
+        if (__builtin_add_overflow(current, st.delta, &st.next)) {
+          st.overflow = true;
+          return DB::UpdateAction::kKeep;
+        }
+        char buf[24];
+        const auto r = std::to_chars(buf, buf + sizeof buf, st.next);
+        out->assign(buf, r.ptr);
+        return DB::UpdateAction::kPut;
+      });
+  if (!s.ok()) return StoreError(c, s);
+  if (st.not_integer) return NotInteger(c);
+  if (st.overflow) return Err(c, "ERR increment or decrement would overflow");
+  reply::Integer(c.out, st.next);
 }
 void Incr(CommandContext& c) { IncrBy(c, 1); }
 void Decr(CommandContext& c) { IncrBy(c, -1); }

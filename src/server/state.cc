@@ -13,16 +13,19 @@ int64_t NowUnixMillis() {
       .count();
 }
 
-KeyLocks::Guard::Guard(KeyLocks* locks, const std::vector<std::string_view>& keys) : locks_(locks) {
-  held_.reserve(keys.size());
-  for (std::string_view k : keys) held_.push_back(engine::HashKey(k) % kStripes);
-  std::sort(held_.begin(), held_.end());
-  held_.erase(std::unique(held_.begin(), held_.end()), held_.end());
-  for (size_t i : held_) locks_->stripes_[i].lock();
+KeyLocks::Guard::Guard(KeyLocks* locks, std::span<const std::string_view> keys) : locks_(locks) {
+  if (keys.size() > kInline) {
+    more_.resize(keys.size());
+    held_ = more_.data();
+  }
+  for (std::string_view k : keys) held_[count_++] = engine::HashKey(k) % kStripes;
+  std::sort(held_, held_ + count_);
+  count_ = static_cast<size_t>(std::unique(held_, held_ + count_) - held_);
+  for (size_t i = 0; i < count_; i++) locks_->stripes_[held_[i]].lock();
 }
 
 KeyLocks::Guard::~Guard() {
-  for (auto it = held_.rbegin(); it != held_.rend(); ++it) locks_->stripes_[*it].unlock();
+  while (count_ > 0) locks_->stripes_[held_[--count_]].unlock();
 }
 
 uint64_t ScanCursors::Save(std::string last_key) {

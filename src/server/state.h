@@ -9,9 +9,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -62,14 +64,21 @@ class KeyLocks {
   // Locks the stripes of all keys (each stripe once, in index order: no deadlock).
   class Guard {
    public:
-    Guard(KeyLocks* locks, const std::vector<std::string_view>& keys);
+    Guard(KeyLocks* locks, std::span<const std::string_view> keys);
+    Guard(KeyLocks* locks, std::initializer_list<std::string_view> keys)
+        : Guard(locks, std::span<const std::string_view>(keys.begin(), keys.size())) {}
     ~Guard();
     Guard(const Guard&) = delete;
     Guard& operator=(const Guard&) = delete;
 
    private:
+    // Up to kInline stripes are held without a heap allocation (most commands name one key).
+    static constexpr size_t kInline = 4;
     KeyLocks* locks_;
-    std::vector<size_t> held_;
+    size_t count_ = 0;
+    size_t inline_[kInline];
+    std::vector<size_t> more_;  // all of them, when there are more than kInline
+    size_t* held_ = inline_;
   };
 
  private:
