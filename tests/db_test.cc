@@ -592,6 +592,27 @@ TEST_F(DBTest, MultiGetAnswersWhatGetAnswers) {
   EXPECT_TRUE(db_->MultiGet({"key2"}, &values)[0].IsClosed());
 }
 
+// Prefetch is a hint: it changes nothing, whatever the keys, and is harmless on a closed store.
+TEST_F(DBTest, PrefetchChangesNothing) {
+  ASSERT_OK(Open());
+  for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::to_string(i)));
+  ASSERT_OK(db_->Delete("k7"));
+  std::vector<std::string> owned = {"k1", "k7", "absent", "", std::string(kMaxKeySize + 10, 'x')};
+  for (int i = 0; i < 40; i++) owned.push_back("k" + std::to_string(i * 2));  // several groups
+  const std::vector<std::string_view> keys(owned.begin(), owned.end());
+  db_->Prefetch(keys);
+  db_->Prefetch({});
+  EXPECT_EQ(Get("k1"), "1");
+  EXPECT_EQ(Get("k7"), "NOT_FOUND");
+  EXPECT_EQ(Get("absent"), "NOT_FOUND");
+  EXPECT_EQ(Get("k78"), "78");
+  uint64_t n = 0;
+  ASSERT_OK(db_->Count(&n));
+  EXPECT_EQ(n, 99u);
+  ASSERT_OK(db_->Close());
+  db_->Prefetch(keys);
+}
+
 TEST_F(DBTest, CreatesMissingParentDirectories) {
   const std::string deep = tmp_.Sub("a/b/c/store");
   ASSERT_OK(DB::Open(Options(), deep, &db_));

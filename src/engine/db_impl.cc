@@ -215,41 +215,56 @@ Status DBImpl::ReadValueLocked(const KeyLocation& loc, std::string_view key, std
   return Status::OK();
 }
 
+void DBImpl::PrefetchGroup(std::span<const std::string_view> keys, const uint64_t* hashes) const {
+  // A lookup is three dependent cache misses: the hash slot, the key entry it points at, and
+  // the record in the data file. Done one key at a time they are paid in series; here the
+  // keys move through them together, each pass prefetching what the next one reads. Every
+  // pass takes the shard's read lock, so a concurrent write or merge only makes a prefetch
+  // useless, never wrong.
+  const size_t m = keys.size();
+  for (size_t i = 0; i < m; i++) {
+    const KeydirShard& shard = keydir_.ShardFor(hashes[i]);
+    std::shared_lock l(shard.mu);
+    if (!shard.closed) shard.Prefetch(hashes[i]);
+  }
+  for (size_t i = 0; i < m; i++) {
+    const KeydirShard& shard = keydir_.ShardFor(hashes[i]);
+    std::shared_lock l(shard.mu);
+    if (!shard.closed) shard.PrefetchEntry(hashes[i]);
+  }
+  for (size_t i = 0; i < m; i++) {
+    const KeydirShard& shard = keydir_.ShardFor(hashes[i]);
+    std::shared_lock l(shard.mu);
+    KeyLocation loc;
+    if (shard.closed || !shard.Find(keys[i], hashes[i], &loc)) continue;
+    const DataFile* f = files_.Get(loc.file_id);
+    if (f == nullptr || uint64_t{loc.offset} + loc.size > f->size()) continue;
+    // The header, key and (small) value: the checksum reads all of them.
+    const char* rec = f->base() + loc.offset;
+    const size_t span = std::min<size_t>(loc.size, 256);
+    for (size_t at = 0; at < span + 63; at += 64) __builtin_prefetch(rec + std::min(at, span - 1));
+  }
+}
+
+void DBImpl::Prefetch(std::span<const std::string_view> keys) {
+  for (size_t base = 0; base < keys.size(); base += kPrefetchGroup) {
+    const auto group = keys.subspan(base, std::min(kPrefetchGroup, keys.size() - base));
+    uint64_t hashes[kPrefetchGroup];
+    for (size_t i = 0; i < group.size(); i++) hashes[i] = HashKey(group[i]);
+    PrefetchGroup(group, hashes);
+  }
+}
+
 void DBImpl::MultiGet(std::span<const std::string_view> keys, std::span<std::string> values,
                       std::span<Status> statuses) {
-  // A lookup is three dependent cache misses: the hash slot, the key entry it points at, and
-  // the record in the data file. Done one key at a time they are paid in series; here a
-  // group of keys moves through them together, each pass prefetching what the next one
-  // reads. Every pass takes the shard's read lock, so a concurrent write or merge only makes
-  // a prefetch useless, never wrong; the last pass is an ordinary Get.
-  constexpr size_t kGroup = 16;
+  // Each group of keys is prefetched level by level, then read with ordinary Gets, which
+  // then find what they need in the cache.
   const size_t n = std::min({keys.size(), values.size(), statuses.size()});
-  for (size_t base = 0; base < n; base += kGroup) {
-    const size_t m = std::min(kGroup, n - base);
-    uint64_t hashes[kGroup];
-    for (size_t i = 0; i < m; i++) {
-      hashes[i] = HashKey(keys[base + i]);
-      const KeydirShard& shard = keydir_.ShardFor(hashes[i]);
-      std::shared_lock l(shard.mu);
-      if (!shard.closed) shard.Prefetch(hashes[i]);
-    }
-    for (size_t i = 0; i < m; i++) {
-      const KeydirShard& shard = keydir_.ShardFor(hashes[i]);
-      std::shared_lock l(shard.mu);
-      if (!shard.closed) shard.PrefetchEntry(hashes[i]);
-    }
-    for (size_t i = 0; i < m; i++) {
-      const KeydirShard& shard = keydir_.ShardFor(hashes[i]);
-      std::shared_lock l(shard.mu);
-      KeyLocation loc;
-      if (shard.closed || !shard.Find(keys[base + i], hashes[i], &loc)) continue;
-      const DataFile* f = files_.Get(loc.file_id);
-      if (f == nullptr || uint64_t{loc.offset} + loc.size > f->size()) continue;
-      // The header, key and (small) value: the checksum reads all of them.
-      const char* rec = f->base() + loc.offset;
-      const size_t span = std::min<size_t>(loc.size, 256);
-      for (size_t at = 0; at < span + 63; at += 64) __builtin_prefetch(rec + std::min(at, span - 1));
-    }
+  for (size_t base = 0; base < n; base += kPrefetchGroup) {
+    const size_t m = std::min(kPrefetchGroup, n - base);
+    uint64_t hashes[kPrefetchGroup];
+    for (size_t i = 0; i < m; i++) hashes[i] = HashKey(keys[base + i]);
+    PrefetchGroup(keys.subspan(base, m), hashes);
     for (size_t i = 0; i < m; i++) {
       statuses[base + i] = Get(keys[base + i], &values[base + i]);
     }

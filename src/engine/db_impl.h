@@ -54,6 +54,7 @@ class DBImpl final : public DB {
   void MultiGet(std::span<const std::string_view> keys, std::span<std::string> values,
                 std::span<Status> statuses) override;
   using DB::MultiGet;
+  void Prefetch(std::span<const std::string_view> keys) override;
   Status Delete(std::string_view key, const WriteOptions& options) override;
   Status Update(std::string_view key, const UpdateFn& update, const WriteOptions& options) override;
   Status Contains(std::string_view key) override;
@@ -107,6 +108,11 @@ class DBImpl final : public DB {
   }
   // value may be null (only the expiry wanted); expire_at_ms may be null.
   Status GetImpl(std::string_view key, std::string* value, uint64_t* expire_at_ms);
+  // Keys (with their hashes) MultiGet and Prefetch read at once: at most kPrefetchGroup.
+  static constexpr size_t kPrefetchGroup = 16;
+  // Brings the keydir slots, entries and record heads of keys into the cache, one pass per
+  // level, so the misses of all keys overlap.
+  void PrefetchGroup(std::span<const std::string_view> keys, const uint64_t* hashes) const;
   // The value and expiry of the record at loc, which must hold key; NotFound if it has
   // expired. value and expire_at_ms may be null. Caller holds the key's shard lock.
   Status ReadValueLocked(const KeyLocation& loc, std::string_view key, std::string* value,
