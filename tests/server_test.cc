@@ -122,6 +122,13 @@ std::string Cli(int port, const std::string& args) {
 }
 
 // A raw TCP connection, for what no well-behaved client sends.
+// A command as a client sends it: a RESP array of bulk strings.
+std::string Resp(std::initializer_list<std::string> args) {
+  std::string r = "*" + std::to_string(args.size()) + "\r\n";
+  for (const auto& a : args) r += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  return r;
+}
+
 class RawConnection {
  public:
   explicit RawConnection(int port) {
@@ -237,22 +244,18 @@ TEST_F(ServerTest, PipelinedInput) {
 TEST_F(ServerTest, PipelinedGetsSeeTheWritesBeforeThem) {
   ServerProcess server(dir());
   ASSERT_TRUE(server.ready());
-  auto cmd = [](std::initializer_list<std::string> args) {
-    std::string r = "*" + std::to_string(args.size()) + "\r\n";
-    for (const auto& a : args) r += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-    return r;
-  };
   std::string sent, expect;
   for (int round = 0; round < 50; round++) {
     const std::string v = "v" + std::to_string(round);
-    sent += cmd({"SET", "k", v}) + cmd({"GET", "k"}) + cmd({"get", "missing"}) + cmd({"GET", "k"});
+    sent += Resp({"SET", "k", v}) + Resp({"GET", "k"}) + Resp({"get", "missing"}) +
+            Resp({"GET", "k"});
     expect += "+OK\r\n$" + std::to_string(v.size()) + "\r\n" + v + "\r\n$-1\r\n$" +
               std::to_string(v.size()) + "\r\n" + v + "\r\n";
-    sent += cmd({"DEL", "k"}) + cmd({"GET", "k"}) + cmd({"GET", "k", "extra"});
+    sent += Resp({"DEL", "k"}) + Resp({"GET", "k"}) + Resp({"GET", "k", "extra"});
     expect += ":1\r\n$-1\r\n-ERR wrong number of arguments for 'get' command\r\n";
   }
   for (int i = 0; i < 200; i++) {  // a long run of GETs: more than one batch
-    sent += cmd({"GET", "k" + std::to_string(i % 3)});
+    sent += Resp({"GET", "k" + std::to_string(i % 3)});
     expect += "$-1\r\n";
   }
   RawConnection c(server.port());
@@ -273,11 +276,6 @@ TEST_F(ServerTest, PipelinedGetsSeeTheWritesBeforeThem) {
 TEST_F(ServerTest, PipelinedReadModifyWritesAreExact) {
   ServerProcess server(dir());
   ASSERT_TRUE(server.ready());
-  auto cmd = [](std::initializer_list<std::string> args) {
-    std::string r = "*" + std::to_string(args.size()) + "\r\n";
-    for (const auto& a : args) r += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-    return r;
-  };
   std::map<std::string, long long> model;
   std::string sent, expect;
   for (int i = 0; i < 3000; i++) {
@@ -285,20 +283,20 @@ TEST_F(ServerTest, PipelinedReadModifyWritesAreExact) {
     long long& n = model[counter];
     switch (i % 3) {
       case 0:
-        sent += cmd({"INCR", counter});
+        sent += Resp({"INCR", counter});
         n += 1;
         break;
       case 1:
-        sent += cmd({"INCRBY", counter, std::to_string(i)});
+        sent += Resp({"INCRBY", counter, std::to_string(i)});
         n += i;
         break;
       default:
-        sent += cmd({"DECR", counter});
+        sent += Resp({"DECR", counter});
         n -= 1;
         break;
     }
     expect += ":" + std::to_string(n) + "\r\n";
-    sent += cmd({"SET", "other" + std::to_string(i % 11), "x"});
+    sent += Resp({"SET", "other" + std::to_string(i % 11), "x"});
     expect += "+OK\r\n";
   }
   RawConnection c(server.port());

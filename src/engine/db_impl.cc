@@ -208,8 +208,9 @@ Status DBImpl::ReadValueLocked(const KeyLocation& loc, std::string_view key, std
   if (expire_at_ms != nullptr) *expire_at_ms = rec.expire_at_ms;
   if (value == nullptr) return Status::OK();
   if (rec.codec() != format::kCodecNone) {
-    return DecompressValue(rec.codec(), rec.value, value,
-                           files_.Get(loc.file_id)->path() + " offset " + std::to_string(loc.offset));
+    const std::string where =
+        files_.Get(loc.file_id)->path() + " offset " + std::to_string(loc.offset);
+    return DecompressValue(rec.codec(), rec.value, value, where);
   }
   value->assign(rec.value);
   return Status::OK();
