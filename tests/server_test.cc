@@ -463,6 +463,28 @@ TEST_F(ServerTest, ClientLimitsAndIdleTimeout) {
   EXPECT_EQ(big.Read(100, 3000, &closed), "-ERR max query buffer length reached\r\n");
 }
 
+// The event loops poll for a while after a busy round before they sleep (busy-poll-us,
+// default 30); 0 turns that off, and either way every reply comes back.
+TEST_F(ServerTest, BusyPollSetting) {
+  {
+    ServerProcess server(dir());
+    ASSERT_TRUE(server.ready());
+    EXPECT_EQ(Cli(server.port(), "CONFIG GET busy-poll-us"), "busy-poll-us\n30\n");
+  }
+  ServerProcess server(dir(), {"--busy-poll-us", "0", "--io-threads", "1"});
+  ASSERT_TRUE(server.ready());
+  EXPECT_EQ(Cli(server.port(), "CONFIG GET busy-poll-us"), "busy-poll-us\n0\n");
+  std::string sent, expect;
+  for (int i = 0; i < 500; i++) {
+    sent += Resp({"INCR", "n"});
+    expect += ":" + std::to_string(i + 1) + "\r\n";
+  }
+  RawConnection c(server.port());
+  ASSERT_TRUE(c.ok());
+  c.Send(sent);
+  EXPECT_EQ(c.Read(expect.size(), 10000), expect);
+}
+
 TEST_F(ServerTest, HttpMetricsHealthAndDataApi) {
   const std::string conf = tmp_.Sub("http.conf");
   WriteFile(conf, "http-max-body-bytes 1000\n");

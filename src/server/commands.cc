@@ -1051,6 +1051,8 @@ const std::vector<ConfigParam>& ConfigParams() {
       {"bitcask-compression", false, [](const ServerConfig& c) { return c.compression; }, nullptr},
       {"http-port", false, [](const ServerConfig& c) { return std::to_string(c.http_port); },
        nullptr},
+      {"busy-poll-us", false, [](const ServerConfig& c) { return std::to_string(c.busy_poll_us); },
+       nullptr},
   };
   return params;
 }

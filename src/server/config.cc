@@ -58,6 +58,7 @@ Status ApplySetting(const std::string& name, const std::string& value, ServerCon
     c->compression = value;
   }
   else if (name == "io-threads") return number(&c->io_threads);
+  else if (name == "busy-poll-us") return number(&c->busy_poll_us);
   else if (name == "logfile") c->logfile = value;
   else if (name == "loglevel") c->loglevel = value;
   else return Status::InvalidArgument("unknown setting '" + name + "'");

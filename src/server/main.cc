@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   flag("max-file-size", "Data file size before rotation, bytes (default 256 MiB)");
   flag("compression", "none | lz4 | zstd (default none)");
   flag("io-threads", "Event-loop threads (default: one per core)");
+  flag("busy-poll-us", "After a busy round, poll this long before sleeping (default 30; 0: off)");
   flag("proto-max-bulk-len", "Largest bulk string accepted, bytes (default 512 MiB)");
   flag("client-query-buffer-limit", "Largest unanswered input per client, bytes (default 1 GiB)");
   flag("logfile", "Log file (default: stderr); one JSON object per line");

@@ -340,11 +340,43 @@ Status RespServer::Start() {
   return Status::OK();
 }
 
-void RespServer::Run() {
-  for (size_t i = 1; i < impl_->loops.size(); i++) {
-    impl_->threads.emplace_back([this, i] { impl_->loops[i]->run(); });
+namespace {
+
+// Runs an event loop until it stops. A loop that sleeps in epoll_wait must be woken by the
+// next request, and that wake-up is paid by the client's send (a cross-core interrupt): with
+// many clients each sending its next request right after its reply, a loop that sleeps
+// between rounds makes every client slower. So once it has been busy (kBusyRound handlers or
+// more since it last slept) the loop polls for up to `spin` before it sleeps, as
+// busy-polling servers do; with 50 clients and no pipelining that is 10-20% more requests
+// per second here. A loop that finds one thing at a time sleeps at once, so a lightly
+// loaded server spends no CPU on it, and an idle one none.
+void RunLoop(asio::io_context& io, std::chrono::microseconds spin) {
+  constexpr size_t kBusyRound = 8;
+  size_t awake = 0;  // handlers run since the loop last slept
+  while (!io.stopped()) {
+    if (const size_t n = io.poll(); n > 0) {
+      awake += n;
+      continue;
+    }
+    if (spin.count() > 0 && awake >= kBusyRound) {
+      const auto until = std::chrono::steady_clock::now() + spin;
+      size_t n = 0;
+      while (n == 0 && !io.stopped() && std::chrono::steady_clock::now() < until) n = io.poll();
+      awake += n;
+      if (n > 0) continue;
+    }
+    awake = io.run_one();  // sleeps until there is something to do
   }
-  impl_->loops[0]->run();
+}
+
+}  // namespace
+
+void RespServer::Run() {
+  const std::chrono::microseconds spin(impl_->state->config().busy_poll_us);
+  for (size_t i = 1; i < impl_->loops.size(); i++) {
+    impl_->threads.emplace_back([this, i, spin] { RunLoop(*impl_->loops[i], spin); });
+  }
+  RunLoop(*impl_->loops[0], spin);
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }

@@ -42,6 +42,8 @@ struct ServerConfig {
   uint64_t max_file_size = 256ull << 20;
   std::string compression = "none";
   int io_threads = 0;  // 0: one per core
+  // After a busy round, an event loop polls this long for more before it sleeps (0: never).
+  uint64_t busy_poll_us = 30;
   std::string logfile;  // empty: stderr
   std::string loglevel = "notice";
 };
