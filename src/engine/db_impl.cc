@@ -447,7 +447,7 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
   return FinishWrite(seq, sync);
 }
 
-Status DBImpl::CommitLocked(std::span<Op> ops, bool sync, uint64_t* seq) {
+Status DBImpl::CommitLocked(std::span<const Op> ops, bool sync, uint64_t* seq) {
   // Start loading the key's slot now (a cache miss in a large keydir) so that it arrives
   // while the record is encoded; PublishLocked looks batches ahead itself. Slot tables
   // change size only under write_mu_.

@@ -131,7 +131,7 @@ class DBImpl final : public DB {
   Status PrepareOps(std::span<Op> ops, std::vector<std::string>* compressed) const;
   // Caller holds write_mu_. Appends and publishes ops; returns the sequence number to sync
   // up to.
-  Status CommitLocked(std::span<Op> ops, bool sync, uint64_t* seq);
+  Status CommitLocked(std::span<const Op> ops, bool sync, uint64_t* seq);
   // After the write lock is released: the flush that `sync` (or SyncMode::kAlways) asks for.
   Status FinishWrite(uint64_t seq, bool sync);
   // Caller holds write_mu_. Appends the records of ops to the active file.
