@@ -603,7 +603,23 @@ Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {
   return Status::OK();
 }
 
+inline void DBImpl::PublishOneLocked(KeydirShard& shard, const Op& op, const KeyLocation& loc) {
+  KeyLocation old;
+  if (op.is_delete) {
+    AddDeadBytes(loc);  // a tombstone only shadows older records
+    if (shard.RemoveAt(op.found, op.key, op.hash, &old)) AddDeadBytes(old);
+  } else if (shard.Upsert(op.key, op.hash, loc, &old)) {
+    AddDeadBytes(old);
+  }
+}
+
 void DBImpl::PublishLocked(std::span<const Op> ops, const KeyLocation* locs) {
+  if (ops.size() == 1) {
+    KeydirShard& shard = keydir_.ShardFor(ops[0].hash);
+    std::unique_lock l(shard.mu);
+    PublishOneLocked(shard, ops[0], locs[0]);
+    return;
+  }
   uint64_t mask = 0;
   for (const Op& op : ops) mask |= uint64_t{1} << Keydir::ShardIndex(op.hash);
   ShardSetLock lock(&keydir_, mask);
@@ -615,15 +631,7 @@ void DBImpl::PublishLocked(std::span<const Op> ops, const KeyLocation* locs) {
     if (i + kLookahead < ops.size()) {
       keydir_.ShardFor(ops[i + kLookahead].hash).Prefetch(ops[i + kLookahead].hash);
     }
-    const Op& op = ops[i];
-    KeydirShard& shard = keydir_.ShardFor(op.hash);
-    KeyLocation old;
-    if (op.is_delete) {
-      AddDeadBytes(locs[i]);  // a tombstone only shadows older records
-      if (shard.RemoveAt(op.found, op.key, op.hash, &old)) AddDeadBytes(old);
-    } else if (shard.Upsert(op.key, op.hash, locs[i], &old)) {
-      AddDeadBytes(old);
-    }
+    PublishOneLocked(keydir_.ShardFor(ops[i].hash), ops[i], locs[i]);
   }
 }
 

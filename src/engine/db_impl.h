@@ -139,6 +139,8 @@ class DBImpl final : public DB {
   // Caller holds write_mu_. Makes the ops visible: locks every shard they touch (in index
   // order, so a reader never sees part of a batch) and updates the keydir and dead bytes.
   void PublishLocked(std::span<const Op> ops, const KeyLocation* locs);
+  // One op of PublishLocked; caller holds write_mu_ and the shard's lock exclusively.
+  void PublishOneLocked(KeydirShard& shard, const Op& op, const KeyLocation& loc);
   // Caller holds write_mu_. Seals the active file and starts a new one big enough for
   // `record_bytes`.
   Status RotateLocked(uint64_t record_bytes);
