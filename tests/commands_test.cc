@@ -127,6 +127,15 @@ TEST_F(CommandsTest, StringsAppendRange) {
   EXPECT_EQ(Call({"APPEND", "s", " World"}), ":11\r\n");
   EXPECT_EQ(Call({"STRLEN", "s"}), ":11\r\n");
   EXPECT_EQ(Call({"STRLEN", "none"}), ":0\r\n");
+  // APPEND keeps the TTL, and refuses to grow a string past proto-max-bulk-len.
+  EXPECT_EQ(Call({"SET", "t", "ab", "EX", "100"}), "+OK\r\n");
+  EXPECT_EQ(Call({"APPEND", "t", "cd"}), ":4\r\n");
+  EXPECT_EQ(Call({"TTL", "t"}), ":100\r\n");
+  EXPECT_EQ(Call({"CONFIG", "SET", "proto-max-bulk-len", "5"}), "+OK\r\n");
+  EXPECT_EQ(Call({"APPEND", "t", "xy"}),
+            "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+  EXPECT_EQ(Call({"GET", "t"}), "$4\r\nabcd\r\n");
+  EXPECT_EQ(Call({"CONFIG", "SET", "proto-max-bulk-len", "536870912"}), "+OK\r\n");
   EXPECT_EQ(Call({"GETRANGE", "s", "0", "4"}), "$5\r\nHello\r\n");
   EXPECT_EQ(Call({"GETRANGE", "s", "-5", "-1"}), "$5\r\nWorld\r\n");
   EXPECT_EQ(Call({"GETRANGE", "s", "5", "2"}), "$0\r\n\r\n");

@@ -520,7 +520,8 @@ void Exists(CommandContext& c) {
 
 // INCR, DECR, INCRBY, DECRBY: integer arithmetic that keeps the key's TTL, as Redis does.
 // One DB::Update: the engine finds the key once for the read and the write. (The key lock
-// still orders it against the commands that read and write with separate calls.)
+// still orders it against the commands that read and write with separate calls.) APPEND
+// works the same way.
 void IncrBy(CommandContext& c, int64_t delta) {
   const std::string_view key = c.args[1];
   KeyLocks::Guard lock(&c.server.key_locks(), {key});
@@ -593,19 +594,32 @@ void IncrByFloat(CommandContext& c) {
   reply::Bulk(c.out, text);
 }
 
+// One DB::Update, as IncrBy; the TTL stays.
 void Append(CommandContext& c) {
   const std::string_view key = c.args[1];
   KeyLocks::Guard lock(&c.server.key_locks(), {key});
-  Stored cur;
-  if (!ReadForUpdate(c, key, &cur)) return;
-  if (cur.value.size() + c.args[2].size() > c.server.config().proto_max_bulk_len) {
-    return Err(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-  }
-  cur.value.append(c.args[2]);
-  if (Status s = PutWithExpiry(c.server.db(), key, cur.value, cur.expiry); !s.ok()) {
-    return StoreError(c, s);
-  }
-  reply::Integer(c.out, static_cast<int64_t>(cur.value.size()));
+  struct {
+    std::string_view suffix;
+    uint64_t limit;
+    size_t length = 0;
+    bool too_long = false;
+  } st{c.args[2], c.server.config().proto_max_bulk_len};
+  const Status s = c.server.db().Update(
+      key, [&st](const std::string* cur, uint64_t*, std::string* next) {
+        const size_t had = cur == nullptr ? 0 : cur->size();
+        if (had + st.suffix.size() > st.limit) {
+          st.too_long = true;
+          return DB::UpdateAction::kKeep;
+        }
+        next->reserve(had + st.suffix.size());
+        if (cur != nullptr) next->assign(*cur);
+        next->append(st.suffix);
+        st.length = next->size();
+        return DB::UpdateAction::kPut;
+      });
+  if (!s.ok()) return StoreError(c, s);
+  if (st.too_long) return Err(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+  reply::Integer(c.out, static_cast<int64_t>(st.length));
 }
 
 void StrLen(CommandContext& c) {
