@@ -88,32 +88,60 @@ TEST_F(DBTest, SyncNoneFlushesOnlyWhenAsked) {
   EXPECT_EQ(GetStats(db_.get()).syncs, 2u);
 }
 
-// The active file is written through 2 MiB pages unless flushes are frequent: a flush
-// writes back whole pages, so with small pages it costs what was appended, with huge ones
-// up to 2 MiB.
-TEST_F(DBTest, HugePagesOnlyWhileFlushesAreRare) {
-  ASSERT_OK(Open());  // SyncMode::kNone
+// The active file is written through 2 MiB pages only while flushes come far apart: a flush
+// writes back whole pages, so with small pages it costs about what was appended, with huge
+// ones up to 4 MiB more.
+TEST_F(DBTest, HugePagesOnlyWhileFlushesAreFarApart) {
+  Options options;  // SyncMode::kNone
+  options.max_file_size = 4 << 20;
+  ASSERT_OK(Open(options));
   EXPECT_TRUE(GetStats(db_.get()).huge_pages);
   const std::string value(1000, 'v');
-  // Flushes 2 MB of appends apart keep them.
-  for (int i = 0; i < 4000; i++) {
-    ASSERT_OK(db_->Put("a" + std::to_string(i), value));
-    if (i % 2000 == 1999) ASSERT_OK(db_->Sync());
-  }
+  auto write = [&](const std::string& prefix, int n) {
+    for (int i = 0; i < n; i++) ASSERT_OK(db_->Put(prefix + std::to_string(i), value));
+  };
+  // A flush 10 MB of appends after the last keeps them.
+  ASSERT_NO_FATAL_FAILURE(write("a", 10000));
+  ASSERT_OK(db_->Sync());
   EXPECT_TRUE(GetStats(db_.get()).huge_pages);
-  // Two synced writes in a row turn them off, for the rest of the file and the files after.
+  // Two synced writes in a row turn them off for the rest of the active file.
   WriteOptions sync;
   sync.sync = true;
   ASSERT_OK(db_->Put("s1", value, sync));
   ASSERT_OK(db_->Put("s2", value, sync));
   EXPECT_FALSE(GetStats(db_.get()).huge_pages);
-  for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("b" + std::to_string(i), value));
+  ASSERT_NO_FATAL_FAILURE(write("b", 100));
   EXPECT_FALSE(GetStats(db_.get()).huge_pages);
+  // Once flushes are far apart again, the next file uses them again.
+  ASSERT_NO_FATAL_FAILURE(write("c", 9000));
+  ASSERT_OK(db_->Sync());
+  const size_t files = GetStats(db_.get()).files.size();
+  for (int i = 0; GetStats(db_.get()).files.size() == files; i++) {
+    ASSERT_OK(db_->Put("d" + std::to_string(i), value));
+  }
+  EXPECT_TRUE(GetStats(db_.get()).huge_pages);
   // Records written either way read back, before and after reopening.
-  for (const char* key : {"a0", "a3999", "s1", "s2", "b99"}) ASSERT_EQ(Get(key), value) << key;
-  Reopen();
-  EXPECT_TRUE(GetStats(db_.get()).huge_pages) << "a new session starts with huge pages again";
-  for (const char* key : {"a0", "a3999", "s1", "s2", "b99"}) ASSERT_EQ(Get(key), value) << key;
+  const std::vector<std::string> keys = {"a0", "a9999", "s1", "s2", "b99", "c8999", "d0"};
+  for (const auto& key : keys) ASSERT_EQ(Get(key), value) << key;
+  Reopen(options);
+  EXPECT_TRUE(GetStats(db_.get()).huge_pages) << "a new session starts with huge pages";
+  for (const auto& key : keys) ASSERT_EQ(Get(key), value) << key;
+}
+
+// The SyncMode::kInterval thread's flushes count too: a store written a little at a time and
+// flushed every interval must not write back 2 MiB pages for a few bytes each time.
+TEST_F(DBTest, IntervalFlushesOfALightLoadTurnHugePagesOff) {
+  Options options;
+  options.sync_mode = SyncMode::kInterval;
+  options.sync_interval_ms = 10;
+  ASSERT_OK(Open(options));
+  EXPECT_TRUE(GetStats(db_.get()).huge_pages);
+  for (int i = 0; i < 200 && GetStats(db_.get()).huge_pages; i++) {
+    ASSERT_OK(db_->Put("k" + std::to_string(i), "small"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  }
+  EXPECT_FALSE(GetStats(db_.get()).huge_pages);
+  EXPECT_EQ(Get("k0"), "small");
 }
 
 TEST_F(DBTest, SyncAlwaysNeverUsesHugePages) {

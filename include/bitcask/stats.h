@@ -51,9 +51,9 @@ struct Stats {
   uint64_t corrupt_bytes_skipped = 0;  // by RecoveryMode::kSkipCorrupt at Open
   uint64_t tail_bytes_truncated = 0;   // torn tail (or unwritten space) cut off at Open
 
-  // Whether the active file is written through 2 MiB pages. On unless sync_mode is kAlways;
-  // turned off for good once syncs are requested less than 1 MiB of appends apart (a flush
-  // writes back whole 2 MiB pages).
+  // Whether the active file is written through 2 MiB pages. Never with SyncMode::kAlways;
+  // otherwise on while flushes (Sync, WriteOptions::sync, the kInterval thread) come at
+  // least 8 MiB of appends apart, since a flush writes back whole 2 MiB pages.
   bool huge_pages = false;
 
   // Latency of Get, Put, Delete and Write (batches), sampled.

@@ -721,14 +721,19 @@ Status DBImpl::SyncUpTo(uint64_t seq) {
 }
 
 void DBImpl::NoteSyncRequestLocked() {
-  // Write-back of a huge page costs up to 2 MiB where 4 KiB pages cost what was appended, so
-  // huge pages pay only while flushes are at least this far apart.
-  constexpr uint64_t kHugePageSyncSpacing = 1 << 20;
-  if (huge_pages_ && appended_ - appended_at_sync_request_ < kHugePageSyncSpacing) {
-    huge_pages_ = false;
-    if (active_ != nullptr) active_->StopHugePages();
-  }
+  // A flush writes back every dirty page whole, and a page written through the mapping is
+  // dirty whole: on 2 MiB pages a flush writes up to 4 MiB more than was appended since the
+  // last one (a partly written page at each end), where 4 KiB pages add at most 8 KiB. Huge
+  // pages therefore pay only while flushes come at least kHugePageSyncSpacing apart, where
+  // that is at most half as much again; closer flushes (a lightly loaded store synced every
+  // second, or one that syncs every write) switch them off for the rest of the active file,
+  // and files created while flushes stay close start without them.
+  constexpr uint64_t kHugePageSyncSpacing = 8 << 20;
+  const bool far_apart = appended_ - appended_at_sync_request_ >= kHugePageSyncSpacing;
   appended_at_sync_request_ = appended_;
+  if (options_.sync_mode == SyncMode::kAlways) return;  // never on huge pages
+  huge_pages_ = far_apart;
+  if (!far_apart && active_ != nullptr) active_->StopHugePages();
 }
 
 Status DBImpl::Sync() {
@@ -754,6 +759,10 @@ void DBImpl::SyncLoop() {
     const uint64_t target = written_seq_.load(std::memory_order_acquire);
     if (target > synced_seq_ && sync_error_.ok()) {
       l.unlock();
+      {
+        std::lock_guard wl(write_mu_);
+        NoteSyncRequestLocked();
+      }
       SyncUpTo(target);  // a failure is recorded in sync_error_ and bg_error_
       l.lock();
     }

@@ -144,9 +144,9 @@ class DBImpl final : public DB {
   // Caller holds write_mu_. Seals the active file and starts a new one big enough for
   // `record_bytes`.
   Status RotateLocked(uint64_t record_bytes);
-  // Caller holds write_mu_. A write asked for a flush (Sync or WriteOptions::sync): if such
-  // requests come less than kHugePageSyncSpacing bytes apart, active files stop using huge
-  // pages, whose 2 MiB write-back would multiply what each flush writes.
+  // Caller holds write_mu_. A flush is about to be asked for (Sync, WriteOptions::sync, or
+  // the SyncMode::kInterval thread): decides from how far apart flushes come whether data
+  // files use huge pages, whose whole-page write-back would multiply what each flush writes.
   void NoteSyncRequestLocked();
   void AddDeadBytes(const KeyLocation& loc);
 
@@ -214,9 +214,9 @@ class DBImpl final : public DB {
   Status bg_error_;             // guarded by write_mu_: a failed flush stops all writes
   std::vector<uint32_t> unsynced_sealed_;  // guarded by write_mu_: sealed, not yet flushed
   bool dir_dirty_ = false;                 // guarded by write_mu_: a file was created
-  // Guarded by write_mu_: whether active files are mapped with huge pages (not with
-  // SyncMode::kAlways; turned off for good by frequent sync requests), and the append
-  // position, counted over all files, at the last sync request.
+  // Guarded by write_mu_: whether new active files are mapped with huge pages (never with
+  // SyncMode::kAlways; off while flushes come close together, see NoteSyncRequestLocked),
+  // and the append position, counted over all files, at the last flush request.
   bool huge_pages_ = false;
   uint64_t appended_ = 0;
   uint64_t appended_at_sync_request_ = 0;
