@@ -104,7 +104,7 @@ TEST_F(DBTest, HugePagesOnlyWhileFlushesAreFarApart) {
   ASSERT_NO_FATAL_FAILURE(write("a", 10000));
   ASSERT_OK(db_->Sync());
   EXPECT_TRUE(GetStats(db_.get()).huge_pages);
-  // Two synced writes in a row turn them off for the rest of the active file.
+  // Two synced writes in a row turn them off.
   WriteOptions sync;
   sync.sync = true;
   ASSERT_OK(db_->Put("s1", value, sync));
@@ -112,9 +112,10 @@ TEST_F(DBTest, HugePagesOnlyWhileFlushesAreFarApart) {
   EXPECT_FALSE(GetStats(db_.get()).huge_pages);
   ASSERT_NO_FATAL_FAILURE(write("b", 100));
   EXPECT_FALSE(GetStats(db_.get()).huge_pages);
-  // Once flushes are far apart again, the next file uses them again.
+  // Once flushes are far apart again, they come back, and new files start with them.
   ASSERT_NO_FATAL_FAILURE(write("c", 9000));
   ASSERT_OK(db_->Sync());
+  EXPECT_TRUE(GetStats(db_.get()).huge_pages);
   const size_t files = GetStats(db_.get()).files.size();
   for (int i = 0; GetStats(db_.get()).files.size() == files; i++) {
     ASSERT_OK(db_->Put("d" + std::to_string(i), value));

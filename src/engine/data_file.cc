@@ -34,9 +34,12 @@ Status DataFile::Create(const std::string& dir, uint32_t id, uint64_t capacity,
   Status s = OpenFile(temporary ? f->temp_path_ : f->path_, O_RDWR | O_CREAT | O_EXCL, 0644, &f->fd_);
   if (!s.ok()) return s;
   f->writable_ = true;
-  f->huge_pages_ = huge_pages;
-  s = MemoryMap::Map(f->fd_.get(), capacity, /*writable=*/true, f->path_, &f->map_, huge_pages);
+  // Mapped on a 2 MiB boundary whether or not huge pages are asked for now: they can be
+  // switched on later (SetHugePages).
+  s = MemoryMap::Map(f->fd_.get(), capacity, /*writable=*/true, f->path_, &f->map_,
+                     /*huge_aligned=*/true);
   if (!s.ok()) return s;
+  f->SetHugePages(huge_pages);
   s = f->Reserve(format::kFileHeaderSize);
   if (!s.ok()) return s;
   format::EncodeFileHeader(f->MappedForWrite(0, format::kFileHeaderSize), format::kDataMagic, id);
@@ -54,13 +57,14 @@ Status DataFile::Open(const std::string& dir, uint32_t id, bool writable, uint64
   s = FileSize(f->fd_.get(), f->path_, &file_size);
   if (!s.ok()) return s;
   f->writable_ = writable;
-  f->huge_pages_ = writable && huge_pages;
   f->allocated_ = file_size;
   f->populated_ = file_size;
   f->size_.store(file_size, std::memory_order_relaxed);
   const uint64_t map_length = writable ? std::max(capacity, file_size) : file_size;
-  s = MemoryMap::Map(f->fd_.get(), map_length, writable, f->path_, &f->map_, f->huge_pages_);
+  s = MemoryMap::Map(f->fd_.get(), map_length, writable, f->path_, &f->map_,
+                     /*huge_aligned=*/writable);
   if (!s.ok()) return s;
+  if (writable) f->SetHugePages(huge_pages);
   *out = std::move(f);
   return Status::OK();
 }
@@ -92,10 +96,10 @@ char* DataFile::MappedForWrite(uint64_t offset, uint64_t n) {
   return map_.data() + offset;
 }
 
-void DataFile::StopHugePages() {
-  if (!huge_pages_) return;
-  huge_pages_ = false;
-  map_.NoHugePagesFrom(populated_);
+void DataFile::SetHugePages(bool on) {
+  if (on == huge_pages_) return;
+  huge_pages_ = on;
+  map_.AdviseHugePages(populated_, on);
 }
 
 Status DataFile::WriteVectored(uint64_t offset, const struct iovec* iov, int count) {

@@ -44,7 +44,7 @@ class DataFile {
   // until Publish renames it into place: merge outputs exist only once complete.
   // With `huge_pages`, the mapping asks for 2 MiB pages and the writer maps 2 MiB at a time:
   // far fewer page faults per byte appended, but an fdatasync then writes back whole 2 MiB
-  // folios, so it suits files that are synced rarely (see StopHugePages).
+  // folios, so it suits files that are synced rarely (see SetHugePages).
   static Status Create(const std::string& dir, uint32_t id, uint64_t capacity,
                        std::unique_ptr<DataFile>* out, bool temporary = false,
                        bool huge_pages = false);
@@ -79,8 +79,9 @@ class DataFile {
   void Commit(uint64_t n) {
     size_.store(size_.load(std::memory_order_relaxed) + n, std::memory_order_release);
   }
-  // From here on, maps the rest of the file in 4 KiB pages (syncs turned out to be frequent).
-  void StopHugePages();
+  // Maps the rest of the file (from the next 2 MiB boundary past what is mapped already) in
+  // 2 MiB pages, or in 4 KiB pages, as flushes turn out to come far apart or close together.
+  void SetHugePages(bool on);
   bool huge_pages() const { return huge_pages_; }
   // Drops whatever was written past size() by a write that failed half way.
   Status DiscardUncommitted() { return TruncateTo(size()); }

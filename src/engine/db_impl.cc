@@ -725,15 +725,15 @@ void DBImpl::NoteSyncRequestLocked() {
   // dirty whole: on 2 MiB pages a flush writes up to 4 MiB more than was appended since the
   // last one (a partly written page at each end), where 4 KiB pages add at most 8 KiB. Huge
   // pages therefore pay only while flushes come at least kHugePageSyncSpacing apart, where
-  // that is at most half as much again; closer flushes (a lightly loaded store synced every
-  // second, or one that syncs every write) switch them off for the rest of the active file,
-  // and files created while flushes stay close start without them.
+  // that is at most half as much again. Closer flushes (a lightly loaded store synced every
+  // second, or one that syncs every write) switch them off, from the next 2 MiB of the
+  // active file on and for new files; flushes far apart again switch them back on.
   constexpr uint64_t kHugePageSyncSpacing = 8 << 20;
   const bool far_apart = appended_ - appended_at_sync_request_ >= kHugePageSyncSpacing;
   appended_at_sync_request_ = appended_;
   if (options_.sync_mode == SyncMode::kAlways) return;  // never on huge pages
   huge_pages_ = far_apart;
-  if (!far_apart && active_ != nullptr) active_->StopHugePages();
+  if (active_ != nullptr) active_->SetHugePages(far_apart);
 }
 
 Status DBImpl::Sync() {

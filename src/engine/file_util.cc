@@ -39,13 +39,13 @@ MemoryMap& MemoryMap::operator=(MemoryMap&& other) noexcept {
 }
 
 Status MemoryMap::Map(int fd, size_t length, bool writable, const std::string& path,
-                      MemoryMap* out, bool huge_pages) {
+                      MemoryMap* out, bool huge_aligned) {
   out->reset();
   if (length == 0) return Status::OK();
   const int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   void* hint = nullptr;
   void* reserved = MAP_FAILED;
-  if (huge_pages) {
+  if (huge_aligned) {
     // Reserve address space with room to spare, then place the file on its 2 MiB boundary.
     reserved = ::mmap(nullptr, length + kHugePageSize, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -68,16 +68,18 @@ Status MemoryMap::Map(int fd, size_t length, bool writable, const std::string& p
     if (static_cast<char*>(p) + length < end) {
       ::munmap(static_cast<char*>(p) + length, end - (static_cast<char*>(p) + length));
     }
-    ::madvise(p, length, MADV_HUGEPAGE);  // advisory: without it, 4 KiB pages
   }
   out->data_ = static_cast<char*>(p);
   out->length_ = length;
   return Status::OK();
 }
 
-void MemoryMap::NoHugePagesFrom(size_t from) {
+void MemoryMap::AdviseHugePages(size_t from, bool on) {
   from = (from + kHugePageSize - 1) & ~(kHugePageSize - 1);
-  if (data_ != nullptr && from < length_) ::madvise(data_ + from, length_ - from, MADV_NOHUGEPAGE);
+  // Advisory: without MADV_HUGEPAGE, 4 KiB pages.
+  if (data_ != nullptr && from < length_) {
+    ::madvise(data_ + from, length_ - from, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  }
 }
 
 Status MemoryMap::Protect(const std::string& path) {

@@ -50,19 +50,20 @@ class MemoryMap {
   ~MemoryMap() { reset(); }
 
   // Maps `length` bytes of fd from offset 0, shared. The length may exceed the file size;
-  // only bytes below the file size may be touched. With `huge_pages`, the mapping starts on
-  // a 2 MiB boundary and is advised MADV_HUGEPAGE, so the kernel may map the page cache in
-  // 2 MiB folios (one fault and one TLB entry where 4 KiB pages need 512).
+  // only bytes below the file size may be touched. With `huge_aligned`, the mapping starts on
+  // a 2 MiB boundary, so that after AdviseHugePages the kernel may map the page cache in 2 MiB
+  // folios (one fault and one TLB entry where 4 KiB pages need 512).
   static Status Map(int fd, size_t length, bool writable, const std::string& path, MemoryMap* out,
-                    bool huge_pages = false);
+                    bool huge_aligned = false);
   static constexpr size_t kHugePageSize = size_t{2} << 20;
 
   char* data() const { return data_; }
   size_t length() const { return length_; }
   // Makes the mapping read-only (once a file is sealed).
   Status Protect(const std::string& path);
-  // Withdraws the MADV_HUGEPAGE advice from byte `from` (rounded up to 2 MiB) on.
-  void NoHugePagesFrom(size_t from);
+  // Gives (on) or withdraws the MADV_HUGEPAGE advice from byte `from`, rounded up to 2 MiB,
+  // to the end. Pages already mapped stay as they are.
+  void AdviseHugePages(size_t from, bool on);
   void reset();
 
  private:
