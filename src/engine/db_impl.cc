@@ -542,64 +542,81 @@ Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {
   const bool use_mapping = active_->huge_pages()
                                ? largest < DataFile::kHugeMappedWriteMax
                                : ops.size() == 1 && total < DataFile::kMappedWriteMax;
-  std::vector<std::array<char, format::kRecordHeaderSize>> headers;
-  std::vector<struct iovec> iov;
-  if (!use_mapping) {
-    headers.resize(ops.size());
-    iov.reserve(std::min<size_t>(3 * ops.size(), kMaxIovecs));
-  }
-  uint64_t offset = active_->size();
-  uint64_t run_offset = offset;  // file offset of iov[0]
-  auto flush = [&]() -> Status {
-    Status s = active_->WriteVectored(run_offset, iov.data(), static_cast<int>(iov.size()));
-    iov.clear();
-    run_offset = offset;
+  Status s = use_mapping ? AppendMappedLocked(ops, locs) : AppendVectoredLocked(ops, locs);
+  if (!s.ok()) {
+    // Records of this batch already written are past the published end; cut them off so
+    // that no complete record of a failed batch lingers there.
+    active_->DiscardUncommitted();
     return s;
-  };
-  uint64_t puts = 0;
-  for (size_t i = 0; i < ops.size(); i++) {
-    const Op& op = ops[i];
-    uint8_t flags = op.is_delete ? format::kTombstone : 0;
-    if (i + 1 < ops.size()) flags |= format::kBatchContinues;
-    flags |= static_cast<uint8_t>(op.codec << format::kCodecShift);
-    const std::string_view value = op.is_delete ? std::string_view() : op.value;
-    const size_t n = format::RecordSize(op.key.size(), value.size());
-    if (use_mapping) {
-      // Encoded and checksummed in a local buffer, then stored in one copy: checksumming the
-      // record in place would read back lines whose stores still wait for their cache miss.
-      char* dst = active_->MappedForWrite(offset, n);
-      if (n < DataFile::kMappedWriteMax) {
-        char record[DataFile::kMappedWriteMax];
-        format::EncodeRecord(record, ++last_seq_, op.expire_at_ms, flags, op.key, value);
-        std::memcpy(dst, record, n);
-      } else {
-        format::EncodeRecord(dst, ++last_seq_, op.expire_at_ms, flags, op.key, value);
-      }
-    } else {
-      char* header = headers[i].data();
-      format::EncodeRecordHeader(header, ++last_seq_, op.expire_at_ms, flags, op.key, value);
-      iov.push_back({header, format::kRecordHeaderSize});
-      if (!op.key.empty()) iov.push_back({const_cast<char*>(op.key.data()), op.key.size()});
-      if (!value.empty()) iov.push_back({const_cast<char*>(value.data()), value.size()});
-    }
-    locs[i] = KeyLocation{active_->id(), static_cast<uint32_t>(offset), static_cast<uint32_t>(n),
-                          !op.is_delete && op.expire_at_ms != 0};
-    offset += n;
-    puts += op.is_delete ? 0 : 1;
-    if (iov.size() + 3 > kMaxIovecs || (i + 1 == ops.size() && !iov.empty())) {
-      if (Status s = flush(); !s.ok()) {
-        // Records of this batch already written are past the published end; cut them off so
-        // that no complete record of a failed batch lingers there.
-        active_->DiscardUncommitted();
-        return s;
-      }
-    }
   }
   active_->Commit(total);
   appended_ += total;
   AddToCounter(bytes_written_, total);
-  AddToCounter(puts_, puts);
-  AddToCounter(deletes_, ops.size() - puts);
+  uint64_t deletes = 0;
+  for (const Op& op : ops) deletes += op.is_delete;
+  AddToCounter(puts_, ops.size() - deletes);
+  AddToCounter(deletes_, deletes);
+  return Status::OK();
+}
+
+namespace {
+// Record flags for ops[i] of a batch: a tombstone, the codec, and whether more of the same
+// batch follow (the last record of a batch is its commit mark).
+uint8_t RecordFlags(bool is_delete, uint8_t codec, bool more_follow) {
+  return static_cast<uint8_t>((is_delete ? format::kTombstone : 0) |
+                              (more_follow ? format::kBatchContinues : 0) |
+                              (codec << format::kCodecShift));
+}
+}  // namespace
+
+Status DBImpl::AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs) {
+  uint64_t offset = active_->size();
+  for (size_t i = 0; i < ops.size(); i++) {
+    const Op& op = ops[i];
+    const uint8_t flags = RecordFlags(op.is_delete, op.codec, i + 1 < ops.size());
+    const size_t n = format::RecordSize(op.key.size(), op.value.size());
+    // Encoded and checksummed in a local buffer, then stored in one copy: checksumming the
+    // record in place would read back lines whose stores still wait for their cache miss.
+    char* dst = active_->MappedForWrite(offset, n);
+    if (n < DataFile::kMappedWriteMax) {
+      char record[DataFile::kMappedWriteMax];
+      format::EncodeRecord(record, ++last_seq_, op.expire_at_ms, flags, op.key, op.value);
+      std::memcpy(dst, record, n);
+    } else {
+      format::EncodeRecord(dst, ++last_seq_, op.expire_at_ms, flags, op.key, op.value);
+    }
+    locs[i] = KeyLocation{active_->id(), static_cast<uint32_t>(offset), static_cast<uint32_t>(n),
+                          !op.is_delete && op.expire_at_ms != 0};
+    offset += n;
+  }
+  return Status::OK();
+}
+
+Status DBImpl::AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs) {
+  std::vector<std::array<char, format::kRecordHeaderSize>> headers(ops.size());
+  std::vector<struct iovec> iov;
+  iov.reserve(std::min<size_t>(3 * ops.size(), kMaxIovecs));
+  uint64_t offset = active_->size();
+  uint64_t run_offset = offset;  // file offset of iov[0]
+  for (size_t i = 0; i < ops.size(); i++) {
+    const Op& op = ops[i];
+    const uint8_t flags = RecordFlags(op.is_delete, op.codec, i + 1 < ops.size());
+    const size_t n = format::RecordSize(op.key.size(), op.value.size());
+    char* header = headers[i].data();
+    format::EncodeRecordHeader(header, ++last_seq_, op.expire_at_ms, flags, op.key, op.value);
+    iov.push_back({header, format::kRecordHeaderSize});
+    if (!op.key.empty()) iov.push_back({const_cast<char*>(op.key.data()), op.key.size()});
+    if (!op.value.empty()) iov.push_back({const_cast<char*>(op.value.data()), op.value.size()});
+    locs[i] = KeyLocation{active_->id(), static_cast<uint32_t>(offset), static_cast<uint32_t>(n),
+                          !op.is_delete && op.expire_at_ms != 0};
+    offset += n;
+    if (iov.size() + 3 > kMaxIovecs || i + 1 == ops.size()) {
+      Status s = active_->WriteVectored(run_offset, iov.data(), static_cast<int>(iov.size()));
+      if (!s.ok()) return s;
+      iov.clear();
+      run_offset = offset;
+    }
+  }
   return Status::OK();
 }
 

@@ -136,6 +136,10 @@ class DBImpl final : public DB {
   Status FinishWrite(uint64_t seq, bool sync);
   // Caller holds write_mu_. Appends the records of ops to the active file.
   Status AppendLocked(std::span<const Op> ops, KeyLocation* locs);
+  // AppendLocked's two ways, once the space is reserved: records copied into the mapping, or
+  // written with pwritev (many per call). Neither publishes the new end.
+  Status AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs);
+  Status AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs);
   // Caller holds write_mu_. Makes the ops visible: locks every shard they touch (in index
   // order, so a reader never sees part of a batch) and updates the keydir and dead bytes.
   void PublishLocked(std::span<const Op> ops, const KeyLocation* locs);
