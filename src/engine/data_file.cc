@@ -112,7 +112,7 @@ Status DataFile::Append(std::initializer_list<std::string_view> pieces) {
   Status s = Reserve(total);
   if (!s.ok()) return s;
   const uint64_t offset = size();
-  if (total < (huge_pages_ ? kHugeMappedWriteMax : kMappedWriteMax)) {
+  if (total < mapped_write_max()) {
     char* dst = MappedForWrite(offset, total);
     for (std::string_view p : pieces) {
       if (p.empty()) continue;  // an empty view may hold a null pointer memcpy must not get

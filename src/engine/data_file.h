@@ -83,6 +83,8 @@ class DataFile {
   // 2 MiB pages, or in 4 KiB pages, as flushes turn out to come far apart or close together.
   void SetHugePages(bool on);
   bool huge_pages() const { return huge_pages_; }
+  // Records below this size are copied into the mapping rather than written with pwritev.
+  size_t mapped_write_max() const { return huge_pages_ ? kHugeMappedWriteMax : kMappedWriteMax; }
   // Drops whatever was written past size() by a write that failed half way.
   Status DiscardUncommitted() { return TruncateTo(size()); }
   // Appends pieces that together form whole records (merge copies records) and publishes
