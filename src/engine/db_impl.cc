@@ -281,10 +281,7 @@ Status DBImpl::Contains(std::string_view key) {
   KeyLocation loc;
   if (!shard.Find(key, hash, &loc)) return Status::NotFound();
   if (!loc.has_expiry) return Status::OK();
-  format::RecordView rec;
-  Status s = ReadRecordLocked(loc, key, &rec);
-  if (!s.ok()) return s;
-  return Expired(rec.expire_at_ms) ? Status::NotFound() : Status::OK();
+  return ReadValueLocked(loc, key, /*value=*/nullptr, /*expire_at_ms=*/nullptr);
 }
 
 Status DBImpl::Keys(std::vector<std::string>* keys) {
@@ -423,22 +420,21 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
     if (ops.size() == 1 && ops[0].is_delete) {
       // A lone delete of an absent (or expired) key writes nothing and says so.
       KeydirShard& shard = keydir_.ShardFor(ops[0].hash);
-      shard.Prefetch(ops[0].hash);
       KeyLocation loc;
       bool present, expired = false;
       {
         std::shared_lock sl(shard.mu);
         present = shard.Locate(ops[0].key, ops[0].hash, &loc, &ops[0].found);
         if (present && loc.has_expiry) {
-          format::RecordView rec;
-          if (Status s = ReadRecordLocked(loc, ops[0].key, &rec); !s.ok()) return s;
-          expired = Expired(rec.expire_at_ms);
+          const Status s = ReadValueLocked(loc, ops[0].key, nullptr, nullptr);
+          expired = s.IsNotFound();
+          if (!s.ok() && !expired) return s;
         }
       }
       if (expired) {
         // The record carries its own expiry, so dropping it needs no tombstone.
         std::unique_lock xl(shard.mu);
-        if (shard.Remove(ops[0].key, ops[0].hash, &loc)) AddDeadBytes(loc);
+        if (shard.RemoveAt(ops[0].found, ops[0].key, ops[0].hash, &loc)) AddDeadBytes(loc);
       }
       if (!present || expired) return Status::NotFound();
     }
@@ -490,14 +486,10 @@ Status DBImpl::Update(std::string_view key, const UpdateFn& update, const WriteO
       std::shared_lock sl(shard.mu);
       KeyLocation loc;
       if (shard.Locate(key, op.hash, &loc, &op.found)) {
+        // An expired key reads as NotFound, leaving expiry at 0: as if absent.
         Status s = ReadValueLocked(loc, key, &current, &expiry);
-        if (s.ok()) {
-          present = true;
-        } else if (!s.IsNotFound()) {
-          return s;
-        } else {
-          expiry = 0;  // expired: as if absent
-        }
+        if (!s.ok() && !s.IsNotFound()) return s;
+        present = s.ok();
       }
     }
     switch (update(present ? &current : nullptr, &expiry, &next)) {
@@ -539,9 +531,8 @@ Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {
   // per 2 MiB, and only records of a page and more are better off with the kernel's copy,
   // which skips zeroing the fresh pages first (measured: 10 KB values wrote 3x slower
   // through the mapping once the run exceeded 1 GB).
-  const bool use_mapping = active_->huge_pages()
-                               ? largest < DataFile::kHugeMappedWriteMax
-                               : ops.size() == 1 && total < DataFile::kMappedWriteMax;
+  const bool use_mapping = largest < active_->mapped_write_max() &&
+                           (active_->huge_pages() || ops.size() == 1);
   Status s = use_mapping ? AppendMappedLocked(ops, locs) : AppendVectoredLocked(ops, locs);
   if (!s.ok()) {
     // Records of this batch already written are past the published end; cut them off so

@@ -200,7 +200,8 @@ bool KeydirShard::RemoveIf(std::string_view key, uint64_t hash, const KeyLocatio
   const size_t i = FindIndex(key, static_cast<uint32_t>(hash));
   if (i == SIZE_MAX || !(arena_.Location(slots_[i].ref) == expected)) return false;
   KeyLocation old;
-  return Remove(key, hash, &old);
+  RemoveSlot(i, &old);
+  return true;
 }
 
 void KeydirShard::Reserve(size_t n) {
