@@ -41,16 +41,22 @@ inline std::string Key(size_t i) {
   return buf;
 }
 
-// The keys in a shuffled order, as a list of their own: a random-read loop then walks its
-// keys front to back, so the only cache misses it times are the store's. (Indexing keys[]
-// through a shuffled index costs the loop two misses of its own per key on large N, for the
-// string and its bytes: a third of a random get at 1M keys.)
-inline std::vector<std::string> ShuffledCopy(const std::vector<std::string>& keys, uint64_t seed) {
-  std::vector<size_t> order(keys.size());
-  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+// 0..n-1 in a random order.
+inline std::vector<size_t> ShuffledOrder(size_t n, uint64_t seed) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; i++) order[i] = i;
   std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
+  return order;
+}
+
+// keys[order[0]], keys[order[1]], ... as a list of their own: a random-read loop then walks
+// its keys front to back, so the only cache misses it times are the store's. (Indexing
+// keys[] through a shuffled index costs the loop two misses of its own per key on large N,
+// for the string and its bytes: a third of a random get at 1M keys.)
+inline std::vector<std::string> Permuted(const std::vector<std::string>& keys,
+                                         const std::vector<size_t>& order) {
   std::vector<std::string> out;
-  out.reserve(keys.size());
+  out.reserve(order.size());
   for (size_t i : order) out.push_back(keys[i]);
   return out;
 }

@@ -19,7 +19,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <numeric>
 #include <random>
 #include <sstream>
 #include <string>
@@ -34,7 +33,8 @@ using bitcask::bench::Die;
 using bitcask::bench::Key;
 using bitcask::bench::ParseList;
 using bitcask::bench::RandomBytes;
-using bitcask::bench::ShuffledCopy;
+using bitcask::bench::Permuted;
+using bitcask::bench::ShuffledOrder;
 using bitcask::bench::Timer;
 
 constexpr size_t kBatch = 1000;
@@ -55,8 +55,7 @@ std::unique_ptr<bitcask::DB> OpenFresh(const std::string& dir) {
 }
 
 // One measurement of every operation for (n, v).
-// `shuffled` holds the keys in a random order (ShuffledCopy), `order` offsets in a random order
-// for the pread floor.
+// `shuffled` holds the keys in the random order `order` (which the pread floor reads in).
 Cell MeasureOnce(const std::string& dir, size_t n, size_t v, const std::vector<std::string>& keys,
                  const std::vector<std::string>& shuffled, const std::vector<size_t>& order,
                  const std::string& value) {
@@ -131,10 +130,8 @@ Cell MeasureOnce(const std::string& dir, size_t n, size_t v, const std::vector<s
 Cell Measure(const std::string& dir, size_t n, size_t v) {
   std::vector<std::string> keys(n);
   for (size_t i = 0; i < n; i++) keys[i] = Key(i);
-  std::vector<size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), std::mt19937_64(n * 31 + v));
-  const std::vector<std::string> shuffled = ShuffledCopy(keys, n * 31 + v);
+  const std::vector<size_t> order = ShuffledOrder(n, n * 31 + v);
+  const std::vector<std::string> shuffled = Permuted(keys, order);
   const std::string value = RandomBytes(v, n + v);
   // At least three runs, for the median to mean something on a shared machine, except for
   // cells that write over 200 MB per run.

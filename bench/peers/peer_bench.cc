@@ -28,7 +28,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <numeric>
 #include <random>
 #include <string>
 #include <thread>
@@ -232,7 +231,7 @@ class Zipfian {
 
 void Grid(const Args& a, Engine* e, Reporter* r) {
   const auto keys = MakeKeys(a.n);
-  const auto shuffled = ShuffledCopy(keys, 42);
+  const auto shuffled = Permuted(keys, ShuffledOrder(a.n, 42));
   const Values values(a.v);
   const std::string db = a.dir + "/db";
   std::string got;
