@@ -134,6 +134,40 @@ TEST_F(DBBasicTest, BatchWithAnInvalidEntryAppliesNothing) {
   EXPECT_EQ(Get("fine"), "NOT_FOUND");
 }
 
+// A lone delete copies a small tombstone into the mapping and writes a large one (keys over
+// about 1.2 KiB without huge pages, 4 KiB with) with pwritev; both, with and without huge
+// pages, and a delete of an absent key beside each.
+TEST_F(DBBasicTest, LoneDeletesOfSmallAndLargeKeys) {
+  for (const SyncMode mode : {SyncMode::kNone, SyncMode::kAlways}) {
+    Options options;
+    options.sync_mode = mode;
+    Reopen(options);
+    std::vector<std::string> keys;
+    for (size_t size : {size_t{1}, size_t{1300}, size_t{5000}, kMaxKeySize}) {
+      keys.push_back(std::string(size, static_cast<char>('a' + keys.size())));
+    }
+    for (const std::string& k : keys) ASSERT_OK(db_->Put(k, "v" + k.substr(0, 3)));
+    ASSERT_OK(db_->Put("kept", "yes"));
+    for (const std::string& k : keys) {
+      Stats before, after;
+      ASSERT_OK(db_->GetStats(&before));
+      SCOPED_TRACE(k.size());
+      ASSERT_OK(db_->Delete(k));
+      ASSERT_OK(db_->GetStats(&after));
+      EXPECT_EQ(after.bytes_written - before.bytes_written, 27 + k.size()) << "one tombstone";
+      EXPECT_EQ(Get(k), "NOT_FOUND");
+      EXPECT_TRUE(db_->Delete(k).IsNotFound());
+      Stats again;
+      ASSERT_OK(db_->GetStats(&again));
+      EXPECT_EQ(again.bytes_written, after.bytes_written) << "an absent key's delete writes nothing";
+    }
+    Reopen(options);
+    for (const std::string& k : keys) EXPECT_EQ(Get(k), "NOT_FOUND") << k.size();
+    EXPECT_EQ(Get("kept"), "yes");
+    ASSERT_OK(db_->Delete("kept"));
+  }
+}
+
 TEST_F(DBBasicTest, KeyLimit) {
   const std::string max_key(kMaxKeySize, 'k');
   ASSERT_OK(db_->Put(max_key, "v"));
@@ -490,6 +524,30 @@ TEST_F(DBBasicTest, ExpiryWithInjectedClock) {
   ASSERT_OK(db_->Put("token", "kept"));
   clock.Advance(1000);
   EXPECT_EQ(Get("token"), "kept");
+}
+
+TEST_F(DBBasicTest, DeleteOfAnExpiringKey) {
+  ManualClock clock(1'000'000);
+  Options options;
+  options.clock = &clock;
+  Reopen(options);
+  ASSERT_OK(db_->Put("live", "1", WriteOptions{.ttl_ms = 100}));
+  ASSERT_OK(db_->Put("expired", "2", WriteOptions{.ttl_ms = 10}));
+  clock.Advance(50);
+  ASSERT_OK(db_->Delete("live"));  // not expired yet: deleted with a tombstone
+  Stats before, after;
+  ASSERT_OK(db_->GetStats(&before));
+  EXPECT_TRUE(db_->Delete("expired").IsNotFound());
+  ASSERT_OK(db_->GetStats(&after));
+  EXPECT_EQ(after.bytes_written, before.bytes_written) << "an expired key needs no tombstone";
+  EXPECT_EQ(after.live_keys, 0u);
+  // Reopened with a clock from before "expired" expires, its record is live again: no
+  // tombstone was written for it.
+  ManualClock earlier(1'000'005);
+  options.clock = &earlier;
+  Reopen(options);
+  EXPECT_EQ(Get("live"), "NOT_FOUND");
+  EXPECT_EQ(Get("expired"), "2") << "dropped from memory only, as its record's expiry allows";
 }
 
 TEST_F(DBTest, ExpiredKeysAreReapedFromMemoryInTheBackground) {

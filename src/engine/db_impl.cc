@@ -358,11 +358,21 @@ void DBImpl::ReapExpired() {
 // ---------------------------------------------------------------------------------------
 // Writes
 
+namespace {
+// Record flags of an op: a tombstone, the codec, and whether more records of the
+// same batch follow (the last record of a batch is its commit mark).
+uint8_t RecordFlags(bool is_delete, uint8_t codec, bool more_follow) {
+  return static_cast<uint8_t>((is_delete ? format::kTombstone : 0) |
+                              (more_follow ? format::kBatchContinues : 0) |
+                              (codec << format::kCodecShift));
+}
+}  // namespace
+
 Status DBImpl::Put(std::string_view key, std::string_view value, const WriteOptions& options) {
   uint64_t expire = options.expire_at_ms;
   if (expire == 0 && options.ttl_ms != 0) expire = NowMillis() + options.ttl_ms;
   Op op{false, key, value, expire};
-  return Timed(put_latency_, [&] { return Apply({&op, 1}, options.sync); });
+  return Timed(put_latency_, [&] { return ApplyOne(op, options.sync); });
 }
 
 Status DBImpl::Write(const WriteBatch& batch, const WriteOptions& options) {
@@ -380,7 +390,7 @@ Status DBImpl::Write(const WriteBatch& batch, const WriteOptions& options) {
 
 Status DBImpl::Delete(std::string_view key, const WriteOptions& options) {
   Op op{true, key, {}, 0};
-  return Timed(delete_latency_, [&] { return Apply({&op, 1}, options.sync); });
+  return Timed(delete_latency_, [&] { return ApplyOne(op, options.sync); });
 }
 
 Status DBImpl::PrepareOps(std::span<Op> ops, std::vector<std::string>* compressed) const {
@@ -417,50 +427,95 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
   {
     std::lock_guard l(write_mu_);
     if (Status s = CheckWritable(); !s.ok()) return s;
-    if (ops.size() == 1 && ops[0].is_delete) {
-      // A lone delete of an absent (or expired) key writes nothing and says so.
-      KeydirShard& shard = keydir_.ShardFor(ops[0].hash);
-      KeyLocation loc;
-      bool present, expired = false;
-      {
-        std::shared_lock sl(shard.mu);
-        present = shard.Locate(ops[0].key, ops[0].hash, &loc, &ops[0].found);
-        if (present && loc.has_expiry) {
-          const Status s = ReadValueLocked(loc, ops[0].key, nullptr, nullptr);
-          expired = s.IsNotFound();
-          if (!s.ok() && !expired) return s;
-        }
-      }
-      if (expired) {
-        // The record carries its own expiry, so dropping it needs no tombstone.
-        std::unique_lock xl(shard.mu);
-        if (shard.RemoveAt(ops[0].found, ops[0].key, ops[0].hash, &loc)) AddDeadBytes(loc);
-      }
-      if (!present || expired) return Status::NotFound();
-    }
     if (Status s = CommitLocked(ops, sync, &seq); !s.ok()) return s;
   }
   return FinishWrite(seq, sync);
 }
 
-Status DBImpl::CommitLocked(std::span<const Op> ops, bool sync, uint64_t* seq) {
-  // Start loading the key's slot now (a cache miss in a large keydir) so that it arrives
-  // while the record is encoded; PublishLocked looks batches ahead itself. Slot tables
-  // change size only under write_mu_.
-  if (ops.size() == 1) keydir_.ShardFor(ops[0].hash).Prefetch(ops[0].hash);
-  KeyLocation one;
-  std::vector<KeyLocation> many;
-  KeyLocation* locs = &one;
-  if (ops.size() > 1) {
-    many.resize(ops.size());
-    locs = many.data();
+Status DBImpl::ApplyOne(Op& op, bool sync) {
+  std::vector<std::string> compressed;
+  if (Status s = PrepareOps({&op, 1}, &compressed); !s.ok()) return s;  // outside the lock
+  uint64_t seq;
+  {
+    std::lock_guard l(write_mu_);
+    if (Status s = CheckWritable(); !s.ok()) return s;
+    if (Status s = CommitOneLocked(op, sync, &seq); !s.ok()) return s;
   }
+  return FinishWrite(seq, sync);
+}
+
+Status DBImpl::CommitLocked(std::span<const Op> ops, bool sync, uint64_t* seq) {
+  std::vector<KeyLocation> locs(ops.size());
   if (sync) NoteSyncRequestLocked();
-  if (Status s = AppendLocked(ops, locs); !s.ok()) return s;
-  PublishLocked(ops, locs);
+  if (Status s = AppendLocked(ops, locs.data()); !s.ok()) return s;
+  PublishLocked(ops, locs.data());
   *seq = last_seq_;
   written_seq_.store(last_seq_, std::memory_order_release);
-  if (ops.size() > 1) AddToCounter(batches_, 1);
+  AddToCounter(batches_, 1);
+  return Status::OK();
+}
+
+Status DBImpl::CommitOneLocked(const Op& op, bool sync, uint64_t* seq) {
+  KeydirShard& shard = keydir_.ShardFor(op.hash);
+  // The key's slot is a cache miss in a large keydir: start loading it now, and encode the
+  // record while it comes. (Slot tables change size only under write_mu_.)
+  shard.Prefetch(op.hash);
+  if (sync) NoteSyncRequestLocked();
+  const uint64_t n = format::RecordSize(op.key.size(), op.value.size());
+  if (Status s = MakeRoomLocked(n); !s.ok()) return s;
+  const std::span<const Op> one(&op, 1);
+  // A small record is encoded here and copied into the mapping under the shard lock; a large
+  // one goes out with pwritev: a put's before the lock, a delete's under it, once the key is
+  // known to be there. Either way the new end is published under the lock.
+  const bool mapped = n < active_->mapped_write_max();
+  char record[DataFile::kHugeMappedWriteMax];
+  char* dst = nullptr;
+  KeyLocation loc;
+  if (mapped) {
+    format::EncodeRecord(record, last_seq_ + 1, op.expire_at_ms,
+                         RecordFlags(op.is_delete, op.codec, /*more_follow=*/false), op.key,
+                         op.value);
+    loc = LocationLocked(op, active_->size(), n);
+    dst = active_->MappedForWrite(loc.offset, n);
+  } else if (!op.is_delete) {
+    if (Status s = AppendVectoredLocked(one, &loc); !s.ok()) return DiscardLocked(std::move(s));
+  }
+  {
+    std::unique_lock l(shard.mu);
+    KeyLocation old;
+    KeydirShard::Position pos;
+    if (op.is_delete) {
+      // A delete of an absent (or expired) key writes nothing and says so.
+      if (!shard.Locate(op.key, op.hash, &old, &pos)) return Status::NotFound();
+      if (old.has_expiry) {
+        const Status s = ReadValueLocked(old, op.key, nullptr, nullptr);
+        if (s.IsNotFound()) {
+          // The record carries its own expiry, so dropping it needs no tombstone.
+          shard.RemoveAt(pos, op.key, op.hash, &old);
+          AddDeadBytes(old);
+        }
+        if (!s.ok()) return s;
+      }
+      if (!mapped) {
+        if (Status s = AppendVectoredLocked(one, &loc); !s.ok()) return DiscardLocked(std::move(s));
+      }
+    }
+    if (mapped) {
+      std::memcpy(dst, record, n);
+      ++last_seq_;
+    }
+    active_->Commit(n);
+    if (op.is_delete) {
+      AddDeadBytes(loc);  // a tombstone only shadows older records
+      shard.RemoveAt(pos, op.key, op.hash, &old);
+      AddDeadBytes(old);
+    } else if (shard.Upsert(op.key, op.hash, loc, &old)) {
+      AddDeadBytes(old);
+    }
+  }
+  CountAppendedLocked(n, one);
+  *seq = last_seq_;
+  written_seq_.store(last_seq_, std::memory_order_release);
   return Status::OK();
 }
 
@@ -485,7 +540,7 @@ Status DBImpl::Update(std::string_view key, const UpdateFn& update, const WriteO
     {
       std::shared_lock sl(shard.mu);
       KeyLocation loc;
-      if (shard.Locate(key, op.hash, &loc, &op.found)) {
+      if (shard.Find(key, op.hash, &loc)) {
         // An expired key reads as NotFound, leaving expiry at 0: as if absent.
         Status s = ReadValueLocked(loc, key, &current, &expiry);
         if (!s.ok() && !s.IsNotFound()) return s;
@@ -504,12 +559,38 @@ Status DBImpl::Update(std::string_view key, const UpdateFn& update, const WriteO
         op.expire_at_ms = expiry;
         break;
     }
-    // Under the lock this time: the value exists only now. The hash is computed again; the
-    // position Locate found stays valid, since this thread holds write_mu_ throughout.
+    // Under the lock this time: the value exists only now. (The hash is computed again.)
     if (Status s = PrepareOps({&op, 1}, &compressed); !s.ok()) return s;
-    if (Status s = CommitLocked({&op, 1}, options.sync, &seq); !s.ok()) return s;
+    Status s = CommitOneLocked(op, options.sync, &seq);
+    // Only a delete can find the key gone: it expired since it was read. Gone is what it asked.
+    if (s.IsNotFound()) return Status::OK();
+    if (!s.ok()) return s;
   }
   return FinishWrite(seq, options.sync);
+}
+
+Status DBImpl::MakeRoomLocked(uint64_t bytes) {
+  if (active_->size() + bytes > options_.max_file_size ||
+      active_->size() + bytes > active_->capacity()) {
+    if (Status s = RotateLocked(bytes); !s.ok()) return s;
+  }
+  return active_->Reserve(bytes);
+}
+
+Status DBImpl::DiscardLocked(Status s) {
+  // Records already written are past the published end; cut them off so that no complete
+  // record of a failed write lingers there.
+  active_->DiscardUncommitted();
+  return s;
+}
+
+void DBImpl::CountAppendedLocked(uint64_t bytes, std::span<const Op> ops) {
+  appended_ += bytes;
+  AddToCounter(bytes_written_, bytes);
+  uint64_t deletes = 0;
+  for (const Op& op : ops) deletes += op.is_delete;
+  AddToCounter(puts_, ops.size() - deletes);
+  AddToCounter(deletes_, deletes);
 }
 
 Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {
@@ -519,46 +600,21 @@ Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {
     total += n;
     largest = std::max(largest, n);
   }
-  if (active_->size() + total > options_.max_file_size ||
-      active_->size() + total > active_->capacity()) {
-    if (Status s = RotateLocked(total); !s.ok()) return s;
-  }
-  if (Status s = active_->Reserve(total); !s.ok()) return s;
+  if (Status s = MakeRoomLocked(total); !s.ok()) return s;
   // Records are copied into the mapping: no system call. On 4 KiB pages that costs a page
   // fault per 4 KiB (batched ahead by MappedForWrite, still dear: measured 7 us a page on the
-  // development VM), so there only a lone small record takes that way and batches and large
-  // records go out with pwritev, many records per call. On huge pages the fault comes once
-  // per 2 MiB, and only records of a page and more are better off with the kernel's copy,
-  // which skips zeroing the fresh pages first (measured: 10 KB values wrote 3x slower
-  // through the mapping once the run exceeded 1 GB).
-  const bool use_mapping = largest < active_->mapped_write_max() &&
-                           (active_->huge_pages() || ops.size() == 1);
+  // development VM), so there only a lone small record takes that way (CommitOneLocked) and
+  // batches and large records go out with pwritev, many records per call. On huge pages the
+  // fault comes once per 2 MiB, and only records of a page and more are better off with the
+  // kernel's copy, which skips zeroing the fresh pages first (measured: 10 KB values wrote 3x
+  // slower through the mapping once the run exceeded 1 GB).
+  const bool use_mapping = largest < active_->mapped_write_max() && active_->huge_pages();
   Status s = use_mapping ? AppendMappedLocked(ops, locs) : AppendVectoredLocked(ops, locs);
-  if (!s.ok()) {
-    // Records of this batch already written are past the published end; cut them off so
-    // that no complete record of a failed batch lingers there.
-    active_->DiscardUncommitted();
-    return s;
-  }
+  if (!s.ok()) return DiscardLocked(std::move(s));
   active_->Commit(total);
-  appended_ += total;
-  AddToCounter(bytes_written_, total);
-  uint64_t deletes = 0;
-  for (const Op& op : ops) deletes += op.is_delete;
-  AddToCounter(puts_, ops.size() - deletes);
-  AddToCounter(deletes_, deletes);
+  CountAppendedLocked(total, ops);
   return Status::OK();
 }
-
-namespace {
-// Record flags for ops[i] of a batch: a tombstone, the codec, and whether more of the same
-// batch follow (the last record of a batch is its commit mark).
-uint8_t RecordFlags(bool is_delete, uint8_t codec, bool more_follow) {
-  return static_cast<uint8_t>((is_delete ? format::kTombstone : 0) |
-                              (more_follow ? format::kBatchContinues : 0) |
-                              (codec << format::kCodecShift));
-}
-}  // namespace
 
 Status DBImpl::AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs) {
   uint64_t offset = active_->size();
@@ -576,8 +632,7 @@ Status DBImpl::AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs) {
     } else {
       format::EncodeRecord(dst, ++last_seq_, op.expire_at_ms, flags, op.key, op.value);
     }
-    locs[i] = KeyLocation{active_->id(), static_cast<uint32_t>(offset), static_cast<uint32_t>(n),
-                          !op.is_delete && op.expire_at_ms != 0};
+    locs[i] = LocationLocked(op, offset, n);
     offset += n;
   }
   return Status::OK();
@@ -598,8 +653,7 @@ Status DBImpl::AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs) 
     iov.push_back({header, format::kRecordHeaderSize});
     if (!op.key.empty()) iov.push_back({const_cast<char*>(op.key.data()), op.key.size()});
     if (!op.value.empty()) iov.push_back({const_cast<char*>(op.value.data()), op.value.size()});
-    locs[i] = KeyLocation{active_->id(), static_cast<uint32_t>(offset), static_cast<uint32_t>(n),
-                          !op.is_delete && op.expire_at_ms != 0};
+    locs[i] = LocationLocked(op, offset, n);
     offset += n;
     if (iov.size() + 3 > kMaxIovecs || i + 1 == ops.size()) {
       Status s = active_->WriteVectored(run_offset, iov.data(), static_cast<int>(iov.size()));
@@ -611,23 +665,7 @@ Status DBImpl::AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs) 
   return Status::OK();
 }
 
-inline void DBImpl::PublishOneLocked(KeydirShard& shard, const Op& op, const KeyLocation& loc) {
-  KeyLocation old;
-  if (op.is_delete) {
-    AddDeadBytes(loc);  // a tombstone only shadows older records
-    if (shard.RemoveAt(op.found, op.key, op.hash, &old)) AddDeadBytes(old);
-  } else if (shard.Upsert(op.key, op.hash, loc, &old)) {
-    AddDeadBytes(old);
-  }
-}
-
 void DBImpl::PublishLocked(std::span<const Op> ops, const KeyLocation* locs) {
-  if (ops.size() == 1) {
-    KeydirShard& shard = keydir_.ShardFor(ops[0].hash);
-    std::unique_lock l(shard.mu);
-    PublishOneLocked(shard, ops[0], locs[0]);
-    return;
-  }
   uint64_t mask = 0;
   for (const Op& op : ops) mask |= uint64_t{1} << Keydir::ShardIndex(op.hash);
   ShardSetLock lock(&keydir_, mask);
@@ -639,7 +677,15 @@ void DBImpl::PublishLocked(std::span<const Op> ops, const KeyLocation* locs) {
     if (i + kLookahead < ops.size()) {
       keydir_.ShardFor(ops[i + kLookahead].hash).Prefetch(ops[i + kLookahead].hash);
     }
-    PublishOneLocked(keydir_.ShardFor(ops[i].hash), ops[i], locs[i]);
+    const Op& op = ops[i];
+    KeydirShard& shard = keydir_.ShardFor(op.hash);
+    KeyLocation old;
+    if (op.is_delete) {
+      AddDeadBytes(locs[i]);  // a tombstone only shadows older records
+      if (shard.Remove(op.key, op.hash, &old)) AddDeadBytes(old);
+    } else if (shard.Upsert(op.key, op.hash, locs[i], &old)) {
+      AddDeadBytes(old);
+    }
   }
 }
 
