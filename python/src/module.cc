@@ -83,6 +83,10 @@ void Check(const Status& s) {
 std::string_view KeyView(py::handle key) {
   PyObject* o = key.ptr();
   if (PyUnicode_Check(o)) {
+    // An ASCII str holds its characters inline, and they are their own UTF-8.
+    if (PyUnicode_IS_COMPACT_ASCII(o)) {
+      return {static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o))};
+    }
     Py_ssize_t n;
     const char* p = PyUnicode_AsUTF8AndSize(o, &n);
     if (p == nullptr) throw py::error_already_set();
@@ -95,9 +99,31 @@ std::string_view KeyView(py::handle key) {
   throw py::type_error(std::string("keys are str or bytes, not ") + Py_TYPE(o)->tp_name);
 }
 
+bool IsAscii(const char* p, size_t n) {
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    any |= w;
+  }
+  for (; i < n; i++) any |= static_cast<unsigned char>(p[i]);
+  return (any & 0x8080808080808080ull) == 0;
+}
+
+// A new str from UTF-8 bytes; null with a Python error set if they are not UTF-8. ASCII, the
+// common case, is checked a word at a time and copied into the str as it is, in a third of
+// the instructions PyUnicode_DecodeUTF8 takes for it.
+PyObject* StrFromUtf8(const char* p, size_t n) {
+  if (!IsAscii(p, n)) return PyUnicode_DecodeUTF8(p, static_cast<Py_ssize_t>(n), "strict");
+  PyObject* s = PyUnicode_New(static_cast<Py_ssize_t>(n), 127);
+  if (s != nullptr && n != 0) std::memcpy(PyUnicode_DATA(s), p, n);
+  return s;
+}
+
 // Keys come back as str when they are UTF-8 (as the seed's keys are), else as bytes.
 py::object KeyObject(std::string_view k) {
-  PyObject* s = PyUnicode_DecodeUTF8(k.data(), static_cast<Py_ssize_t>(k.size()), "strict");
+  PyObject* s = StrFromUtf8(k.data(), k.size());
   if (s != nullptr) return py::reinterpret_steal<py::object>(s);
   PyErr_Clear();
   return py::bytes(k.data(), k.size());
@@ -141,11 +167,13 @@ class Codec {
       keep = dumps_(value);  // TypeError for what JSON cannot hold
       body = KeyView(keep);
     }
-    out->clear();
-    out->reserve(body.size() + 1);
-    out->push_back(tag);
-    out->append(body);
-    return *out;
+    // resize, not clear and append: out keeps its size from the last value of the thread, so
+    // for values of one size this writes the tag and copies, nothing more.
+    out->resize(body.size() + 1);
+    char* p = out->data();
+    p[0] = tag;
+    if (!body.empty()) std::memcpy(p + 1, body.data(), body.size());
+    return {p, body.size() + 1};
   }
 
   py::object Decode(std::string_view stored, std::string_view key) const {
@@ -155,14 +183,14 @@ class Codec {
     const auto n = static_cast<Py_ssize_t>(stored.size() - 1);
     switch (stored[0]) {
       case 's': {
-        PyObject* s = PyUnicode_DecodeUTF8(p, n, "strict");
+        PyObject* s = StrFromUtf8(p, static_cast<size_t>(n));
         if (s == nullptr) throw py::error_already_set();
         return py::reinterpret_steal<py::object>(s);
       }
       case 'b':
         return py::bytes(p, static_cast<size_t>(n));
       case 'j': {
-        PyObject* s = PyUnicode_DecodeUTF8(p, n, "strict");
+        PyObject* s = StrFromUtf8(p, static_cast<size_t>(n));
         if (s == nullptr) throw py::error_already_set();
         return loads_(py::reinterpret_steal<py::object>(s));
       }
@@ -188,7 +216,7 @@ class Codec {
 // Values at least this large are written and read with the GIL released.
 constexpr size_t kReleaseGilBytes = 64 * 1024;
 
-uint64_t ExpiryMillis(const py::object& ttl, const py::object& expire_at) {
+uint64_t ExpiryMillis(py::handle ttl, py::handle expire_at) {
   if (!expire_at.is_none()) {
     const double at = expire_at.cast<double>();
     if (at <= 0) throw py::value_error("expire_at must be a positive Unix time in seconds");
@@ -384,8 +412,8 @@ class Store {
     db_ = std::shared_ptr<bitcask::DB>(std::move(db));
   }
 
-  void Put(py::handle key, py::handle value, const py::object& ttl, const py::object& expire_at,
-           bool sync) {
+  // ttl and expire_at are None when not given.
+  void Put(py::handle key, py::handle value, py::handle ttl, py::handle expire_at, bool sync) {
     const std::string_view k = KeyView(key);
     thread_local std::string scratch;
     const std::string_view v = codec_.Encode(value, &scratch);
@@ -624,6 +652,14 @@ class Store {
 
 Store* SelfStore(PyObject* self) {
   auto* inst = reinterpret_cast<py::detail::instance*>(self);
+  if (inst->simple_layout) {
+    // One C++ type in the instance (Python subclasses such as Bitcask add none): pybind11
+    // keeps the pointer inline; get_value_and_holder would search the type list for it.
+    if (!inst->simple_holder_constructed) {
+      throw py::type_error("the store is not initialised (was Store.__init__ called?)");
+    }
+    return static_cast<Store*>(inst->simple_value_holder[0]);
+  }
   py::detail::value_and_holder vh = inst->get_value_and_holder();
   if (!vh.holder_constructed()) {
     throw py::type_error("the store is not initialised (was Store.__init__ called?)");
@@ -697,11 +733,9 @@ PyObject* FastPut(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObj
     if (a[0] == nullptr || a[1] == nullptr) {
       throw py::type_error("put() takes the arguments key and value");
     }
-    const py::object ttl = py::reinterpret_borrow<py::object>(a[2] ? a[2] : Py_None);
-    const py::object expire_at = py::reinterpret_borrow<py::object>(a[3] ? a[3] : Py_None);
     const int sync = a[4] == nullptr ? 0 : PyObject_IsTrue(a[4]);
     if (sync < 0) return nullptr;
-    SelfStore(self)->Put(a[0], a[1], ttl, expire_at, sync != 0);
+    SelfStore(self)->Put(a[0], a[1], a[2] ? a[2] : Py_None, a[3] ? a[3] : Py_None, sync != 0);
     Py_RETURN_NONE;
   });
 }
