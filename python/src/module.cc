@@ -747,6 +747,31 @@ PyObject* FastDelete(PyObject* self, PyObject* key) {
   });
 }
 
+// The mapping protocol: `key in db`, `db[key]`, `db[key] = value`, `del db[key]`. Python's
+// slots for them look these methods up by name, so plain C methods serve them as well.
+PyObject* FastContains(PyObject* self, PyObject* key) {
+  return Guarded([&]() -> PyObject* { return PyBool_FromLong(SelfStore(self)->Contains(key)); });
+}
+
+PyObject* FastGetItem(PyObject* self, PyObject* key) {
+  return Guarded([&]() -> PyObject* { return SelfStore(self)->GetItem(key).release().ptr(); });
+}
+
+PyObject* FastSetItem(PyObject* self, PyObject* const* args, Py_ssize_t nargs) {
+  return Guarded([&]() -> PyObject* {
+    if (nargs != 2) throw py::type_error("__setitem__ takes a key and a value");
+    SelfStore(self)->Put(args[0], args[1], Py_None, Py_None, false);
+    Py_RETURN_NONE;
+  });
+}
+
+PyObject* FastDelItem(PyObject* self, PyObject* key) {
+  return Guarded([&]() -> PyObject* {
+    SelfStore(self)->DelItem(key);
+    Py_RETURN_NONE;
+  });
+}
+
 PyMethodDef kFastMethods[] = {
     {"get", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(FastGet)),
      METH_FASTCALL | METH_KEYWORDS,
@@ -756,6 +781,11 @@ PyMethodDef kFastMethods[] = {
      "put(key, value, *, ttl=None, expire_at=None, sync=False)\n\nStores value under key. "
      "ttl: seconds to live; expire_at: Unix time; sync: flush to disk before returning."},
     {"delete", FastDelete, METH_O, "delete(key)\n\nRemoves key; True if it was there."},
+    {"__contains__", FastContains, METH_O, "key in store: whether key is live."},
+    {"__getitem__", FastGetItem, METH_O, "store[key]: its value; KeyError if absent or expired."},
+    {"__setitem__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(FastSetItem)),
+     METH_FASTCALL, "store[key] = value: put(key, value)."},
+    {"__delitem__", FastDelItem, METH_O, "del store[key]: delete; KeyError if absent."},
 };
 
 void InstallFastMethods(py::handle type) {
@@ -829,12 +859,6 @@ PYBIND11_MODULE(_bitcask, m) {
            py::arg("compression") = "none", py::arg("compression_min_bytes") = 256,
            py::arg("read_only") = false, py::arg("create") = true, py::arg("auto_merge") = true,
            py::arg("raw") = false)
-      .def("__getitem__", &Store::GetItem)
-      .def("__setitem__", [](Store& s, py::handle k, py::handle v) {
-        s.Put(k, v, py::none(), py::none(), false);
-      })
-      .def("__delitem__", &Store::DelItem)
-      .def("__contains__", &Store::Contains)
       .def("__len__", &Store::Len)
       .def("keys", &Store::Keys, py::kw_only(), py::arg("prefix") = py::none(),
            py::arg("start") = py::none(), py::arg("end") = py::none(), py::arg("reverse") = false,
