@@ -68,22 +68,27 @@ std::string Printable(std::string_view key) {
   return out + "'";
 }
 
-Status ValidateKey(std::string_view key) {
-  if (key.size() > format::kMaxKeySize) {
-    return Status::InvalidArgument("key " + Printable(key) + " is " + std::to_string(key.size()) +
-                                   " bytes; keys are limited to " +
-                                   std::to_string(format::kMaxKeySize) + " bytes");
-  }
+// The messages for keys and values over the limits, out of line: the checks below run on
+// every operation and should cost a compare.
+[[gnu::cold, gnu::noinline]] Status KeyTooLong(std::string_view key) {
+  return Status::InvalidArgument("key " + Printable(key) + " is " + std::to_string(key.size()) +
+                                 " bytes; keys are limited to " +
+                                 std::to_string(format::kMaxKeySize) + " bytes");
+}
+
+[[gnu::cold, gnu::noinline]] Status ValueTooLong(std::string_view key, std::string_view value) {
+  return Status::InvalidArgument("value of key " + Printable(key) + " is " +
+                                 std::to_string(value.size()) + " bytes; values are limited to " +
+                                 std::to_string(format::kMaxValueSize) + " bytes (1 GiB)");
+}
+
+inline Status ValidateKey(std::string_view key) {
+  if (key.size() > format::kMaxKeySize) [[unlikely]] return KeyTooLong(key);
   return Status::OK();
 }
 
-Status ValidateValue(std::string_view key, std::string_view value) {
-  if (value.size() > format::kMaxValueSize) {
-    return Status::InvalidArgument("value of key " + Printable(key) + " is " +
-                                   std::to_string(value.size()) +
-                                   " bytes; values are limited to " +
-                                   std::to_string(format::kMaxValueSize) + " bytes (1 GiB)");
-  }
+inline Status ValidateValue(std::string_view key, std::string_view value) {
+  if (value.size() > format::kMaxValueSize) [[unlikely]] return ValueTooLong(key, value);
   return Status::OK();
 }
 
@@ -145,7 +150,8 @@ Status DBImpl::CheckWritable() const {
   if (options_.read_only) {
     return Status::InvalidArgument(dir_ + " is open read-only; writes are refused");
   }
-  return bg_error_;
+  if (!bg_error_.ok()) [[unlikely]] return bg_error_;
+  return Status::OK();  // not a copy of bg_error_: Status's copy is a call
 }
 
 // ---------------------------------------------------------------------------------------
