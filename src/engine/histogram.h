@@ -7,6 +7,7 @@
 #ifndef BITCASK_ENGINE_HISTOGRAM_H_
 #define BITCASK_ENGINE_HISTOGRAM_H_
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -35,10 +36,13 @@ class LatencyHistogram {
     LatencyStats out;
     out.samples = total;
     if (total == 0) return out;
-    out.p50_us = Percentile(counts, total, 0.50);
-    out.p99_us = Percentile(counts, total, 0.99);
-    out.p999_us = Percentile(counts, total, 0.999);
     out.max_us = max_.load(std::memory_order_relaxed) / 1000.0;
+    // A bucket's upper edge can lie past every sample in it; no percentile is above the
+    // maximum. (A sample recorded since the counts were read may raise the maximum, never
+    // lower it.)
+    out.p50_us = std::min(Percentile(counts, total, 0.50), out.max_us);
+    out.p99_us = std::min(Percentile(counts, total, 0.99), out.max_us);
+    out.p999_us = std::min(Percentile(counts, total, 0.999), out.max_us);
     return out;
   }
 
