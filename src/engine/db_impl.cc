@@ -441,6 +441,9 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
 Status DBImpl::ApplyOne(Op& op, bool sync) {
   std::vector<std::string> compressed;
   if (Status s = PrepareOps({&op, 1}, &compressed); !s.ok()) return s;  // outside the lock
+  // The key's slot is a cache miss in a large keydir: it loads while the write lock is taken
+  // and the record encoded.
+  keydir_.ShardFor(op.hash).PrefetchUnlocked(op.hash);
   uint64_t seq;
   {
     std::lock_guard l(write_mu_);
@@ -463,9 +466,6 @@ Status DBImpl::CommitLocked(std::span<const Op> ops, bool sync, uint64_t* seq) {
 
 Status DBImpl::CommitOneLocked(const Op& op, bool sync, uint64_t* seq) {
   KeydirShard& shard = keydir_.ShardFor(op.hash);
-  // The key's slot is a cache miss in a large keydir: start loading it now, and encode the
-  // record while it comes. (Slot tables change size only under write_mu_.)
-  shard.Prefetch(op.hash);
   if (sync) NoteSyncRequestLocked();
   const uint64_t n = format::RecordSize(op.key.size(), op.value.size());
   if (Status s = MakeRoomLocked(n); !s.ok()) return s;

@@ -134,9 +134,10 @@ class DBImpl final : public DB {
   // up to.
   Status CommitLocked(std::span<const Op> ops, bool sync, uint64_t* seq);
   // CommitLocked for one op, with a third fewer instructions than the batch machinery: the
-  // record is encoded while the key's slot loads, and a delete's lookup, its tombstone and
-  // the keydir change share one hold of the shard lock. NotFound for a delete of an absent
-  // or expired key, which writes nothing.
+  // record is encoded before the shard lock is taken (while the key's slot, which ApplyOne
+  // prefetched, loads), and a delete's lookup, its tombstone and the keydir change share one
+  // hold of the shard lock. NotFound for a delete of an absent or expired key, which writes
+  // nothing.
   Status CommitOneLocked(const Op& op, bool sync, uint64_t* seq);
   // After the write lock is released: the flush that `sync` (or SyncMode::kAlways) asks for.
   Status FinishWrite(uint64_t seq, bool sync);

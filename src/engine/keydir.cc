@@ -228,6 +228,8 @@ void KeydirShard::Rehash(size_t capacity) {
   const size_t old_capacity = capacity_;
   slots_ = SlotArray<Slot>(capacity);  // zero-filled: all kEmptyRef
   capacity_ = capacity;
+  unlocked_slots_.store(reinterpret_cast<uintptr_t>(&slots_[0]), std::memory_order_relaxed);
+  unlocked_capacity_.store(capacity, std::memory_order_relaxed);
   deleted_ = 0;
   for (size_t j = 0; j < old_capacity; j++) {
     const Slot& s = old[j];

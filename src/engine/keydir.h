@@ -131,6 +131,17 @@ class KeydirShard {
   void Prefetch(uint64_t hash) const {
     if (capacity_ != 0) __builtin_prefetch(&slots_[Home(static_cast<uint32_t>(hash))]);
   }
+  // The same without the lock, for a caller about to take it, so that the slot loads while
+  // it waits: the table's address and size are read from copies in relaxed atomics that
+  // Rehash updates. Copies a resize made stale prefetch a wrong line at worst; a prefetch
+  // never faults, even where nothing is mapped.
+  void PrefetchUnlocked(uint64_t hash) const {
+    const size_t capacity = unlocked_capacity_.load(std::memory_order_relaxed);
+    const uintptr_t slots = unlocked_slots_.load(std::memory_order_relaxed);
+    if (capacity == 0) return;
+    const size_t home = HomeIn(static_cast<uint32_t>(hash), capacity);
+    __builtin_prefetch(reinterpret_cast<const void*>(slots + home * sizeof(Slot)));
+  }
   // The next step, once that slot is in the cache: starts loading the key entry it points at,
   // if the slot holds this hash. (A key further along its probe sequence is not prefetched.)
   void PrefetchEntry(uint64_t hash) const {
@@ -182,7 +193,8 @@ class KeydirShard {
 
   // Home slot of a hash: multiply-shift maps it onto any capacity, so the table can grow by
   // half instead of doubling.
-  size_t Home(uint32_t hash) const { return (uint64_t{hash} * capacity_) >> 32; }
+  static size_t HomeIn(uint32_t hash, size_t capacity) { return (uint64_t{hash} * capacity) >> 32; }
+  size_t Home(uint32_t hash) const { return HomeIn(hash, capacity_); }
   size_t Next(size_t i) const { return i + 1 == capacity_ ? 0 : i + 1; }
   // Index of the slot holding key, or SIZE_MAX.
   size_t FindIndex(std::string_view key, uint32_t hash) const;
@@ -195,6 +207,9 @@ class KeydirShard {
 
   SlotArray<Slot> slots_;
   size_t capacity_ = 0;
+  // slots_'s address and capacity_ for PrefetchUnlocked, set by Rehash.
+  std::atomic<uintptr_t> unlocked_slots_{0};
+  std::atomic<size_t> unlocked_capacity_{0};
   size_t count_ = 0;    // live keys
   size_t deleted_ = 0;  // slots marked deleted
   size_t expiring_ = 0;  // live keys with has_expiry
