@@ -488,17 +488,16 @@ Status DBImpl::CommitOneLocked(const Op& op, bool sync, uint64_t* seq) {
   }
   {
     std::unique_lock l(shard.mu);
-    KeyLocation old;
     KeydirShard::Position pos;
     if (op.is_delete) {
       // A delete of an absent (or expired) key writes nothing and says so.
+      KeyLocation old;
       if (!shard.Locate(op.key, op.hash, &old, &pos)) return Status::NotFound();
       if (old.has_expiry) {
         const Status s = ReadValueLocked(old, op.key, nullptr, nullptr);
         if (s.IsNotFound()) {
           // The record carries its own expiry, so dropping it needs no tombstone.
-          shard.RemoveAt(pos, op.key, op.hash, &old);
-          AddDeadBytes(old);
+          if (shard.RemoveAt(pos, op.key, op.hash, &old)) AddDeadBytes(old);
         }
         if (!s.ok()) return s;
       }
@@ -511,13 +510,7 @@ Status DBImpl::CommitOneLocked(const Op& op, bool sync, uint64_t* seq) {
       ++last_seq_;
     }
     active_->Commit(n);
-    if (op.is_delete) {
-      AddDeadBytes(loc);  // a tombstone only shadows older records
-      shard.RemoveAt(pos, op.key, op.hash, &old);
-      AddDeadBytes(old);
-    } else if (shard.Upsert(op.key, op.hash, loc, &old)) {
-      AddDeadBytes(old);
-    }
+    PublishOneLocked(shard, op, loc, op.is_delete ? &pos : nullptr);
   }
   CountAppendedLocked(n, one);
   *seq = last_seq_;
@@ -671,6 +664,19 @@ Status DBImpl::AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs) 
   return Status::OK();
 }
 
+inline void DBImpl::PublishOneLocked(KeydirShard& shard, const Op& op, const KeyLocation& loc,
+                                     const KeydirShard::Position* found) {
+  KeyLocation old;
+  if (op.is_delete) {
+    AddDeadBytes(loc);  // a tombstone only shadows older records
+    const bool removed = found != nullptr ? shard.RemoveAt(*found, op.key, op.hash, &old)
+                                          : shard.Remove(op.key, op.hash, &old);
+    if (removed) AddDeadBytes(old);
+  } else if (shard.Upsert(op.key, op.hash, loc, &old)) {
+    AddDeadBytes(old);
+  }
+}
+
 void DBImpl::PublishLocked(std::span<const Op> ops, const KeyLocation* locs) {
   uint64_t mask = 0;
   for (const Op& op : ops) mask |= uint64_t{1} << Keydir::ShardIndex(op.hash);
@@ -683,15 +689,7 @@ void DBImpl::PublishLocked(std::span<const Op> ops, const KeyLocation* locs) {
     if (i + kLookahead < ops.size()) {
       keydir_.ShardFor(ops[i + kLookahead].hash).Prefetch(ops[i + kLookahead].hash);
     }
-    const Op& op = ops[i];
-    KeydirShard& shard = keydir_.ShardFor(op.hash);
-    KeyLocation old;
-    if (op.is_delete) {
-      AddDeadBytes(locs[i]);  // a tombstone only shadows older records
-      if (shard.Remove(op.key, op.hash, &old)) AddDeadBytes(old);
-    } else if (shard.Upsert(op.key, op.hash, locs[i], &old)) {
-      AddDeadBytes(old);
-    }
+    PublishOneLocked(keydir_.ShardFor(ops[i].hash), ops[i], locs[i], nullptr);
   }
 }
 

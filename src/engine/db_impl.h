@@ -163,6 +163,10 @@ class DBImpl final : public DB {
   // Caller holds write_mu_. Makes the ops visible: locks every shard they touch (in index
   // order, so a reader never sees part of a batch) and updates the keydir and dead bytes.
   void PublishLocked(std::span<const Op> ops, const KeyLocation* locs);
+  // One op's keydir change, its record at loc; caller holds write_mu_ and the shard's lock
+  // exclusively. found: where a delete's key was found under this hold of the lock, or null.
+  void PublishOneLocked(KeydirShard& shard, const Op& op, const KeyLocation& loc,
+                        const KeydirShard::Position* found);
   // Caller holds write_mu_. Seals the active file and starts a new one big enough for
   // `record_bytes`.
   Status RotateLocked(uint64_t record_bytes);
