@@ -7,11 +7,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bitcask/db.h"
 #include "bitcask/status.h"
 
 namespace bitcask::bench {
@@ -19,6 +22,14 @@ namespace bitcask::bench {
 [[noreturn]] inline void Die(const char* what, const Status& s) {
   std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
   std::exit(1);
+}
+
+// A store with default options in dir, emptied first.
+inline std::unique_ptr<DB> OpenFresh(const std::string& dir) {
+  std::filesystem::remove_all(dir);
+  std::unique_ptr<DB> db;
+  if (Status s = DB::Open(Options(), dir, &db); !s.ok()) Die("open", s);
+  return db;
 }
 
 class Timer {

@@ -31,6 +31,7 @@ namespace {
 
 using bitcask::bench::Die;
 using bitcask::bench::Key;
+using bitcask::bench::OpenFresh;
 using bitcask::bench::ParseList;
 using bitcask::bench::RandomBytes;
 using bitcask::bench::Permuted;
@@ -45,14 +46,6 @@ struct Cell {
   double write, read, random_read, batch_write, del;  // us/op
   double floor_write, floor_pread;                     // us/op
 };
-
-std::unique_ptr<bitcask::DB> OpenFresh(const std::string& dir) {
-  std::filesystem::remove_all(dir);
-  std::unique_ptr<bitcask::DB> db;
-  bitcask::Status s = bitcask::DB::Open(bitcask::Options(), dir, &db);
-  if (!s.ok()) Die("open", s);
-  return db;
-}
 
 // One measurement of every operation for (n, v).
 // `shuffled` holds the keys in the random order `order` (which the pread floor reads in).

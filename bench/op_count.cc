@@ -21,6 +21,7 @@ namespace {
 
 using bitcask::DB;
 using bitcask::bench::Die;
+using bitcask::bench::OpenFresh;
 
 std::vector<std::string> keys;
 const std::string value(100, 'v');
@@ -54,13 +55,6 @@ const std::string value(100, 'v');
       batch.Clear();
     }
   }
-}
-
-std::unique_ptr<DB> OpenFresh(const std::string& dir) {
-  std::filesystem::remove_all(dir);
-  std::unique_ptr<DB> db;
-  if (auto s = DB::Open(bitcask::Options(), dir, &db); !s.ok()) Die("open", s);
-  return db;
 }
 
 }  // namespace
