@@ -1,6 +1,6 @@
 """The seed's benchmark grid through the Python package, with the seed's own figures beside it.
 
-    PYTHONPATH=build/python python3 bench/python_bench.py [--quick] [--out FILE.md]
+    PYTHONPATH=build/python python3 bench/python_bench.py [--quick] [--n LIST] [--v LIST] [--out FILE.md]
 
 Like the seed's benchmark (benchmarks/benchmark.py in pybitcask): 10-character random
 alphanumeric keys, random alphanumeric str values of V characters, one thread, sync off.
@@ -111,9 +111,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N = 10k only")
     ap.add_argument("--out", help="also write the Markdown report here")
+    ap.add_argument("--n", help="comma-separated entry counts (default 10000,100000)")
+    ap.add_argument("--v", help="comma-separated value sizes (default 100,1000,10000)")
     args = ap.parse_args()
     ns = [10000] if args.quick else [10000, 100000]
-    vs = [100, 1000, 10000]
+    if args.n:
+        ns = [int(x) for x in args.n.split(",")]
+    vs = [int(x) for x in args.v.split(",")] if args.v else [100, 1000, 10000]
     lines = [
         f"Python {sys.version.split()[0]}, microseconds per call, one thread, sync off, best of "
         f"{PASSES} runs spread over the benchmark. "
@@ -137,9 +141,12 @@ def main():
             r = best[(n, v)]
             seed = SEED.get((n, v))
             row = (f"| ({n}, {v}) | " + " | ".join(f"{r[o]:.2f}" for o in OPS) +
-                   f" | {r['call']:.2f} | " +
-                   " | ".join(f"{s:.2f}" for s in seed) + " | " +
-                   " | ".join(f"{s / r[o]:.0f}x" for s, o in zip(seed, OPS)) + " |")
+                   f" | {r['call']:.2f} | ")
+            if seed is None:  # a cell the seed did not measure
+                row += " | ".join("-" for _ in range(2 * len(OPS))) + " |"
+            else:
+                row += (" | ".join(f"{s:.2f}" for s in seed) + " | " +
+                        " | ".join(f"{s / r[o]:.0f}x" for s, o in zip(seed, OPS)) + " |")
             print(row, flush=True)
             lines.append(row)
     finally:

@@ -69,31 +69,24 @@ Status DataFile::Open(const std::string& dir, uint32_t id, bool writable, uint64
   return Status::OK();
 }
 
-Status DataFile::Reserve(uint64_t n) {
-  const uint64_t end = size_.load(std::memory_order_relaxed) + n;
-  if (end > allocated_) {
-    const uint64_t target = std::min<uint64_t>(
-        capacity(), std::max<uint64_t>(end, allocated_ + kAllocationStep));
-    Status s = Allocate(fd_.get(), allocated_, target - allocated_, path_);
-    if (!s.ok()) return s;
-    allocated_ = target;
-  }
+Status DataFile::AllocateTo(uint64_t end) {
+  const uint64_t target =
+      std::min<uint64_t>(capacity(), std::max<uint64_t>(end, allocated_ + kAllocationStep));
+  Status s = Allocate(fd_.get(), allocated_, target - allocated_, path_);
+  if (!s.ok()) return s;
+  allocated_ = target;
   return Status::OK();
 }
 
-char* DataFile::MappedForWrite(uint64_t offset, uint64_t n) {
-  const uint64_t end = offset + n;
-  if (end > populated_) {
-    // Map the next pages writable in one call, rather than taking a page fault per 4 KiB on
-    // the write path; in small steps, so the freshly zeroed pages are still in the cache when
-    // the records are copied in. Advisory: without it the faults happen lazily.
-    const uint64_t step = huge_pages_ ? MemoryMap::kHugePageSize : kPopulateStep;
-    const uint64_t from = std::max(populated_, offset) & ~(step - 1);
-    const uint64_t to = std::min<uint64_t>(allocated_, std::max<uint64_t>(end, from + step));
-    ::madvise(map_.data() + from, to - from, MADV_POPULATE_WRITE);
-    populated_ = to;
-  }
-  return map_.data() + offset;
+void DataFile::Populate(uint64_t offset, uint64_t end) {
+  // Map the next pages writable in one call, rather than taking a page fault per 4 KiB on
+  // the write path; in small steps, so the freshly zeroed pages are still in the cache when
+  // the records are copied in. Advisory: without it the faults happen lazily.
+  const uint64_t step = huge_pages_ ? MemoryMap::kHugePageSize : kPopulateStep;
+  const uint64_t from = std::max(populated_, offset) & ~(step - 1);
+  const uint64_t to = std::min<uint64_t>(allocated_, std::max<uint64_t>(end, from + step));
+  ::madvise(map_.data() + from, to - from, MADV_POPULATE_WRITE);
+  populated_ = to;
 }
 
 void DataFile::SetHugePages(bool on) {

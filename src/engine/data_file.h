@@ -68,10 +68,17 @@ class DataFile {
 
   // Makes sure n bytes past size() are allocated on disk. The caller checks
   // size() + n <= capacity() first.
-  Status Reserve(uint64_t n);
+  Status Reserve(uint64_t n) {
+    const uint64_t end = size_.load(std::memory_order_relaxed) + n;
+    if (end > allocated_) [[unlikely]] return AllocateTo(end);
+    return Status::OK();
+  }
   // Where to copy bytes [offset, offset + n) of the reserved space through the mapping; maps
   // the pages writable ahead of time.
-  char* MappedForWrite(uint64_t offset, uint64_t n);
+  char* MappedForWrite(uint64_t offset, uint64_t n) {
+    if (offset + n > populated_) [[unlikely]] Populate(offset, offset + n);
+    return map_.data() + offset;
+  }
   // Writes the pieces back to back at offset with pwritev. Cheaper than the mapping for large
   // records: the kernel copies whole pages without zeroing them first.
   Status WriteVectored(uint64_t offset, const struct iovec* iov, int count);
@@ -107,6 +114,10 @@ class DataFile {
 
  private:
   DataFile(uint32_t id, std::string path) : id_(id), path_(std::move(path)) {}
+  // The slow paths of Reserve and MappedForWrite: allocate on disk up to at least `end`; map
+  // writable the pages of [offset, end) and some ahead.
+  Status AllocateTo(uint64_t end);
+  void Populate(uint64_t offset, uint64_t end);
 
   const uint32_t id_;
   const std::string path_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cassert>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -402,28 +403,38 @@ Status DBImpl::Delete(std::string_view key, const WriteOptions& options) {
 Status DBImpl::PrepareOps(std::span<Op> ops, std::vector<std::string>* compressed) const {
   // Validate everything before touching the file: a batch fails whole or not at all.
   uint64_t total = 0;
-  for (Op& op : ops) {
+  for (const Op& op : ops) {
     if (Status s = ValidateKey(op.key); !s.ok()) return s;
     if (Status s = ValidateValue(op.key, op.value); !s.ok()) return s;
     total += format::RecordSize(op.key.size(), op.value.size());
-    op.hash = HashKey(op.key);
   }
   if (total > kMaxBatchBytes) {
     return Status::InvalidArgument("batch of " + std::to_string(total) +
                                    " bytes; a batch is limited to 2 GiB");
   }
-  // Ops then point at the stored form.
-  if (options_.compression != Compression::kNone) {
-    compressed->resize(ops.size());
-    for (size_t i = 0; i < ops.size(); i++) {
-      Op& op = ops[i];
-      if (op.is_delete || op.value.size() < options_.compression_min_bytes) continue;
-      op.codec = CompressValue(options_.compression, options_.compression_level, op.value,
-                               &(*compressed)[i]);
-      if (op.codec != format::kCodecNone) op.value = (*compressed)[i];
-    }
+  if (options_.compression != Compression::kNone) compressed->resize(ops.size());
+  for (size_t i = 0; i < ops.size(); i++) {
+    HashAndCompress(ops[i], compressed->empty() ? nullptr : &(*compressed)[i]);
   }
   return Status::OK();
+}
+
+inline Status DBImpl::PrepareOp(Op& op, std::string* compressed) const {
+  if (Status s = ValidateKey(op.key); !s.ok()) return s;
+  if (Status s = ValidateValue(op.key, op.value); !s.ok()) return s;
+  HashAndCompress(op, compressed);
+  return Status::OK();
+}
+
+inline void DBImpl::HashAndCompress(Op& op, std::string* compressed) const {
+  op.hash = HashKey(op.key);
+  // The op then points at the stored form.
+  if (options_.compression != Compression::kNone && !op.is_delete &&
+      op.value.size() >= options_.compression_min_bytes) {
+    op.codec = CompressValue(options_.compression, options_.compression_level, op.value,
+                             compressed);
+    if (op.codec != format::kCodecNone) op.value = *compressed;
+  }
 }
 
 Status DBImpl::Apply(std::span<Op> ops, bool sync) {
@@ -439,8 +450,8 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
 }
 
 Status DBImpl::ApplyOne(Op& op, bool sync) {
-  std::vector<std::string> compressed;
-  if (Status s = PrepareOps({&op, 1}, &compressed); !s.ok()) return s;  // outside the lock
+  std::string compressed;
+  if (Status s = PrepareOp(op, &compressed); !s.ok()) return s;  // outside the lock
   // The key's slot is a cache miss in a large keydir: it loads while the write lock is taken
   // and the record encoded.
   keydir_.ShardFor(op.hash).PrefetchUnlocked(op.hash);
@@ -512,7 +523,7 @@ Status DBImpl::CommitOneLocked(const Op& op, bool sync, uint64_t* seq) {
     active_->Commit(n);
     PublishOneLocked(shard, op, loc, op.is_delete ? &pos : nullptr);
   }
-  CountAppendedLocked(n, one);
+  CountAppendedLocked(n, !op.is_delete, op.is_delete);
   *seq = last_seq_;
   written_seq_.store(last_seq_, std::memory_order_release);
   return Status::OK();
@@ -529,7 +540,7 @@ Status DBImpl::Update(std::string_view key, const UpdateFn& update, const WriteO
   op.hash = HashKey(key);
   KeydirShard& shard = keydir_.ShardFor(op.hash);
   std::string current, next;
-  std::vector<std::string> compressed;
+  std::string compressed;
   uint64_t seq;
   {
     std::lock_guard l(write_mu_);
@@ -559,7 +570,7 @@ Status DBImpl::Update(std::string_view key, const UpdateFn& update, const WriteO
         break;
     }
     // Under the lock this time: the value exists only now. (The hash is computed again.)
-    if (Status s = PrepareOps({&op, 1}, &compressed); !s.ok()) return s;
+    if (Status s = PrepareOp(op, &compressed); !s.ok()) return s;
     Status s = CommitOneLocked(op, options.sync, &seq);
     // Only a delete can find the key gone: it expired since it was read. Gone is what it asked.
     if (s.IsNotFound()) return Status::OK();
@@ -583,13 +594,17 @@ Status DBImpl::DiscardLocked(Status s) {
   return s;
 }
 
-void DBImpl::CountAppendedLocked(uint64_t bytes, std::span<const Op> ops) {
+inline void DBImpl::CountAppendedLocked(uint64_t bytes, uint64_t puts, uint64_t deletes) {
   appended_ += bytes;
   AddToCounter(bytes_written_, bytes);
+  if (puts != 0) AddToCounter(puts_, puts);
+  if (deletes != 0) AddToCounter(deletes_, deletes);
+}
+
+void DBImpl::CountAppendedLocked(uint64_t bytes, std::span<const Op> ops) {
   uint64_t deletes = 0;
   for (const Op& op : ops) deletes += op.is_delete;
-  AddToCounter(puts_, ops.size() - deletes);
-  AddToCounter(deletes_, deletes);
+  CountAppendedLocked(bytes, ops.size() - deletes, deletes);
 }
 
 Status DBImpl::AppendLocked(std::span<const Op> ops, KeyLocation* locs) {
@@ -668,7 +683,10 @@ inline void DBImpl::PublishOneLocked(KeydirShard& shard, const Op& op, const Key
                                      const KeydirShard::Position* found) {
   KeyLocation old;
   if (op.is_delete) {
-    AddDeadBytes(loc);  // a tombstone only shadows older records
+    // A tombstone only shadows older records. It was written to the active file (a batch too:
+    // the room for all of it was made before the first record).
+    assert(loc.file_id == active_->id());
+    active_->dead_bytes.fetch_add(loc.size, std::memory_order_relaxed);
     const bool removed = found != nullptr ? shard.RemoveAt(*found, op.key, op.hash, &old)
                                           : shard.Remove(op.key, op.hash, &old);
     if (removed) AddDeadBytes(old);

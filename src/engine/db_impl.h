@@ -36,6 +36,7 @@
 #include "engine/hint.h"
 #include "engine/histogram.h"
 #include "engine/keydir.h"
+#include "engine/mutex.h"
 #include "engine/recovery.h"
 
 namespace bitcask::engine {
@@ -130,6 +131,11 @@ class DBImpl final : public DB {
   // The checks and conversions Apply makes before taking the write lock: key and value
   // limits, hashes, and compression (into *compressed, which ops then point into).
   Status PrepareOps(std::span<Op> ops, std::vector<std::string>* compressed) const;
+  // The same for one op; a compressed value goes to *compressed.
+  Status PrepareOp(Op& op, std::string* compressed) const;
+  // The part of both after validation: op's hash, and its value compressed into *compressed
+  // if the options say so (compressed may be null when they do not).
+  void HashAndCompress(Op& op, std::string* compressed) const;
   // Caller holds write_mu_. Appends and publishes ops; returns the sequence number to sync
   // up to.
   Status CommitLocked(std::span<const Op> ops, bool sync, uint64_t* seq);
@@ -149,7 +155,8 @@ class DBImpl final : public DB {
   // Caller holds write_mu_. After a failed append: drops what it wrote past the published
   // end, returns s.
   Status DiscardLocked(Status s);
-  // Caller holds write_mu_. Counts `bytes` appended for ops.
+  // Caller holds write_mu_. Counts `bytes` appended for ops (puts and deletes, or one op).
+  void CountAppendedLocked(uint64_t bytes, uint64_t puts, uint64_t deletes);
   void CountAppendedLocked(uint64_t bytes, std::span<const Op> ops);
   // Caller holds write_mu_. Where op's record of n bytes at offset of the active file is.
   KeyLocation LocationLocked(const Op& op, uint64_t offset, uint64_t n) const {
@@ -232,7 +239,7 @@ class DBImpl final : public DB {
   Keydir keydir_;
   FileTable files_;
 
-  std::mutex write_mu_;
+  Mutex write_mu_;
   DataFile* active_ = nullptr;  // guarded by write_mu_; owned by files_
   uint32_t next_file_id_ = 1;   // guarded by write_mu_
   uint64_t last_seq_ = 0;       // guarded by write_mu_

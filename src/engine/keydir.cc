@@ -89,9 +89,9 @@ void KeyArena::SetLocation(uint32_t ref, const KeyLocation& loc) {
   EncodeFixed32(p + 8, loc.size);
 }
 
-void KeyArena::Release(uint32_t ref) {
-  const size_t len = Key(ref).size();
-  dead_ += kLocationBytes + PrefixSize(len) + len;
+void KeyArena::Release(uint32_t ref, size_t key_size) {
+  assert(Key(ref).size() == key_size);
+  dead_ += kLocationBytes + PrefixSize(key_size) + key_size;
   Entry(ref)[0] |= kReleasedFlag;
 }
 
@@ -102,7 +102,7 @@ size_t KeydirShard::FindIndex(std::string_view key, uint32_t hash) const {
   for (size_t i = Home(hash);; i = Next(i)) {
     const Slot& s = slots_[i];
     if (s.ref == kEmptyRef) return SIZE_MAX;
-    if (s.hash == hash && s.ref != kDeletedRef && arena_.Key(s.ref) == key) return i;
+    if (s.hash == hash && s.ref != kDeletedRef && arena_.KeyEquals(s.ref, key)) return i;
   }
 }
 
@@ -168,7 +168,7 @@ bool KeydirShard::RemoveAt(const Position& pos, std::string_view key, uint64_t h
   // No key can have moved into the slot since: that takes an insert or a resize, which only
   // the writer does. So the same reference there is the same key.
   if (pos.index < capacity_ && slots_[pos.index].ref == pos.ref) {
-    RemoveSlot(pos.index, old);
+    RemoveSlot(pos.index, key.size(), old);
     return true;
   }
   return Remove(key, hash, old);
@@ -177,14 +177,14 @@ bool KeydirShard::RemoveAt(const Position& pos, std::string_view key, uint64_t h
 bool KeydirShard::Remove(std::string_view key, uint64_t hash, KeyLocation* old) {
   const size_t i = FindIndex(key, static_cast<uint32_t>(hash));
   if (i == SIZE_MAX) return false;
-  RemoveSlot(i, old);
+  RemoveSlot(i, key.size(), old);
   return true;
 }
 
-void KeydirShard::RemoveSlot(size_t i, KeyLocation* old) {
+void KeydirShard::RemoveSlot(size_t i, size_t key_size, KeyLocation* old) {
   Slot& s = slots_[i];
   *old = arena_.Location(s.ref);
-  arena_.Release(s.ref);
+  arena_.Release(s.ref, key_size);
   s.ref = kDeletedRef;
   --count_;
   ++deleted_;
@@ -206,7 +206,7 @@ bool KeydirShard::RemoveIf(std::string_view key, uint64_t hash, const KeyLocatio
   const size_t i = FindIndex(key, static_cast<uint32_t>(hash));
   if (i == SIZE_MAX || !(arena_.Location(slots_[i].ref) == expected)) return false;
   KeyLocation old;
-  RemoveSlot(i, &old);
+  RemoveSlot(i, key.size(), &old);
   return true;
 }
 

@@ -19,13 +19,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
-#include <shared_mutex>
-
-#include "engine/shared_mutex.h"
-#include "engine/slot_array.h"
+#include <shared_mutex>  // std::shared_lock for callers
 #include <string_view>
 #include <vector>
+
+#include "engine/mutex.h"
+#include "engine/slot_array.h"
 
 namespace bitcask::engine {
 
@@ -37,6 +38,32 @@ struct KeyLocation {
 
   bool operator==(const KeyLocation&) const = default;
 };
+
+// a[0, n) == b[0, n), for the short keys a lookup compares: up to 16 bytes in two (possibly
+// overlapping) word loads, instead of a call to memcmp. Reads nothing outside the ranges.
+inline bool BytesEqual(const char* a, const char* b, size_t n) {
+  if (n >= 8) {
+    if (n > 16) return std::memcmp(a, b, n) == 0;
+    uint64_t a0, b0, a1, b1;
+    std::memcpy(&a0, a, 8);
+    std::memcpy(&b0, b, 8);
+    std::memcpy(&a1, a + n - 8, 8);
+    std::memcpy(&b1, b + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  if (n >= 4) {
+    uint32_t a0, b0, a1, b1;
+    std::memcpy(&a0, a, 4);
+    std::memcpy(&b0, b, 4);
+    std::memcpy(&a1, a + n - 4, 4);
+    std::memcpy(&b1, b + n - 4, 4);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
 
 inline constexpr uint32_t kMaxFileId = (1u << 24) - 1;
 inline constexpr uint32_t kMaxLocationSize = (1u << 31) - 1;
@@ -55,8 +82,16 @@ class KeyArena {
   std::string_view Key(uint32_t ref) const;
   KeyLocation Location(uint32_t ref) const;
   void SetLocation(uint32_t ref, const KeyLocation& loc);
-  // Marks the entry as removed: its bytes are garbage, and the ordered index skips it.
-  void Release(uint32_t ref);
+  // Whether the entry holds key: Key(ref) == key without building the view first.
+  bool KeyEquals(uint32_t ref, std::string_view key) const {
+    const auto* p = reinterpret_cast<const unsigned char*>(Entry(ref) + kLocationBytes);
+    // Keys under 128 bytes (one length byte) are compared here; longer ones by Key.
+    if (p[0] >= 0x80) [[unlikely]] return Key(ref) == key;
+    return p[0] == key.size() && BytesEqual(reinterpret_cast<const char*>(p + 1), key.data(), key.size());
+  }
+  // Marks the entry, whose key is key_size bytes long, as removed: its bytes are garbage, and
+  // the ordered index skips it.
+  void Release(uint32_t ref, size_t key_size);
   // Starts loading an entry into the cache (look-ahead for batched lookups).
   void Prefetch(uint32_t ref) const { __builtin_prefetch(Entry(ref)); }
   bool IsReleased(uint32_t ref) const { return (Entry(ref)[0] & kReleasedFlag) != 0; }
@@ -199,7 +234,7 @@ class KeydirShard {
   // Index of the slot holding key, or SIZE_MAX.
   size_t FindIndex(std::string_view key, uint32_t hash) const;
   // Removes the key in slot i.
-  void RemoveSlot(size_t i, KeyLocation* old);
+  void RemoveSlot(size_t i, size_t key_size, KeyLocation* old);
   // Rebuilds the table with `capacity` slots, dropping deleted markers.
   void Rehash(size_t capacity);
   // Rebuilds the arena without the entries of removed keys.
