@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 #include <random>
 #include <string>
@@ -15,6 +17,38 @@ namespace bitcask::engine {
 namespace {
 
 KeyLocation Loc(uint32_t n) { return KeyLocation{n % 1000 + 1, n, n % 5000 + 27, n % 3 == 0}; }
+
+// BytesEqual compares short keys with word loads: every length from 0 to 40, a difference at
+// every position (and none), and buffers that end right after the bytes (ASan checks that no
+// load reads past them).
+TEST(BytesEqualTest, FindsEveryDifferenceAndReadsNothingBeyond) {
+  for (size_t n = 0; n <= 40; n++) {
+    std::unique_ptr<char[]> a(new char[n]), b(new char[n]);
+    for (size_t i = 0; i < n; i++) a[i] = b[i] = static_cast<char>('a' + i % 26);
+    EXPECT_TRUE(BytesEqual(a.get(), b.get(), n)) << n;
+    for (size_t i = 0; i < n; i++) {
+      b[i] ^= 0x20;
+      EXPECT_FALSE(BytesEqual(a.get(), b.get(), n)) << "length " << n << ", byte " << i;
+      b[i] ^= 0x20;
+    }
+  }
+}
+
+// Lookups of keys that share a length and all but one byte, of every length class.
+TEST(KeyArenaTest, KeyEqualsTellsApartKeysThatDifferInOneByte) {
+  KeyArena arena;
+  for (size_t n : {0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 127, 128, 300, 20000}) {
+    const std::string key(n, 'k');
+    const uint32_t ref = arena.Add(key, KeyLocation{1, 2, 3, false});
+    EXPECT_TRUE(arena.KeyEquals(ref, key)) << n;
+    EXPECT_FALSE(arena.KeyEquals(ref, key + "k")) << n;
+    for (size_t i = 0; i < n; i += std::max<size_t>(1, n / 7)) {
+      std::string other = key;
+      other[i] = 'x';
+      EXPECT_FALSE(arena.KeyEquals(ref, other)) << "length " << n << ", byte " << i;
+    }
+  }
+}
 
 TEST(KeyArenaTest, StoresEntriesOfEveryLengthClass) {
   KeyArena arena;
