@@ -126,7 +126,7 @@ bool KeydirShard::Upsert(std::string_view key, uint64_t hash64, const KeyLocatio
       }
       if (s.ref == kDeletedRef) {
         if (reuse == SIZE_MAX) reuse = i;
-      } else if (s.hash == hash && arena_.Key(s.ref) == key) {
+      } else if (s.hash == hash && arena_.KeyEquals(s.ref, key)) {
         *old = arena_.Location(s.ref);
         arena_.SetLocation(s.ref, loc);
         expiring_ += size_t{loc.has_expiry} - size_t{old->has_expiry};
