@@ -39,26 +39,24 @@ struct KeyLocation {
   bool operator==(const KeyLocation&) const = default;
 };
 
-// a[0, n) == b[0, n), for the short keys a lookup compares: up to 16 bytes in two (possibly
-// overlapping) word loads, instead of a call to memcmp. Reads nothing outside the ranges.
+// a[0, n) == b[0, n) for sizeof(Word) <= n <= 2 * sizeof(Word): the first and the last word
+// of each, which overlap when n < 2 * sizeof(Word), cover all n bytes.
+template <typename Word>
+inline bool EdgeWordsEqual(const char* a, const char* b, size_t n) {
+  Word a0, b0, a1, b1;
+  std::memcpy(&a0, a, sizeof(Word));
+  std::memcpy(&b0, b, sizeof(Word));
+  std::memcpy(&a1, a + n - sizeof(Word), sizeof(Word));
+  std::memcpy(&b1, b + n - sizeof(Word), sizeof(Word));
+  return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+}
+
+// a[0, n) == b[0, n), for the short keys a lookup compares: up to 16 bytes in word loads,
+// instead of a call to memcmp. Reads nothing outside the ranges.
 inline bool BytesEqual(const char* a, const char* b, size_t n) {
-  if (n >= 8) {
-    if (n > 16) return std::memcmp(a, b, n) == 0;
-    uint64_t a0, b0, a1, b1;
-    std::memcpy(&a0, a, 8);
-    std::memcpy(&b0, b, 8);
-    std::memcpy(&a1, a + n - 8, 8);
-    std::memcpy(&b1, b + n - 8, 8);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-  }
-  if (n >= 4) {
-    uint32_t a0, b0, a1, b1;
-    std::memcpy(&a0, a, 4);
-    std::memcpy(&b0, b, 4);
-    std::memcpy(&a1, a + n - 4, 4);
-    std::memcpy(&b1, b + n - 4, 4);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-  }
+  if (n > 16) return std::memcmp(a, b, n) == 0;
+  if (n >= 8) return EdgeWordsEqual<uint64_t>(a, b, n);
+  if (n >= 4) return EdgeWordsEqual<uint32_t>(a, b, n);
   for (size_t i = 0; i < n; i++) {
     if (a[i] != b[i]) return false;
   }
