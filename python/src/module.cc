@@ -682,11 +682,10 @@ PyObject* Guarded(F&& body) {
   return nullptr;
 }
 
-// Matches keyword arguments (kwnames) of a vectorcall against names; fills out[] with the
-// positional arguments first. Returns false with a TypeError set on a mismatch.
-bool BindArgs(const char* fn, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
-              Py_ssize_t max_positional, std::initializer_list<const char*> names,
-              PyObject** out) {
+// BindArgs when there are keyword arguments or too many positional ones.
+[[gnu::noinline]] bool BindArgsSlow(const char* fn, PyObject* const* args, Py_ssize_t nargs,
+                                    PyObject* kwnames, Py_ssize_t max_positional,
+                                    std::initializer_list<const char*> names, PyObject** out) {
   if (nargs > max_positional) {
     PyErr_Format(PyExc_TypeError, "%s() takes at most %zd positional arguments (%zd given)", fn,
                  max_positional, nargs);
@@ -713,6 +712,19 @@ bool BindArgs(const char* fn, PyObject* const* args, Py_ssize_t nargs, PyObject*
     out[slot] = args[nargs + k];
   }
   return true;
+}
+
+// Matches keyword arguments (kwnames) of a vectorcall against names; fills out[] with the
+// positional arguments first. Returns false with a TypeError set on a mismatch. The common
+// call, positional arguments only, is handled here inline.
+inline bool BindArgs(const char* fn, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+                     Py_ssize_t max_positional, std::initializer_list<const char*> names,
+                     PyObject** out) {
+  if (kwnames == nullptr && nargs <= max_positional) [[likely]] {
+    for (Py_ssize_t i = 0; i < nargs; i++) out[i] = args[i];
+    return true;
+  }
+  return BindArgsSlow(fn, args, nargs, kwnames, max_positional, names, out);
 }
 
 PyObject* FastGet(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {

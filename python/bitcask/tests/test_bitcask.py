@@ -374,6 +374,28 @@ class BeyondSeedTest(TempStoreTest):
         with self.assertRaises(bitcask.Error):
             db.get("k")  # written without a type tag: the typed API says so
 
+    def test_call_arguments(self):
+        # get and put bind their arguments themselves (they skip pybind11's dispatcher): the
+        # positional fast path, keywords, and every way of calling them wrong.
+        db = self.open()
+        db.put(key="k", value="v")
+        db.put("k2", value=[1, 2], ttl=3600, sync=False)
+        self.assertEqual(db.get("k"), "v")
+        self.assertEqual(db.get(key="k2"), [1, 2])
+        self.assertEqual(db.get("missing", "dflt"), "dflt")
+        self.assertEqual(db.get("missing", default=5), 5)
+        self.assertIsNone(db.get("missing"))
+        for bad in (lambda: db.put("k", "v", 5),  # ttl is keyword-only here
+                    lambda: db.put("k", "v", colour=1),
+                    lambda: db.put("k", key="x", value="v"),
+                    lambda: db.put("k"),
+                    lambda: db.get(),
+                    lambda: db.get("k", None, None),
+                    lambda: db.get("k", default=1, fallback=2)):
+            with self.assertRaises(TypeError):
+                bad()
+        self.assertEqual(db.get("k"), "v")
+
     def test_typed_errors(self):
         db = self.open()
         with self.assertRaises(bitcask.InvalidArgumentError) as cm:
