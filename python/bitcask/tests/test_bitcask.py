@@ -374,6 +374,55 @@ class BeyondSeedTest(TempStoreTest):
         with self.assertRaises(bitcask.Error):
             db.get("k")  # written without a type tag: the typed API says so
 
+    def test_json_scalars_are_stored_as_json_dumps_writes_them(self):
+        # None, bools, ints and floats are encoded and decoded without the json module: the
+        # stored bytes must be json.dumps's, and what comes back json.loads's.
+        import math
+        values = [None, True, False, 0, 1, -1, 7, 2**31, -2**63, 2**63 - 1, 2**63, -2**63 - 1,
+                  10**30, -10**40, 0.0, -0.0, 1.5, -2.25, 0.1, 1e16, 1e-7, 5e-324, 1.7976931348623157e308,
+                  float("nan"), float("inf"), float("-inf"), 123456789.123456789]
+        db = self.open()
+        for i, v in enumerate(values):
+            db.put(f"k{i}", v)
+        db = self.reopen(db)
+        for i, v in enumerate(values):
+            got = db.get(f"k{i}")
+            self.assertIs(type(got), type(v), v)
+            if isinstance(v, float) and math.isnan(v):
+                self.assertTrue(math.isnan(got))
+            else:
+                self.assertEqual(got, v)
+                self.assertEqual(math.copysign(1, got) if isinstance(v, float) else 0,
+                                 math.copysign(1, v) if isinstance(v, float) else 0)
+        db.close()
+        raw = self.open(raw=True)
+        for i, v in enumerate(values):
+            self.assertEqual(raw.get(f"k{i}"), b"j" + json.dumps(v).encode(), v)
+
+    def test_json_written_by_other_clients_reads_as_json_loads_reads_it(self):
+        # Values another client wrote with a 'j' tag: whatever json.loads makes of the text
+        # (a value or a ValueError), a typed get makes the same.
+        texts = ["0", "-0", "01", "-", "1.", ".5", "1e5", "1E+2", "-1e-2", "1.0", "00", "+1",
+                 " 1", "1 ", "true", "True", "null", "NaN", "Infinity", "-Infinity", "nan",
+                 "123456789012345678", "1234567890123456789", "99999999999999999999999",
+                 "1e400", "-1e400", "1_000", "0x10", "", "[1, 2]", '{"a": 1}', '"s"', "1e", "1.e3"]
+        raw = self.open(raw=True)
+        for i, t in enumerate(texts):
+            raw.put(f"k{i}", b"j" + t.encode())
+        raw.close()
+        db = self.open()
+        for i, t in enumerate(texts):
+            try:
+                expected = json.loads(t)
+            except ValueError as e:
+                with self.assertRaises(ValueError, msg=t):
+                    db.get(f"k{i}")
+                continue
+            got = db.get(f"k{i}")
+            self.assertIs(type(got), type(expected), t)
+            if expected == expected:  # not NaN
+                self.assertEqual(got, expected, t)
+
     def test_call_arguments(self):
         # get and put bind their arguments themselves (they skip pybind11's dispatcher): the
         # positional fast path, keywords, and every way of calling them wrong.
