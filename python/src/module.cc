@@ -222,14 +222,100 @@ PyObject* JsonScalarObject(const char* p, size_t n) {
   return PyFloat_FromDouble(d);
 }
 
+// Lists and dicts: json.dumps and json.loads are three Python-level calls deep before they
+// reach the json module's C encoder and scanner. These call the C parts directly, the way
+// json.dumps and json.loads with their default arguments do, and only if a self-check at
+// start-up shows they give the same text and objects (else, or without the C accelerator,
+// every value goes through json.dumps and json.loads). Created once and never destroyed: the
+// references must not outlive the interpreter.
+class JsonContainers {
+ public:
+  static const JsonContainers& Get() {
+    static const JsonContainers* instance = new JsonContainers();
+    return *instance;
+  }
+
+  // json.dumps(o) as a str (a new reference), or null with the exception json.dumps raises.
+  PyObject* Dumps(PyObject* o) const {
+    if (!direct_) return PyObject_CallOneArg(dumps_.ptr(), o);
+    PyObject* markers = PyDict_New();  // what check_circular=True gives each call
+    if (markers == nullptr) return nullptr;
+    PyObject* make_args[] = {markers, default_.ptr(), encode_string_.ptr(), Py_None,
+                             key_separator_.ptr(), item_separator_.ptr(), Py_False, Py_False,
+                             Py_True};
+    PyObject* encoder = PyObject_Vectorcall(make_encoder_.ptr(), make_args, 9, nullptr);
+    Py_DECREF(markers);
+    if (encoder == nullptr) return nullptr;
+    PyObject* call_args[] = {o, zero_.ptr()};
+    PyObject* chunks = PyObject_Vectorcall(encoder, call_args, 2, nullptr);
+    Py_DECREF(encoder);
+    if (chunks == nullptr) return nullptr;
+    PyObject* text = PyUnicode_Join(empty_.ptr(), chunks);
+    Py_DECREF(chunks);
+    return text;
+  }
+
+  // json.loads(text) (a new reference), or null with the exception json.loads raises.
+  PyObject* Loads(PyObject* text) const {
+    if (direct_) {
+      PyObject* args[] = {text, zero_.ptr()};
+      PyObject* r = PyObject_Vectorcall(scan_once_.ptr(), args, 2, nullptr);
+      if (r != nullptr && PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 2 &&
+          PyLong_AsSsize_t(PyTuple_GET_ITEM(r, 1)) == PyUnicode_GET_LENGTH(text)) {
+        PyObject* obj = Py_NewRef(PyTuple_GET_ITEM(r, 0));
+        Py_DECREF(r);
+        return obj;
+      }
+      // Not one whole JSON document with nothing around it: json.loads says what it is.
+      Py_XDECREF(r);
+      PyErr_Clear();
+    }
+    return PyObject_CallOneArg(loads_.ptr(), text);
+  }
+
+ private:
+  JsonContainers() {
+    py::module_ json = py::module_::import("json");
+    dumps_ = json.attr("dumps");
+    loads_ = json.attr("loads");
+    zero_ = py::int_(0);
+    empty_ = py::str("");
+    try {
+      py::module_ encoder = py::module_::import("json.encoder");
+      make_encoder_ = encoder.attr("c_make_encoder");
+      if (make_encoder_.is_none()) return;  // no C accelerator
+      encode_string_ = encoder.attr("encode_basestring_ascii");
+      default_ = json.attr("JSONEncoder")().attr("default");
+      scan_once_ = json.attr("JSONDecoder")().attr("scan_once");
+      key_separator_ = py::str(": ");
+      item_separator_ = py::str(", ");
+      direct_ = true;
+      // The self-check: a document with every kind of JSON value, both ways.
+      const py::object probe = loads_(
+          R"({"a": [1, -2.5, 1e300, true, false, null, "s\u00e9\u65e5\ud83d\ude00\n", {}], "": [[]]})");
+      PyObject* text = Dumps(probe.ptr());
+      if (text == nullptr) throw py::error_already_set();
+      const py::object mine = py::reinterpret_steal<py::object>(text);
+      PyObject* back = Loads(mine.ptr());
+      if (back == nullptr) throw py::error_already_set();
+      const py::object read = py::reinterpret_steal<py::object>(back);
+      direct_ = mine.equal(dumps_(probe)) && read.equal(probe) && read.equal(loads_(mine));
+    } catch (const py::error_already_set&) {
+      direct_ = false;  // a json module unlike CPython's: the plain calls, then
+    }
+  }
+
+  bool direct_ = false;
+  py::object dumps_, loads_, zero_, empty_, make_encoder_, encode_string_, default_, scan_once_,
+      key_separator_, item_separator_;
+};
+
 // Encodes and decodes values. Every Codec lives inside an object Python owns (Store, Batch,
 // ScanIterator), so its references to json.dumps/json.loads come and go with the GIL held.
 class Codec {
  public:
   explicit Codec(bool raw)
-      : raw_(raw),
-        dumps_(py::module_::import("json").attr("dumps")),
-        loads_(py::module_::import("json").attr("loads")) {}
+      : raw_(raw), json_(JsonContainers::Get()) {}
 
   // Encodes value into *out (the stored bytes); may return a view of value itself.
   std::string_view Encode(py::handle value, std::string* out) const {
@@ -260,7 +346,8 @@ class Codec {
       tag = 'j';
       body = JsonScalarText(o, number, &keep);
       if (body.empty()) {
-        keep = dumps_(value);  // TypeError for what JSON cannot hold
+        keep = py::reinterpret_steal<py::object>(json_.Dumps(o));  // TypeError for what JSON cannot hold
+        if (!keep) throw py::error_already_set();
         body = KeyView(keep);
       }
     }
@@ -293,7 +380,10 @@ class Codec {
         if (PyErr_Occurred()) throw py::error_already_set();
         PyObject* s = StrFromUtf8(p, static_cast<size_t>(n));
         if (s == nullptr) throw py::error_already_set();
-        return loads_(py::reinterpret_steal<py::object>(s));
+        py::object text = py::reinterpret_steal<py::object>(s);
+        PyObject* obj = json_.Loads(text.ptr());
+        if (obj == nullptr) throw py::error_already_set();
+        return py::reinterpret_steal<py::object>(obj);
       }
       default:
         PyErr_SetString(errors.error,
@@ -311,7 +401,7 @@ class Codec {
     return "the value of key '" + std::string(key.substr(0, 64)) + "' " + what;
   }
   bool raw_;
-  py::object dumps_, loads_;
+  const JsonContainers& json_;
 };
 
 // Values at least this large are written and read with the GIL released.

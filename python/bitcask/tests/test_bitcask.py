@@ -399,13 +399,37 @@ class BeyondSeedTest(TempStoreTest):
         for i, v in enumerate(values):
             self.assertEqual(raw.get(f"k{i}"), b"j" + json.dumps(v).encode(), v)
 
+    def test_json_containers_match_json_dumps_and_loads(self):
+        # Lists and dicts go to the json module's C encoder and scanner directly: the stored
+        # text must be json.dumps's, the objects read back json.loads's, errors the same.
+        values = [[], {}, [1, 2.5, "x", None, True], {"b": 1, "a": [{"c": []}]},
+                  {"é": "日本", "emoji": "😀", "ctl": "\n\t\x00"}, (1, 2), {1: "int key"},
+                  [float("inf"), -0.0, 10**40, 1e-300], [[[[["deep"]]]]], {"": ""}]
+        db = self.open()
+        for i, v in enumerate(values):
+            db.put(f"k{i}", v)
+        for i, v in enumerate(values):
+            self.assertEqual(db.get(f"k{i}"), json.loads(json.dumps(v)), v)
+        circular = []
+        circular.append(circular)
+        with self.assertRaisesRegex(ValueError, "Circular"):
+            db.put("c", circular)
+        with self.assertRaisesRegex(TypeError, "not JSON serializable"):
+            db.put("c", {"x": object()})
+        db.close()
+        raw = self.open(raw=True)
+        for i, v in enumerate(values):
+            self.assertEqual(raw.get(f"k{i}"), b"j" + json.dumps(v).encode(), v)
+
     def test_json_written_by_other_clients_reads_as_json_loads_reads_it(self):
         # Values another client wrote with a 'j' tag: whatever json.loads makes of the text
         # (a value or a ValueError), a typed get makes the same.
         texts = ["0", "-0", "01", "-", "1.", ".5", "1e5", "1E+2", "-1e-2", "1.0", "00", "+1",
                  " 1", "1 ", "true", "True", "null", "NaN", "Infinity", "-Infinity", "nan",
                  "123456789012345678", "1234567890123456789", "99999999999999999999999",
-                 "1e400", "-1e400", "1_000", "0x10", "", "[1, 2]", '{"a": 1}', '"s"', "1e", "1.e3"]
+                 "1e400", "-1e400", "1_000", "0x10", "", "[1, 2]", '{"a": 1}', '"s"', "1e", "1.e3",
+                 " [1] ", "[1] ", "[1,", '{"a":1}x', '{"a" : [ 1 , 2 ]}', "[1]\n", '"\\ud83d"',
+                 '{"a": 1, "a": 2}', "\ufeff[1]", "[NaN, Infinity]"]
         raw = self.open(raw=True)
         for i, t in enumerate(texts):
             raw.put(f"k{i}", b"j" + t.encode())
