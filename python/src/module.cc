@@ -230,6 +230,7 @@ PyObject* JsonScalarObject(const char* p, size_t n) {
 // references must not outlive the interpreter.
 class JsonContainers {
  public:
+  // The module's init calls this first (see there).
   static const JsonContainers& Get() {
     static const JsonContainers* instance = new JsonContainers();
     return *instance;
@@ -1014,6 +1015,10 @@ void InstallFastMethods(py::handle type) {
 PYBIND11_MODULE(_bitcask, m) {
   m.doc() = "libbitcask bound for Python; use the bitcask package (from bitcask import Bitcask)";
   m.attr("__version__") = "0.1.0";
+  // Built here, while the import holds Python's import lock: built later by the first Codec,
+  // a thread holding the GIL could wait on the static's guard for a thread that waits for the
+  // GIL (its constructor calls into Python, which may let the GIL go).
+  JsonContainers::Get();
 
   errors.error = NewError(m, "Error", PyExc_Exception, "Base class of every bitcask error.");
   const py::tuple error_base = py::make_tuple(py::handle(errors.error));
