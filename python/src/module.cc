@@ -157,10 +157,7 @@ std::string_view JsonScalarText(PyObject* o, char (&buf)[32], py::object* keep) 
     if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
     *keep = py::reinterpret_steal<py::object>(PyFloat_Type.tp_repr(o));  // what json.dumps uses
     if (!*keep) throw py::error_already_set();
-    Py_ssize_t n;
-    const char* p = PyUnicode_AsUTF8AndSize(keep->ptr(), &n);
-    if (p == nullptr) throw py::error_already_set();
-    return {p, static_cast<size_t>(n)};
+    return KeyView(*keep);
   }
   return {};
 }
@@ -311,8 +308,8 @@ class JsonContainers {
       key_separator_, item_separator_;
 };
 
-// Encodes and decodes values. Every Codec lives inside an object Python owns (Store, Batch,
-// ScanIterator), so its references to json.dumps/json.loads come and go with the GIL held.
+// Encodes and decodes values: str and bytes by tag, the rest as JSON (JsonScalarText and
+// JsonScalarObject, else JsonContainers, whose references live as long as the process).
 class Codec {
  public:
   explicit Codec(bool raw)
