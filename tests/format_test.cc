@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "engine/coding.h"
 #include "engine/hash.h"
@@ -52,6 +54,59 @@ TEST(FormatTest, HeaderEncodedApartMatchesWholeRecord) {
     char header[kRecordHeaderSize];
     EncodeRecordHeader(header, 9, 77, kBatchContinues, key, value);
     EXPECT_EQ(std::string(header, kRecordHeaderSize), whole.substr(0, kRecordHeaderSize)) << vsize;
+  }
+}
+
+// Long inputs are hashed by the library's dispatched vector code (hash.cc), short ones by
+// the inline code: both must give XXH3's value, or files written by one would not verify
+// under the other.
+std::string PseudoRandomBytes(size_t n, uint64_t seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; i++) {
+    seed = seed * 6364136223846793005u + 1442695040888963407u;
+    s[i] = static_cast<char>(seed >> 56);
+  }
+  return s;
+}
+
+TEST(HashTest, LongInputsHashAsTheInlineXxh3Does) {
+  const std::string data = PseudoRandomBytes((1 << 20) + 13, 1);
+  std::vector<size_t> lengths;
+  for (size_t n = 0; n <= 1100; n++) lengths.push_back(n);
+  for (size_t n : {4095, 4096, 4097, 10043, 65536, 100000, (1 << 20) + 13}) lengths.push_back(n);
+  for (size_t n : lengths) {
+    const uint64_t want = XXH3_64bits(data.data(), n);
+    EXPECT_EQ(Hash64(data.data(), n), want) << n;
+    EXPECT_EQ(Checksum32(data.data(), n), static_cast<uint32_t>(want)) << n;
+    if (n > kLongHashInput) {
+      EXPECT_EQ(HashLong(data.data(), n), want) << n;
+    }
+  }
+}
+
+TEST(HashTest, ChecksumOfPiecesIsTheChecksumOfTheirConcatenation) {
+  const std::string data = PseudoRandomBytes(20000, 2);
+  for (size_t total : {0, 1, 23, 130, 240, 241, 1000, 10043, 20000}) {
+    const std::string_view all(data.data(), total);
+    const uint32_t want = Checksum32(all.data(), all.size());
+    for (size_t i = 0; i <= total; i += std::max<size_t>(1, total / 7)) {
+      for (size_t j = i; j <= total; j += std::max<size_t>(1, total / 5)) {
+        EXPECT_EQ(Checksum32(all.substr(0, i), all.substr(i, j - i), all.substr(j)), want)
+            << total << " split at " << i << ", " << j;
+      }
+    }
+  }
+}
+
+TEST(FormatTest, ByteFlipsInALargeRecordAreDetected) {
+  const std::string value = PseudoRandomBytes(5000, 3);
+  const std::string good = Encode(7, 0, 0, "large-key", value);
+  for (size_t i = 0; i < good.size(); i += 37) {
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] ^ 0x10);
+    RecordView view;
+    EXPECT_NE(DecodeRecord(bad.data(), bad.size(), &view), DecodeResult::kOk)
+        << "flip in byte " << i << " went unnoticed";
   }
 }
 

@@ -55,13 +55,7 @@ void EncodeHeaderFields(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t 
 void EncodeRecordHeader(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
                         std::string_view key, std::string_view value) {
   EncodeHeaderFields(dst, seq, expire_at_ms, flags, key.size(), value.size());
-  // XXH3's streaming form gives the same hash as the one-shot form over the concatenation.
-  XXH3_state_t state;
-  XXH3_64bits_reset(&state);
-  XXH3_64bits_update(&state, dst + 4, kRecordHeaderSize - 4);
-  XXH3_64bits_update(&state, key.data(), key.size());
-  XXH3_64bits_update(&state, value.data(), value.size());
-  EncodeFixed32(dst, static_cast<uint32_t>(XXH3_64bits_digest(&state)));
+  EncodeFixed32(dst, Checksum32(std::string_view(dst + 4, kRecordHeaderSize - 4), key, value));
 }
 
 size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,

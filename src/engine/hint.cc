@@ -146,7 +146,7 @@ Status HintReader::Open(const std::string& path, uint32_t file_id, uint64_t file
   if (std::memcmp(footer, kFooterMagic, 4) != 0) {
     return Status::Corruption(path + ": no footer (the hint was not finished)");
   }
-  if (DecodeFixed64(footer + 32) != XXH3_64bits(base, size - 8)) {
+  if (DecodeFixed64(footer + 32) != Hash64(base, size - 8)) {
     return Status::Corruption(path + ": hint checksum mismatch");
   }
   const uint64_t count = DecodeFixed64(footer + 8);
