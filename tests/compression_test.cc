@@ -53,7 +53,11 @@ TEST_P(CompressionTest, RoundTripsAndShrinksText) {
   }
   for (int round = 0; round < 2; round++) {
     for (int i = 0; i < 2000; i += 97) {
-      ASSERT_EQ(Get("doc" + std::to_string(i)), Json(i) + Json(i + 1) + Json(i + 2));
+      const std::string want = Json(i) + Json(i + 1) + Json(i + 2);
+      ASSERT_EQ(Get("doc" + std::to_string(i)), want);
+      std::string viewed;
+      ASSERT_OK(db_->GetView("doc" + std::to_string(i), [&](std::string_view v) { viewed = v; }));
+      ASSERT_EQ(viewed, want) << "GetView hands over the decompressed value";
     }
     EXPECT_EQ(Get("noise"), Noise(5000, 1));
     EXPECT_EQ(Get("tiny"), "{}");
@@ -109,6 +113,10 @@ TEST_F(DBTest, UndecodableCompressedValueIsCorruption) {
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
   EXPECT_NE(s.ToString().find("does not decode"), std::string::npos) << s.ToString();
   EXPECT_EQ(Get("fine"), "ok");
+  bool called = false;
+  const Status v = db_->GetView("bad", [&](std::string_view) { called = true; });
+  EXPECT_TRUE(v.IsCorruption()) << v.ToString();
+  EXPECT_FALSE(called);
 }
 
 }  // namespace

@@ -476,6 +476,50 @@ TEST_F(DBBasicTest, LatencyPercentilesAreSampled) {
   EXPECT_EQ(stats.get_latency.samples, 10u);
 }
 
+// GetView hands the stored bytes to a callback instead of copying them into a string.
+TEST_F(DBBasicTest, GetViewReadsInPlaceAndReportsLikeGet) {
+  ManualClock clock(1'000'000);
+  Options options;
+  options.clock = &clock;
+  Reopen(options);
+  const std::string big(100000, 'b');
+  ASSERT_OK(db_->Put("k", "v1"));
+  ASSERT_OK(db_->Put("big", big));
+  ASSERT_OK(db_->Put("empty", ""));
+  WriteOptions ttl;
+  ttl.ttl_ms = 10;
+  ASSERT_OK(db_->Put("brief", "b", ttl));
+
+  std::vector<std::string> seen;
+  auto record = [&](std::string_view v) { seen.emplace_back(v); };
+  ASSERT_OK(db_->GetView("k", record));
+  ASSERT_OK(db_->GetView("big", record));
+  ASSERT_OK(db_->GetView("empty", record));
+  ASSERT_OK(db_->GetView("brief", record));
+  EXPECT_EQ(seen, (std::vector<std::string>{"v1", big, "", "b"}));
+
+  // Absent, deleted and expired keys are NotFound and the callback is not called.
+  ASSERT_OK(db_->Delete("k"));
+  clock.Advance(10);
+  seen.clear();
+  EXPECT_TRUE(db_->GetView("absent", record).IsNotFound());
+  EXPECT_TRUE(db_->GetView("k", record).IsNotFound());
+  EXPECT_TRUE(db_->GetView("brief", record).IsNotFound());
+  EXPECT_TRUE(db_->GetView(std::string(70000, 'k'), record).IsInvalidArgument());
+  EXPECT_TRUE(seen.empty());
+
+  // The plain-function form, with its argument.
+  std::string out;
+  ASSERT_OK(db_->GetView(
+      "big", [](void* arg, std::string_view v) { static_cast<std::string*>(arg)->assign(v); },
+      &out));
+  EXPECT_EQ(out, big);
+
+  ASSERT_OK(db_->Close());
+  EXPECT_TRUE(db_->GetView("big", record).IsClosed());
+  EXPECT_TRUE(seen.empty());
+}
+
 TEST_F(DBBasicTest, ExpiryWithInjectedClock) {
   ManualClock clock(1'000'000);
   Options options;

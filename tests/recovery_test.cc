@@ -192,6 +192,10 @@ TEST_F(RecoveryTest, DamageFoundByGetIsCorruptionNotData) {
   EXPECT_NE(s.ToString().find("offset 16"), std::string::npos) << s.ToString();
   EXPECT_EQ(Get("other"), "fine");
   EXPECT_TRUE(db_->Contains("other").ok());
+  bool called = false;
+  s = db_->GetView("victim", [&](std::string_view) { called = true; });
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_FALSE(called) << "damaged bytes were handed out";
 }
 
 TEST_F(RecoveryTest, UpdateOfADamagedRecordIsCorruptionAndWritesNothing) {

@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "bitcask/iterator.h"
@@ -60,6 +61,22 @@ class DB {
 
   // NotFound if the key is absent or expired.
   virtual Status Get(std::string_view key, std::string* value) = 0;
+
+  // Get without a copy: calls read(arg, value) with the stored value (decompressed, if it
+  // was compressed) and returns OK; on any other status read is not called. The view is
+  // valid only during the call, which runs under a read lock of part of the key directory:
+  // read must be quick and must not call this DB (writers of that part wait for it).
+  using ValueReader = void (*)(void* arg, std::string_view value);
+  virtual Status GetView(std::string_view key, ValueReader read, void* arg) = 0;
+  // The same with any callable taking a std::string_view:
+  //   db->GetView(key, [&](std::string_view v) { consume(v); });
+  template <typename F>
+  Status GetView(std::string_view key, F&& read) {
+    return GetView(
+        key,
+        [](void* f, std::string_view v) { (*static_cast<std::remove_reference_t<F>*>(f))(v); },
+        static_cast<void*>(&read));
+  }
 
   // Get that also reports the key's expiry (milliseconds since the Unix epoch, 0 = none).
   // value may be null to read only the expiry.

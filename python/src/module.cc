@@ -392,6 +392,21 @@ class Codec {
     }
   }
 
+  // The object for stored bytes that decode without running Python code (bytes and str
+  // values), or nullptr with an error set if making it failed; not for JSON (*decodes false),
+  // whose decoding can run Python code (a garbage collection, a finalizer) and so must wait
+  // until the store's lock is let go. Safe to call while the store holds a lock.
+  PyObject* DecodeWithoutPython(std::string_view stored, bool* decodes) const {
+    *decodes = true;
+    if (raw_) return PyBytes_FromStringAndSize(stored.data(), static_cast<Py_ssize_t>(stored.size()));
+    if (!stored.empty() && stored[0] == 's') return StrFromUtf8(stored.data() + 1, stored.size() - 1);
+    if (!stored.empty() && stored[0] == 'b') {
+      return PyBytes_FromStringAndSize(stored.data() + 1, static_cast<Py_ssize_t>(stored.size() - 1));
+    }
+    *decodes = false;
+    return nullptr;
+  }
+
   bool raw() const { return raw_; }
 
  private:
@@ -621,20 +636,16 @@ class Store {
 
   py::object Get(py::handle key, py::handle default_value) {
     const std::string_view k = KeyView(key);
-    thread_local std::string value;
-    const Status s = db_->Get(k, &value);
-    if (s.IsNotFound()) return py::reinterpret_borrow<py::object>(default_value);
-    Check(s);
-    return codec_.Decode(value, k);
+    py::object v;
+    if (!Read(k, &v)) return py::reinterpret_borrow<py::object>(default_value);
+    return v;
   }
 
   py::object GetItem(py::handle key) {
     const std::string_view k = KeyView(key);
-    thread_local std::string value;
-    const Status s = db_->Get(k, &value);
-    if (s.IsNotFound()) throw py::key_error(py::repr(key).cast<std::string>());
-    Check(s);
-    return codec_.Decode(value, k);
+    py::object v;
+    if (!Read(k, &v)) throw py::key_error(py::repr(key).cast<std::string>());
+    return v;
   }
 
   bool Delete(py::handle key) {
@@ -825,6 +836,36 @@ class Store {
 
   const std::string& directory() const { return directory_; }
   bool closed() const { return closed_; }
+
+ private:
+  // The value of key into *out; false if the key is absent or expired. A str or bytes value
+  // becomes its object straight from the store's bytes (GetView), without a copy in between;
+  // a JSON value is copied out and decoded after. The GIL is held throughout, so the object
+  // is made under the store's lock without letting another thread in.
+  bool Read(std::string_view k, py::object* out) {
+    thread_local std::string copy;
+    PyObject* made = nullptr;
+    bool copied = false;
+    const Status s = db_->GetView(k, [&](std::string_view stored) {
+      bool decodes;
+      made = codec_.DecodeWithoutPython(stored, &decodes);
+      if (!decodes) {
+        copy.assign(stored);
+        copied = true;
+      }
+    });
+    if (s.IsNotFound()) return false;
+    Check(s);
+    if (copied) {
+      *out = codec_.Decode(copy, k);
+    } else {
+      if (made == nullptr) throw py::error_already_set();
+      *out = py::reinterpret_steal<py::object>(made);
+    }
+    return true;
+  }
+
+ public:
   bool raw() const { return codec_.raw(); }
 
  private:

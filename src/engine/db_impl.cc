@@ -51,6 +51,9 @@ constexpr size_t kMaxIovecs = 1020;
 // Batches are written to one file with 32-bit offsets; keep them well inside that.
 constexpr uint64_t kMaxBatchBytes = uint64_t{2} << 30;
 
+// The largest buffer a thread keeps between reads that decompress into one (GetView).
+constexpr size_t kKeptBufferBytes = size_t{1} << 20;
+
 // A key as it can appear in an error message: printable bytes, escapes, at most 40 of them.
 std::string Printable(std::string_view key) {
   std::string out = "'";
@@ -194,7 +197,8 @@ Status DBImpl::GetWithExpiry(std::string_view key, std::string* value, uint64_t*
   return Timed(get_latency_, [&] { return GetImpl(key, value, expire_at_ms); });
 }
 
-Status DBImpl::GetImpl(std::string_view key, std::string* value, uint64_t* expire_at_ms) {
+template <typename F>
+Status DBImpl::ReadKeyLocked(std::string_view key, F&& read) {
   if (Status s = ValidateKey(key); !s.ok()) return s;
   const uint64_t hash = HashKey(key);
   const KeydirShard& shard = keydir_.ShardFor(hash);
@@ -203,7 +207,32 @@ Status DBImpl::GetImpl(std::string_view key, std::string* value, uint64_t* expir
   shard.gets.fetch_add(1, std::memory_order_relaxed);
   KeyLocation loc;
   if (!shard.Find(key, hash, &loc)) return Status::NotFound();
-  return ReadValueLocked(loc, key, value, expire_at_ms);
+  return read(loc);
+}
+
+Status DBImpl::GetImpl(std::string_view key, std::string* value, uint64_t* expire_at_ms) {
+  return ReadKeyLocked(key, [&](const KeyLocation& loc) {
+    return ReadValueLocked(loc, key, value, expire_at_ms);
+  });
+}
+
+Status DBImpl::GetView(std::string_view key, ValueReader read, void* arg) {
+  return Timed(get_latency_, [&] {
+    return ReadKeyLocked(key, [&](const KeyLocation& loc) {
+      format::RecordView rec;
+      if (Status s = ReadRecordLocked(loc, key, &rec); !s.ok()) return s;
+      if (loc.has_expiry && Expired(rec.expire_at_ms)) return Status::NotFound();
+      if (rec.codec() == format::kCodecNone) {
+        read(arg, rec.value);
+        return Status::OK();
+      }
+      thread_local std::string plain;
+      Status s = DecompressLocked(loc, rec, &plain);
+      if (s.ok()) read(arg, plain);
+      if (plain.capacity() > kKeptBufferBytes) std::string().swap(plain);
+      return s;
+    });
+  });
 }
 
 Status DBImpl::ReadValueLocked(const KeyLocation& loc, std::string_view key, std::string* value,
@@ -214,13 +243,16 @@ Status DBImpl::ReadValueLocked(const KeyLocation& loc, std::string_view key, std
   if (loc.has_expiry && Expired(rec.expire_at_ms)) return Status::NotFound();
   if (expire_at_ms != nullptr) *expire_at_ms = rec.expire_at_ms;
   if (value == nullptr) return Status::OK();
-  if (rec.codec() != format::kCodecNone) {
-    const std::string where =
-        files_.Get(loc.file_id)->path() + " offset " + std::to_string(loc.offset);
-    return DecompressValue(rec.codec(), rec.value, value, where);
-  }
+  if (rec.codec() != format::kCodecNone) return DecompressLocked(loc, rec, value);
   value->assign(rec.value);
   return Status::OK();
+}
+
+Status DBImpl::DecompressLocked(const KeyLocation& loc, const format::RecordView& rec,
+                                std::string* value) const {
+  const std::string where =
+      files_.Get(loc.file_id)->path() + " offset " + std::to_string(loc.offset);
+  return DecompressValue(rec.codec(), rec.value, value, where);
 }
 
 void DBImpl::PrefetchGroup(std::span<const std::string_view> keys, const uint64_t* hashes) const {

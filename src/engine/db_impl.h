@@ -52,6 +52,8 @@ class DBImpl final : public DB {
   Status Put(std::string_view key, std::string_view value, const WriteOptions& options) override;
   Status Get(std::string_view key, std::string* value) override;
   Status GetWithExpiry(std::string_view key, std::string* value, uint64_t* expire_at_ms) override;
+  Status GetView(std::string_view key, ValueReader read, void* arg) override;
+  using DB::GetView;
   void MultiGet(std::span<const std::string_view> keys, std::span<std::string> values,
                 std::span<Status> statuses) override;
   using DB::MultiGet;
@@ -108,6 +110,10 @@ class DBImpl final : public DB {
   }
   // value may be null (only the expiry wanted); expire_at_ms may be null.
   Status GetImpl(std::string_view key, std::string* value, uint64_t* expire_at_ms);
+  // Finds key and returns read(location) under the read lock of its shard; NotFound if the
+  // key is not in the keydir.
+  template <typename F>
+  Status ReadKeyLocked(std::string_view key, F&& read);
   // Keys (with their hashes) MultiGet and Prefetch read at once: at most kPrefetchGroup.
   static constexpr size_t kPrefetchGroup = 16;
   // Brings the keydir slots, entries and record heads of keys into the cache, one pass per
@@ -117,6 +123,9 @@ class DBImpl final : public DB {
   // expired. value and expire_at_ms may be null. Caller holds the key's shard lock.
   Status ReadValueLocked(const KeyLocation& loc, std::string_view key, std::string* value,
                          uint64_t* expire_at_ms) const;
+  // The decompressed value of rec (read from loc, compressed). Caller holds the shard lock.
+  Status DecompressLocked(const KeyLocation& loc, const format::RecordView& rec,
+                          std::string* value) const;
   bool Expired(uint64_t expire_at_ms) const {
     return expire_at_ms != 0 && expire_at_ms <= NowMillis();
   }
