@@ -325,9 +325,12 @@ void LastSave(CommandContext& c) {
 // ---- Strings ------------------------------------------------------------------------------
 
 void Get(CommandContext& c) {
-  std::string value;
-  const Status s = c.server.db().Get(c.args[1], &value);
-  BulkOrNull(c, s, value);
+  // The reply is written from the stored bytes in place (GetView): no copy of the value.
+  const Status s = c.server.db().GetView(c.args[1], [&](std::string_view v) {
+    c.server.keyspace_hits++;
+    reply::Bulk(c.out, v);
+  });
+  if (!s.ok()) BulkOrNull(c, s, {});
 }
 
 void Set(CommandContext& c) {
