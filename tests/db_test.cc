@@ -508,7 +508,13 @@ TEST_F(DBBasicTest, GetViewReadsInPlaceAndReportsLikeGet) {
   EXPECT_TRUE(db_->GetView(std::string(70000, 'k'), record).IsInvalidArgument());
   EXPECT_TRUE(seen.empty());
 
-  // The plain-function form, with its argument.
+  // A const callable, and a plain function with its argument.
+  std::string last;
+  const auto keep_last = [&last](std::string_view v) { last = v; };
+  ASSERT_OK(db_->GetView("empty", keep_last));
+  EXPECT_EQ(last, "");
+  ASSERT_OK(db_->GetView("big", keep_last));
+  EXPECT_EQ(last, big);
   std::string out;
   ASSERT_OK(db_->GetView(
       "big", [](void* arg, std::string_view v) { static_cast<std::string*>(arg)->assign(v); },

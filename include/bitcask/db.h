@@ -75,7 +75,7 @@ class DB {
     return GetView(
         key,
         [](void* f, std::string_view v) { (*static_cast<std::remove_reference_t<F>*>(f))(v); },
-        static_cast<void*>(&read));
+        const_cast<void*>(static_cast<const void*>(&read)));
   }
 
   // Get that also reports the key's expiry (milliseconds since the Unix epoch, 0 = none).
