@@ -359,18 +359,15 @@ class Codec {
   }
 
   py::object Decode(std::string_view stored, std::string_view key) const {
-    if (raw_) return py::bytes(stored.data(), stored.size());
+    bool decoded;
+    if (PyObject* o = DecodeWithoutPython(stored, &decoded); decoded) {
+      if (o == nullptr) throw py::error_already_set();
+      return py::reinterpret_steal<py::object>(o);
+    }
     if (stored.empty()) Raise(Status::Corruption(BadValue(key, "is empty")));
     const char* p = stored.data() + 1;
     const auto n = static_cast<Py_ssize_t>(stored.size() - 1);
     switch (stored[0]) {
-      case 's': {
-        PyObject* s = StrFromUtf8(p, static_cast<size_t>(n));
-        if (s == nullptr) throw py::error_already_set();
-        return py::reinterpret_steal<py::object>(s);
-      }
-      case 'b':
-        return py::bytes(p, static_cast<size_t>(n));
       case 'j': {
         if (PyObject* scalar = JsonScalarObject(p, static_cast<size_t>(n))) {
           return py::reinterpret_steal<py::object>(scalar);
@@ -393,9 +390,10 @@ class Codec {
   }
 
   // The object for stored bytes that decode without running Python code (bytes and str
-  // values), or nullptr with an error set if making it failed; not for JSON (*decodes false),
-  // whose decoding can run Python code (a garbage collection, a finalizer) and so must wait
-  // until the store's lock is let go. Safe to call while the store holds a lock.
+  // values), or nullptr with an error set if making it failed; not for JSON or anything
+  // untagged (*decodes false: Decode handles those), as decoding JSON can run Python code (a
+  // garbage collection, a finalizer) and so must wait until the store's lock is let go. Safe
+  // to call while the store holds a lock.
   PyObject* DecodeWithoutPython(std::string_view stored, bool* decodes) const {
     *decodes = true;
     if (raw_) return PyBytes_FromStringAndSize(stored.data(), static_cast<Py_ssize_t>(stored.size()));
