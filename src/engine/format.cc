@@ -88,8 +88,8 @@ DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out) {
     }
     return DecodeResult::kBadHeader;
   }
-  if ((flags & ~kKnownFlags) != 0 || ((flags & kCodecMask) >> kCodecShift) > kCodecZstd ||
-      vsize > kMaxValueSize) {
+  if (seq > kMaxSequence || (flags & ~kKnownFlags) != 0 ||
+      ((flags & kCodecMask) >> kCodecShift) > kCodecZstd || vsize > kMaxValueSize) {
     return DecodeResult::kBadHeader;
   }
   const size_t size = RecordSize(ksize, vsize);

@@ -6,15 +6,15 @@
 //
 //   offset size field
 //   0      4    checksum: low 32 bits of XXH3-64 over bytes 4 .. end of value
-//   4      8    sequence number, > 0, increasing in write order across the store
+//   4      8    sequence number, 1 .. 2^63-1, increasing in write order across the store
 //   12     8    expiry, milliseconds since the Unix epoch; 0 = never
 //   20     4    value size in bytes (as stored)
 //   24     2    key size in bytes
 //   26     1    flags: bit 0 tombstone, bit 1 batch continues, bits 2-3 value codec
 //                (0 none, 1 lz4, 2 zstd), bits 4-7 must be 0
 //
-// Invariant: a record is valid only if its checksum matches, its sequence number is
-// non-zero and no unknown flag bit is set; nothing that fails these checks is returned as
+// Invariant: a record is valid only if its checksum matches, its sequence number is in
+// range and no unknown flag bit is set; nothing that fails these checks is returned as
 // data. A record whose "batch continues" bit is set is committed only by a later record of
 // the same file without that bit; recovery drops an uncommitted batch tail.
 
@@ -39,6 +39,10 @@ inline constexpr size_t kRecordHeaderSize = 27;
 inline constexpr size_t kMaxKeySize = 65535;
 inline constexpr size_t kMaxValueSize = size_t{1} << 30;
 inline constexpr size_t kMaxRecordSize = kRecordHeaderSize + kMaxKeySize + kMaxValueSize;
+// Sequence numbers run from 1 to 2^63 - 1 (a billion writes a second would take 292 years
+// to get there). A record numbered past that is invalid, so that no store read back from
+// disk can make the writer's next number wrap around to zero.
+inline constexpr uint64_t kMaxSequence = (uint64_t{1} << 63) - 1;
 
 enum RecordFlag : uint8_t {
   kTombstone = 1u << 0,

@@ -152,6 +152,10 @@ Status HintReader::Open(const std::string& path, uint32_t file_id, uint64_t file
   const uint64_t count = DecodeFixed64(footer + 8);
   data_size_ = DecodeFixed64(footer + 16);
   max_seq_ = DecodeFixed64(footer + 24);
+  if (max_seq_ > format::kMaxSequence) {
+    return Status::Corruption(path + ": sequence number " + std::to_string(max_seq_) +
+                              " is out of range");
+  }
   if (data_size_ > file_size || data_size_ < format::kFileHeaderSize) {
     return Status::Corruption(path + ": describes " + std::to_string(data_size_) +
                               " bytes of a data file that has " + std::to_string(file_size));
