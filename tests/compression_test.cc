@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
+#include <tuple>
 
+#include "engine/compression.h"
 #include "engine/format.h"
 #include "test_util.h"
 
@@ -117,6 +120,52 @@ TEST_F(DBTest, UndecodableCompressedValueIsCorruption) {
   const Status v = db_->GetView("bad", [&](std::string_view) { called = true; });
   EXPECT_TRUE(v.IsCorruption()) << v.ToString();
   EXPECT_FALSE(called);
+}
+
+// Found by store_fuzz: a forged record (its checksum right) whose lz4 value claimed 1 GiB made
+// Get allocate 1 GiB before finding that the payload does not decode. The claim is now
+// checked against what the payload can hold first.
+TEST_F(DBTest, CompressedValueClaimingMoreThanItCanHoldIsCorruption) {
+  ASSERT_OK(Open());
+  db_.reset();
+  std::string zstd;
+  ASSERT_EQ(engine::CompressValue(Compression::kZstd, 1, std::string(1000, 'z'), &zstd),
+            engine::format::kCodecZstd);
+  std::string content = ReadFile(dir() + "/00000001.data");
+  uint64_t seq = 100;
+  for (const auto& [key, codec, stored] :
+       {std::tuple{"lz4", engine::format::kCodecLz4,
+                   std::string("\x00\x00\x00\x40", 4) + "tiny payload"},
+        std::tuple{"zstd", engine::format::kCodecZstd,
+                   std::string("\x00\x00\x00\x40", 4) + zstd.substr(4)}}) {
+    std::string rec(engine::format::RecordSize(std::strlen(key), stored.size()), '\0');
+    engine::format::EncodeRecord(rec.data(), seq++, 0,
+                                 static_cast<uint8_t>(codec << engine::format::kCodecShift), key,
+                                 stored);
+    content += rec;
+  }
+  WriteFile(dir() + "/00000001.data", content);
+  ASSERT_OK(Open());
+  for (const char* key : {"lz4", "zstd"}) {
+    std::string value = "untouched";
+    const Status s = db_->Get(key, &value);
+    EXPECT_TRUE(s.IsCorruption()) << key << ": " << s.ToString();
+    EXPECT_NE(s.ToString().find("cannot hold the 1073741824 bytes it claims"), std::string::npos)
+        << s.ToString();
+    EXPECT_EQ(value, "untouched");
+  }
+}
+
+// The check above stays clear of what the codecs really do at their densest.
+TEST(CompressionLimitTest, MostCompressibleValuesStillDecode) {
+  const std::string zeros(16 << 20, '\0');
+  for (Compression c : {Compression::kLz4, Compression::kZstd}) {
+    std::string stored, back;
+    const uint8_t codec = engine::CompressValue(c, 1, zeros, &stored);
+    ASSERT_NE(codec, engine::format::kCodecNone);
+    ASSERT_OK(engine::DecompressValue(codec, stored, &back, "test"));
+    EXPECT_EQ(back, zeros);
+  }
 }
 
 }  // namespace

@@ -60,8 +60,20 @@ Status DecompressValue(uint8_t codec, std::string_view stored, std::string* out,
     return Status::Corruption(where + ": compressed value claims " + std::to_string(original) +
                               " bytes");
   }
-  out->resize(original);
   const std::string_view payload = stored.substr(4);
+  // Checked before the output is allocated, so that a forged length cannot make a read take
+  // up to 1 GiB for a value that does not decode: lz4 turns one byte into at most 255, and a
+  // zstd frame (as this writer makes them) states its content size.
+  const bool plausible =
+      codec == format::kCodecLz4
+          ? original <= 255 * uint64_t{payload.size()} + 64
+          : ZSTD_getFrameContentSize(payload.data(), payload.size()) == original;
+  if (!plausible) {
+    return Status::Corruption(where + ": compressed value of " + std::to_string(payload.size()) +
+                              " bytes cannot hold the " + std::to_string(original) +
+                              " bytes it claims");
+  }
+  out->resize(original);
   bool ok;
   if (codec == format::kCodecLz4) {
     const int r = LZ4_decompress_safe(payload.data(), out->data(), static_cast<int>(payload.size()),
