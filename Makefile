@@ -55,14 +55,16 @@ bench-quick: build
 	./build/bench/engine_bench --quick --out bench/results/engine-quick.md
 
 # Under libFuzzer (clang) with ASan+UBSan, FUZZ_SECONDS each (default 60): the RESP parser,
-# then recovery of stores made of the input's bytes. Corpora build up in build-fuzz/corpus-*
-# between runs.
+# the server's commands over a real store, then recovery of stores made of the input's bytes.
+# Corpora build up in build-fuzz/corpus-* between runs.
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DBITCASK_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz
-	@mkdir -p build-fuzz/corpus-resp build-fuzz/corpus-store
+	@mkdir -p build-fuzz/corpus-resp build-fuzz/corpus-commands build-fuzz/corpus-store
 	./build-fuzz/resp_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-resp
+	./build-fuzz/commands_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	  -dict=tests/commands_fuzz.dict build-fuzz/corpus-commands
 	./build-fuzz/store_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build-fuzz/corpus-store
 
 # The damage test (random harm to a store's files; damage must never read back as data) over
