@@ -7,8 +7,9 @@
 // file. Then the store is opened (strict or salvage, read-only or not) and read every way.
 //
 // What must hold for every input: no crash, no sanitizer report; Open fails only with
-// Corruption or NotSupported and a message; reads return OK, NotFound or Corruption; a strict
-// writable open that succeeded leaves a store that opens again, strict, with the same keys.
+// Corruption or NotSupported and a message; reads return OK, NotFound or Corruption; a merge
+// that succeeds changes nothing that reads back; a strict writable open that succeeded leaves
+// a store that opens again, strict, with the same contents.
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -132,6 +134,25 @@ std::vector<std::string> ReadAll(DB* db, bool* keys_ok) {
   return keys;
 }
 
+// Every key that reads back, with its value (keys whose read finds damage are left out).
+std::map<std::string, std::string> Contents(DB* db) {
+  std::map<std::string, std::string> out;
+  std::vector<std::string> keys;
+  if (!db->Keys(&keys).ok()) return out;
+  for (const std::string& k : keys) {
+    std::string v;
+    if (db->Get(k, &v).ok()) out.emplace(k, std::move(v));
+  }
+  return out;
+}
+
+// Expiry is decided against this fixed time, so that no key expires half way through an
+// input's checks.
+class FixedClock : public bitcask::Clock {
+ public:
+  uint64_t NowMillis() const override { return 1'750'000'000'000; }
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -180,6 +201,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.create_if_missing = false;
   options.auto_merge = false;
   options.max_file_size = 64 << 10;  // the active file's preallocation
+  static const FixedClock clock;
+  options.clock = &clock;
   options.recovery_mode =
       (mode & 1) ? bitcask::RecoveryMode::kSkipCorrupt : bitcask::RecoveryMode::kStrict;
   options.read_only = (mode & 2) != 0;
@@ -192,13 +215,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool keys_ok;
   const std::vector<std::string> keys = ReadAll(db.get(), &keys_ok);
   if (options.read_only) return 0;
-  // A writable store takes a write, and a strict open that succeeded opens again the same.
+  // A writable store takes a write; a merge keeps every value that read back before it; and
+  // a strict open that succeeded opens again with the same contents.
   Check(db->Put("fuzz-new-key", "value").ok(), "Put after open");
+  const std::map<std::string, std::string> before = Contents(db.get());
+  const Status m = db->Merge();
+  Check(m.ok() || m.IsCorruption(), "Merge", m);
+  if (m.ok()) Check(Contents(db.get()) == before, "a merge changed what reads back");
   Check(db->Close().ok(), "Close");
   db.reset();
   if (options.recovery_mode != bitcask::RecoveryMode::kStrict) return 0;
   const Status again = DB::Open(options, dir, &db);
   Check(again.ok(), "strict reopen of a store a strict open accepted", again);
+  if (m.ok()) Check(Contents(db.get()) == before, "reopen changed what reads back");
   if (!keys_ok) return 0;
   std::vector<std::string> after;
   Check(db->Keys(&after).ok(), "Keys after reopen");
