@@ -6,7 +6,8 @@
 //   - every value read back, by Get, GetView, MultiGet or an iterator, is one that was
 //     written for that key at some point: damage never turns into data;
 //   - salvage mode (RecoveryMode::kSkipCorrupt) opens the store, and it takes new writes that
-//     survive a reopen.
+//     survive a reopen;
+//   - DB::Check reports a problem in the file a strict open refused.
 // Rounds without damage check the other side: the store reads back exactly what the model
 // says. Each round is reproducible from its seed, printed on failure.
 
@@ -255,6 +256,7 @@ TEST_F(DamageTest, DamageIsReportedOrSkippedNeverReturnedAsData) {
     SCOPED_TRACE("seed " + std::to_string(seed) + (damage ? ", damage:" + what : ", no damage"));
 
     // Read-only first: it changes nothing on disk, so the writable opens see the same damage.
+    std::string refused_file;  // the file a strict open named, if it refused the store
     for (const bool read_only : {true, false}) {
       Options strict = options;
       strict.read_only = read_only;
@@ -270,7 +272,10 @@ TEST_F(DamageTest, DamageIsReportedOrSkippedNeverReturnedAsData) {
       } else {
         refused++;
         EXPECT_TRUE(s.IsCorruption() || s.IsNotSupported()) << s.ToString();
-        EXPECT_NE(s.ToString().find(dir()), std::string::npos) << s.ToString();
+        const std::string msg = s.ToString();
+        const size_t at = msg.find(dir() + "/");
+        ASSERT_NE(at, std::string::npos) << msg;
+        refused_file = msg.substr(at, msg.find_first_of(": ", at) - at);
       }
     }
 
@@ -287,6 +292,21 @@ TEST_F(DamageTest, DamageIsReportedOrSkippedNeverReturnedAsData) {
         continue;
       }
       ASSERT_NO_FATAL_FAILURE(ExpectOnlyWrittenData(db.get(), h, !damage));
+      // Check (`bitcask check`) finds what made the strict open refuse, and nothing in a whole
+      // store.
+      CheckReport report;
+      const Status cs = db->Check(&report);
+      EXPECT_TRUE(cs.ok() || cs.IsCorruption()) << cs.ToString();
+      EXPECT_EQ(cs.ok(), report.problems.empty()) << cs.ToString();
+      if (!damage) {
+        EXPECT_TRUE(report.problems.empty()) << report.problems[0].reason;
+      }
+      if (!refused_file.empty()) {
+        bool found = false;
+        for (const CheckProblem& p : report.problems) found |= p.path == refused_file;
+        EXPECT_TRUE(found) << "Check missed " << refused_file << " (" << report.problems.size()
+                           << " problems)";
+      }
       // The salvaged store takes writes, and a merge, and keeps them.
       ASSERT_OK(db->Put("after-salvage", "written"));
       const Status m = db->Merge();

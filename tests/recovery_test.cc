@@ -341,6 +341,38 @@ TEST_F(RecoveryTest, CheckFindsEveryDamagedRecordAndBadHint) {
   EXPECT_EQ(report.records, 3u);
 }
 
+// Found by damage_test: a salvage open ends an older file at its last valid record, and
+// Check read only that far, so `bitcask check` (which opens that way) called a store fine
+// that a strict open refuses.
+TEST_F(RecoveryTest, CheckReportsDamageAtTheEndOfAnOlderFileThatSalvageSkipped) {
+  Options options;
+  options.max_file_size = 4096;
+  ASSERT_OK(Open(options));
+  for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+  db_.reset();
+  RemoveHints();
+  ASSERT_GE(DataFiles(dir()).size(), 2u);
+  const uint64_t size = FileSize(DataFile(1));
+  WriteFile(DataFile(1), ReadFile(DataFile(1)).substr(0, size - 50));  // into its last record
+  Status s = Open(options);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+
+  for (const bool read_only : {true, false}) {
+    Options salvage = options;
+    salvage.recovery_mode = RecoveryMode::kSkipCorrupt;
+    salvage.read_only = read_only;
+    ASSERT_OK(Open(salvage));
+    CheckReport report;
+    s = db_->Check(&report);
+    EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+    ASSERT_EQ(report.problems.size(), 1u);
+    EXPECT_EQ(report.problems[0].path, DataFile(1));
+    EXPECT_NE(report.problems[0].reason.find("not the newest"), std::string::npos)
+        << report.problems[0].reason;
+    db_.reset();
+  }
+}
+
 // Found by store_fuzz: a record whose checksum matches but whose sequence number is the
 // largest a u64 holds made the next write's number wrap to zero, a record the next open took
 // for a torn tail and cut off with the acknowledged write in it. Sequence numbers at or past
@@ -391,6 +423,48 @@ TEST_F(RecoveryTest, DamagedFileHeader) {
   Status s = Open();
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
   EXPECT_NE(s.ToString().find("header"), std::string::npos) << s.ToString();
+}
+
+// Salvage keeps every record that verifies: a damaged file header (16 bytes) used to make it
+// drop the whole file, and Check, which did not read headers, then called the store fine.
+TEST_F(RecoveryTest, SalvageReadsTheRecordsOfAFileWhoseHeaderIsDamaged) {
+  Options options;
+  options.max_file_size = 4096;
+  auto value = [](int i) { return "value-" + std::to_string(i) + std::string(100, '.'); };
+  ASSERT_OK(Open(options));
+  for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), value(i)));
+  db_.reset();
+  const std::vector<std::string> files = DataFiles(dir());
+  ASSERT_GE(files.size(), 3u);
+  FlipByte(DataFile(1), 9);  // an older file (it has a hint, which is not used now)
+  const std::string newest = dir() + "/" + files.back();
+  FlipByte(newest, 2);       // and the newest
+  Status s = Open(options);
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find("header"), std::string::npos) << s.ToString();
+
+  Options salvage = options;
+  salvage.recovery_mode = RecoveryMode::kSkipCorrupt;
+  ASSERT_OK(Open(salvage));
+  for (int i = 0; i < 100; i++) EXPECT_EQ(Get("k" + std::to_string(i)), value(i));
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.corrupt_bytes_skipped, 2 * format::kFileHeaderSize);
+  CheckReport report;
+  s = db_->Check(&report);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  ASSERT_EQ(report.problems.size(), 2u);
+  EXPECT_EQ(report.problems[0].path, DataFile(1));
+  EXPECT_EQ(report.problems[1].path, newest);
+  // Writes go to a new file, not after the damaged header; a merge rewrites the records
+  // under good headers, and the store opens strict again.
+  ASSERT_OK(db_->Put("after", "salvage"));
+  ASSERT_OK(db_->Merge());
+  ASSERT_OK(db_->Check(&report));
+  db_.reset();
+  ASSERT_OK(Open(options));
+  EXPECT_EQ(Get("after"), "salvage");
+  for (int i = 0; i < 100; i++) EXPECT_EQ(Get("k" + std::to_string(i)), value(i));
 }
 
 TEST_F(RecoveryTest, NotABitcaskFile) {

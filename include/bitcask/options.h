@@ -27,7 +27,10 @@ enum class RecoveryMode : unsigned char {
   // Fail Open with Status::Corruption naming the file and offset. Nothing is changed on disk.
   kStrict,
   // Skip each unreadable region and keep every record that still verifies; the skipped byte
-  // count is reported in Stats::corrupt_bytes_skipped. Use it to salvage a damaged store.
+  // count is reported in Stats::corrupt_bytes_skipped. A damaged file header counts as 16
+  // such bytes: the records after it are read, and new writes go to a new file. Files of a
+  // newer format version still fail Open (NotSupported). DB::Check reports all of it; a
+  // merge rewrites what was kept into sound files. Use it to salvage a damaged store.
   kSkipCorrupt,
 };
 

@@ -14,6 +14,7 @@
 #ifndef BITCASK_ENGINE_DATA_FILE_H_
 #define BITCASK_ENGINE_DATA_FILE_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <initializer_list>
@@ -103,9 +104,15 @@ class DataFile {
   // Cuts the file back to `size` (the end of the last valid record) and makes it the append
   // position.
   Status TruncateTo(uint64_t size);
-  // Read-only files: records end at `size` (the rest is a torn tail or zeros); the file is
-  // left as it is.
-  void SetValidEnd(uint64_t size) { size_.store(size, std::memory_order_release); }
+  // Read-only files: records end at `size`; the file is left as it is. The rest is a torn
+  // tail or zeros, or, with `damaged`, damage a salvage open skipped, which Check still reads
+  // (and reports).
+  void SetValidEnd(uint64_t size, bool damaged = false) {
+    if (damaged) check_end_ = this->size();
+    size_.store(size, std::memory_order_release);
+  }
+  // Where Check stops reading: the end of the records, or of the damage after them.
+  uint64_t check_end() const { return std::max(size(), check_end_); }
   // Ends appends for good: trims preallocated space, flushes if `sync`, maps read-only.
   Status Seal(bool sync);
 
@@ -128,6 +135,7 @@ class DataFile {
   std::atomic<uint64_t> size_{0};
   uint64_t allocated_ = 0;  // file size on disk, >= size_
   uint64_t populated_ = 0;  // end of the pages mapped writable ahead of size_
+  uint64_t check_end_ = 0;  // set once, by Open's recovery (SetValidEnd)
   bool huge_pages_ = false;
 };
 

@@ -1059,7 +1059,9 @@ Status DBImpl::Recover() {
         tail_bytes_truncated_ += p.file->size() - summary.valid_end;
         if (s = p.file->TruncateTo(summary.valid_end); !s.ok()) return s;
       } else {
-        p.file->SetValidEnd(summary.valid_end);
+        // Past the valid end of a file that is not the newest lies damage (salvage mode; a
+        // strict open has failed by now) or zeros, which Check tells apart.
+        p.file->SetValidEnd(summary.valid_end, /*damaged=*/!p.newest);
       }
     }
     if (p.hint) {
@@ -1106,7 +1108,8 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   }
   s = format::DecodeFileHeader(std::string_view(f->base(), size), format::kDataMagic, id,
                                f->path());
-  if (!s.ok()) {
+  const bool header_ok = s.ok();
+  if (!header_ok) {
     if (newest && FindNextNonZero(f->base(), 0, size) == size) {
       // A crash right after the file was created, before its header reached the disk: no
       // record was ever acknowledged in it.
@@ -1114,11 +1117,16 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
       owned.reset();
       return writable ? RemoveFile(DataFileName(dir_, id)) : Status::OK();
     }
-    if (options_.recovery_mode == RecoveryMode::kSkipCorrupt) {
-      corrupt_bytes_skipped_ += size;
-      return Status::OK();
+    // A file of a newer format is not ours to salvage. A damaged header is 16 bytes of
+    // damage: salvage reads the records after it, each with its own checksum, from a file it
+    // will not append to (a merge rewrites them under a good header). Check reports it.
+    if (options_.recovery_mode != RecoveryMode::kSkipCorrupt || s.IsNotSupported()) return s;
+    corrupt_bytes_skipped_ += std::min<uint64_t>(size, format::kFileHeaderSize);
+    if (writable) {
+      owned.reset();
+      if (s = DataFile::Open(dir_, id, /*writable=*/false, 0, &owned); !s.ok()) return s;
+      f = owned.get();
     }
-    return s;
   }
   files_.Add(std::move(owned));
   plan->file = f;
@@ -1126,7 +1134,7 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   // A hint file, where there is a good one, stands for the records it covers; whatever the
   // data file holds past that (appends after the hint was written) is scanned.
   auto hint = std::make_unique<HintReader>();
-  if (hint->Open(HintFileName(dir_, id), id, size).ok()) plan->hint = std::move(hint);
+  if (header_ok && hint->Open(HintFileName(dir_, id), id, size).ok()) plan->hint = std::move(hint);
   return Status::OK();
 }
 

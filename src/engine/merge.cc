@@ -416,9 +416,19 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
   for (const DataFile* f : files) {
     if (progress) progress(report->bytes, total);
     report->data_files++;
-    const uint64_t size = f->size();  // the active file may grow; check what exists now
+    // The active file may grow: check what exists now. A salvage open may have ended an
+    // older file before damage at its end: check up to the end of that damage.
+    const uint64_t size = f->check_end();
     report->bytes += size;
+    // A salvage open reads the records of a file whose header is damaged.
+    if (Status hs = format::DecodeFileHeader(std::string_view(f->base(), size),
+                                             format::kDataMagic, f->id(), f->path());
+        !hs.ok()) {
+      report->problems.push_back({f->path(), 0, std::min<uint64_t>(size, format::kFileHeaderSize),
+                                  std::string(hs.message())});
+    }
     ScanSummary summary;
+    uint64_t damaged_tail_from = size;  // where a damaged region reaching the end starts
     // Every published record is complete, the active file's too, so nothing here may be
     // passed over as a torn tail.
     ScanRecords(
@@ -426,9 +436,12 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
         RecoveryMode::kSkipCorrupt, [&](const format::RecordView&, uint64_t) { report->records++; },
         [&](uint64_t offset, uint64_t length, const std::string& reason) {
           report->problems.push_back({f->path(), offset, length, reason});
+          if (offset + length == size) damaged_tail_from = offset;
         },
         &summary);
-    if (summary.valid_end < size && summary.tail_bytes > 0 &&
+    // Records of a batch whose end is missing, unless what follows the last complete batch is
+    // the damage reported already.
+    if (summary.valid_end < damaged_tail_from && summary.tail_bytes > 0 &&
         FindNextNonZero(f->base(), summary.valid_end, size) != size) {
       report->problems.push_back({f->path(), summary.valid_end, size - summary.valid_end,
                                   f->path() + " offset " + std::to_string(summary.valid_end) +
