@@ -467,6 +467,30 @@ TEST_F(RecoveryTest, SalvageReadsTheRecordsOfAFileWhoseHeaderIsDamaged) {
   for (int i = 0; i < 100; i++) EXPECT_EQ(Get("k" + std::to_string(i)), value(i));
 }
 
+TEST_F(RecoveryTest, SalvageOfAnOlderFileCutInsideItsHeader) {
+  Options options;
+  options.max_file_size = 4096;
+  ASSERT_OK(Open(options));
+  for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+  db_.reset();
+  RemoveHints();
+  WriteFile(DataFile(1), ReadFile(DataFile(1)).substr(0, 10));
+  EXPECT_TRUE(Open(options).IsCorruption());
+  Options salvage = options;
+  salvage.recovery_mode = RecoveryMode::kSkipCorrupt;
+  ASSERT_OK(Open(salvage));
+  EXPECT_EQ(Get("k99"), std::string(100, 'v'));
+  EXPECT_EQ(Get("k0"), "NOT_FOUND");  // its record was in the part cut off
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.corrupt_bytes_skipped, 10u);
+  CheckReport report;
+  EXPECT_TRUE(db_->Check(&report).IsCorruption());
+  ASSERT_EQ(report.problems.size(), 1u);
+  EXPECT_NE(report.problems[0].reason.find("shorter than its 16-byte header"), std::string::npos)
+      << report.problems[0].reason;
+}
+
 TEST_F(RecoveryTest, NotABitcaskFile) {
   ASSERT_OK(Open());
   db_.reset();

@@ -11,6 +11,7 @@
 #ifndef BITCASK_ENGINE_RECOVERY_H_
 #define BITCASK_ENGINE_RECOVERY_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,7 +55,7 @@ Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::s
     uint64_t offset;
   };
   std::vector<Pending> batch;  // records of an unfinished batch
-  uint64_t off = start;
+  uint64_t off = std::min(start, size);  // a salvaged file may be shorter than its header
   uint64_t committed = off;
   *summary = ScanSummary();
   while (off < size) {
