@@ -7,7 +7,8 @@
 //     written for that key at some point: damage never turns into data;
 //   - salvage mode (RecoveryMode::kSkipCorrupt) opens the store, and it takes new writes that
 //     survive a reopen;
-//   - DB::Check reports a problem in the file a strict open refused.
+//   - DB::Check, in a read-only salvage open (as `bitcask check` runs it), reports a problem
+//     in the file a strict open refused, and none in a whole store.
 // Rounds without damage check the other side: the store reads back exactly what the model
 // says. Each round is reproducible from its seed, printed on failure.
 
@@ -241,7 +242,7 @@ TEST_F(DamageTest, DamageIsReportedOrSkippedNeverReturnedAsData) {
   const char* first_env = std::getenv("BITCASK_DAMAGE_FIRST_SEED");
   const uint64_t kRounds = rounds_env != nullptr ? std::strtoull(rounds_env, nullptr, 10) : 120;
   const uint64_t first = first_env != nullptr ? std::strtoull(first_env, nullptr, 10) : 1;
-  int refused = 0, opened_strict = 0, intact = 0, salvage_refused = 0;
+  int refused = 0, opened_strict = 0, intact = 0;
   for (uint64_t seed = first; seed < first + kRounds; seed++) {
     std::filesystem::remove_all(dir());
     std::mt19937_64 rng(seed);
@@ -281,19 +282,20 @@ TEST_F(DamageTest, DamageIsReportedOrSkippedNeverReturnedAsData) {
 
     Options salvage = options;
     salvage.recovery_mode = RecoveryMode::kSkipCorrupt;
+    // Read-only first, as `bitcask check` opens a store: Check finds what made the strict open
+    // refuse, and nothing in a whole store. (A writable salvage open may then cut the damage
+    // away with a torn tail.)
     {
+      Options check = salvage;
+      check.read_only = true;
       std::unique_ptr<DB> db;
-      const Status s = DB::Open(salvage, dir(), &db);
-      // A damaged file header is not a record to skip: salvage refuses that file too, by name.
+      const Status s = DB::Open(check, dir(), &db);
       if (!s.ok()) {
-        EXPECT_TRUE(s.IsCorruption() || s.IsNotSupported()) << s.ToString();
-        EXPECT_NE(s.ToString().find(dir()), std::string::npos) << s.ToString();
-        salvage_refused++;
+        // Only a file of a newer format version is refused; random damage makes none.
+        ADD_FAILURE() << "salvage refused: " << s.ToString();
         continue;
       }
       ASSERT_NO_FATAL_FAILURE(ExpectOnlyWrittenData(db.get(), h, !damage));
-      // Check (`bitcask check`) finds what made the strict open refuse, and nothing in a whole
-      // store.
       CheckReport report;
       const Status cs = db->Check(&report);
       EXPECT_TRUE(cs.ok() || cs.IsCorruption()) << cs.ToString();
@@ -307,6 +309,11 @@ TEST_F(DamageTest, DamageIsReportedOrSkippedNeverReturnedAsData) {
         EXPECT_TRUE(found) << "Check missed " << refused_file << " (" << report.problems.size()
                            << " problems)";
       }
+    }
+    {
+      std::unique_ptr<DB> db;
+      ASSERT_OK(DB::Open(salvage, dir(), &db));
+      ASSERT_NO_FATAL_FAILURE(ExpectOnlyWrittenData(db.get(), h, !damage));
       // The salvaged store takes writes, and a merge, and keeps them.
       ASSERT_OK(db->Put("after-salvage", "written"));
       const Status m = db->Merge();
@@ -321,14 +328,13 @@ TEST_F(DamageTest, DamageIsReportedOrSkippedNeverReturnedAsData) {
   }
   // The whole rounds read back exactly. And over enough rounds, the damage took both ways:
   // refused by a strict open, and opened (damage only in hints, in the torn tail, or in
-  // records a hint stands for, found when read), while salvage refused few stores.
+  // records a hint stands for, found when read).
   int whole_rounds = 0;
   for (uint64_t seed = first; seed < first + kRounds; seed++) whole_rounds += seed % 6 == 0;
   EXPECT_EQ(intact, 2 * whole_rounds);
   if (kRounds >= 60) {
     EXPECT_GT(refused, 0);
     EXPECT_GT(opened_strict, 2 * whole_rounds);
-    EXPECT_LE(salvage_refused, static_cast<int>(kRounds / 4));
   }
 }
 

@@ -104,15 +104,19 @@ class DataFile {
   // Cuts the file back to `size` (the end of the last valid record) and makes it the append
   // position.
   Status TruncateTo(uint64_t size);
-  // Read-only files: records end at `size`; the file is left as it is. The rest is a torn
-  // tail or zeros, or, with `damaged`, damage a salvage open skipped, which Check still reads
-  // (and reports).
-  void SetValidEnd(uint64_t size, bool damaged = false) {
-    if (damaged) check_end_ = this->size();
+  // Read-only files: records end at `size`; the file is left as it is. What follows is zeros,
+  // damage a salvage open skipped, or, if `newest`, possibly a torn tail. Check still reads it
+  // (see check_end), judging it by the same rules.
+  void SetValidEnd(uint64_t size, bool newest) {
+    check_end_ = this->size();
+    tail_may_be_torn_ = newest;
     size_.store(size, std::memory_order_release);
   }
-  // Where Check stops reading: the end of the records, or of the damage after them.
+  // Where Check stops reading: the end of the file as opened, or of the records written since.
   uint64_t check_end() const { return std::max(size(), check_end_); }
+  // Whether the bytes up to check_end() may end in a torn tail (the newest file of a
+  // read-only open), which is no damage.
+  bool tail_may_be_torn() const { return tail_may_be_torn_; }
   // Ends appends for good: trims preallocated space, flushes if `sync`, maps read-only.
   Status Seal(bool sync);
 
@@ -135,7 +139,8 @@ class DataFile {
   std::atomic<uint64_t> size_{0};
   uint64_t allocated_ = 0;  // file size on disk, >= size_
   uint64_t populated_ = 0;  // end of the pages mapped writable ahead of size_
-  uint64_t check_end_ = 0;  // set once, by Open's recovery (SetValidEnd)
+  uint64_t check_end_ = 0;          // set once, by Open's recovery (SetValidEnd)
+  bool tail_may_be_torn_ = false;  // likewise
   bool huge_pages_ = false;
 };
 

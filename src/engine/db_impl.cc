@@ -1059,9 +1059,7 @@ Status DBImpl::Recover() {
         tail_bytes_truncated_ += p.file->size() - summary.valid_end;
         if (s = p.file->TruncateTo(summary.valid_end); !s.ok()) return s;
       } else {
-        // Past the valid end of a file that is not the newest lies damage (salvage mode; a
-        // strict open has failed by now) or zeros, which Check tells apart.
-        p.file->SetValidEnd(summary.valid_end, /*damaged=*/!p.newest);
+        p.file->SetValidEnd(summary.valid_end, p.newest);
       }
     }
     if (p.hint) {

@@ -416,9 +416,10 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
   for (const DataFile* f : files) {
     if (progress) progress(report->bytes, total);
     report->data_files++;
-    // The active file may grow: check what exists now. A salvage open may have ended an
-    // older file before damage at its end: check up to the end of that damage.
+    // The active file may grow: check what exists now. Open may have ended a read-only file
+    // before its end (damage a salvage open passed over, a torn tail): check up to the end.
     const uint64_t size = f->check_end();
+    const bool newest = f->tail_may_be_torn();
     report->bytes += size;
     // A salvage open reads the records of a file whose header is damaged.
     if (Status hs = format::DecodeFileHeader(std::string_view(f->base(), size),
@@ -430,9 +431,10 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
     ScanSummary summary;
     uint64_t damaged_tail_from = size;  // where a damaged region reaching the end starts
     // Every published record is complete, the active file's too, so nothing here may be
-    // passed over as a torn tail.
+    // passed over as a torn tail, except after the records of the newest file of a read-only
+    // open, which Open judged the same way.
     ScanRecords(
-        f->base(), format::kFileHeaderSize, size, f->path(), /*newest=*/false,
+        f->base(), format::kFileHeaderSize, size, f->path(), newest,
         RecoveryMode::kSkipCorrupt, [&](const format::RecordView&, uint64_t) { report->records++; },
         [&](uint64_t offset, uint64_t length, const std::string& reason) {
           report->problems.push_back({f->path(), offset, length, reason});
@@ -440,8 +442,8 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
         },
         &summary);
     // Records of a batch whose end is missing, unless what follows the last complete batch is
-    // the damage reported already.
-    if (summary.valid_end < damaged_tail_from && summary.tail_bytes > 0 &&
+    // the damage reported already, or a torn tail.
+    if (!newest && summary.valid_end < damaged_tail_from && summary.tail_bytes > 0 &&
         FindNextNonZero(f->base(), summary.valid_end, size) != size) {
       report->problems.push_back({f->path(), summary.valid_end, size - summary.valid_end,
                                   f->path() + " offset " + std::to_string(summary.valid_end) +
