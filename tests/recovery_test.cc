@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "bitcask/write_batch.h"
 #include "engine/coding.h"
 #include "engine/format.h"
 #include "engine/hash.h"
@@ -371,6 +372,42 @@ TEST_F(RecoveryTest, CheckReportsDamageAtTheEndOfAnOlderFileThatSalvageSkipped) 
         << report.problems[0].reason;
     db_.reset();
   }
+}
+
+// Found by the damage soak: damage inside a batch whose last record is cut off, at the end of
+// the newest file. A strict open refuses it (valid records follow the damage); salvage ends
+// the file before the batch, as a torn tail; Check must still see the damage.
+TEST_F(RecoveryTest, CheckSeesDamageInsideAnUnfinishedBatchAtTheEndOfTheNewestFile) {
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Put("before", "1"));
+  WriteBatch batch;
+  for (int i = 0; i < 5; i++) batch.Put("b" + std::to_string(i), std::string(50, 'b'));
+  ASSERT_OK(db_->Write(batch));
+  db_.reset();
+  RemoveHints();
+  const uint64_t first = OffsetOf(0) + format::RecordSize(6, 1);  // the batch's first record
+  FlipByte(DataFile(), first + format::RecordSize(2, 50) + format::kRecordHeaderSize + 5);
+  const std::string bytes = ReadFile(DataFile());
+  WriteFile(DataFile(), bytes.substr(0, bytes.size() - 10));  // into the batch's last record
+  Status s = Open();
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+
+  Options check;
+  check.recovery_mode = RecoveryMode::kSkipCorrupt;
+  check.read_only = true;
+  ASSERT_OK(Open(check));
+  EXPECT_EQ(Get("before"), "1");
+  EXPECT_EQ(Get("b0"), "NOT_FOUND");  // the batch is not whole: none of it
+  CheckReport report;
+  EXPECT_TRUE(db_->Check(&report).IsCorruption());
+  ASSERT_EQ(report.problems.size(), 1u);
+  EXPECT_EQ(report.problems[0].offset, first + format::RecordSize(2, 50));
+  db_.reset();
+  // A store that merely crashed in the middle of that batch is fine by Check.
+  WriteFile(DataFile(), bytes.substr(0, bytes.size() - 10));
+  FlipByte(DataFile(), first + format::RecordSize(2, 50) + format::kRecordHeaderSize + 5);  // undo
+  ASSERT_OK(Open(check));
+  EXPECT_OK(db_->Check(&report));
 }
 
 // Found by store_fuzz: a record whose checksum matches but whose sequence number is the
