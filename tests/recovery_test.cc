@@ -50,6 +50,20 @@ class RecoveryTest : public DBTest {
     db_.reset();
     RemoveHints();
   }
+  // Writes count keys "k<i>" with 100-byte values into files of at most 4 KiB (several
+  // files), closes the store and removes the hints; returns the options it used.
+  Options FillSmallFiles(int count) {
+    Options options;
+    options.max_file_size = 4096;
+    EXPECT_TRUE(Open(options).ok());
+    for (int i = 0; i < count; i++) {
+      EXPECT_TRUE(db_->Put("k" + std::to_string(i), std::string(100, 'v')).ok());
+    }
+    db_.reset();
+    RemoveHints();
+    EXPECT_GE(DataFiles(dir()).size(), 2u);
+    return options;
+  }
   void RemoveHints() const {
     for (const auto& e : std::filesystem::directory_iterator(dir())) {
       if (e.path().extension() == ".hint") std::filesystem::remove(e.path());
@@ -149,13 +163,7 @@ TEST_F(RecoveryTest, FlippedSizeFieldIsCorruptionNotATornTail) {
 }
 
 TEST_F(RecoveryTest, CorruptionInAnOlderFile) {
-  Options options;
-  options.max_file_size = 4096;
-  ASSERT_OK(Open(options));
-  for (int i = 0; i < 300; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
-  db_.reset();
-  RemoveHints();
-  ASSERT_GE(DataFiles(dir()).size(), 3u);
+  Options options = FillSmallFiles(300);
   FlipByte(DataFile(1), 100);
   Status s = Open(options);
   ASSERT_TRUE(s.IsCorruption()) << s.ToString();
@@ -346,13 +354,7 @@ TEST_F(RecoveryTest, CheckFindsEveryDamagedRecordAndBadHint) {
 // Check read only that far, so `bitcask check` (which opens that way) called a store fine
 // that a strict open refuses.
 TEST_F(RecoveryTest, CheckReportsDamageAtTheEndOfAnOlderFileThatSalvageSkipped) {
-  Options options;
-  options.max_file_size = 4096;
-  ASSERT_OK(Open(options));
-  for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
-  db_.reset();
-  RemoveHints();
-  ASSERT_GE(DataFiles(dir()).size(), 2u);
+  const Options options = FillSmallFiles(100);
   const uint64_t size = FileSize(DataFile(1));
   WriteFile(DataFile(1), ReadFile(DataFile(1)).substr(0, size - 50));  // into its last record
   Status s = Open(options);
@@ -505,12 +507,7 @@ TEST_F(RecoveryTest, SalvageReadsTheRecordsOfAFileWhoseHeaderIsDamaged) {
 }
 
 TEST_F(RecoveryTest, SalvageOfAnOlderFileCutInsideItsHeader) {
-  Options options;
-  options.max_file_size = 4096;
-  ASSERT_OK(Open(options));
-  for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
-  db_.reset();
-  RemoveHints();
+  const Options options = FillSmallFiles(100);
   WriteFile(DataFile(1), ReadFile(DataFile(1)).substr(0, 10));
   EXPECT_TRUE(Open(options).IsCorruption());
   Options salvage = options;
