@@ -240,10 +240,10 @@ TEST_F(DamageTest, DamageIsReportedOrSkippedNeverReturnedAsData) {
   // BITCASK_DAMAGE_ROUNDS / BITCASK_DAMAGE_FIRST_SEED run more rounds (a soak) or replay one.
   const char* rounds_env = std::getenv("BITCASK_DAMAGE_ROUNDS");
   const char* first_env = std::getenv("BITCASK_DAMAGE_FIRST_SEED");
-  const uint64_t kRounds = rounds_env != nullptr ? std::strtoull(rounds_env, nullptr, 10) : 120;
+  const uint64_t rounds = rounds_env != nullptr ? std::strtoull(rounds_env, nullptr, 10) : 120;
   const uint64_t first = first_env != nullptr ? std::strtoull(first_env, nullptr, 10) : 1;
   int refused = 0, opened_strict = 0, intact = 0;
-  for (uint64_t seed = first; seed < first + kRounds; seed++) {
+  for (uint64_t seed = first; seed < first + rounds; seed++) {
     std::filesystem::remove_all(dir());
     std::mt19937_64 rng(seed);
     const Options options = RoundOptions(rng);
@@ -330,9 +330,9 @@ TEST_F(DamageTest, DamageIsReportedOrSkippedNeverReturnedAsData) {
   // refused by a strict open, and opened (damage only in hints, in the torn tail, or in
   // records a hint stands for, found when read).
   int whole_rounds = 0;
-  for (uint64_t seed = first; seed < first + kRounds; seed++) whole_rounds += seed % 6 == 0;
+  for (uint64_t seed = first; seed < first + rounds; seed++) whole_rounds += seed % 6 == 0;
   EXPECT_EQ(intact, 2 * whole_rounds);
-  if (kRounds >= 60) {
+  if (rounds >= 60) {
     EXPECT_GT(refused, 0);
     EXPECT_GT(opened_strict, 2 * whole_rounds);
   }
