@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -31,6 +32,18 @@ class TempDir {
   std::string path_;
 };
 
+// A clock tests move by hand. Atomic: a store's background thread reads it meanwhile.
+class ManualClock : public Clock {
+ public:
+  explicit ManualClock(uint64_t now_ms) : now_(now_ms) {}
+  uint64_t NowMillis() const override { return now_.load(std::memory_order_relaxed); }
+  void Advance(uint64_t ms) { now_.fetch_add(ms, std::memory_order_relaxed); }
+  void Set(uint64_t now_ms) { now_.store(now_ms, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> now_;
+};
+
 // Base fixture: a temp dir and helpers to open the store in it.
 class DBTest : public ::testing::Test {
  protected:
@@ -46,6 +59,9 @@ class DBTest : public ::testing::Test {
   void ExpectExactly(const std::map<std::string, std::string>& expected);
 
   TempDir tmp_;
+  // For tests of expiry (Options::clock). Declared before db_ so that it outlives the store:
+  // a store's background thread reads the clock until the store is closed.
+  ManualClock clock_{1'000'000};
   std::unique_ptr<DB> db_;
 };
 
@@ -54,17 +70,6 @@ void WriteFile(const std::string& path, const std::string& contents);
 uint64_t FileSize(const std::string& path);
 // Names of the data files in dir, sorted.
 std::vector<std::string> DataFiles(const std::string& dir);
-
-// A clock tests move by hand.
-class ManualClock : public Clock {
- public:
-  explicit ManualClock(uint64_t now_ms) : now_(now_ms) {}
-  uint64_t NowMillis() const override { return now_; }
-  void Advance(uint64_t ms) { now_ += ms; }
-
- private:
-  uint64_t now_;
-};
 
 }  // namespace bitcask::test
 
