@@ -1064,7 +1064,7 @@ Status DBImpl::Recover() {
     }
     if (p.hint) {
       files_from_hints_++;
-    } else if (!p.newest && !options_.read_only) {
+    } else if (!p.newest && p.header_ok && !options_.read_only) {
       QueueHint(p.file->id());  // missing or unusable: write a good one in the background
     }
   }
@@ -1129,6 +1129,7 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   files_.Add(std::move(owned));
   plan->file = f;
   plan->newest = newest;
+  plan->header_ok = header_ok;
   // A hint file, where there is a good one, stands for the records it covers; whatever the
   // data file holds past that (appends after the hint was written) is scanned.
   auto hint = std::make_unique<HintReader>();

@@ -209,6 +209,7 @@ class DBImpl final : public DB {
   struct LoadPlan {
     DataFile* file = nullptr;
     bool newest = false;
+    bool header_ok = true;  // false: a salvage open reads it past a damaged header
     std::unique_ptr<HintReader> hint;  // null: the data file is read from its header on
   };
   struct LoadResult {
