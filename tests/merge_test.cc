@@ -248,21 +248,44 @@ TEST_F(MergeTest, EmptyStoreMergesToNothing) {
 
 // ---- kill -9 at every step of a merge -----------------------------------------------------
 
-class MergeCrashTest : public MergeTest, public ::testing::WithParamInterface<const char*> {};
+class MergeCrashTest : public MergeTest, public ::testing::WithParamInterface<const char*> {
+ protected:
+  // Runs `writer` (with `env` before it, for the shell): it writes MergeWorkload() with
+  // SyncMode::kAlways, merges, and kills itself with SIGKILL at the point under test.
+  void RunAndKillAtPoint(const std::string& env, const char* writer) {
+    const std::string cmd = env + " " + writer + " '" + dir() + "' merge " + GetParam();
+    const int rc = std::system(cmd.c_str());
+    // The shell reports a child killed by a signal as 128 + the signal, or dies the same way.
+    ASSERT_TRUE((WIFSIGNALED(rc) && WTERMSIG(rc) == SIGKILL) ||
+                (WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL))
+        << "the child was not killed at " << GetParam() << " (status " << rc << ")";
+  }
+};
 
 TEST_P(MergeCrashTest, KilledMidMergeReopensWithEverything) {
-  const std::string cmd = std::string(CRASH_WRITER_PATH) + " '" + dir() + "' merge " + GetParam();
-  const int rc = std::system(cmd.c_str());
-  // The shell reports a child killed by a signal as 128 + the signal, or dies the same way.
-  ASSERT_TRUE((WIFSIGNALED(rc) && WTERMSIG(rc) == SIGKILL) ||
-              (WIFEXITED(rc) && WEXITSTATUS(rc) == 128 + SIGKILL))
-      << "the child was not killed at " << GetParam() << " (status " << rc << ")";
+  ASSERT_NO_FATAL_FAILURE(RunAndKillAtPoint("", CRASH_WRITER_PATH));
   ASSERT_OK(Open(SmallFiles()));
   ExpectWorkloadState();
   // The store keeps working: a full merge now, then a reopen.
   ASSERT_OK(db_->Merge());
   Reopen(SmallFiles());
   ExpectWorkloadState();
+}
+
+// The power goes at the same points: the merge may lose only what it never flushed, and
+// never a record of the workload (written with kAlways, so all of it was flushed).
+TEST_P(MergeCrashTest, PowerCutMidMergeLosesNothing) {
+  const std::string shadow = tmp_.Sub("shadow");
+  SeedPowerShadow(dir(), shadow);
+  ASSERT_NO_FATAL_FAILURE(
+      RunAndKillAtPoint("BITCASK_POWER_SHADOW='" + shadow + "'", POWER_WRITER_PATH));
+  ForEachPowerCut(shadow, 12, [&] {
+    ASSERT_OK(Open(SmallFiles()));
+    ExpectWorkloadState();
+    ASSERT_OK(db_->Merge());
+    Reopen(SmallFiles());
+    ExpectWorkloadState();
+  });
 }
 
 INSTANTIATE_TEST_SUITE_P(Points, MergeCrashTest,

@@ -6,7 +6,9 @@ namespace bitcask::test {
 
 namespace {
 constexpr int kKeys = 1000;
+constexpr int kFirstKeys = 100;
 std::string Key(int i) { return "key-" + std::to_string(i); }
+std::string FirstKey(int i) { return "first-" + std::to_string(i); }
 std::string Value(int round, int i) {
   return "round-" + std::to_string(round) + "-value-" + std::to_string(i) +
          std::string(static_cast<size_t>(i % 50), 'x');
@@ -14,6 +16,11 @@ std::string Value(int round, int i) {
 }  // namespace
 
 Status MergeWorkload(DB* db) {
+  // First keys written once and never again: the oldest files keep live records, which a
+  // merge must carry over before it deletes them.
+  for (int i = 0; i < kFirstKeys; i++) {
+    if (Status s = db->Put(FirstKey(i), Value(0, i)); !s.ok()) return s;
+  }
   // Round 0 writes every key; rounds 1-3 overwrite a third each; then deletes and re-puts.
   for (int round = 0; round < 4; round++) {
     for (int i = 0; i < kKeys; i++) {
@@ -38,6 +45,7 @@ Status MergeWorkload(DB* db) {
 
 std::map<std::string, std::string> MergeWorkloadExpected() {
   std::map<std::string, std::string> m;
+  for (int i = 0; i < kFirstKeys; i++) m[FirstKey(i)] = Value(0, i);
   for (int i = 0; i < kKeys; i++) {
     int round = 0;
     for (int r = 1; r < 4; r++) {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -57,6 +58,12 @@ class DBTest : public ::testing::Test {
   std::string Get(const std::string& key);
   // The store holds exactly these keys with these values.
   void ExpectExactly(const std::map<std::string, std::string>& expected);
+  // After a power_writer run on dir() was killed: moves its store aside and calls check
+  // (which opens dir()) on `images` stores a power cut could have left (PowerCutImage with
+  // seeds 0, 1, ...), built in dir() one after another. The store is closed after each; the
+  // last image stays in dir().
+  void ForEachPowerCut(const std::string& shadow, uint32_t images,
+                       const std::function<void()>& check);
 
   TempDir tmp_;
   // For tests of expiry (Options::clock). Declared before db_ so that it outlives the store:
@@ -70,6 +77,21 @@ void WriteFile(const std::string& path, const std::string& contents);
 uint64_t FileSize(const std::string& path);
 // Names of the data files in dir, sorted.
 std::vector<std::string> DataFiles(const std::string& dir);
+
+// Power cuts, simulated. power_writer is crash_writer with its flushes and renames recorded
+// in a shadow directory (see power_recorder.cc); from that record and the store it left in
+// the page cache when it was killed, PowerCutImage builds a store as a power cut could have
+// left it.
+//
+// Records every file now in dir as durable: the state a power_writer run starts from.
+void SeedPowerShadow(const std::string& dir, const std::string& shadow);
+// Builds in `out` (which must not exist) one store a power cut could leave of `killed`.
+// seed 0: exactly what was flushed, nothing more (files as their last fdatasync began, names
+// as the last fsync of the directory saw them). Other seeds: for each name, its flushed or
+// its latest version (present or not), and of a file's flushed and latest contents a random
+// one of the two sizes and, per 4 KiB page, a random one of the two pages.
+void PowerCutImage(const std::string& killed, const std::string& shadow, const std::string& out,
+                   uint32_t seed);
 
 }  // namespace bitcask::test
 
