@@ -2,7 +2,7 @@
 // operation on stdout (flushed), so the parent knows exactly what was acknowledged when it
 // kills this process with SIGKILL.
 //
-//   crash_writer DIR puts|batches|overwrite|deletes SYNC MAX_FILE_SIZE
+//   crash_writer DIR puts|batches|overwrite|deletes|threads SYNC MAX_FILE_SIZE [SYNC_EVERY]
 //   crash_writer DIR open                     prints the status of an Open and exits
 //   crash_writer DIR merge POINT              writes MergeWorkload(), then merges and kills
 //                                             itself with SIGKILL when the merge reaches POINT
@@ -12,14 +12,21 @@
 //   batches:   "ack I"        b-I-0 .. b-I-9 hold ValueFor(I)
 //   overwrite: "ack I"        key-(I % 50) holds ValueFor(I)
 //   deletes:   "put I" / "del I"
+//   threads:   "ack I"        key-I holds ValueFor(I); four threads put keys 0, 1, 2, ...
+// With SYNC_EVERY, DB::Sync after every SYNC_EVERY-th operation, then "synced C": the
+// operations of the first C lines were acknowledged before that DB::Sync began.
 
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "bitcask/db.h"
 #include "engine/db_impl.h"
@@ -37,6 +44,32 @@ std::string ValueFor(long i) {
 int Die(const char* what, const bitcask::Status& s) {
   std::fprintf(stderr, "crash_writer: %s: %s\n", what, s.ToString().c_str());
   return 2;
+}
+
+std::mutex out_mu;
+long lines = 0;  // acknowledgement lines printed, guarded by out_mu
+
+void Ack(const char* kind, long i) {
+  std::lock_guard l(out_mu);
+  std::printf("%s %ld\n", kind, i);
+  lines++;
+}
+
+// After operation i: every sync_every operations, a DB::Sync, reported with the number of
+// lines it covers for sure.
+bitcask::Status MaybeSync(bitcask::DB* db, long sync_every, long i) {
+  if (sync_every == 0 || (i + 1) % sync_every != 0) return bitcask::Status::OK();
+  long covered;
+  {
+    std::lock_guard l(out_mu);
+    covered = lines;
+  }
+  bitcask::Status s = db->Sync();
+  if (s.ok()) {
+    std::lock_guard l(out_mu);
+    std::printf("synced %ld\n", covered);
+  }
+  return s;
 }
 
 }  // namespace
@@ -57,6 +90,7 @@ int main(int argc, char** argv) {
     options.sync_interval_ms = 5;
   }
   if (argc > 4) options.max_file_size = std::strtoull(argv[4], nullptr, 10);
+  const long sync_every = argc > 5 ? std::strtol(argv[5], nullptr, 10) : 0;
 
   if (mode == "merge") {
     options.max_file_size = 16 * 1024;  // many files, several outputs
@@ -81,30 +115,48 @@ int main(int argc, char** argv) {
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
+  if (mode == "threads") {
+    std::atomic<long> next{0};
+    auto put = [&] {
+      for (;;) {
+        const long i = next++;
+        bitcask::Status ps = db->Put("key-" + std::to_string(i), ValueFor(i));
+        if (ps.ok()) Ack("ack", i);
+        if (ps.ok()) ps = MaybeSync(db.get(), sync_every, i);
+        if (!ps.ok()) std::_Exit(Die("put", ps));
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; t++) threads.emplace_back(put);
+    for (auto& t : threads) t.join();
+    return 0;
+  }
+
   for (long i = 0;; i++) {
     if (mode == "puts") {
       if (s = db->Put("key-" + std::to_string(i), ValueFor(i)); !s.ok()) return Die("put", s);
-      std::printf("ack %ld\n", i);
+      Ack("ack", i);
     } else if (mode == "batches") {
       bitcask::WriteBatch batch;
       for (int j = 0; j < 10; j++) {
         batch.Put("b-" + std::to_string(i) + "-" + std::to_string(j), ValueFor(i));
       }
       if (s = db->Write(batch); !s.ok()) return Die("write", s);
-      std::printf("ack %ld\n", i);
+      Ack("ack", i);
     } else if (mode == "overwrite") {
       if (s = db->Put("key-" + std::to_string(i % 50), ValueFor(i)); !s.ok()) return Die("put", s);
-      std::printf("ack %ld\n", i);
+      Ack("ack", i);
     } else if (mode == "deletes") {
       if (s = db->Put("key-" + std::to_string(i), ValueFor(i)); !s.ok()) return Die("put", s);
-      std::printf("put %ld\n", i);
+      Ack("put", i);
       if (i % 2 == 0) {
         if (s = db->Delete("key-" + std::to_string(i)); !s.ok()) return Die("delete", s);
-        std::printf("del %ld\n", i);
+        Ack("del", i);
       }
     } else {
       std::fprintf(stderr, "crash_writer: unknown mode %s\n", mode.c_str());
       return 2;
     }
+    if (s = MaybeSync(db.get(), sync_every, i); !s.ok()) return Die("sync", s);
   }
 }

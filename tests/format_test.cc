@@ -171,13 +171,52 @@ TEST(FormatTest, FileHeader) {
   EXPECT_TRUE(s.IsCorruption());
 }
 
-TEST(FormatTest, NewerVersionIsNotSupported) {
+// A header of data format `version` (any, with a checksum that matches it).
+std::string HeaderOfVersion(const char (&magic)[4], uint16_t version) {
+  char buf[kFileHeaderSize];
+  EncodeFileHeader(buf, magic, 1);
+  EncodeFixed16(buf + 4, version);
+  EncodeFixed32(buf + 12, static_cast<uint32_t>(XXH3_64bits(buf, 12)));
+  return std::string(buf, sizeof buf);
+}
+
+TEST(FormatTest, OlderVersionsAreReadNewerOnesAreNotSupported) {
+  uint16_t version = 0;
+  // Data files: version 1 (before sync marks) and 2.
+  ASSERT_TRUE(DecodeFileHeader(HeaderOfVersion(kDataMagic, 1), kDataMagic, 1, "f", &version).ok());
+  EXPECT_EQ(version, 1u);
+  ASSERT_TRUE(DecodeFileHeader(HeaderOfVersion(kDataMagic, 2), kDataMagic, 1, "f", &version).ok());
+  EXPECT_EQ(version, 2u);
+  Status s = DecodeFileHeader(HeaderOfVersion(kDataMagic, 3), kDataMagic, 1, "f");
+  EXPECT_TRUE(s.IsNotSupported()) << s.ToString();
+  EXPECT_NE(s.ToString().find("format version 3"), std::string::npos) << s.ToString();
+  // Hint files are still at version 1.
+  EXPECT_TRUE(DecodeFileHeader(HeaderOfVersion(kHintMagic, 1), kHintMagic, 1, "f").ok());
+  EXPECT_TRUE(DecodeFileHeader(HeaderOfVersion(kHintMagic, 2), kHintMagic, 1, "f").IsNotSupported());
+  // A new data file is written at the current version.
   char buf[kFileHeaderSize];
   EncodeFileHeader(buf, kDataMagic, 1);
-  buf[4] = 2;  // version 2, with a checksum that matches it
-  EncodeFixed32(buf + 12, static_cast<uint32_t>(XXH3_64bits(buf, 12)));
-  Status s = DecodeFileHeader({buf, sizeof buf}, kDataMagic, 1, "f");
-  EXPECT_TRUE(s.IsNotSupported()) << s.ToString();
+  EXPECT_EQ(DecodeFixed16(buf + 4), kDataFormatVersion);
+}
+
+TEST(FormatTest, SyncMarkRoundTripsAndStandsAlone) {
+  char mark[kSyncMarkSize];
+  EncodeSyncMark(mark, 42, 123456);
+  RecordView view;
+  ASSERT_EQ(DecodeRecord(mark, sizeof mark, &view), DecodeResult::kOk);
+  EXPECT_TRUE(view.sync_mark());
+  EXPECT_EQ(view.seq, 42u);
+  EXPECT_EQ(view.synced_end(), 123456u);
+  EXPECT_TRUE(view.key.empty());
+  EXPECT_EQ(view.size, kSyncMarkSize);
+  // The mark bit with anything else is not a record.
+  const std::string value(8, '\0');
+  for (const std::string& bad :
+       {Encode(1, 0, kSyncMark | kTombstone, "", value), Encode(1, 0, kSyncMark | kBatchContinues, "", value),
+        Encode(1, 0, kSyncMark, "k", value), Encode(1, 0, kSyncMark, "", "1234567"),
+        Encode(1, 5, kSyncMark, "", value)}) {
+    EXPECT_EQ(DecodeRecord(bad.data(), bad.size(), &view), DecodeResult::kBadHeader);
+  }
 }
 
 TEST(FormatTest, FindNextValidRecordSkipsGarbageAndZeros) {

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <chrono>
 #include <ctime>
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "engine/db_impl.h"
+#include "engine/format.h"
 #include "merge_workload.h"
 #include "test_util.h"
 
@@ -244,6 +246,36 @@ TEST_F(MergeTest, EmptyStoreMergesToNothing) {
   ASSERT_OK(db_->Put("k", "v"));
   Reopen();
   EXPECT_EQ(Get("k"), "v");
+}
+
+// A merge output ends with a sync mark covering all of it (it is flushed before it is
+// published), so damage in it is corruption even where no newer file holds a mark.
+TEST_F(MergeTest, DamageInAMergeOutputIsCorruptionEvenWithoutNewerSyncMarks) {
+  ASSERT_OK(Open(SmallFiles()));
+  ASSERT_OK(MergeWorkload(db_.get()));
+  const std::vector<std::string> before = DataFiles(dir());
+  ASSERT_OK(db_->Merge());
+  db_.reset();
+  for (const auto& e : std::filesystem::directory_iterator(dir())) {
+    if (e.path().extension() == ".hint") std::filesystem::remove(e.path());
+  }
+  std::vector<std::string> outputs;
+  for (const std::string& f : DataFiles(dir())) {
+    if (std::find(before.begin(), before.end(), f) == before.end()) outputs.push_back(f);
+  }
+  const std::string newest = dir() + "/" + DataFiles(dir()).back();
+  ASSERT_FALSE(outputs.empty());
+  ASSERT_NE(dir() + "/" + outputs[0], newest);
+  // The newest file without the mark Close ended it with: no newer mark covers the outputs.
+  const std::string newest_bytes = ReadFile(newest);
+  WriteFile(newest, newest_bytes.substr(0, newest_bytes.size() - engine::format::kSyncMarkSize));
+  const std::string output = dir() + "/" + outputs[0];
+  std::string bytes = ReadFile(output);
+  bytes[bytes.size() / 2] ^= 0x20;
+  WriteFile(output, bytes);
+  Status s = Open(SmallFiles());
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find(output), std::string::npos) << s.ToString();
 }
 
 // ---- kill -9 at every step of a merge -----------------------------------------------------

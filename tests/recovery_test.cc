@@ -84,6 +84,23 @@ class RecoveryTest : public DBTest {
     format::EncodeRecord(rec.data(), seq, 0, flags, key, value);
     return rec;
   }
+  // 40 records of 200-byte values, with hole_size zero bytes at hole_at: a page that did
+  // not reach the disk before a power cut, while later ones did.
+  static constexpr size_t kLaterRecord = format::RecordSize(6, 200);  // "laterN", N < 10
+  static std::string RecordsWithAHole(int first_seq, size_t hole_at, size_t hole_size) {
+    std::string bytes;
+    for (int i = 0; i < 40; i++) {
+      bytes += Record(first_seq + i, "later" + std::to_string(i), std::string(200, 'x'));
+    }
+    std::fill(bytes.begin() + hole_at, bytes.begin() + hole_at + hole_size, '\0');
+    return bytes;
+  }
+  // A sync mark: the file was flushed up to synced_end.
+  static std::string SyncMark(uint64_t seq, uint64_t synced_end) {
+    std::string mark(format::kSyncMarkSize, '\0');
+    format::EncodeSyncMark(mark.data(), seq, synced_end);
+    return mark;
+  }
   // Offset of record i written by Fill (all have the same size below 10 keys).
   static uint64_t OffsetOf(int i) {
     return format::kFileHeaderSize + i * format::RecordSize(2, 7);
@@ -377,9 +394,11 @@ TEST_F(RecoveryTest, CheckReportsDamageAtTheEndOfAnOlderFileThatSalvageSkipped) 
 }
 
 // Found by the damage soak: damage inside a batch whose last record is cut off, at the end of
-// the newest file. A strict open refuses it (valid records follow the damage); salvage ends
-// the file before the batch, as a torn tail; Check must still see the damage.
-TEST_F(RecoveryTest, CheckSeesDamageInsideAnUnfinishedBatchAtTheEndOfTheNewestFile) {
+// the newest file. Where a sync mark after it says that part was flushed (here: the one
+// Close wrote), a strict open refuses it and Check reports it; with the mark cut off too, it
+// is what a power cut can leave (unflushed pages, later ones on disk), and the batch is
+// simply not there.
+TEST_F(RecoveryTest, DamageInsideAnUnfinishedBatchIsCorruptionOnlyWhereASyncMarkCoversIt) {
   ASSERT_OK(Open());
   ASSERT_OK(db_->Put("before", "1"));
   WriteBatch batch;
@@ -388,28 +407,138 @@ TEST_F(RecoveryTest, CheckSeesDamageInsideAnUnfinishedBatchAtTheEndOfTheNewestFi
   db_.reset();
   RemoveHints();
   const uint64_t first = OffsetOf(0) + format::RecordSize(6, 1);  // the batch's first record
-  FlipByte(DataFile(), first + format::RecordSize(2, 50) + format::kRecordHeaderSize + 5);
+  const uint64_t damaged = first + format::RecordSize(2, 50);    // its second
   const std::string bytes = ReadFile(DataFile());
-  WriteFile(DataFile(), bytes.substr(0, bytes.size() - 10));  // into the batch's last record
-  Status s = Open();
-  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
-
+  ASSERT_EQ(bytes.size(), first + 5 * format::RecordSize(2, 50) + format::kSyncMarkSize);
+  FlipByte(DataFile(), damaged + format::kRecordHeaderSize + 5);
+  const std::string flipped = ReadFile(DataFile());
   Options check;
   check.recovery_mode = RecoveryMode::kSkipCorrupt;
   check.read_only = true;
+
+  // The batch's last record is cut off, and the sync mark with it.
+  WriteFile(DataFile(), flipped.substr(0, first + 5 * format::RecordSize(2, 50) - 10));
   ASSERT_OK(Open(check));
   EXPECT_EQ(Get("before"), "1");
   EXPECT_EQ(Get("b0"), "NOT_FOUND");  // the batch is not whole: none of it
   CheckReport report;
-  EXPECT_TRUE(db_->Check(&report).IsCorruption());
-  ASSERT_EQ(report.problems.size(), 1u);
-  EXPECT_EQ(report.problems[0].offset, first + format::RecordSize(2, 50));
+  EXPECT_OK(db_->Check(&report));
   db_.reset();
-  // A store that merely crashed in the middle of that batch is fine by Check.
-  WriteFile(DataFile(), bytes.substr(0, bytes.size() - 10));
-  FlipByte(DataFile(), first + format::RecordSize(2, 50) + format::kRecordHeaderSize + 5);  // undo
+  ASSERT_OK(Open());
+  EXPECT_EQ(Get("before"), "1");
+  EXPECT_EQ(Get("b4"), "NOT_FOUND");
+  db_.reset();
+  RemoveHints();  // Close wrote one for the file as it is now
+
+  // The same damage with the batch's last record cut off but a sync mark after it.
+  WriteFile(DataFile(), flipped.substr(0, first + 5 * format::RecordSize(2, 50) - 10) +
+                            SyncMark(100, bytes.size()));
+  Status s = Open();
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find("offset " + std::to_string(damaged)), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("sync mark"), std::string::npos) << s.ToString();
+  ASSERT_OK(Open(check));
+  EXPECT_EQ(Get("before"), "1");
+  EXPECT_EQ(Get("b0"), "NOT_FOUND");
+  EXPECT_TRUE(db_->Check(&report).IsCorruption());
+  ASSERT_FALSE(report.problems.empty());
+  EXPECT_EQ(report.problems[0].offset, damaged);
+  db_.reset();
+
+  // Undamaged, and cut in the middle of that batch as a crash would: fine by Check.
+  WriteFile(DataFile(), bytes.substr(0, first + 5 * format::RecordSize(2, 50) - 10));
   ASSERT_OK(Open(check));
   EXPECT_OK(db_->Check(&report));
+}
+
+// A power cut leaves whatever pages the kernel wrote back: the records after the last flush
+// can come back with a hole (a page that never reached the disk) and more records after it.
+// After the last sync mark that is the unflushed tail, and the file ends at the hole.
+TEST_F(RecoveryTest, HoleAfterTheLastSyncMarkOfTheNewestFileIsAnUnflushedTail) {
+  Fill(5);  // Close ended the file with a sync mark
+  const uint64_t good = FileSize(DataFile());
+  const std::string later = RecordsWithAHole(100, 1000, 3000);
+  Append(DataFile(), later);
+  ASSERT_OK(Open());
+  for (int i = 0; i < 5; i++) EXPECT_EQ(Get("k" + std::to_string(i)), "value-" + std::to_string(i));
+  // The records before the hole stay, none after it: a prefix of the writes.
+  const size_t kept = 1000 / kLaterRecord * kLaterRecord;
+  EXPECT_EQ(Get("later3"), std::string(200, 'x'));
+  EXPECT_EQ(Get("later4"), "NOT_FOUND");
+  EXPECT_EQ(Get("later39"), "NOT_FOUND");
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.tail_bytes_truncated, later.size() - kept);
+  db_.reset();
+  EXPECT_EQ(FileSize(DataFile()), good + kept);  // no mark for a session that wrote nothing
+  WriteFile(DataFile(), ReadFile(DataFile()).substr(0, good));
+
+  // The same bytes covered by a sync mark after them: corruption, at the hole.
+  Append(DataFile(), later + SyncMark(200, good + later.size()));
+  Status s = Open();
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find("sync mark"), std::string::npos) << s.ToString();
+}
+
+TEST_F(RecoveryTest, FormatVersion1FilesKeepTheRuleOfTheirTime) {
+  Fill(5);
+  // Rewrite the header as version 1 (no sync marks then: only a tail with nothing valid after
+  // it is a crash's doing).
+  std::string bytes = ReadFile(DataFile());
+  engine::EncodeFixed16(bytes.data() + 4, 1);
+  engine::EncodeFixed32(bytes.data() + 12, engine::Checksum32(bytes.data(), 12));
+  WriteFile(DataFile(), bytes + RecordsWithAHole(100, 1000, 3000));
+  Status s = Open();
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find("valid records resume"), std::string::npos) << s.ToString();
+  // A version 1 file is still appended to, without sync marks.
+  WriteFile(DataFile(), bytes);
+  Options always;
+  always.sync_mode = SyncMode::kAlways;
+  ASSERT_OK(Open(always));
+  ASSERT_OK(db_->Put("new", "1"));
+  db_.reset();
+  EXPECT_EQ(FileSize(DataFile()), bytes.size() + format::RecordSize(3, 1));
+  ASSERT_OK(Open());
+  EXPECT_EQ(Get("new"), "1");
+}
+
+// In an older file the unflushed tail is what no sync mark covers, in it or in a newer file
+// (a flush takes older files first).
+TEST_F(RecoveryTest, HoleAtTheEndOfAnOlderFileIsAnUnflushedTailUntilANewerFileIsMarked) {
+  FillSmallFiles(100);
+  const std::vector<std::string> files = DataFiles(dir());
+  ASSERT_GE(files.size(), 3u);
+  const std::string older = dir() + "/" + files[files.size() - 2];
+  const std::string newest = dir() + "/" + files.back();
+  const uint64_t older_size = FileSize(older);
+  const std::string newest_bytes = ReadFile(newest);  // ends with Close's sync mark
+  const std::string later = RecordsWithAHole(1000, 500, 1000);
+  Append(older, later);
+  Status s = Open();
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find(older), std::string::npos) << s.ToString();
+
+  // Without the newest file's mark nothing vouches for the older file's end.
+  WriteFile(newest, newest_bytes.substr(0, newest_bytes.size() - format::kSyncMarkSize));
+  Options read_only;
+  read_only.read_only = true;
+  ASSERT_OK(Open(read_only));
+  const size_t kept = 500 / kLaterRecord * kLaterRecord;
+  EXPECT_EQ(Get("later1"), std::string(200, 'x'));
+  EXPECT_EQ(Get("later2"), "NOT_FOUND");
+  EXPECT_EQ(Get("k99"), std::string(100, 'v'));
+  CheckReport report;
+  EXPECT_OK(db_->Check(&report));
+  db_.reset();
+  EXPECT_EQ(FileSize(older), older_size + later.size());  // a read-only open changes nothing
+  ASSERT_OK(Open());
+  for (int i = 0; i < 100; i++) ASSERT_EQ(Get("k" + std::to_string(i)), std::string(100, 'v'));
+  EXPECT_EQ(Get("later39"), "NOT_FOUND");
+  db_.reset();
+  EXPECT_EQ(FileSize(older), older_size + kept);  // cut on disk: no later mark can cover the hole
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Check(&report));
 }
 
 // Found by store_fuzz: a record whose checksum matches but whose sequence number is the
@@ -428,9 +557,11 @@ TEST_F(RecoveryTest, SequenceNumberNearTheTopOfItsRangeIsCorruptionNotAWrap) {
   EXPECT_EQ(Get("after"), "acknowledged");
   db_.reset();
 
-  // With a valid record after it: corruption, at its offset.
+  // With a valid record after it, and a sync mark saying it was flushed (else a power cut
+  // could have left it): corruption, at its offset.
   const uint64_t at = FileSize(DataFile());
-  Append(DataFile(), Record(~uint64_t{0}, "huge", "seq") + Record(1000, "k9", "v"));
+  const std::string appended = Record(~uint64_t{0}, "huge", "seq") + Record(1000, "k9", "v");
+  Append(DataFile(), appended + SyncMark(1000, at + appended.size()));
   Status s = Open();
   ASSERT_TRUE(s.IsCorruption()) << s.ToString();
   EXPECT_NE(s.ToString().find("offset " + std::to_string(at)), std::string::npos)

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/format.h"
 #include "test_util.h"
 
 namespace bitcask::test {
@@ -61,6 +62,7 @@ TEST_F(DBTest, SyncIntervalFlushesInTheBackground) {
   options.sync_mode = SyncMode::kInterval;
   options.sync_interval_ms = 10;
   ASSERT_OK(Open(options));
+  const uint64_t written = GetStats(db_.get()).bytes_written;
   ASSERT_OK(db_->Put("k", "v"));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (GetStats(db_.get()).syncs == 0 && std::chrono::steady_clock::now() < deadline) {
@@ -71,6 +73,9 @@ TEST_F(DBTest, SyncIntervalFlushesInTheBackground) {
   const uint64_t settled = GetStats(db_.get()).syncs;
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
   EXPECT_EQ(GetStats(db_.get()).syncs, settled);
+  // The flush was followed by a sync mark (see recovery.h), which calls for no flush itself.
+  EXPECT_EQ(GetStats(db_.get()).bytes_written - written,
+            engine::format::RecordSize(1, 1) + engine::format::kSyncMarkSize);
 }
 
 TEST_F(DBTest, SyncNoneFlushesOnlyWhenAsked) {

@@ -21,8 +21,10 @@ enum class SyncMode : unsigned char {
   kAlways,
 };
 
-// What Open does when a record fails its checksum somewhere other than the torn tail of the
-// newest file (a torn tail, left by a crash in the middle of a write, is always truncated).
+// What Open does when a record fails its checksum somewhere other than the unfinished end of
+// what was written. That end (a write a crash cut short, or pages a power cut kept from the
+// disk after the last flush) is always cut off: it never holds a write acknowledged as
+// flushed, which the format's sync marks tell apart (docs/FORMAT.md, "The end of a file").
 enum class RecoveryMode : unsigned char {
   // Fail Open with Status::Corruption naming the file and offset. Nothing is changed on disk.
   kStrict,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/format.h"
+#include "engine/recovery.h"
 
 namespace bitcask::engine {
 
@@ -44,6 +45,10 @@ Status DataFile::Create(const std::string& dir, uint32_t id, uint64_t capacity,
   if (!s.ok()) return s;
   format::EncodeFileHeader(f->MappedForWrite(0, format::kFileHeaderSize), format::kDataMagic, id);
   f->Commit(format::kFileHeaderSize);
+  f->format_version_ = format::kDataFormatVersion;
+  if (!temporary) {
+    if (s = f->Sync(); !s.ok()) return s;
+  }
   *out = std::move(f);
   return Status::OK();
 }
@@ -140,6 +145,21 @@ Status DataFile::TruncateTo(uint64_t size) {
   if (!s.ok()) return s;
   allocated_ = size;
   populated_ = size;
+  size_.store(size, std::memory_order_release);
+  return Status::OK();
+}
+
+bool DataFile::HasSyncMark() const {
+  return format_version_ >= 2 && engine::HasSyncMark(base(), format::kFileHeaderSize, check_end());
+}
+
+Status DataFile::CutUnfinishedTail(uint64_t size) {
+  FileDescriptor fd;
+  Status s = OpenFile(path_, O_RDWR, 0, &fd);
+  if (s.ok()) s = Truncate(fd.get(), size, path_);
+  if (s.ok()) s = SyncData(fd.get(), path_);
+  if (!s.ok()) return s;
+  check_end_ = size;  // the mapping past it is beyond the end of the file now
   size_.store(size, std::memory_order_release);
   return Status::OK();
 }

@@ -41,8 +41,11 @@ class DataFile {
   static constexpr size_t kHugeMappedWriteMax = 4096;
 
   // Creates file `id` with its header, mapped for appends of up to `capacity` bytes in all.
+  // The header is flushed before any record is written, so a power cut cannot leave records
+  // behind a header that never reached the disk.
   // With `temporary`, the file is written as NNNNNNNN.data.tmp (ignored and deleted by Open)
-  // until Publish renames it into place: merge outputs exist only once complete.
+  // until Publish renames it into place: merge outputs exist only once complete (and flushed
+  // whole, so they skip the early flush).
   // With `huge_pages`, the mapping asks for 2 MiB pages and the writer maps 2 MiB at a time:
   // far fewer page faults per byte appended, but an fdatasync then writes back whole 2 MiB
   // folios, so it suits files that are synced rarely (see SetHugePages).
@@ -64,6 +67,10 @@ class DataFile {
   // Bytes of mapping (and therefore of records) this file can hold.
   uint64_t capacity() const { return map_.length(); }
   bool writable() const { return writable_.load(std::memory_order_acquire); }
+  // The format version of the file header: a file created now has format::kDataFormatVersion;
+  // one opened has what its header says once recovery checked it (set_format_version).
+  uint16_t format_version() const { return format_version_; }
+  void set_format_version(uint16_t v) { format_version_ = v; }
 
   // --- Writer side: one thread at a time (the DB's write lock). ---
 
@@ -112,6 +119,10 @@ class DataFile {
     tail_may_be_torn_ = newest;
     size_.store(size, std::memory_order_release);
   }
+  // A file Open will not append to, ended early because a power cut left its tail unflushed:
+  // cuts it to `size` on disk (so that no later sync mark ever covers the damage) and makes
+  // that its end for reads and Check.
+  Status CutUnfinishedTail(uint64_t size);
   // Where Check stops reading: the end of the file as opened, or of the records written since.
   uint64_t check_end() const { return std::max(size(), check_end_); }
   // Whether the bytes up to check_end() may end in a torn tail (the newest file of a
@@ -119,6 +130,9 @@ class DataFile {
   bool tail_may_be_torn() const { return tail_may_be_torn_; }
   // Ends appends for good: trims preallocated space, flushes if `sync`, maps read-only.
   Status Seal(bool sync);
+
+  // Whether the file holds a sync mark (format version 2; see recovery.h), up to check_end().
+  bool HasSyncMark() const;
 
   // Bytes of records in this file that no longer hold a live value.
   std::atomic<uint64_t> dead_bytes{0};
@@ -142,6 +156,7 @@ class DataFile {
   uint64_t check_end_ = 0;          // set once, by Open's recovery (SetValidEnd)
   bool tail_may_be_torn_ = false;  // likewise
   bool huge_pages_ = false;
+  uint16_t format_version_ = 0;
 };
 
 }  // namespace bitcask::engine

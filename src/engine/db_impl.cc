@@ -792,6 +792,8 @@ Status DBImpl::SyncUpTo(uint64_t seq) {
     uint64_t target;
     std::vector<DataFile*> files;
     bool sync_dir;
+    DataFile* active = nullptr;
+    uint64_t active_end = 0;
     {
       std::lock_guard wl(write_mu_);
       target = last_seq_;
@@ -799,7 +801,11 @@ Status DBImpl::SyncUpTo(uint64_t seq) {
         if (DataFile* f = files_.Get(id)) files.push_back(f);
       }
       unsynced_sealed_.clear();
-      if (active_ != nullptr) files.push_back(active_);
+      if (active_ != nullptr) {
+        files.push_back(active_);
+        active = active_;
+        active_end = active_->size();
+      }
       sync_dir = std::exchange(dir_dirty_, false);
     }
     Status s;
@@ -807,6 +813,10 @@ Status DBImpl::SyncUpTo(uint64_t seq) {
       if (s.ok()) s = f->Sync();
     }
     if (s.ok() && sync_dir) s = SyncDir(dir_);
+    if (s.ok() && active != nullptr) {
+      std::lock_guard wl(write_mu_);
+      if (!closed_) AppendSyncMarkLocked(active, active_end);
+    }
     syncs_.fetch_add(1, std::memory_order_relaxed);
     l.lock();
     sync_running_ = false;
@@ -842,6 +852,28 @@ void DBImpl::NoteSyncRequestLocked() {
   if (options_.sync_mode == SyncMode::kAlways) return;  // never on huge pages
   huge_pages_ = far_apart;
   if (active_ != nullptr) active_->SetHugePages(far_apart);
+}
+
+bool DBImpl::NeedsSyncMarkLocked(uint64_t synced_end) const {
+  return active_->format_version() >= 2 && last_seq_ != 0 &&
+         synced_end > (sync_mark_file_ == active_->id() ? sync_mark_end_ : format::kFileHeaderSize);
+}
+
+void DBImpl::AppendSyncMarkLocked(const DataFile* file, uint64_t synced_end) {
+  // A file sealed meanwhile takes no more bytes (and the next flush covers the new one).
+  if (file == nullptr || file != active_ || !active_->writable() || !NeedsSyncMarkLocked(synced_end)) {
+    return;
+  }
+  const uint64_t offset = active_->size();
+  const uint64_t n = format::kSyncMarkSize;
+  // Never a rotation for a mark: the next flush writes one in the new file.
+  if (offset + n > std::min<uint64_t>(options_.max_file_size, active_->capacity())) return;
+  if (!bg_error_.ok() || !active_->Reserve(n).ok()) return;
+  format::EncodeSyncMark(active_->MappedForWrite(offset, n), last_seq_, synced_end);
+  active_->Commit(n);
+  CountAppendedLocked(n, 0, 0);  // in bytes written; like a file header, not in dead bytes
+  sync_mark_file_ = active_->id();
+  sync_mark_end_ = offset + n;
 }
 
 Status DBImpl::Sync() {
@@ -911,6 +943,13 @@ Status DBImpl::Close() {
     }
     unsynced_sealed_.clear();
     if (active_ != nullptr) {
+      // A last sync mark covers the whole file, so the next open reports damage anywhere in
+      // it rather than taking it for an unflushed tail.
+      const uint64_t end = active_->size();
+      if (s.ok() && active_->writable() && NeedsSyncMarkLocked(end)) {
+        s = active_->Sync();
+        if (s.ok()) AppendSyncMarkLocked(active_, end);
+      }
       Status seal = active_->Seal(/*sync=*/true);
       if (s.ok()) s = seal;
     }
@@ -1058,8 +1097,13 @@ Status DBImpl::Recover() {
       if (p.file->writable()) {
         tail_bytes_truncated_ += p.file->size() - summary.valid_end;
         if (s = p.file->TruncateTo(summary.valid_end); !s.ok()) return s;
+      } else if (summary.unfinished_end && !options_.read_only) {
+        // An older file a power cut left unflushed at the end (newer ones were not flushed
+        // either: no sync mark in them covers it).
+        tail_bytes_truncated_ += p.file->size() - summary.valid_end;
+        if (s = p.file->CutUnfinishedTail(summary.valid_end); !s.ok()) return s;
       } else {
-        p.file->SetValidEnd(summary.valid_end, p.newest);
+        p.file->SetValidEnd(summary.valid_end, p.newest || summary.unfinished_end);
       }
     }
     if (p.hint) {
@@ -1078,6 +1122,10 @@ Status DBImpl::Recover() {
     DataFile* newest = ids.empty() ? nullptr : files_.Get(ids.back());
     if (newest != nullptr && newest->writable() && newest->size() < options_.max_file_size) {
       active_ = newest;
+      // Only records written from now on call for a new sync mark (an open and close with no
+      // writes leaves the file as it was).
+      sync_mark_file_ = newest->id();
+      sync_mark_end_ = newest->size();
     } else {
       if (newest != nullptr && newest->writable()) {
         if (s = newest->Seal(/*sync=*/false); !s.ok()) return s;
@@ -1104,8 +1152,9 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
     return Status::NotSupported(f->path() + " is " + std::to_string(size) +
                                 " bytes; data files are limited to 4 GiB");
   }
+  uint16_t version = 0;
   s = format::DecodeFileHeader(std::string_view(f->base(), size), format::kDataMagic, id,
-                               f->path());
+                               f->path(), &version);
   const bool header_ok = s.ok();
   if (!header_ok) {
     if (newest && FindNextNonZero(f->base(), 0, size) == size) {
@@ -1126,6 +1175,7 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
       f = owned.get();
     }
   }
+  f->set_format_version(version);  // 0 for a damaged header: read without sync marks
   files_.Add(std::move(owned));
   plan->file = f;
   plan->newest = newest;
@@ -1176,8 +1226,14 @@ void DBImpl::ApplyFiles(const std::vector<LoadPlan>& plans, unsigned part, unsig
       start = plan.hint->data_size();
       out->max_seq = std::max(out->max_seq, plan.hint->max_seq());
     }
+    // A newer file's sync mark vouches for this one (only asked when damage is found).
+    auto marked_later = [&plans, i] {
+      return std::any_of(plans.begin() + static_cast<std::ptrdiff_t>(i) + 1, plans.end(),
+                         [](const LoadPlan& p) { return p.file->HasSyncMark(); });
+    };
     Status s = ScanRecords(
-        f->base(), start, f->size(), f->path(), plan.newest, options_.recovery_mode,
+        f->base(), start, f->size(), f->path(),
+        TailRule::For(plan.newest, f->format_version(), marked_later), options_.recovery_mode,
         [&](const format::RecordView& rec, uint64_t offset) {
           out->max_seq = std::max(out->max_seq, rec.seq);
           const uint64_t hash = HashKey(rec.key);

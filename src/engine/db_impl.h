@@ -166,6 +166,13 @@ class DBImpl final : public DB {
   Status DiscardLocked(Status s);
   // Caller holds write_mu_. Counts `bytes` appended for ops (puts and deletes, or one op).
   void CountAppendedLocked(uint64_t bytes, uint64_t puts, uint64_t deletes);
+  // Caller holds write_mu_. After a flush of `file` up to `synced_end` returned: appends a
+  // sync mark saying so (see recovery.h), if the file is still the active one and holds
+  // records past the last mark. Best effort: without it a power cut costs more of the tail.
+  void AppendSyncMarkLocked(const DataFile* file, uint64_t synced_end);
+  // Caller holds write_mu_ and active_ is set: the active file holds records past its last
+  // sync mark that a flush up to synced_end covers.
+  bool NeedsSyncMarkLocked(uint64_t synced_end) const;
   void CountAppendedLocked(uint64_t bytes, std::span<const Op> ops);
   // Caller holds write_mu_. Where op's record of n bytes at offset of the active file is.
   KeyLocation LocationLocked(const Op& op, uint64_t offset, uint64_t n) const {
@@ -256,6 +263,9 @@ class DBImpl final : public DB {
   bool closed_ = false;         // guarded by write_mu_
   Status bg_error_;             // guarded by write_mu_: a failed flush stops all writes
   std::vector<uint32_t> unsynced_sealed_;  // guarded by write_mu_: sealed, not yet flushed
+  // Guarded by write_mu_: the file and end of the last sync mark written.
+  uint32_t sync_mark_file_ = 0;
+  uint64_t sync_mark_end_ = 0;
   bool dir_dirty_ = false;                 // guarded by write_mu_: a file was created
   // Guarded by write_mu_: whether new active files are mapped with huge pages (never with
   // SyncMode::kAlways; off while flushes come close together, see NoteSyncRequestLocked),

@@ -7,16 +7,22 @@
 
 namespace bitcask::engine::format {
 
+namespace {
+uint16_t FormatVersion(const char (&magic)[4]) {
+  return std::memcmp(magic, kHintMagic, 4) == 0 ? kHintFormatVersion : kDataFormatVersion;
+}
+}  // namespace
+
 void EncodeFileHeader(char* dst, const char (&magic)[4], uint32_t file_id) {
   std::memcpy(dst, magic, 4);
-  EncodeFixed16(dst + 4, kFormatVersion);
+  EncodeFixed16(dst + 4, FormatVersion(magic));
   EncodeFixed16(dst + 6, 0);
   EncodeFixed32(dst + 8, file_id);
   EncodeFixed32(dst + 12, Checksum32(dst, 12));
 }
 
 Status DecodeFileHeader(std::string_view src, const char (&magic)[4], uint32_t expected_id,
-                        const std::string& where) {
+                        const std::string& where, uint16_t* version_out) {
   if (src.size() < kFileHeaderSize) {
     return Status::Corruption(where + ": file is shorter than its 16-byte header");
   }
@@ -29,10 +35,12 @@ Status DecodeFileHeader(std::string_view src, const char (&magic)[4], uint32_t e
     return Status::Corruption(where + ": file header checksum mismatch");
   }
   const uint16_t version = DecodeFixed16(p + 4);
-  if (version != kFormatVersion) {
+  if (version == 0 || version > FormatVersion(magic)) {
     return Status::NotSupported(where + ": format version " + std::to_string(version) +
-                                ", this build reads version " + std::to_string(kFormatVersion));
+                                ", this build reads versions 1 to " +
+                                std::to_string(FormatVersion(magic)));
   }
+  if (version_out != nullptr) *version_out = version;
   const uint32_t id = DecodeFixed32(p + 8);
   if (id != expected_id) {
     return Status::Corruption(where + ": header says file id " + std::to_string(id) +
@@ -68,6 +76,14 @@ size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flag
   return size;
 }
 
+void EncodeSyncMark(char* dst, uint64_t seq, uint64_t synced_end) {
+  char value[8];
+  EncodeFixed64(value, synced_end);
+  EncodeRecord(dst, seq, 0, kSyncMark, {}, std::string_view(value, sizeof value));
+}
+
+uint64_t RecordView::synced_end() const { return DecodeFixed64(value.data()); }
+
 DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out) {
   if (avail < kRecordHeaderSize) {
     // A short tail of zeros is the unwritten end as well.
@@ -89,7 +105,10 @@ DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out) {
     return DecodeResult::kBadHeader;
   }
   if (seq > kMaxSequence || (flags & ~kKnownFlags) != 0 ||
-      ((flags & kCodecMask) >> kCodecShift) > kCodecZstd || vsize > kMaxValueSize) {
+      ((flags & kCodecMask) >> kCodecShift) > kCodecZstd || vsize > kMaxValueSize ||
+      ((flags & kSyncMark) != 0 &&
+       (flags != kSyncMark || ksize != 0 || vsize != kSyncMarkSize - kRecordHeaderSize ||
+        expire != 0))) {
     return DecodeResult::kBadHeader;
   }
   const size_t size = RecordSize(ksize, vsize);

@@ -11,12 +11,16 @@
 //   20     4    value size in bytes (as stored)
 //   24     2    key size in bytes
 //   26     1    flags: bit 0 tombstone, bit 1 batch continues, bits 2-3 value codec
-//                (0 none, 1 lz4, 2 zstd), bits 4-7 must be 0
+//                (0 none, 1 lz4, 2 zstd), bit 4 sync mark, bits 5-7 must be 0
 //
 // Invariant: a record is valid only if its checksum matches, its sequence number is in
 // range and no unknown flag bit is set; nothing that fails these checks is returned as
 // data. A record whose "batch continues" bit is set is committed only by a later record of
 // the same file without that bit; recovery drops an uncommitted batch tail.
+//
+// A sync mark (format version 2) is not data: written after a flush of the file returned,
+// it says that the file's first `synced end` bytes are on stable storage, so damage before
+// that offset cannot be the unflushed tail a power cut leaves.
 
 #ifndef BITCASK_ENGINE_FORMAT_H_
 #define BITCASK_ENGINE_FORMAT_H_
@@ -32,7 +36,9 @@ namespace bitcask::engine::format {
 
 inline constexpr char kDataMagic[4] = {'B', 'C', 'D', 'F'};
 inline constexpr char kHintMagic[4] = {'B', 'C', 'H', 'F'};
-inline constexpr uint16_t kFormatVersion = 1;
+// Data files: version 2 adds sync marks; version 1 files (no marks) are still read.
+inline constexpr uint16_t kDataFormatVersion = 2;
+inline constexpr uint16_t kHintFormatVersion = 1;
 inline constexpr size_t kFileHeaderSize = 16;
 
 inline constexpr size_t kRecordHeaderSize = 27;
@@ -47,24 +53,29 @@ inline constexpr uint64_t kMaxSequence = (uint64_t{1} << 63) - 1;
 enum RecordFlag : uint8_t {
   kTombstone = 1u << 0,
   kBatchContinues = 1u << 1,
+  kSyncMark = 1u << 4,  // alone: no other flag, an empty key, an 8-byte value, no expiry
 };
 // Bits 2-3: how the value is stored. A compressed value is the u32 length of the original
 // value followed by the codec's output (an lz4 block or a zstd frame).
 enum Codec : uint8_t { kCodecNone = 0, kCodecLz4 = 1, kCodecZstd = 2 };
 inline constexpr unsigned kCodecShift = 2;
 inline constexpr uint8_t kCodecMask = 3u << kCodecShift;
-inline constexpr uint8_t kKnownFlags = kTombstone | kBatchContinues | kCodecMask;
+inline constexpr uint8_t kKnownFlags = kTombstone | kBatchContinues | kCodecMask | kSyncMark;
+// A sync mark's value: the u64 offset up to which its file was flushed.
+inline constexpr size_t kSyncMarkSize = kRecordHeaderSize + 8;
 
 inline constexpr size_t RecordSize(size_t key_size, size_t value_size) {
   return kRecordHeaderSize + key_size + value_size;
 }
 
-// Writes a file header for `file_id` with the given magic into dst[0..16).
+// Writes a file header for `file_id` with the given magic into dst[0..16): a data file's
+// of kDataFormatVersion, a hint file's of kHintFormatVersion.
 void EncodeFileHeader(char* dst, const char (&magic)[4], uint32_t file_id);
 
-// Checks a file header. `where` names the file in error messages.
+// Checks a file header and stores its format version in *version (if not null). A version
+// newer than this build writes is NotSupported. `where` names the file in error messages.
 Status DecodeFileHeader(std::string_view src, const char (&magic)[4], uint32_t expected_id,
-                        const std::string& where);
+                        const std::string& where, uint16_t* version = nullptr);
 
 // Writes one complete record (header with checksum, key, value) at dst, which must have
 // RecordSize(key.size(), value.size()) bytes. Returns the record size.
@@ -75,6 +86,10 @@ size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flag
 // written from where they are (with pwritev). The same bytes as EncodeRecord produces.
 void EncodeRecordHeader(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
                         std::string_view key, std::string_view value);
+
+// Writes a sync mark at dst (kSyncMarkSize bytes): the file's first `synced_end` bytes are
+// flushed. `seq` is one already used: the last record's before it (a mark takes none of its own).
+void EncodeSyncMark(char* dst, uint64_t seq, uint64_t synced_end);
 
 struct RecordView {
   uint64_t seq = 0;
@@ -87,6 +102,8 @@ struct RecordView {
   bool tombstone() const { return flags & kTombstone; }
   bool batch_continues() const { return flags & kBatchContinues; }
   uint8_t codec() const { return (flags & kCodecMask) >> kCodecShift; }
+  bool sync_mark() const { return flags & kSyncMark; }
+  uint64_t synced_end() const;  // of a sync mark
 };
 
 enum class DecodeResult {

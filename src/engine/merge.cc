@@ -115,8 +115,16 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
     if (out.file == nullptr) return Status::OK();
     DataFile* f = out.file;
     out.file = nullptr;
+    // A sync mark covering the whole output: it is published only once flushed, so the mark
+    // is true by the time anyone reads it, and damage anywhere in it is corruption.
+    Status s;
+    if (out.max_seq != 0 && f->size() + format::kSyncMarkSize <= f->capacity()) {
+      char mark[format::kSyncMarkSize];
+      format::EncodeSyncMark(mark, out.max_seq, f->size());
+      s = f->Append({std::string_view(mark, sizeof mark)});
+    }
     Hook("merge:output-written");
-    Status s = f->Seal(/*sync=*/true);
+    if (s.ok()) s = f->Seal(/*sync=*/true);
     if (s.ok()) s = f->Publish();
     if (s.ok()) s = out.hint->Finish(f->size(), out.max_seq);
     out.hint.reset();
@@ -136,6 +144,7 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
     if (s = out.hint->Open(); !s.ok()) return s;
     next_output++;
     out.file = file.get();
+    out.max_seq = 0;
     outputs.push_back(file.get());
     files_.Add(std::move(file));
     return Status::OK();
@@ -172,7 +181,7 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
     const bool keep_deletes = oldest_kept < id;
     ScanSummary summary;
     Status s = ScanRecords(
-        in->base(), format::kFileHeaderSize, in->size(), in->path(), /*newest=*/false,
+        in->base(), format::kFileHeaderSize, in->size(), in->path(), TailRule{},
         RecoveryMode::kStrict,
         [&](const format::RecordView& rec, uint64_t offset) {
           if (!status.ok()) return;
@@ -317,7 +326,7 @@ Status DBImpl::WriteHint(uint32_t id) {
   ScanSummary summary;
   Status add;
   s = ScanRecords(
-      f->base(), format::kFileHeaderSize, f->size(), f->path(), /*newest=*/false,
+      f->base(), format::kFileHeaderSize, f->size(), f->path(), TailRule{},
       RecoveryMode::kStrict,
       [&](const format::RecordView& rec, uint64_t offset) {
         max_seq = std::max(max_seq, rec.seq);
@@ -329,6 +338,9 @@ Status DBImpl::WriteHint(uint32_t id) {
       },
       [](uint64_t, uint64_t, const std::string&) {}, &summary);
   if (s.ok()) s = add;
+  // The records go to disk before the hint that lists them: a hint that outlived a power cut
+  // its records did not would point the keydir at pages never written back.
+  if (s.ok()) s = f->Sync();
   if (s.ok()) s = hint.Finish(summary.valid_end, max_seq);
   return s;
 }
@@ -413,13 +425,19 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
   }
   uint64_t total = 0;
   for (const DataFile* f : files) total += f->size();
-  for (const DataFile* f : files) {
+  for (size_t i = 0; i < files.size(); i++) {
+    const DataFile* f = files[i];
     if (progress) progress(report->bytes, total);
     report->data_files++;
     // The active file may grow: check what exists now. Open may have ended a read-only file
     // before its end (damage a salvage open passed over, a torn tail): check up to the end.
     const uint64_t size = f->check_end();
+    // Whether Open found the file's end unfinished (a read-only open leaves it as it is).
     const bool newest = f->tail_may_be_torn();
+    auto marked_later = [&files, i] {
+      return std::any_of(files.begin() + static_cast<std::ptrdiff_t>(i) + 1, files.end(),
+                         [](const DataFile* later) { return later->HasSyncMark(); });
+    };
     report->bytes += size;
     // A salvage open reads the records of a file whose header is damaged.
     if (Status hs = format::DecodeFileHeader(std::string_view(f->base(), size),
@@ -434,7 +452,8 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
     // passed over as a torn tail, except after the records of the newest file of a read-only
     // open, which Open judged the same way.
     ScanRecords(
-        f->base(), format::kFileHeaderSize, size, f->path(), newest,
+        f->base(), format::kFileHeaderSize, size, f->path(),
+        newest ? TailRule::For(/*newest=*/true, f->format_version(), marked_later) : TailRule{},
         RecoveryMode::kSkipCorrupt, [&](const format::RecordView&, uint64_t) { report->records++; },
         [&](uint64_t offset, uint64_t length, const std::string& reason) {
           report->problems.push_back({f->path(), offset, length, reason});

@@ -32,6 +32,54 @@ uint64_t FindNextValidRecord(const char* base, uint64_t from, uint64_t size) {
   return size;
 }
 
+bool HasSyncMark(const char* base, uint64_t from, uint64_t size) {
+  for (uint64_t p = from; p < size;) {
+    format::RecordView rec;
+    if (format::DecodeRecord(base + p, size - p, &rec) != format::DecodeResult::kOk) {
+      p = FindNextValidRecord(base, p + 1, size);
+    } else if (rec.sync_mark()) {
+      return true;
+    } else {
+      p += rec.size;
+    }
+  }
+  return false;
+}
+
+bool TailRule::AllowsTail(const char* base, uint64_t next, uint64_t size, uint64_t offset) {
+  switch (kind_) {
+    case kNone:
+      return false;
+    case kTorn:
+      return next == size;
+    case kUnsynced:
+      break;
+  }
+  if (!marks_read_) {
+    marks_read_ = true;
+    for (uint64_t p = next; p < size;) {
+      format::RecordView rec;
+      if (format::DecodeRecord(base + p, size - p, &rec) != format::DecodeResult::kOk) {
+        p = FindNextValidRecord(base, p + 1, size);
+        continue;
+      }
+      if (rec.sync_mark()) marks_.emplace_back(p, rec.synced_end());
+      p += rec.size;
+    }
+    for (size_t i = marks_.size(); i-- > 1;) {
+      marks_[i - 1].second = std::max(marks_[i - 1].second, marks_[i].second);
+    }
+  }
+  const auto first = std::lower_bound(marks_.begin(), marks_.end(), std::make_pair(next, uint64_t{0}));
+  if (first != marks_.end() && first->second > offset) return false;
+  return !MarkedLater();
+}
+
+bool TailRule::MarkedLater() {
+  if (!marked_later_answer_) marked_later_answer_ = marked_later_ && marked_later_();
+  return *marked_later_answer_;
+}
+
 std::string DescribeBadRecord(const std::string& path, uint64_t offset, format::DecodeResult r) {
   return path + " offset " + std::to_string(offset) + ": " + format::DecodeResultName(r);
 }
