@@ -131,6 +131,24 @@ class CrashTest : public DBTest, public ::testing::WithParamInterface<std::strin
   }
   long last_written_ = 0;
 
+  // Rounds of: the writer puts key-0, key-1, ... in `mode` until killed; every put that
+  // must survive is there after the crash.
+  void ExpectAcknowledgedPutsSurvive(const std::string& mode, uint32_t seed, int rounds) {
+    std::mt19937 rng(seed);
+    for (int round = 0; round < rounds; round++) {
+      SCOPED_TRACE("round " + std::to_string(round));
+      const std::vector<Ack> acks = Crash(mode, KillAfter(rng));
+      ASSERT_FALSE(acks.empty());
+      ForEachOutcome([&] {
+        ASSERT_OK(Open());
+        for (const Ack& a : acks) {
+          ASSERT_EQ(Get("key-" + std::to_string(a.n)), ValueFor(a.n)) << "acknowledged put " << a.n;
+        }
+      });
+      if (HasFatalFailure()) return;
+    }
+  }
+
   int KillAfter(std::mt19937& rng) const {
     return sync() == "always" ? 100 + static_cast<int>(rng() % 400)
                               : 1000 + static_cast<int>(rng() % 20000);
@@ -138,38 +156,14 @@ class CrashTest : public DBTest, public ::testing::WithParamInterface<std::strin
 };
 
 TEST_P(CrashTest, AcknowledgedPutsSurvive) {
-  std::mt19937 rng(1);
-  for (int round = 0; round < 3; round++) {
-    SCOPED_TRACE("round " + std::to_string(round));
-    // Each round writes keys from 0 again, so later rounds overwrite earlier ones.
-    const std::vector<Ack> acks = Crash("puts", KillAfter(rng));
-    ASSERT_FALSE(acks.empty());
-    ForEachOutcome([&] {
-      ASSERT_OK(Open());
-      for (const Ack& a : acks) {
-        ASSERT_EQ(Get("key-" + std::to_string(a.n)), ValueFor(a.n)) << "acknowledged put " << a.n;
-      }
-    });
-    if (HasFatalFailure()) return;
-  }
+  // Each round writes keys from 0 again, so later rounds overwrite earlier ones.
+  ExpectAcknowledgedPutsSurvive("puts", /*seed=*/1, /*rounds=*/3);
 }
 
 // Writers in four threads share flushes (with kAlways): at a power cut several records are
 // on their way, in pages the kernel writes back in any order.
 TEST_P(CrashTest, ConcurrentAcknowledgedPutsSurvive) {
-  std::mt19937 rng(5);
-  for (int round = 0; round < 2; round++) {
-    SCOPED_TRACE("round " + std::to_string(round));
-    const std::vector<Ack> acks = Crash("threads", KillAfter(rng));
-    ASSERT_FALSE(acks.empty());
-    ForEachOutcome([&] {
-      ASSERT_OK(Open());
-      for (const Ack& a : acks) {
-        ASSERT_EQ(Get("key-" + std::to_string(a.n)), ValueFor(a.n)) << "acknowledged put " << a.n;
-      }
-    });
-    if (HasFatalFailure()) return;
-  }
+  ExpectAcknowledgedPutsSurvive("threads", /*seed=*/5, /*rounds=*/2);
 }
 
 TEST_P(CrashTest, BatchesAreAllOrNothing) {
