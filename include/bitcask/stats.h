@@ -47,9 +47,9 @@ struct Stats {
   uint64_t gets = 0;
   uint64_t batches = 0;
   uint64_t syncs = 0;            // flushes to stable storage (fdatasync calls)
-  uint64_t bytes_written = 0;    // record bytes appended
+  uint64_t bytes_written = 0;    // record bytes appended (sync marks included)
   uint64_t corrupt_bytes_skipped = 0;  // by RecoveryMode::kSkipCorrupt at Open
-  uint64_t tail_bytes_truncated = 0;   // torn tail (or unwritten space) cut off at Open
+  uint64_t tail_bytes_truncated = 0;   // unfinished end (torn, unflushed, unwritten) cut at Open
 
   // Whether the active file is written through 2 MiB pages. Never with SyncMode::kAlways;
   // otherwise on while flushes (Sync, WriteOptions::sync, the kInterval thread) come at
