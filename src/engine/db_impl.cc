@@ -180,6 +180,13 @@ Status DBImpl::ReadRecordLocked(const KeyLocation& loc, std::string_view key,
   return Status::OK();
 }
 
+inline Status DBImpl::ReadLiveRecordLocked(const KeyLocation& loc, std::string_view key,
+                                           format::RecordView* rec) const {
+  if (Status s = ReadRecordLocked(loc, key, rec); !s.ok()) return s;
+  if (loc.has_expiry && Expired(rec->expire_at_ms)) return Status::NotFound();
+  return Status::OK();
+}
+
 bool DBImpl::SampleThisOp() const {
   const uint32_t every = options_.latency_sample_every;
   if (every == 0) return false;
@@ -220,8 +227,7 @@ Status DBImpl::GetView(std::string_view key, ValueReader read, void* arg) {
   return Timed(get_latency_, [&] {
     return ReadKeyLocked(key, [&](const KeyLocation& loc) {
       format::RecordView rec;
-      if (Status s = ReadRecordLocked(loc, key, &rec); !s.ok()) return s;
-      if (loc.has_expiry && Expired(rec.expire_at_ms)) return Status::NotFound();
+      if (Status s = ReadLiveRecordLocked(loc, key, &rec); !s.ok()) return s;
       if (rec.codec() == format::kCodecNone) {
         read(arg, rec.value);
         return Status::OK();
@@ -238,9 +244,7 @@ Status DBImpl::GetView(std::string_view key, ValueReader read, void* arg) {
 Status DBImpl::ReadValueLocked(const KeyLocation& loc, std::string_view key, std::string* value,
                                uint64_t* expire_at_ms) const {
   format::RecordView rec;
-  Status s = ReadRecordLocked(loc, key, &rec);
-  if (!s.ok()) return s;
-  if (loc.has_expiry && Expired(rec.expire_at_ms)) return Status::NotFound();
+  if (Status s = ReadLiveRecordLocked(loc, key, &rec); !s.ok()) return s;
   if (expire_at_ms != nullptr) *expire_at_ms = rec.expire_at_ms;
   if (value == nullptr) return Status::OK();
   if (rec.codec() != format::kCodecNone) return DecompressLocked(loc, rec, value);

@@ -203,6 +203,9 @@ class DBImpl final : public DB {
   // shard lock.
   Status ReadRecordLocked(const KeyLocation& loc, std::string_view key,
                           format::RecordView* rec) const;
+  // The same, and NotFound if the record has expired.
+  Status ReadLiveRecordLocked(const KeyLocation& loc, std::string_view key,
+                              format::RecordView* rec) const;
 
   // Returns once every record up to `seq` is on stable storage. Concurrent callers share one
   // flush: the first becomes the leader, the rest wait for its result.
