@@ -112,11 +112,12 @@ class DataFile {
   // position.
   Status TruncateTo(uint64_t size);
   // Read-only files: records end at `size`; the file is left as it is. What follows is zeros,
-  // damage a salvage open skipped, or, if `newest`, possibly a torn tail. Check still reads it
-  // (see check_end), judging it by the same rules.
-  void SetValidEnd(uint64_t size, bool newest) {
+  // damage a salvage open skipped, or, if `may_end_early` (the newest file, or one a power
+  // cut left unflushed at the end), possibly an unfinished end. Check still reads it (see
+  // check_end), judging it by the same rules.
+  void SetValidEnd(uint64_t size, bool may_end_early) {
     check_end_ = this->size();
-    tail_may_be_torn_ = newest;
+    tail_may_be_torn_ = may_end_early;
     size_.store(size, std::memory_order_release);
   }
   // A file Open will not append to, ended early because a power cut left its tail unflushed:
@@ -125,8 +126,8 @@ class DataFile {
   Status CutUnfinishedTail(uint64_t size);
   // Where Check stops reading: the end of the file as opened, or of the records written since.
   uint64_t check_end() const { return std::max(size(), check_end_); }
-  // Whether the bytes up to check_end() may end in a torn tail (the newest file of a
-  // read-only open), which is no damage.
+  // Whether the bytes up to check_end() may end in an unfinished end (as SetValidEnd was
+  // told by a read-only open), which is no damage.
   bool tail_may_be_torn() const { return tail_may_be_torn_; }
   // Ends appends for good: trims preallocated space, flushes if `sync`, maps read-only.
   Status Seal(bool sync);

@@ -432,8 +432,10 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
     // The active file may grow: check what exists now. Open may have ended a read-only file
     // before its end (damage a salvage open passed over, a torn tail): check up to the end.
     const uint64_t size = f->check_end();
-    // Whether Open found the file's end unfinished (a read-only open leaves it as it is).
-    const bool newest = f->tail_may_be_torn();
+    // Whether the file may end early, as a read-only Open judged it (the newest file, or one a
+    // power cut left unflushed at the end): then Check judges it by the same rule.
+    const bool may_end_early = f->tail_may_be_torn();
+    // A newer file's sync mark vouches for this one.
     auto marked_later = [&files, i] {
       return std::any_of(files.begin() + static_cast<std::ptrdiff_t>(i) + 1, files.end(),
                          [](const DataFile* later) { return later->HasSyncMark(); });
@@ -449,11 +451,12 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
     ScanSummary summary;
     uint64_t damaged_tail_from = size;  // where a damaged region reaching the end starts
     // Every published record is complete, the active file's too, so nothing here may be
-    // passed over as a torn tail, except after the records of the newest file of a read-only
-    // open, which Open judged the same way.
+    // passed over as an unfinished end, except in a file a read-only open found may end
+    // early, which Open judged the same way.
     ScanRecords(
         f->base(), format::kFileHeaderSize, size, f->path(),
-        newest ? TailRule::For(/*newest=*/true, f->format_version(), marked_later) : TailRule{},
+        may_end_early ? TailRule::For(/*newest=*/true, f->format_version(), marked_later)
+                      : TailRule{},
         RecoveryMode::kSkipCorrupt, [&](const format::RecordView&, uint64_t) { report->records++; },
         [&](uint64_t offset, uint64_t length, const std::string& reason) {
           report->problems.push_back({f->path(), offset, length, reason});
@@ -462,7 +465,7 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
         &summary);
     // Records of a batch whose end is missing, unless what follows the last complete batch is
     // the damage reported already, or a torn tail.
-    if (!newest && summary.valid_end < damaged_tail_from && summary.tail_bytes > 0 &&
+    if (!may_end_early && summary.valid_end < damaged_tail_from && summary.tail_bytes > 0 &&
         FindNextNonZero(f->base(), summary.valid_end, size) != size) {
       report->problems.push_back({f->path(), summary.valid_end, size - summary.valid_end,
                                   f->path() + " offset " + std::to_string(summary.valid_end) +
