@@ -150,7 +150,8 @@ Status DataFile::TruncateTo(uint64_t size) {
 }
 
 bool DataFile::HasSyncMark() const {
-  return format_version_ >= 2 && engine::HasSyncMark(base(), format::kFileHeaderSize, check_end());
+  return format_version_ >= 2 && FindSyncMark(base(), format::kFileHeaderSize, check_end(),
+                                               [](uint64_t, uint64_t) { return true; });
 }
 
 Status DataFile::CutUnfinishedTail(uint64_t size) {

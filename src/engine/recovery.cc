@@ -32,16 +32,16 @@ uint64_t FindNextValidRecord(const char* base, uint64_t from, uint64_t size) {
   return size;
 }
 
-bool HasSyncMark(const char* base, uint64_t from, uint64_t size) {
+bool FindSyncMark(const char* base, uint64_t from, uint64_t size,
+                  const std::function<bool(uint64_t, uint64_t)>& visit) {
   for (uint64_t p = from; p < size;) {
     format::RecordView rec;
     if (format::DecodeRecord(base + p, size - p, &rec) != format::DecodeResult::kOk) {
       p = FindNextValidRecord(base, p + 1, size);
-    } else if (rec.sync_mark()) {
-      return true;
-    } else {
-      p += rec.size;
+      continue;
     }
+    if (rec.sync_mark() && visit(p, rec.synced_end())) return true;
+    p += rec.size;
   }
   return false;
 }
@@ -57,15 +57,10 @@ bool TailRule::AllowsTail(const char* base, uint64_t next, uint64_t size, uint64
   }
   if (!marks_read_) {
     marks_read_ = true;
-    for (uint64_t p = next; p < size;) {
-      format::RecordView rec;
-      if (format::DecodeRecord(base + p, size - p, &rec) != format::DecodeResult::kOk) {
-        p = FindNextValidRecord(base, p + 1, size);
-        continue;
-      }
-      if (rec.sync_mark()) marks_.emplace_back(p, rec.synced_end());
-      p += rec.size;
-    }
+    FindSyncMark(base, next, size, [this](uint64_t position, uint64_t synced_end) {
+      marks_.emplace_back(position, synced_end);
+      return false;
+    });
     for (size_t i = marks_.size(); i-- > 1;) {
       marks_[i - 1].second = std::max(marks_[i - 1].second, marks_[i].second);
     }

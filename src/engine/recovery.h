@@ -93,8 +93,11 @@ uint64_t FindNextNonZero(const char* base, uint64_t from, uint64_t size);
 // Offset of the first position in [from, size) where a valid record starts, or size.
 uint64_t FindNextValidRecord(const char* base, uint64_t from, uint64_t size);
 
-// Whether a sync mark is among the valid records in [from, size) (damage is passed over).
-bool HasSyncMark(const char* base, uint64_t from, uint64_t size);
+// Calls visit(position, synced end) for each sync mark among the valid records in
+// [from, size), in file order (damage is passed over), until visit returns true; returns
+// whether it did.
+bool FindSyncMark(const char* base, uint64_t from, uint64_t size,
+                  const std::function<bool(uint64_t, uint64_t)>& visit);
 
 // Describes a bad record for an error message: "PATH offset N: reason".
 std::string DescribeBadRecord(const std::string& path, uint64_t offset, format::DecodeResult r);
