@@ -122,8 +122,9 @@ std::map<std::string, Version> DurableVersions(const std::string& shadow) {
   return out;
 }
 
-std::string FlushedContents(const std::string& shadow, const Version& v) {
-  return ReadFile(shadow + "/f-" + std::to_string(v.ino) + "-" + std::to_string(v.gen));
+// Where the recorder keeps what the last flush of version v made durable.
+std::string FlushedPath(const std::string& shadow, const Version& v) {
+  return shadow + "/f-" + std::to_string(v.ino) + "-" + std::to_string(v.gen);
 }
 
 // Of two versions of a file's bytes, one of the two sizes and per 4 KiB page one of the two.
@@ -147,7 +148,8 @@ void SeedPowerShadow(const std::string& dir, const std::string& shadow) {
   std::filesystem::create_directories(shadow);
   std::string listing;
   for (const auto& [name, v] : CurrentVersions(dir, shadow)) {
-    WriteFile(shadow + "/f-" + std::to_string(v.ino) + "-0", ReadFile(dir + "/" + name));
+    const Version seeded{true, v.ino, 0};
+    WriteFile(FlushedPath(shadow, seeded), ReadFile(dir + "/" + name));
     listing += std::to_string(v.ino) + " 0 " + name + "\n";
   }
   WriteFile(shadow + "/listing", listing);
@@ -158,8 +160,8 @@ void PowerCutImage(const std::string& killed, const std::string& shadow, const s
   const std::map<std::string, Version> durable = DurableVersions(shadow);
   const std::map<std::string, Version> current = CurrentVersions(killed, shadow);
   std::set<std::string> names;
-  for (const auto& m : {durable, current}) {
-    for (const auto& entry : m) names.insert(entry.first);
+  for (const auto* m : {&durable, &current}) {
+    for (const auto& entry : *m) names.insert(entry.first);
   }
   std::mt19937 rng(seed);
   std::filesystem::create_directories(out);
@@ -171,7 +173,7 @@ void PowerCutImage(const std::string& killed, const std::string& shadow, const s
     const Version& is = c == current.end() ? none : c->second;
     const Version& v = seed == 0 || rng() % 2 ? was : is;
     if (!v.present) continue;
-    std::string contents = FlushedContents(shadow, v);
+    std::string contents = ReadFile(FlushedPath(shadow, v));
     // Bytes written after the last flush may have reached the disk too, or some of them.
     if (seed != 0 && v == is) contents = MixPages(contents, ReadFile(killed + "/" + name), rng);
     WriteFile(out + "/" + name, contents);
