@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -32,25 +33,34 @@ Status DataFile::Create(const std::string& dir, uint32_t id, uint64_t capacity,
                         std::unique_ptr<DataFile>* out, bool temporary, bool huge_pages) {
   std::unique_ptr<DataFile> f(new DataFile(id, DataFileName(dir, id)));
   if (temporary) f->temp_path_ = f->path_ + ".tmp";
-  Status s = OpenFile(temporary ? f->temp_path_ : f->path_, O_RDWR | O_CREAT | O_EXCL, 0644, &f->fd_);
+  Status s = OpenFile(f->disk_path(), O_RDWR | O_CREAT | O_EXCL, 0644, &f->fd_);
   if (!s.ok()) return s;
-  f->writable_ = true;
-  // Mapped on a 2 MiB boundary whether or not huge pages are asked for now: they can be
-  // switched on later (SetHugePages).
-  s = MemoryMap::Map(f->fd_.get(), capacity, /*writable=*/true, f->path_, &f->map_,
-                     /*huge_aligned=*/true);
-  if (!s.ok()) return s;
-  f->SetHugePages(huge_pages);
-  s = f->Reserve(format::kFileHeaderSize);
-  if (!s.ok()) return s;
-  format::EncodeFileHeader(f->MappedForWrite(0, format::kFileHeaderSize), format::kDataMagic, id);
-  f->Commit(format::kFileHeaderSize);
-  f->format_version_ = format::kDataFormatVersion;
-  if (!temporary) {
-    if (s = f->Sync(); !s.ok()) return s;
+  s = f->Initialize(capacity, temporary, huge_pages);
+  if (!s.ok()) {
+    // Most often the disk is full. Leave no file behind: a later try takes the same name.
+    const std::string path = f->disk_path();
+    f.reset();
+    ::unlink(path.c_str());
+    return s;
   }
   *out = std::move(f);
   return Status::OK();
+}
+
+Status DataFile::Initialize(uint64_t capacity, bool temporary, bool huge_pages) {
+  writable_ = true;
+  // Mapped on a 2 MiB boundary whether or not huge pages are asked for now: they can be
+  // switched on later (SetHugePages).
+  Status s = MemoryMap::Map(fd_.get(), capacity, /*writable=*/true, path_, &map_,
+                            /*huge_aligned=*/true);
+  if (!s.ok()) return s;
+  SetHugePages(huge_pages);
+  s = Reserve(format::kFileHeaderSize);
+  if (!s.ok()) return s;
+  format::EncodeFileHeader(MappedForWrite(0, format::kFileHeaderSize), format::kDataMagic, id_);
+  Commit(format::kFileHeaderSize);
+  format_version_ = format::kDataFormatVersion;
+  return temporary ? Status::OK() : Sync();
 }
 
 Status DataFile::Open(const std::string& dir, uint32_t id, bool writable, uint64_t capacity,
@@ -75,9 +85,14 @@ Status DataFile::Open(const std::string& dir, uint32_t id, bool writable, uint64
 }
 
 Status DataFile::AllocateTo(uint64_t end) {
-  const uint64_t target =
+  uint64_t target =
       std::min<uint64_t>(capacity(), std::max<uint64_t>(end, allocated_ + kAllocationStep));
   Status s = Allocate(fd_.get(), allocated_, target - allocated_, path_);
+  if (!s.ok() && target > end) {
+    // A disk with less than a step left still has room for what is asked now.
+    target = end;
+    s = Allocate(fd_.get(), allocated_, target - allocated_, path_);
+  }
   if (!s.ok()) return s;
   allocated_ = target;
   return Status::OK();

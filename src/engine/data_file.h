@@ -60,6 +60,9 @@ class DataFile {
   uint32_t id() const { return id_; }
   // The file's name once published (error messages use it even while it is temporary).
   const std::string& path() const { return path_; }
+  // Its name on disk now: path(), or the temporary name until Publish.
+  const std::string& disk_path() const { return temp_path_.empty() ? path_ : temp_path_; }
+  bool published() const { return temp_path_.empty(); }
   // Start of the mapping; bytes [0, size()) are readable.
   const char* base() const { return map_.data(); }
   // End of the last published record.
@@ -140,6 +143,8 @@ class DataFile {
 
  private:
   DataFile(uint32_t id, std::string path) : id_(id), path_(std::move(path)) {}
+  // Create's work once the file exists: map it, allocate and write the header.
+  Status Initialize(uint64_t capacity, bool temporary, bool huge_pages);
   // The slow paths of Reserve and MappedForWrite: allocate on disk up to at least `end`; map
   // writable the pages of [offset, end) and some ahead.
   Status AllocateTo(uint64_t end);

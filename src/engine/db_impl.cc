@@ -758,12 +758,8 @@ Status DBImpl::RotateLocked(uint64_t record_bytes) {
     return Status::NotSupported(dir_ + ": all " + std::to_string(kMaxFileId) +
                                 " data file ids are used");
   }
-  if (active_ != nullptr) {
-    if (Status s = active_->Seal(/*sync=*/false); !s.ok()) return s;
-    // Records in it may still wait for a flush; the next sync leader takes care of them.
-    unsynced_sealed_.push_back(active_->id());
-    QueueHint(active_->id());
-  }
+  // The new file first: if the disk cannot hold it, the active file stays as it is, and
+  // takes the writes that still fit.
   const uint64_t capacity =
       std::max<uint64_t>(options_.max_file_size, format::kFileHeaderSize + record_bytes);
   std::unique_ptr<DataFile> file;
@@ -771,6 +767,17 @@ Status DBImpl::RotateLocked(uint64_t record_bytes) {
                                   huge_pages_);
       !s.ok()) {
     return s;
+  }
+  if (active_ != nullptr) {
+    if (Status s = active_->Seal(/*sync=*/false); !s.ok()) {
+      const std::string path = file->path();
+      file.reset();
+      RemoveFile(path);  // best effort: a file of just a header holds nothing
+      return s;
+    }
+    // Records in it may still wait for a flush; the next sync leader takes care of them.
+    unsynced_sealed_.push_back(active_->id());
+    QueueHint(active_->id());
   }
   next_file_id_++;
   dir_dirty_ = true;

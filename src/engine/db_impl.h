@@ -238,6 +238,14 @@ class DBImpl final : public DB {
   void ApplyRecovered(std::string_view key, uint64_t hash, const KeyLocation& loc, bool tombstone,
                       uint64_t expire_at_ms);
 
+  // Takes data files out of files_ for deletion once no reader or flush can be using them.
+  // The keydir must no longer point into them.
+  std::vector<std::unique_ptr<DataFile>> DetachFiles(std::span<const uint32_t> ids);
+  // After a failed merge: points the keys copied into outputs that were not published back
+  // at their records in `inputs`, then deletes those outputs.
+  void AbandonOutputs(std::span<const uint32_t> inputs, std::span<DataFile* const> outputs);
+  // Whether the keydir points at a record of f.
+  bool Referenced(const DataFile& f);
   // Writes the hint file of sealed data file `id`, unless it is gone or has one.
   Status WriteHint(uint32_t id);
   void MaintenanceLoop();  // background thread: hints of sealed files, automatic merges

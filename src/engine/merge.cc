@@ -82,7 +82,13 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
     std::lock_guard l(write_mu_);
     if (Status s = CheckWritable(); !s.ok()) return s;
     uint64_t immutable_bytes = 0;
-    for (const DataFile* f : files_.List()) immutable_bytes += f->size();
+    for (const DataFile* f : files_.List()) {
+      if (!f->published()) {
+        return Status::IOError(f->disk_path() + ": an earlier merge failed and could not take " +
+                               "back this output of it; reopen the store to merge again");
+      }
+      immutable_bytes += f->size();
+    }
     // Outputs hold at most what the inputs hold; one file per max_file_size, plus slack for
     // records that do not fill a file. A merge that runs out stops early (see above).
     const uint64_t reserve = immutable_bytes / options_.max_file_size + 2;
@@ -174,8 +180,10 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
                                    tombstone ? 0 : rec.expire_at_ms, tombstone});
   };
 
+  std::vector<uint32_t> scanned;  // inputs whose records were read, done or not
   for (uint32_t id : inputs) {
     if (closing_) break;
+    scanned.push_back(id);
     DataFile* in = files_.Get(id);
     // Records that hide older versions of their key must stay if an older file stays.
     const bool keep_deletes = oldest_kept < id;
@@ -244,25 +252,16 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
   // the merge failed; the inputs are deleted only if it all succeeded.
   Status s = finish_output();
   if (status.ok()) status = s;
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    // An output that could not be published (a full disk, most often) would be deleted by
+    // the next Open, and the keydir points into it: take it back.
+    AbandonOutputs(scanned, outputs);
+    return status;
+  }
   Hook("merge:outputs-published");
 
-  // 4. Delete the inputs, oldest first. No keydir entry points into them any more; one pass
-  // over every shard lock waits out readers that found a location in them just before.
-  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
-    std::unique_lock sl(keydir_.shard(i).mu);
-  }
-  std::vector<std::unique_ptr<DataFile>> removed;
-  {
-    // No flush may be running on a file we are about to destroy.
-    std::unique_lock sl(sync_mu_);
-    sync_cv_.wait(sl, [this] { return !sync_running_; });
-    std::lock_guard l(write_mu_);
-    for (uint32_t id : done) {
-      std::erase(unsynced_sealed_, id);
-      removed.push_back(files_.Remove(id));
-    }
-  }
+  // 4. Delete the inputs, oldest first. No keydir entry points into them any more.
+  std::vector<std::unique_ptr<DataFile>> removed = DetachFiles(done);
   uint64_t output_bytes = 0;
   for (const DataFile* f : outputs) output_bytes += f->size();
   for (const auto& f : removed) {
@@ -286,6 +285,90 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
   }
   Hook("merge:done");
   return status;
+}
+
+std::vector<std::unique_ptr<DataFile>> DBImpl::DetachFiles(std::span<const uint32_t> ids) {
+  // One pass over every shard lock waits out readers that found a location in them just
+  // before the keydir stopped pointing there.
+  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+    std::unique_lock sl(keydir_.shard(i).mu);
+  }
+  std::vector<std::unique_ptr<DataFile>> removed;
+  // No flush may be running on a file we are about to destroy.
+  std::unique_lock sl(sync_mu_);
+  sync_cv_.wait(sl, [this] { return !sync_running_; });
+  std::lock_guard l(write_mu_);
+  for (uint32_t id : ids) {
+    std::erase(unsynced_sealed_, id);
+    removed.push_back(files_.Remove(id));
+  }
+  return removed;
+}
+
+void DBImpl::AbandonOutputs(std::span<const uint32_t> inputs, std::span<DataFile* const> outputs) {
+  std::vector<uint32_t> abandoned;
+  for (const DataFile* f : outputs) {
+    if (!f->published()) abandoned.push_back(f->id());
+  }
+  if (abandoned.empty()) return;
+  auto abandoned_file = [&](uint32_t id) -> const DataFile* {
+    return std::find(abandoned.begin(), abandoned.end(), id) != abandoned.end() ? files_.Get(id)
+                                                                                : nullptr;
+  };
+  // A copied record has its key and sequence number in the output and in an input, which
+  // is still here (the inputs go only after a merge succeeds): point the key back at it,
+  // unless a write replaced it since.
+  for (uint32_t id : inputs) {
+    const DataFile* in = files_.Get(id);
+    if (in == nullptr) continue;
+    ScanSummary summary;
+    ScanRecords(
+        in->base(), format::kFileHeaderSize, in->size(), in->path(), TailRule{},
+        RecoveryMode::kStrict,
+        [&](const format::RecordView& rec, uint64_t offset) {
+          if (rec.tombstone()) return;
+          const uint64_t hash = HashKey(rec.key);
+          KeydirShard& shard = keydir_.ShardFor(hash);
+          std::unique_lock xl(shard.mu);
+          KeyLocation current;
+          if (!shard.Find(rec.key, hash, &current)) return;
+          const DataFile* out = abandoned_file(current.file_id);
+          format::RecordView copy;
+          if (out == nullptr ||
+              format::DecodeRecord(out->base() + current.offset, current.size, &copy) !=
+                  format::DecodeResult::kOk ||
+              copy.seq != rec.seq) {
+            return;
+          }
+          shard.ReplaceIf(rec.key, hash, current,
+                          KeyLocation{id, static_cast<uint32_t>(offset),
+                                      static_cast<uint32_t>(rec.size), rec.expire_at_ms != 0});
+        },
+        [](uint64_t, uint64_t, const std::string&) {}, &summary);
+  }
+  // Only what nothing points into any more can go. Anything else stays, unpublished: Open
+  // deletes it (its records are in the inputs), and no merge runs until then (MergeFiles
+  // refuses while a file is unpublished).
+  std::erase_if(abandoned, [&](uint32_t id) { return Referenced(*files_.Get(id)); });
+  for (const auto& f : DetachFiles(abandoned)) RemoveFile(f->disk_path());
+}
+
+bool DBImpl::Referenced(const DataFile& f) {
+  bool referenced = false;
+  ScanSummary summary;
+  ScanRecords(
+      f.base(), format::kFileHeaderSize, f.size(), f.path(), TailRule{}, RecoveryMode::kStrict,
+      [&](const format::RecordView& rec, uint64_t offset) {
+        if (referenced || rec.tombstone()) return;
+        const uint64_t hash = HashKey(rec.key);
+        const KeydirShard& shard = keydir_.ShardFor(hash);
+        std::shared_lock sl(shard.mu);
+        KeyLocation current;
+        referenced = shard.Find(rec.key, hash, &current) && current.file_id == f.id() &&
+                     current.offset == offset;
+      },
+      [](uint64_t, uint64_t, const std::string&) {}, &summary);
+  return referenced;
 }
 
 std::vector<FileStats> DBImpl::FileStatsList() const {

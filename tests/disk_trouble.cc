@@ -1,0 +1,119 @@
+// A disk that fills up or fails, simulated for disk_trouble_test. Linked with
+// -Wl,--wrap=posix_fallocate,--wrap=posix_fallocate64,--wrap=pwrite,--wrap=pwrite64,
+// --wrap=fdatasync,--wrap=rename, so these calls of the engine come here before they reach the
+// kernel. They are where a store asks for new disk space (data files are allocated ahead of
+// their records; hint files are written with pwrite) or where a full or failing disk reports
+// it (a flush, a rename that needs a new directory block). See disk_trouble.h.
+
+#include "disk_trouble.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <mutex>
+
+extern "C" {
+int __real_posix_fallocate(int fd, off_t offset, off_t length);
+int __real_posix_fallocate64(int fd, off_t offset, off_t length);
+ssize_t __real_pwrite(int fd, const void* buf, size_t n, off_t offset);
+ssize_t __real_pwrite64(int fd, const void* buf, size_t n, off_t offset);
+int __real_fdatasync(int fd);
+int __real_rename(const char* from, const char* to);
+int __wrap_posix_fallocate(int fd, off_t offset, off_t length);
+int __wrap_posix_fallocate64(int fd, off_t offset, off_t length);
+ssize_t __wrap_pwrite(int fd, const void* buf, size_t n, off_t offset);
+ssize_t __wrap_pwrite64(int fd, const void* buf, size_t n, off_t offset);
+int __wrap_fdatasync(int fd);
+int __wrap_rename(const char* from, const char* to);
+}
+
+namespace bitcask::test {
+namespace {
+
+std::mutex mu;
+int64_t free_bytes = -1;   // guarded by mu; -1: no limit
+int64_t calls_left = -1;   // guarded by mu; -1: no limit
+uint64_t failures = 0;     // guarded by mu
+
+// Whether a call that needs `bytes` of new space fails (with ENOSPC); charges it if not.
+bool Refuse(uint64_t bytes) {
+  std::lock_guard l(mu);
+  bool refuse = calls_left == 0;
+  if (calls_left > 0) calls_left--;
+  if (!refuse && free_bytes >= 0) {
+    refuse = bytes > static_cast<uint64_t>(free_bytes);
+    if (!refuse) free_bytes -= static_cast<int64_t>(bytes);
+  }
+  failures += refuse;
+  return refuse;
+}
+
+}  // namespace
+
+void SetDiskFree(int64_t bytes) {
+  std::lock_guard l(mu);
+  free_bytes = bytes;
+}
+
+void FailDiskAfter(int64_t calls) {
+  std::lock_guard l(mu);
+  calls_left = calls;
+}
+
+void HealDisk() {
+  std::lock_guard l(mu);
+  free_bytes = -1;
+  calls_left = -1;
+}
+
+uint64_t DiskFailures() {
+  std::lock_guard l(mu);
+  return failures;
+}
+
+}  // namespace bitcask::test
+
+using bitcask::test::Refuse;
+
+int __wrap_posix_fallocate(int fd, off_t offset, off_t length) {
+  if (Refuse(static_cast<uint64_t>(length))) return ENOSPC;
+  return __real_posix_fallocate(fd, offset, length);
+}
+
+int __wrap_posix_fallocate64(int fd, off_t offset, off_t length) {
+  if (Refuse(static_cast<uint64_t>(length))) return ENOSPC;
+  return __real_posix_fallocate64(fd, offset, length);
+}
+
+ssize_t __wrap_pwrite(int fd, const void* buf, size_t n, off_t offset) {
+  if (Refuse(n)) {
+    errno = ENOSPC;
+    return -1;
+  }
+  return __real_pwrite(fd, buf, n, offset);
+}
+
+ssize_t __wrap_pwrite64(int fd, const void* buf, size_t n, off_t offset) {
+  if (Refuse(n)) {
+    errno = ENOSPC;
+    return -1;
+  }
+  return __real_pwrite64(fd, buf, n, offset);
+}
+
+int __wrap_fdatasync(int fd) {
+  if (Refuse(0)) {
+    errno = ENOSPC;
+    return -1;
+  }
+  return __real_fdatasync(fd);
+}
+
+int __wrap_rename(const char* from, const char* to) {
+  if (Refuse(0)) {
+    errno = ENOSPC;
+    return -1;
+  }
+  return __real_rename(from, to);
+}
