@@ -177,6 +177,26 @@ TEST_F(DiskTroubleTest, WritableOpenOfAFullDiskNeedsNoNewSpace) {
   ASSERT_OK(db_->Put("after", "v"));
 }
 
+TEST_F(DiskTroubleTest, OpenAfterACrashThatLeftAnEmptyNewestFileNeedsNoNewSpace) {
+  // A crash right after a new file was made, before its header reached the disk: the file
+  // is dropped and the one before it takes the appends again.
+  ASSERT_OK(Open());
+  ASSERT_OK(db_->Put("a", "1"));
+  db_.reset();
+  WriteFile(dir() + "/00000002.data", "");
+  WriteFile(dir() + "/00000003.data", std::string(8192, '\0'));
+  SetDiskFree(0);
+  ASSERT_OK(Open());
+  EXPECT_EQ(Get("a"), "1");
+  EXPECT_EQ(DataFiles(dir()), std::vector<std::string>{"00000001.data"});
+  HealDisk();
+  ASSERT_OK(db_->Put("b", "2"));
+  EXPECT_EQ(DataFiles(dir()), std::vector<std::string>{"00000001.data"});
+  Reopen();
+  EXPECT_EQ(Get("a"), "1");
+  EXPECT_EQ(Get("b"), "2");
+}
+
 // A merge that hits the full disk at any step: it fails with the disk's error, every key
 // still reads as before, nothing it wrote is left behind, and the next merge (once there is
 // space), whichever files it takes, loses nothing. Swept over every call of the merge that

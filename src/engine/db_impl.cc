@@ -1060,11 +1060,14 @@ Status DBImpl::Recover() {
     return Status::InvalidArgument(dir_ + ": a store already exists here (error_if_exists is set)");
   }
 
+  next_file_id_ = ids.empty() ? 1 : ids.back() + 1;
+  if (s = DropUnwrittenNewest(&ids); !s.ok()) return s;
+
   std::vector<LoadPlan> plans;
   for (size_t i = 0; i < ids.size(); i++) {
     LoadPlan plan;
     if (s = PlanDataFile(ids[i], i + 1 == ids.size(), &plan); !s.ok()) return s;
-    if (plan.file != nullptr) plans.push_back(std::move(plan));
+    plans.push_back(std::move(plan));
   }
 
   // Size the keydir once for the keys the hint files announce (an upper bound: overwritten
@@ -1126,7 +1129,6 @@ Status DBImpl::Recover() {
   last_seq_ = max_seq;
   written_seq_.store(max_seq);
   synced_seq_ = max_seq;
-  next_file_id_ = ids.empty() ? 1 : ids.back() + 1;
 
   if (!options_.read_only) {
     std::lock_guard l(write_mu_);
@@ -1152,6 +1154,26 @@ Status DBImpl::Recover() {
   return Status::OK();
 }
 
+Status DBImpl::DropUnwrittenNewest(std::vector<uint32_t>* ids) {
+  while (!ids->empty()) {
+    const uint32_t id = ids->back();
+    std::unique_ptr<DataFile> f;
+    if (Status s = DataFile::Open(dir_, id, /*writable=*/false, 0, &f); !s.ok()) return s;
+    const uint64_t size = f->size();
+    if (FindNextNonZero(f->base(), 0, size) != size) return Status::OK();
+    // Not even a header: a crash right after the file was made, before its header reached
+    // the disk (no record was ever acknowledged in it). The file before it is the newest
+    // again, to append to: a store on a full disk opens without asking for a new file.
+    tail_bytes_truncated_ += size;
+    f.reset();
+    if (!options_.read_only) {
+      if (Status s = RemoveFile(DataFileName(dir_, id)); !s.ok()) return s;
+    }
+    ids->pop_back();
+  }
+  return Status::OK();
+}
+
 Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   const bool writable = newest && !options_.read_only;
   std::unique_ptr<DataFile> owned;
@@ -1168,13 +1190,6 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
                                f->path(), &version);
   const bool header_ok = s.ok();
   if (!header_ok) {
-    if (newest && FindNextNonZero(f->base(), 0, size) == size) {
-      // A crash right after the file was created, before its header reached the disk: no
-      // record was ever acknowledged in it.
-      tail_bytes_truncated_ += size;
-      owned.reset();
-      return writable ? RemoveFile(DataFileName(dir_, id)) : Status::OK();
-    }
     // A file of a newer format is not ours to salvage. A damaged header is 16 bytes of
     // damage: salvage reads the records after it, each with its own checksum, from a file it
     // will not append to (a merge rewrites them under a good header). Check reports it.

@@ -227,8 +227,10 @@ class DBImpl final : public DB {
     uint64_t max_seq = 0;
     std::vector<ScanSummary> summaries;  // one per plan
   };
-  // Opens data file `id`, checks its header and hint and adds it to files_. Leaves
-  // plan->file null if the file is to be skipped (see the comments inside).
+  // Drops from the end of `ids` (sorted) the files that hold nothing, not even a header;
+  // removes them unless read-only.
+  Status DropUnwrittenNewest(std::vector<uint32_t>* ids);
+  // Opens data file `id`, checks its header and hint and adds it to files_.
   Status PlanDataFile(uint32_t id, bool newest, LoadPlan* plan);
   // Applies the records of every planned file, in order, to the shards whose index is
   // `part` modulo `parts`.
