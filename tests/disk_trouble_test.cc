@@ -197,6 +197,32 @@ TEST_F(DiskTroubleTest, OpenAfterACrashThatLeftAnEmptyNewestFileNeedsNoNewSpace)
   EXPECT_EQ(Get("b"), "2");
 }
 
+TEST_F(DiskTroubleTest, AFailedFlushStopsWritesUntilReopen) {
+  // After a failed fdatasync the kernel may have dropped the pages it could not write, and
+  // a second fdatasync can succeed without them: a store that retried would acknowledge
+  // writes it lost. Every later write and sync reports the first failure instead.
+  Options o;
+  o.sync_mode = SyncMode::kAlways;
+  ASSERT_OK(Open(o));
+  ASSERT_OK(db_->Put("before", "1"));
+  FailDiskAfter(0);
+  Status s = db_->Put("failed", "2");
+  ASSERT_TRUE(IsDiskFull(s)) << s.ToString();
+  EXPECT_NE(s.ToString().find("fdatasync"), std::string::npos) << s.ToString();
+  HealDisk();  // the disk is fine again, but what the failed flush held may be gone
+  for (Status later : {db_->Put("later", "3"), db_->Delete("before"), db_->Sync()}) {
+    EXPECT_EQ(later.ToString(), s.ToString());
+  }
+  EXPECT_EQ(Get("before"), "1");  // reads go on
+  EXPECT_EQ(db_->Close().ToString(), s.ToString()) << "a clean close would promise too much";
+  db_.reset();
+  ASSERT_OK(Open(o));  // a reopen reads what is on disk and starts over
+  EXPECT_EQ(Get("before"), "1");
+  EXPECT_EQ(Get("later"), "NOT_FOUND");
+  ASSERT_OK(db_->Put("later", "3"));
+  EXPECT_EQ(Get("later"), "3");
+}
+
 // A merge that hits the full disk at any step: it fails with the disk's error, every key
 // still reads as before, nothing it wrote is left behind, and the next merge (once there is
 // space), whichever files it takes, loses nothing. Swept over every call of the merge that

@@ -965,6 +965,8 @@ Status DBImpl::Close() {
       if (s.ok()) s = seal;
     }
     if (s.ok() && dir_dirty_) s = SyncDir(dir_);
+    // A flush that failed before may have lost writes this one cannot bring back.
+    if (s.ok()) s = bg_error_;
     l.unlock();
     // Hints for the active file and any sealed file still without one: the next Open reads
     // them instead of the data. Only time is lost if this fails, so its status is dropped.
