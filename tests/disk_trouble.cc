@@ -1,13 +1,15 @@
 // A disk that fills up or fails, simulated for disk_trouble_test. Linked with
 // -Wl,--wrap=posix_fallocate,--wrap=posix_fallocate64,--wrap=pwrite,--wrap=pwrite64,
-// --wrap=fdatasync,--wrap=rename, so these calls of the engine come here before they reach the
-// kernel. They are where a store asks for new disk space (data files are allocated ahead of
-// their records; hint files are written with pwrite) or where a full or failing disk reports
-// it (a flush, a rename that needs a new directory block). See disk_trouble.h.
+// --wrap=fdatasync,--wrap=rename,--wrap=statvfs,--wrap=statvfs64, so these calls of the engine
+// come here before they reach the kernel. They are where a store asks for new disk space (data
+// files are allocated ahead of their records; hint files are written with pwrite), where a
+// full or failing disk reports it (a flush, a rename that needs a new directory block), and
+// where it asks how much space is left. See disk_trouble.h.
 
 #include "disk_trouble.h"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,12 +22,16 @@ ssize_t __real_pwrite(int fd, const void* buf, size_t n, off_t offset);
 ssize_t __real_pwrite64(int fd, const void* buf, size_t n, off_t offset);
 int __real_fdatasync(int fd);
 int __real_rename(const char* from, const char* to);
+int __real_statvfs(const char* path, struct statvfs* st);
+int __real_statvfs64(const char* path, struct statvfs* st);
 int __wrap_posix_fallocate(int fd, off_t offset, off_t length);
 int __wrap_posix_fallocate64(int fd, off_t offset, off_t length);
 ssize_t __wrap_pwrite(int fd, const void* buf, size_t n, off_t offset);
 ssize_t __wrap_pwrite64(int fd, const void* buf, size_t n, off_t offset);
 int __wrap_fdatasync(int fd);
 int __wrap_rename(const char* from, const char* to);
+int __wrap_statvfs(const char* path, struct statvfs* st);
+int __wrap_statvfs64(const char* path, struct statvfs* st);
 }
 
 namespace bitcask::test {
@@ -47,6 +53,13 @@ bool Refuse(uint64_t bytes) {
   }
   failures += refuse;
   return refuse;
+}
+
+// What statvfs says of the simulated disk: the budget, if there is one.
+int Report(int rc, struct statvfs* st) {
+  std::lock_guard l(mu);
+  if (rc == 0 && free_bytes >= 0) st->f_bavail = static_cast<uint64_t>(free_bytes) / st->f_frsize;
+  return rc;
 }
 
 }  // namespace
@@ -75,6 +88,7 @@ uint64_t DiskFailures() {
 }  // namespace bitcask::test
 
 using bitcask::test::Refuse;
+using bitcask::test::Report;
 
 int __wrap_posix_fallocate(int fd, off_t offset, off_t length) {
   if (Refuse(static_cast<uint64_t>(length))) return ENOSPC;
@@ -116,4 +130,10 @@ int __wrap_rename(const char* from, const char* to) {
     return -1;
   }
   return __real_rename(from, to);
+}
+
+int __wrap_statvfs(const char* path, struct statvfs* st) { return Report(__real_statvfs(path, st), st); }
+
+int __wrap_statvfs64(const char* path, struct statvfs* st) {
+  return Report(__real_statvfs64(path, st), st);
 }

@@ -10,7 +10,8 @@
 namespace bitcask::test {
 
 // From now on the disk has `bytes` of space left: an allocation (posix_fallocate) or a
-// hint write (pwrite) that needs more fails with ENOSPC, and what succeeds uses it up.
+// hint write (pwrite) that needs more fails with ENOSPC, and what succeeds uses it up;
+// statvfs reports what is left.
 void SetDiskFree(int64_t bytes);
 // After `calls` more allocations, hint writes, flushes (fdatasync) and renames, every one
 // fails with ENOSPC.

@@ -223,6 +223,25 @@ TEST_F(DiskTroubleTest, AFailedFlushStopsWritesUntilReopen) {
   EXPECT_EQ(Get("later"), "3");
 }
 
+TEST_F(DiskTroubleTest, MergeWithoutRoomForItsOutputDoesNotStart) {
+  // It would fail half way, after taking the last of the disk from writers.
+  ASSERT_OK(Open(SmallFiles()));
+  ASSERT_OK(MergeWorkload(db_.get()));
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  const std::vector<std::string> files = DataFiles(dir());
+  const uint64_t failures = DiskFailures();
+  SetDiskFree(static_cast<int64_t>((stats.total_bytes - stats.dead_bytes) / 2));
+  Status s = db_->Merge();
+  ASSERT_TRUE(IsDiskFull(s)) << s.ToString();
+  EXPECT_NE(s.ToString().find("a merge needs about"), std::string::npos) << s.ToString();
+  EXPECT_EQ(DiskFailures(), failures) << "it asked the disk for nothing";
+  EXPECT_EQ(DataFiles(dir()), files) << "not even a new active file";
+  HealDisk();
+  ASSERT_OK(db_->Merge());
+  ExpectExactly(MergeWorkloadExpected());
+}
+
 // A merge that hits the full disk at any step: it fails with the disk's error, every key
 // still reads as before, nothing it wrote is left behind, and the next merge (once there is
 // space), whichever files it takes, loses nothing. Swept over every call of the merge that

@@ -5,6 +5,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -174,6 +175,13 @@ Status ListDir(const std::string& dir, std::vector<std::string>* names) {
   const int err = errno;
   ::closedir(d);
   if (err != 0) return Status::FromErrno("readdir " + dir, err);
+  return Status::OK();
+}
+
+Status FreeSpace(const std::string& path, uint64_t* bytes) {
+  struct statvfs st;
+  if (::statvfs(path.c_str(), &st) != 0) return Status::FromErrno("statvfs " + path, errno);
+  *bytes = uint64_t{st.f_bavail} * st.f_frsize;
   return Status::OK();
 }
 

@@ -82,6 +82,8 @@ Status SyncDir(const std::string& dir);            // fsync of the directory its
 Status RenameFile(const std::string& from, const std::string& to);
 Status RemoveFile(const std::string& path);
 Status ListDir(const std::string& dir, std::vector<std::string>* names);
+// Bytes an unprivileged writer can still use on the file system holding path (statvfs).
+Status FreeSpace(const std::string& path, uint64_t* bytes);
 // Creates dir, and any missing parents, if it does not exist; *created tells whether it did.
 Status CreateDirIfMissing(const std::string& dir, bool* created);
 bool PathExists(const std::string& path);

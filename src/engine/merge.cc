@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <ctime>
 #include <memory>
 #include <shared_mutex>
@@ -88,6 +89,19 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
                                "back this output of it; reopen the store to merge again");
       }
       immutable_bytes += f->size();
+    }
+    // A merge writes the live records of its inputs before it deletes any of them: without
+    // room for them it would fail half way, having taken the last of the disk from writers.
+    uint64_t live = 0, free_bytes = 0;
+    for (FileStats fs : FileStatsList()) {
+      fs.active = false;  // sealed below, and then a candidate like any other file
+      if (select(fs)) live += fs.total_bytes - std::min(fs.dead_bytes, fs.total_bytes);
+    }
+    if (FreeSpace(dir_, &free_bytes).ok() && free_bytes < live) {
+      return Status::FromErrno(dir_ + ": a merge needs about " + std::to_string(live >> 20) +
+                                   " MiB free to write what it keeps, and " +
+                                   std::to_string(free_bytes >> 20) + " MiB are",
+                               ENOSPC);
     }
     // Outputs hold at most what the inputs hold; one file per max_file_size, plus slack for
     // records that do not fill a file. A merge that runs out stops early (see above).
