@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -40,7 +39,7 @@ Status DataFile::Create(const std::string& dir, uint32_t id, uint64_t capacity,
     // Most often the disk is full. Leave no file behind: a later try takes the same name.
     const std::string path = f->disk_path();
     f.reset();
-    ::unlink(path.c_str());
+    RemoveFile(path);
     return s;
   }
   *out = std::move(f);

@@ -156,12 +156,14 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
     std::unique_ptr<DataFile> file;
     const uint64_t capacity = std::max<uint64_t>(options_.max_file_size,
                                                  format::kFileHeaderSize + record_size);
+    // The hint first: a writer that fails removes its file, as Create does.
+    auto hint = std::make_unique<HintWriter>(dir_, next_output);
+    if (Status s = hint->Open(); !s.ok()) return s;
     // Written start to end and flushed once: huge pages cost no extra write-back here.
     Status s = DataFile::Create(dir_, next_output, capacity, &file, /*temporary=*/true,
                                 /*huge_pages=*/true);
     if (!s.ok()) return s;
-    out.hint = std::make_unique<HintWriter>(dir_, next_output);
-    if (s = out.hint->Open(); !s.ok()) return s;
+    out.hint = std::move(hint);
     next_output++;
     out.file = file.get();
     out.max_seq = 0;
