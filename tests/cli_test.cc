@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "test_util.h"
 
@@ -98,6 +99,12 @@ TEST_F(CliTest, PutWithTtlSetsAnExpiry) {
                                                  .count());
   EXPECT_GT(expiry, now + 50'000);
   EXPECT_LE(expiry, now + 60'000);
+  db_.reset();
+  // Below a millisecond: rounded up, never down to 0 (which would mean no expiry).
+  EXPECT_EQ(Cli("put blink x --ttl 0.0001").code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_OK(Open());
+  EXPECT_EQ(Get("blink"), "NOT_FOUND");
 }
 
 TEST_F(CliTest, ScanByPrefixRangeReverseAndLimit) {
@@ -142,6 +149,16 @@ TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWithZero) {
   EXPECT_EQ(Cli("frobnicate").code, 2);
   EXPECT_EQ(Cli("get").code, 2);  // KEY missing
   EXPECT_EQ(Cli("put k v --ttl -3").code, 2);
+  for (const char* ttl : {"0", "nan", "inf", "1e300", "5x", "abc"}) {
+    r = Cli(std::string("put k v --ttl ") + ttl);
+    EXPECT_EQ(r.code, 2) << ttl;
+    EXPECT_NE(r.out.find("--ttl: expects a number of seconds above 0"), std::string::npos) << r.out;
+  }
+  for (const char* limit : {"-1", "1.5", "x"}) {
+    r = Cli(std::string("scan --limit ") + limit);
+    EXPECT_EQ(r.code, 2) << limit;
+    EXPECT_NE(r.out.find("--limit: expects a whole number of keys"), std::string::npos) << r.out;
+  }
 
   r = RunCli("--help");
   EXPECT_EQ(r.code, 0);

@@ -578,6 +578,21 @@ TEST_F(DBBasicTest, ExpiryWithInjectedClock) {
   EXPECT_EQ(Get("token"), "kept");
 }
 
+TEST_F(DBBasicTest, TtlTooLargeForMillisecondsIsAnError) {
+  // now + ttl_ms would wrap around to a time long past, and the key would vanish at once.
+  Options options;
+  options.clock = &clock_;
+  Reopen(options);
+  const Status s = db_->Put("k", "v", WriteOptions{.ttl_ms = UINT64_MAX - 500'000});
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.ToString().find("ttl_ms"), std::string::npos) << s.ToString();
+  EXPECT_EQ(Get("k"), "NOT_FOUND");
+  // The largest that fits is a key that never expires in practice.
+  ASSERT_OK(db_->Put("k", "v", WriteOptions{.ttl_ms = UINT64_MAX - clock_.NowMillis()}));
+  clock_.Advance(1'000'000'000);
+  EXPECT_EQ(Get("k"), "v");
+}
+
 TEST_F(DBBasicTest, DeleteOfAnExpiringKey) {
   Options options;
   options.clock = &clock_;

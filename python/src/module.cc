@@ -418,17 +418,23 @@ class Codec {
 // Values at least this large are written and read with the GIL released.
 constexpr size_t kReleaseGilBytes = 64 * 1024;
 
+// Seconds (ttl or expire_at) as milliseconds, below 2^62 (146 million years), or a ValueError
+// that says what was wrong: not positive, not finite (NaN and infinity compare false below),
+// or too large to convert.
+uint64_t Millis(py::handle seconds, const char* what) {
+  // float() of it: a TypeError for a str, an OverflowError for an int too large for a float.
+  const double secs = PyFloat_AsDouble(seconds.ptr());
+  if (secs == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+  if (!(secs > 0 && secs * 1000 < 0x1p62)) {
+    throw py::value_error(std::string(what) + " must be a positive, finite number of seconds " +
+                          "(below 4.6e15), not " + py::repr(seconds).cast<std::string>());
+  }
+  return std::max<uint64_t>(1, static_cast<uint64_t>(secs * 1000 + 0.5));
+}
+
 uint64_t ExpiryMillis(py::handle ttl, py::handle expire_at) {
-  if (!expire_at.is_none()) {
-    const double at = expire_at.cast<double>();
-    if (at <= 0) throw py::value_error("expire_at must be a positive Unix time in seconds");
-    return static_cast<uint64_t>(at * 1000);
-  }
-  if (!ttl.is_none()) {
-    const double secs = ttl.cast<double>();
-    if (secs <= 0) throw py::value_error("ttl must be a positive number of seconds");
-    return static_cast<uint64_t>(secs * 1000 + 0.5) | (uint64_t{1} << 63);  // relative marker
-  }
+  if (!expire_at.is_none()) return Millis(expire_at, "expire_at (a Unix time)");
+  if (!ttl.is_none()) return Millis(ttl, "ttl") | (uint64_t{1} << 63);  // relative marker
   return 0;
 }
 
@@ -437,7 +443,6 @@ bitcask::WriteOptions MakeWriteOptions(uint64_t expiry, bool sync) {
   w.sync = sync;
   if (expiry & (uint64_t{1} << 63)) {
     w.ttl_ms = expiry & ~(uint64_t{1} << 63);
-    if (w.ttl_ms == 0) w.ttl_ms = 1;
   } else {
     w.expire_at_ms = expiry;
   }

@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -50,6 +51,24 @@ void Check(const Status& s, const std::string& context = "") {
            "or go through it with redis-cli)";
   }
   Fail(msg);
+}
+
+// A number option's check, with a message that says what is expected (CLI11's own ranges
+// print their bounds to 300 digits).
+CLI::Validator Number(std::string expected, bool (*ok)(double)) {
+  return CLI::Validator(
+      [expected, ok](std::string& in) -> std::string {
+        double v = 0;
+        size_t used = 0;
+        try {
+          v = std::stod(in, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != in.size() || used == 0 || !ok(v)) return "expects " + expected + ", not '" + in + "'";
+        return {};
+      },
+      "");
 }
 
 std::unique_ptr<DB> OpenStore(const std::string& dir, bool read_only,
@@ -213,7 +232,9 @@ int main(int argc, char** argv) {
   auto* put = app.add_subcommand("put", "Store VALUE under KEY");
   put->add_option("key", key, "The key")->required();
   put->add_option("value", value, "The value; '-' reads it from standard input")->required();
-  put->add_option("--ttl", ttl, "Seconds until the key expires")->check(CLI::PositiveNumber);
+  put->add_option("--ttl", ttl, "Seconds until the key expires")
+      ->check(Number("a number of seconds above 0 (below 4.6e15)",
+                     [](double v) { return v > 0 && v * 1000 < 0x1p62; }));
 
   auto* del = app.add_subcommand("delete", "Remove KEY (exit 1 if absent)");
   del->add_option("key", key, "The key")->required();
@@ -223,7 +244,9 @@ int main(int argc, char** argv) {
   scan->add_option("--start", start, "First key (inclusive)");
   scan->add_option("--end", end, "Last key (exclusive)");
   scan->add_flag("--reverse", reverse, "Walk down from the last key");
-  scan->add_option("--limit", limit, "At most this many keys");
+  scan->add_option("--limit", limit, "At most this many keys")
+      ->check(Number("a whole number of keys, 0 or more",
+                     [](double v) { return v >= 0 && v < 0x1p63 && v == std::floor(v); }));
   scan->add_flag("--values", values, "Print key<TAB>value");
 
   auto* stats = app.add_subcommand("stats", "Keys, files, bytes, fragmentation, merges");
@@ -267,7 +290,8 @@ int main(int argc, char** argv) {
     }
     auto db = OpenStore(dir, false);
     bitcask::WriteOptions w;
-    w.ttl_ms = static_cast<uint64_t>(ttl * 1000);
+    // Rounded up: a TTL asked for is never 0 ms, which would mean none.
+    w.ttl_ms = ttl > 0 ? static_cast<uint64_t>(std::ceil(ttl * 1000)) : 0;
     w.sync = true;  // a one-off tool: make it durable before saying OK
     Check(db->Put(key, value, w));
     Check(db->Close());

@@ -321,6 +321,24 @@ class BeyondSeedTest(TempStoreTest):
         self.assertEqual(db.keys(), ["batch-kept", "later", "soon"])
         with self.assertRaises(ValueError):
             db.put("x", 1, ttl=-5)
+        # Not finite, or too large for milliseconds: an error that says so, never a key
+        # that silently never expires (or expires at once).
+        for bad in (float("nan"), float("inf"), 1e300, 1e17, 0):
+            with self.assertRaisesRegex(ValueError, "positive, finite number of seconds"):
+                db.put("x", 1, ttl=bad)
+            with self.assertRaisesRegex(ValueError, "positive, finite number of seconds"):
+                db.put("x", 1, expire_at=bad)
+            with self.assertRaisesRegex(ValueError, "positive, finite number of seconds"):
+                db.batch().put("x", 1, ttl=bad)
+        with self.assertRaisesRegex(TypeError, "real number"):
+            db.put("x", 1, ttl="60")
+        with self.assertRaises(OverflowError):
+            db.put("x", 1, ttl=10**400)
+        self.assertNotIn("x", db)
+        # A TTL below a millisecond is one millisecond, not "no expiry".
+        db.put("blink", 1, ttl=0.0001)
+        time.sleep(0.01)
+        self.assertIsNone(db.get("blink"))
 
     def test_sync_merge_stats_check(self):
         db = self.open(sync="always", max_file_size=64 * 1024)
