@@ -240,9 +240,16 @@ TEST_F(DiskTroubleTest, MergeWithoutRoomForItsOutputDoesNotStart) {
   EXPECT_NE(s.ToString().find("a merge needs about"), std::string::npos) << s.ToString();
   EXPECT_EQ(DiskFailures(), failures) << "it asked the disk for nothing";
   EXPECT_EQ(DataFiles(dir()), files) << "not even a new active file";
+  // An automatic merge has no caller to tell: Stats does.
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.merge_failures, 1u);
+  EXPECT_EQ(stats.last_merge_error, s.ToString());
   HealDisk();
   ASSERT_OK(db_->Merge());
   ExpectExactly(MergeWorkloadExpected());
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.merge_failures, 1u);
+  EXPECT_EQ(stats.last_merge_error, "") << "the last merge worked";
 }
 
 // A merge that hits the full disk at any step: it fails with the disk's error, every key

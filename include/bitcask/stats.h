@@ -69,6 +69,10 @@ struct Stats {
   uint64_t merges = 0;
   uint64_t merge_micros = 0;           // time spent merging, in total
   uint64_t merge_bytes_reclaimed = 0;  // bytes of data files removed minus bytes written
+  // Merges that stopped with an error (automatic ones too, which have no caller to tell):
+  // a full disk, most often. Such a merge leaves the store as it was.
+  uint64_t merge_failures = 0;
+  std::string last_merge_error;  // the last merge's error; empty once a merge succeeds
 
   std::vector<FileStats> files;  // ascending file id
 };

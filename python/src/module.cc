@@ -780,6 +780,8 @@ class Store {
     d["merges"] = st.merges;
     d["merge_seconds"] = st.merge_micros / 1e6;
     d["merge_bytes_reclaimed"] = st.merge_bytes_reclaimed;
+    d["merge_failures"] = st.merge_failures;
+    d["last_merge_error"] = st.last_merge_error;
     d["open_seconds"] = st.open_micros / 1e6;
     d["files_loaded_from_hints"] = st.files_loaded_from_hints;
     auto latency = [](const bitcask::LatencyStats& l) {

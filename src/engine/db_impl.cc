@@ -1030,6 +1030,11 @@ Status DBImpl::GetStats(Stats* stats) {
   stats->merges = merges_.load(std::memory_order_relaxed);
   stats->merge_micros = merge_micros_.load(std::memory_order_relaxed);
   stats->merge_bytes_reclaimed = merge_reclaimed_.load(std::memory_order_relaxed);
+  {
+    std::lock_guard l(merge_status_mu_);
+    stats->merge_failures = merge_failures_;
+    stats->last_merge_error = last_merge_error_;
+  }
   return Status::OK();
 }
 

@@ -240,6 +240,8 @@ class DBImpl final : public DB {
   void ApplyRecovered(std::string_view key, uint64_t hash, const KeyLocation& loc, bool tombstone,
                       uint64_t expire_at_ms);
 
+  // MergeFiles with merge_mu_ held; MergeFiles records how it ended for Stats.
+  Status MergeFilesLocked(const std::function<bool(const FileStats&)>& select);
   // Takes data files out of files_ for deletion once no reader or flush can be using them.
   // The keydir must no longer point into them.
   std::vector<std::unique_ptr<DataFile>> DetachFiles(std::span<const uint32_t> ids);
@@ -320,6 +322,9 @@ class DBImpl final : public DB {
   std::atomic<uint64_t> merges_{0};
   std::atomic<uint64_t> merge_micros_{0};
   std::atomic<uint64_t> merge_reclaimed_{0};
+  mutable std::mutex merge_status_mu_;
+  uint64_t merge_failures_ = 0;      // guarded by merge_status_mu_
+  std::string last_merge_error_;     // guarded by merge_status_mu_
 };
 
 }  // namespace bitcask::engine

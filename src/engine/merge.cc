@@ -72,6 +72,21 @@ Status DBImpl::Merge() {
 
 Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
   std::lock_guard merge_lock(merge_mu_);
+  Status s = MergeFilesLocked(select);
+  // A closed or read-only store refuses to merge: that is no failed merge.
+  if (!s.IsClosed() && !options_.read_only) {
+    std::lock_guard l(merge_status_mu_);
+    if (s.ok()) {
+      last_merge_error_.clear();
+    } else {
+      merge_failures_++;
+      last_merge_error_ = s.ToString();
+    }
+  }
+  return s;
+}
+
+Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& select) {
   const auto started = std::chrono::steady_clock::now();
 
   // 1. Seal the active file, reserve output ids, pick the inputs.

@@ -881,7 +881,8 @@ void Flush(CommandContext& c) {
 void AppendInfoLine(std::string* s, std::string_view name, const std::string& value) {
   s->append(name);
   s->push_back(':');
-  s->append(value);
+  // One line per field, whatever a value holds (an error message naming a path, say).
+  for (char c : value) s->push_back(c == '\r' || c == '\n' ? ' ' : c);
   s->append("\r\n");
 }
 
@@ -942,6 +943,9 @@ void Info(CommandContext& c) {
     AppendInfoLine(&s, "loading", "0");
     AppendInfoLine(&s, "aof_enabled", "1");
     AppendInfoLine(&s, "aof_rewrite_in_progress", srv.background_running() ? "1" : "0");
+    // Redis's field for "did the last rewrite work", which monitoring already watches: here
+    // the last merge, automatic ones included.
+    AppendInfoLine(&s, "aof_last_bgrewrite_status", st.last_merge_error.empty() ? "ok" : "err");
     AppendInfoLine(&s, "last_save_time", std::to_string(srv.last_save_unix.load()));
     AppendInfoLine(&s, "last_background_job", srv.background_last());
     AppendInfoLine(&s, "bitcask_sync", cfg.sync);
@@ -955,6 +959,8 @@ void Info(CommandContext& c) {
     AppendInfoLine(&s, "bitcask_merges", std::to_string(st.merges));
     AppendInfoLine(&s, "bitcask_merge_seconds", std::to_string(st.merge_micros / 1e6));
     AppendInfoLine(&s, "bitcask_merge_bytes_reclaimed", std::to_string(st.merge_bytes_reclaimed));
+    AppendInfoLine(&s, "bitcask_merge_failures", std::to_string(st.merge_failures));
+    AppendInfoLine(&s, "bitcask_last_merge_error", st.last_merge_error);
     AppendInfoLine(&s, "bitcask_syncs", std::to_string(st.syncs));
     AppendInfoLine(&s, "bitcask_open_seconds", std::to_string(st.open_micros / 1e6));
     s += "\r\n";

@@ -126,6 +126,9 @@ std::string PrometheusMetrics(ServerState* state) {
     AppendValue(&out, "bitcask_merge_seconds_total", st.merge_micros / 1e6);
     AppendMetric(&out, "bitcask_merge_reclaimed_bytes_total", "counter", "Bytes merges gave back.");
     AppendValue(&out, "bitcask_merge_reclaimed_bytes_total", double(st.merge_bytes_reclaimed));
+    AppendMetric(&out, "bitcask_merge_failures_total", "counter",
+                 "Merges that stopped with an error (a full disk, most often).");
+    AppendValue(&out, "bitcask_merge_failures_total", double(st.merge_failures));
     AppendMetric(&out, "bitcask_syncs_total", "counter", "Flushes to stable storage.");
     AppendValue(&out, "bitcask_syncs_total", double(st.syncs));
     AppendMetric(&out, "bitcask_engine_latency_seconds", "summary",

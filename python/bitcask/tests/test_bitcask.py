@@ -352,6 +352,8 @@ class BeyondSeedTest(TempStoreTest):
         self.assertIn("p99_us", s["put_latency"])
         db.merge()
         self.assertEqual(db.stats()["merges"], 1)
+        self.assertEqual(db.stats()["merge_failures"], 0)
+        self.assertEqual(db.stats()["last_merge_error"], "")
         report = db.check()
         self.assertTrue(report["ok"], report)
         self.assertGreater(report["records"], 0)
