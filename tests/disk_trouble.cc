@@ -1,7 +1,7 @@
 // A disk that fills up or fails, simulated for disk_trouble_test. Linked with
 // -Wl,--wrap=posix_fallocate,--wrap=posix_fallocate64,--wrap=pwrite,--wrap=pwrite64,
-// --wrap=fdatasync,--wrap=rename,--wrap=statvfs,--wrap=statvfs64, so these calls of the engine
-// come here before they reach the kernel. They are where a store asks for new disk space (data
+// --wrap=fdatasync,--wrap=fsync,--wrap=rename,--wrap=statvfs,--wrap=statvfs64, so these calls of
+// the engine come here before they reach the kernel. They are where a store asks for new disk space (data
 // files are allocated ahead of their records; hint files are written with pwrite), where a
 // full or failing disk reports it (a flush, a rename that needs a new directory block), and
 // where it asks how much space is left. See disk_trouble.h.
@@ -14,6 +14,9 @@
 
 #include <cerrno>
 #include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
 extern "C" {
 int __real_posix_fallocate(int fd, off_t offset, off_t length);
@@ -21,6 +24,7 @@ int __real_posix_fallocate64(int fd, off_t offset, off_t length);
 ssize_t __real_pwrite(int fd, const void* buf, size_t n, off_t offset);
 ssize_t __real_pwrite64(int fd, const void* buf, size_t n, off_t offset);
 int __real_fdatasync(int fd);
+int __real_fsync(int fd);
 int __real_rename(const char* from, const char* to);
 int __real_statvfs(const char* path, struct statvfs* st);
 int __real_statvfs64(const char* path, struct statvfs* st);
@@ -29,6 +33,7 @@ int __wrap_posix_fallocate64(int fd, off_t offset, off_t length);
 ssize_t __wrap_pwrite(int fd, const void* buf, size_t n, off_t offset);
 ssize_t __wrap_pwrite64(int fd, const void* buf, size_t n, off_t offset);
 int __wrap_fdatasync(int fd);
+int __wrap_fsync(int fd);
 int __wrap_rename(const char* from, const char* to);
 int __wrap_statvfs(const char* path, struct statvfs* st);
 int __wrap_statvfs64(const char* path, struct statvfs* st);
@@ -41,6 +46,7 @@ std::mutex mu;
 int64_t free_bytes = -1;   // guarded by mu; -1: no limit
 int64_t calls_left = -1;   // guarded by mu; -1: no limit
 uint64_t failures = 0;     // guarded by mu
+std::vector<std::string> flushed;  // guarded by mu
 
 // Whether a call that needs `bytes` of new space fails (with ENOSPC); charges it if not.
 bool Refuse(uint64_t bytes) {
@@ -53,6 +59,14 @@ bool Refuse(uint64_t bytes) {
   }
   failures += refuse;
   return refuse;
+}
+
+// Notes the path of a file about to be flushed.
+void NoteFlush(int fd) {
+  char buf[4096];
+  const ssize_t n = ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, sizeof buf);
+  std::lock_guard l(mu);
+  flushed.emplace_back(buf, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
 // What statvfs says of the simulated disk: the budget, if there is one.
@@ -85,8 +99,14 @@ uint64_t DiskFailures() {
   return failures;
 }
 
+std::vector<std::string> TakeFlushedPaths() {
+  std::lock_guard l(mu);
+  return std::exchange(flushed, {});
+}
+
 }  // namespace bitcask::test
 
+using bitcask::test::NoteFlush;
 using bitcask::test::Refuse;
 using bitcask::test::Report;
 
@@ -121,7 +141,13 @@ int __wrap_fdatasync(int fd) {
     errno = ENOSPC;
     return -1;
   }
+  NoteFlush(fd);
   return __real_fdatasync(fd);
+}
+
+int __wrap_fsync(int fd) {
+  NoteFlush(fd);
+  return __real_fsync(fd);
 }
 
 int __wrap_rename(const char* from, const char* to) {

@@ -6,6 +6,8 @@
 #define BITCASK_TESTS_DISK_TROUBLE_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace bitcask::test {
 
@@ -20,6 +22,8 @@ void FailDiskAfter(int64_t calls);
 void HealDisk();
 // Calls refused so far.
 uint64_t DiskFailures();
+// Paths flushed (fdatasync, fsync) since the last call, in order; clears the record.
+std::vector<std::string> TakeFlushedPaths();
 
 }  // namespace bitcask::test
 

@@ -293,6 +293,31 @@ TEST_F(DiskTroubleTest, MergeFailingAtAnyStepLeavesTheStoreAsItWas) {
   EXPECT_GT(failed_merges, 10);
 }
 
+TEST_F(DiskTroubleTest, FirstFlushAfterOpenCoversOlderFilesAnEarlierRunLeftUnflushed) {
+  // A run killed before it flushed leaves pages of its older files, and the names of its new
+  // ones, in the page cache only. The next run's first flush must make them durable too:
+  // its sync mark vouches for every older file (and its synced writes need the names).
+  // Files without a complete hint are the ones that may be unflushed (a hint is written
+  // only after its data file is flushed).
+  ASSERT_OK(Open(SmallFiles()));
+  for (int i = 0; i < 60; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(1000, 'v')));
+  db_.reset();
+  std::vector<std::string> files = DataFiles(dir());
+  ASSERT_GE(files.size(), 4u);
+  for (const std::string& f : files) std::filesystem::remove(dir() + "/" + f.substr(0, 8) + ".hint");
+  Options o = SmallFiles();
+  o.sync_mode = SyncMode::kAlways;
+  ASSERT_OK(Open(o));
+  TakeFlushedPaths();
+  ASSERT_OK(db_->Put("new", "v"));
+  const std::vector<std::string> flushed = TakeFlushedPaths();
+  for (const std::string& f : files) {
+    EXPECT_NE(std::find(flushed.begin(), flushed.end(), dir() + "/" + f), flushed.end())
+        << f << " was not flushed before the first synced write was acknowledged";
+  }
+  EXPECT_NE(std::find(flushed.begin(), flushed.end(), dir()), flushed.end()) << "the directory";
+}
+
 TEST_F(DiskTroubleTest, FailingMergesBesideWritersLoseNothing) {
   // Writers go on while merges fail at one step after another (the writers' own file
   // rotations fail too when the disk does): every write a writer saw succeed is there at

@@ -1160,6 +1160,15 @@ Status DBImpl::Recover() {
       }
       if (s = RotateLocked(0); !s.ok()) return s;
     }
+    // A process killed before flushing (or whose flush failed) can leave pages of older
+    // files, and the names of new ones, only in the page cache. The first flush from here on
+    // covers them too, before a sync mark vouches for them. A file with a complete hint was
+    // flushed before its hint was written.
+    for (const LoadPlan& p : plans) {
+      const bool flushed = p.hint && p.hint->data_size() == p.file->size();
+      if (p.file != active_ && !flushed) unsynced_sealed_.push_back(p.file->id());
+    }
+    dir_dirty_ = true;
     if (options_.sync_mode == SyncMode::kInterval) sync_thread_ = std::thread([this] { SyncLoop(); });
     maintenance_thread_ = std::thread([this] { MaintenanceLoop(); });
   }
