@@ -276,6 +276,7 @@ TEST_F(CommandsTest, ConfigInfoCommand) {
   EXPECT_NE(info.find("bitcask_data_files:"), std::string::npos);
   EXPECT_NE(info.find("aof_last_bgrewrite_status:ok\r\n"), std::string::npos);
   EXPECT_NE(info.find("bitcask_merge_failures:0\r\n"), std::string::npos);
+  EXPECT_NE(info.find("aof_last_write_status:ok\r\n"), std::string::npos);
   EXPECT_NE(Call({"INFO", "commandstats"}).find("cmdstat_set:calls=1"), std::string::npos);
   EXPECT_EQ(Call({"COMMAND", "COUNT"}), ":" + std::to_string(AllCommands().size()) + "\r\n");
   EXPECT_EQ(Call({"COMMAND", "INFO", "get"}).substr(0, 20), "*1\r\n*10\r\n$3\r\nget\r\n:2");

@@ -217,6 +217,9 @@ TEST_F(DiskTroubleTest, AFailedFlushStopsWritesUntilReopen) {
     EXPECT_EQ(later.ToString(), s.ToString());
   }
   EXPECT_EQ(Get("before"), "1");  // reads go on
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.write_error, s.ToString()) << "for health checks: writes are refused";
   EXPECT_EQ(db_->Close().ToString(), s.ToString()) << "a clean close would promise too much";
   db_.reset();
   ASSERT_OK(Open(o));  // a reopen reads what is on disk and starts over
@@ -224,6 +227,8 @@ TEST_F(DiskTroubleTest, AFailedFlushStopsWritesUntilReopen) {
   EXPECT_EQ(Get("later"), "NOT_FOUND");
   ASSERT_OK(db_->Put("later", "3"));
   EXPECT_EQ(Get("later"), "3");
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.write_error, "");
 }
 
 TEST_F(DiskTroubleTest, MergeWithoutRoomForItsOutputDoesNotStart) {

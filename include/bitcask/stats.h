@@ -50,6 +50,9 @@ struct Stats {
   uint64_t bytes_written = 0;    // record bytes appended (sync marks included)
   uint64_t corrupt_bytes_skipped = 0;  // by RecoveryMode::kSkipCorrupt at Open
   uint64_t tail_bytes_truncated = 0;   // unfinished end (torn, unflushed, unwritten) cut at Open
+  // Set once a flush (fdatasync) failed: every write fails with this error from then on, and
+  // only reopening the store (which reads what is on disk) starts over. Empty otherwise.
+  std::string write_error;
 
   // Whether the active file is written through 2 MiB pages. Never with SyncMode::kAlways;
   // otherwise on while flushes (Sync, WriteOptions::sync, the kInterval thread) come at

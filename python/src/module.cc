@@ -782,6 +782,7 @@ class Store {
     d["merge_bytes_reclaimed"] = st.merge_bytes_reclaimed;
     d["merge_failures"] = st.merge_failures;
     d["last_merge_error"] = st.last_merge_error;
+    d["write_error"] = st.write_error;
     d["open_seconds"] = st.open_micros / 1e6;
     d["files_loaded_from_hints"] = st.files_loaded_from_hints;
     auto latency = [](const bitcask::LatencyStats& l) {

@@ -1002,6 +1002,7 @@ Status DBImpl::GetStats(Stats* stats) {
     if (closed_) return Status::Closed();
     stats->files = FileStatsList();
     stats->huge_pages = active_ != nullptr && active_->huge_pages();
+    if (!bg_error_.ok()) stats->write_error = bg_error_.ToString();
   }
   for (FileStats& fs : stats->files) {
     fs.has_hint = PathExists(HintFileName(dir_, fs.file_id));

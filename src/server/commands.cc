@@ -946,6 +946,10 @@ void Info(CommandContext& c) {
     // Redis's field for "did the last rewrite work", which monitoring already watches: here
     // the last merge, automatic ones included.
     AppendInfoLine(&s, "aof_last_bgrewrite_status", st.last_merge_error.empty() ? "ok" : "err");
+    // Redis's field for a failed append or fsync: here a failed flush, after which every
+    // write is refused until a restart (bitcask_write_error says why).
+    AppendInfoLine(&s, "aof_last_write_status", st.write_error.empty() ? "ok" : "err");
+    AppendInfoLine(&s, "bitcask_write_error", st.write_error);
     AppendInfoLine(&s, "last_save_time", std::to_string(srv.last_save_unix.load()));
     AppendInfoLine(&s, "last_background_job", srv.background_last());
     AppendInfoLine(&s, "bitcask_sync", cfg.sync);

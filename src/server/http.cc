@@ -157,8 +157,13 @@ struct HttpServer::Impl {
                  {"version", "0.1.0"}, {"data_dir", state->config().dir}, {"keys_count", n}});
     });
     http.Get("/health", [&db](const httplib::Request&, httplib::Response& res) {
-      uint64_t n;
-      const Status s = db.Count(&n);
+      // Unhealthy too when the store refuses every write after a failed flush: a restart
+      // (which reopens it) is what brings it back.
+      Stats st;
+      Status s = db.GetStats(&st);
+      if (s.ok() && !st.write_error.empty()) {
+        s = Status::IOError("writes are refused until a restart: " + st.write_error);
+      }
       if (s.ok()) return Reply(res, 200, json{{"status", "healthy"}, {"service", "bitcask-server"}});
       Reply(res, 503, json{{"status", "unhealthy"}, {"detail", s.ToString()}});
     });

@@ -354,6 +354,7 @@ class BeyondSeedTest(TempStoreTest):
         self.assertEqual(db.stats()["merges"], 1)
         self.assertEqual(db.stats()["merge_failures"], 0)
         self.assertEqual(db.stats()["last_merge_error"], "")
+        self.assertEqual(db.stats()["write_error"], "")
         report = db.check()
         self.assertTrue(report["ok"], report)
         self.assertGreater(report["records"], 0)
