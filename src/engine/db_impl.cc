@@ -409,17 +409,20 @@ uint8_t RecordFlags(bool is_delete, uint8_t codec, bool more_follow) {
                               (more_follow ? format::kBatchContinues : 0) |
                               (codec << format::kCodecShift));
 }
+
+// Out of line: the message's strings would cost every put registers otherwise.
+[[gnu::cold, gnu::noinline]] Status TtlTooLarge(uint64_t ttl_ms) {
+  return Status::InvalidArgument("ttl_ms " + std::to_string(ttl_ms) +
+                                 " is too large: now plus it overflows 64-bit milliseconds");
+}
 }  // namespace
 
 Status DBImpl::Put(std::string_view key, std::string_view value, const WriteOptions& options) {
   uint64_t expire = options.expire_at_ms;
   if (expire == 0 && options.ttl_ms != 0) [[unlikely]] {
     const uint64_t now = NowMillis();
-    if (options.ttl_ms > UINT64_MAX - now) {
-      // It would wrap around to a time long past: the key would vanish at once.
-      return Status::InvalidArgument("ttl_ms " + std::to_string(options.ttl_ms) +
-                                     " is too large: now plus it overflows 64-bit milliseconds");
-    }
+    // It would wrap around to a time long past: the key would vanish at once.
+    if (options.ttl_ms > UINT64_MAX - now) return TtlTooLarge(options.ttl_ms);
     expire = now + options.ttl_ms;
   }
   Op op{false, key, value, expire};
