@@ -69,6 +69,13 @@ void NoteFlush(int fd) {
   flushed.emplace_back(buf, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
+// Refuse, for calls that report failure as -1 with errno.
+bool RefuseSettingErrno(uint64_t bytes) {
+  if (!Refuse(bytes)) return false;
+  errno = ENOSPC;
+  return true;
+}
+
 // What statvfs says of the simulated disk: the budget, if there is one.
 int Report(int rc, struct statvfs* st) {
   std::lock_guard l(mu);
@@ -108,6 +115,7 @@ std::vector<std::string> TakeFlushedPaths() {
 
 using bitcask::test::NoteFlush;
 using bitcask::test::Refuse;
+using bitcask::test::RefuseSettingErrno;
 using bitcask::test::Report;
 
 int __wrap_posix_fallocate(int fd, off_t offset, off_t length) {
@@ -121,26 +129,17 @@ int __wrap_posix_fallocate64(int fd, off_t offset, off_t length) {
 }
 
 ssize_t __wrap_pwrite(int fd, const void* buf, size_t n, off_t offset) {
-  if (Refuse(n)) {
-    errno = ENOSPC;
-    return -1;
-  }
+  if (RefuseSettingErrno(n)) return -1;
   return __real_pwrite(fd, buf, n, offset);
 }
 
 ssize_t __wrap_pwrite64(int fd, const void* buf, size_t n, off_t offset) {
-  if (Refuse(n)) {
-    errno = ENOSPC;
-    return -1;
-  }
+  if (RefuseSettingErrno(n)) return -1;
   return __real_pwrite64(fd, buf, n, offset);
 }
 
 int __wrap_fdatasync(int fd) {
-  if (Refuse(0)) {
-    errno = ENOSPC;
-    return -1;
-  }
+  if (RefuseSettingErrno(0)) return -1;
   NoteFlush(fd);
   return __real_fdatasync(fd);
 }
@@ -151,10 +150,7 @@ int __wrap_fsync(int fd) {
 }
 
 int __wrap_rename(const char* from, const char* to) {
-  if (Refuse(0)) {
-    errno = ENOSPC;
-    return -1;
-  }
+  if (RefuseSettingErrno(0)) return -1;
   return __real_rename(from, to);
 }
 

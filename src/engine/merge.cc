@@ -89,7 +89,7 @@ Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
 Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& select) {
   const auto started = std::chrono::steady_clock::now();
 
-  // 1. Seal the active file, reserve output ids, pick the inputs.
+  // 1. Pick the inputs, reserve output ids, seal the active file.
   std::vector<uint32_t> inputs;
   uint32_t next_output = 0, output_limit = 0;
   uint32_t oldest_kept = UINT32_MAX;  // oldest immutable file that stays outside the merge
@@ -105,13 +105,22 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
       }
       immutable_bytes += f->size();
     }
+    // The inputs, picked before the active file is sealed below (it is a candidate like any
+    // other file then; the new active file is not).
+    uint64_t live = 0;
+    for (FileStats fs : FileStatsList()) {
+      fs.active = false;
+      if (select(fs)) {
+        inputs.push_back(fs.file_id);
+        input_bytes += fs.total_bytes;
+        live += fs.total_bytes - std::min(fs.dead_bytes, fs.total_bytes);
+      } else {
+        oldest_kept = std::min(oldest_kept, fs.file_id);
+      }
+    }
     // A merge writes the live records of its inputs before it deletes any of them: without
     // room for them it would fail half way, having taken the last of the disk from writers.
-    uint64_t live = 0, free_bytes = 0;
-    for (FileStats fs : FileStatsList()) {
-      fs.active = false;  // sealed below, and then a candidate like any other file
-      if (select(fs)) live += fs.total_bytes - std::min(fs.dead_bytes, fs.total_bytes);
-    }
+    uint64_t free_bytes = 0;
     if (FreeSpace(dir_, &free_bytes).ok() && free_bytes < live) {
       return Status::FromErrno(dir_ + ": a merge needs about " + std::to_string(live >> 20) +
                                    " MiB free to write what it keeps, and " +
@@ -128,15 +137,6 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
     output_limit = next_file_id_ + static_cast<uint32_t>(reserve);
     next_file_id_ = output_limit;
     if (Status s = RotateLocked(0); !s.ok()) return s;
-    for (const FileStats& fs : FileStatsList()) {
-      if (fs.active) continue;
-      if (select(fs)) {
-        inputs.push_back(fs.file_id);
-        input_bytes += fs.total_bytes;
-      } else {
-        oldest_kept = std::min(oldest_kept, fs.file_id);
-      }
-    }
   }
   if (inputs.empty()) return Status::OK();
 
