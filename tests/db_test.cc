@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <map>
 #include <random>
@@ -253,6 +254,62 @@ TEST_F(DBBasicTest, FilesRotateAtMaxFileSize) {
   for (int i = 0; i < 1000; i++) ASSERT_EQ(Get("key" + std::to_string(i)), value);
   EXPECT_EQ(Get("huge"), huge);
   EXPECT_EQ(Get("after-huge"), "x");
+}
+
+// Lowers the soft limit on open descriptors for the life of the object.
+class DescriptorLimit {
+ public:
+  explicit DescriptorLimit(rlim_t soft) {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    struct rlimit lowered = saved_;
+    lowered.rlim_cur = soft;
+    EXPECT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+  }
+  ~DescriptorLimit() { setrlimit(RLIMIT_NOFILE, &saved_); }
+
+ private:
+  struct rlimit saved_;
+};
+
+// Reads go through mappings, so a store does not keep a descriptor per data file: a store
+// of more files than Debian's default limit (1024) opens, takes writes and merges (before,
+// Open failed with "Too many open files" once the files outnumbered the limit).
+TEST_F(DBTest, ManyFilesNeedFewDescriptors) {
+  DescriptorLimit limit(64);
+  Options options;
+  options.max_file_size = 4096;  // about 25 records of 100 bytes
+  options.auto_merge = false;
+  ASSERT_OK(Open(options));
+  const std::string value(100, 'v');
+  const int n = 8000;
+  for (int i = 0; i < n; i++) ASSERT_OK(db_->Put("key" + std::to_string(i), value));
+  ASSERT_GT(DataFiles(dir()).size(), 200u);
+  // A synced write flushes the sealed files, opening each again for it.
+  WriteOptions synced;
+  synced.sync = true;
+  ASSERT_OK(db_->Put("synced", "s", synced));
+  ASSERT_OK(db_->Close());
+
+  options.sync_mode = SyncMode::kAlways;
+  ASSERT_OK(Open(options));
+  Options ro;
+  ro.read_only = true;
+  std::unique_ptr<DB> reader;
+  ASSERT_OK(DB::Open(ro, dir(), &reader));
+  for (int i = 0; i < n; i += 7) {
+    ASSERT_EQ(Get("key" + std::to_string(i)), value);
+    std::string v;
+    ASSERT_OK(reader->Get("key" + std::to_string(i), &v));
+  }
+  for (int i = 0; i < n; i += 2) ASSERT_OK(db_->Delete("key" + std::to_string(i)));
+  ASSERT_OK(db_->Merge());
+  CheckReport report;
+  ASSERT_OK(db_->Check(&report));
+  Reopen(options);
+  for (int i = 0; i < n; i++) {
+    ASSERT_EQ(Get("key" + std::to_string(i)), i % 2 == 0 ? "NOT_FOUND" : value) << i;
+  }
+  EXPECT_EQ(Get("synced"), "s");
 }
 
 TEST_F(DBBasicTest, IteratorWalksKeysInOrder) {

@@ -78,7 +78,11 @@ Status DataFile::Open(const std::string& dir, uint32_t id, bool writable, uint64
   s = MemoryMap::Map(f->fd_.get(), map_length, writable, f->path_, &f->map_,
                      /*huge_aligned=*/writable);
   if (!s.ok()) return s;
-  if (writable) f->SetHugePages(huge_pages);
+  if (writable) {
+    f->SetHugePages(huge_pages);
+  } else {
+    f->fd_.reset();  // the mapping is all reads need (Sync opens the file if it must)
+  }
   *out = std::move(f);
   return Status::OK();
 }
@@ -152,7 +156,18 @@ Status DataFile::Publish() {
   return s;
 }
 
-Status DataFile::Sync() const { return SyncData(fd_.get(), path_); }
+Status DataFile::Sync() const {
+  std::lock_guard l(fd_mu_);
+  if (fd_.valid()) return SyncData(fd_.get(), path_);
+  // Sealed, or opened read-only: nothing is written to it any more, so one flush covers
+  // it for good. An earlier run may have left its pages unflushed, so that one is needed.
+  if (flushed_) return Status::OK();
+  FileDescriptor fd;
+  Status s = OpenFile(disk_path(), O_RDONLY, 0, &fd);
+  if (s.ok()) s = SyncData(fd.get(), path_);
+  if (s.ok()) flushed_ = true;
+  return s;
+}
 
 Status DataFile::TruncateTo(uint64_t size) {
   Status s = Truncate(fd_.get(), size, path_);
@@ -184,7 +199,12 @@ Status DataFile::Seal(bool sync) {
   Status s = TruncateTo(size());
   if (s.ok() && sync) s = Sync();
   if (s.ok()) s = map_.Protect(path_);
-  if (s.ok()) writable_.store(false, std::memory_order_release);
+  if (s.ok()) {
+    writable_.store(false, std::memory_order_release);
+    std::lock_guard l(fd_mu_);
+    fd_.reset();
+    flushed_ = sync;
+  }
   return s;
 }
 

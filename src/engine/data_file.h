@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -110,6 +111,8 @@ class DataFile {
   Status Append(std::initializer_list<std::string_view> pieces);
   // Renames a temporary file to its final name. Seal it first.
   Status Publish();
+  // Flushes the file's data to stable storage. A sealed file has given its descriptor back
+  // (see Seal): it is opened again for its one flush, and later calls return at once.
   Status Sync() const;
   // Cuts the file back to `size` (the end of the last valid record) and makes it the append
   // position.
@@ -132,7 +135,9 @@ class DataFile {
   // Whether the bytes up to check_end() may end in an unfinished end (as SetValidEnd was
   // told by a read-only open), which is no damage.
   bool tail_may_be_torn() const { return tail_may_be_torn_; }
-  // Ends appends for good: trims preallocated space, flushes if `sync`, maps read-only.
+  // Ends appends for good: trims preallocated space, flushes if `sync`, maps read-only and
+  // closes the file's descriptor. Reads go through the mapping and need none, so a store
+  // holds descriptors only for the files it writes, however many files it has.
   Status Seal(bool sync);
 
   // Whether the file holds a sync mark (format version 2; see recovery.h), up to check_end().
@@ -153,7 +158,11 @@ class DataFile {
   const uint32_t id_;
   const std::string path_;
   std::string temp_path_;  // non-empty while the file is temporary
+  // Open while the file is writable. Seal closes it under fd_mu_, which Sync holds (it runs
+  // on any thread); the writer's own calls read it without the lock.
+  mutable std::mutex fd_mu_;
   FileDescriptor fd_;
+  mutable bool flushed_ = false;  // guarded by fd_mu_: closed, and flushed since
   MemoryMap map_;
   std::atomic<bool> writable_{false};  // set false by Seal, read by background jobs
   std::atomic<uint64_t> size_{0};
