@@ -39,10 +39,17 @@ namespace {
 // A bitcask-server child process on free ports.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& dir, std::vector<std::string> extra = {}) {
+  // open_files: if not 0, the server runs with that limit on open files (soft and hard),
+  // through util-linux's prlimit.
+  ServerProcess(const std::string& dir, std::vector<std::string> extra = {},
+                unsigned open_files = 0) {
     std::vector<std::string> args = {SERVER_PATH, "--dir", dir, "--port", "0", "--http-port", "0",
                                      "--logfile", dir + ".log"};
     args.insert(args.end(), extra.begin(), extra.end());
+    if (open_files > 0) {
+      const std::string n = std::to_string(open_files);
+      args.insert(args.begin(), {"prlimit", "--nofile=" + n + ":" + n, "--"});
+    }
     int out[2];
     if (::pipe(out) != 0) std::abort();
     posix_spawn_file_actions_t actions;
@@ -52,7 +59,7 @@ class ServerProcess {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, SERVER_PATH, &actions, nullptr, argv.data(), environ);
+    const int rc = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(out[1]);
     if (rc != 0) {
@@ -72,6 +79,7 @@ class ServerProcess {
   ~ServerProcess() { Stop(SIGKILL); }
 
   bool ready() const { return port_ > 0; }
+  pid_t pid() const { return pid_; }
   int port() const { return port_; }
   int http_port() const { return http_port_; }
 
@@ -461,6 +469,76 @@ TEST_F(ServerTest, ClientLimitsAndIdleTimeout) {
   RawConnection big(server.port());
   big.Send("*2\r\n$3\r\nGET\r\n$100000\r\n" + std::string(8000, 'x'));
   EXPECT_EQ(big.Read(100, 3000, &closed), "-ERR max query buffer length reached\r\n");
+}
+
+// CPU seconds a process has used.
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; i++) {
+    if (i >= 14) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / double(::sysconf(_SC_CLK_TCK));
+}
+
+size_t CountLines(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) n++;
+  return n;
+}
+
+// Each client takes a descriptor. With a limit on open files below what maxclients needs
+// (Debian's default soft limit is 1024, maxclients 10000), the server serves as many as fit,
+// says so, and refuses CONFIG SET beyond. When descriptors still run out (HTTP connections
+// take them too), it pauses accepting rather than spinning: before, every failed accept was
+// retried at once, with a log line each (700k lines in 2 s and a busy core).
+TEST_F(ServerTest, FitsClientsToTheOpenFileLimit) {
+  ServerProcess server(dir(), {"--io-threads", "1"}, /*open_files=*/64);
+  ASSERT_TRUE(server.ready());
+  const std::string log_path = dir() + ".log";
+  EXPECT_NE(ReadFile(log_path).find("maxclients reduced to fit the limit on open files"),
+            std::string::npos);
+  EXPECT_EQ(Cli(server.port(), "config get maxclients"), "maxclients\n30\n");
+  EXPECT_NE(Cli(server.port(), "config set maxclients 100").find("not able to handle"),
+            std::string::npos);
+  EXPECT_EQ(Cli(server.port(), "config set maxclients 20"), "OK\n");
+  ASSERT_EQ(Cli(server.port(), "config set maxclients 30"), "OK\n");
+
+  RawConnection first(server.port());
+  first.Send("PING\r\n");
+  ASSERT_EQ(first.Read(7, 3000), "+PONG\r\n");
+  // Idle HTTP connections take the descriptors left, then clients queue.
+  std::vector<std::unique_ptr<RawConnection>> http, waiting;
+  for (int i = 0; i < 60; i++) http.push_back(std::make_unique<RawConnection>(server.http_port()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  for (int i = 0; i < 20; i++) waiting.push_back(std::make_unique<RawConnection>(server.port()));
+  const double cpu_before = CpuSeconds(server.pid());
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_LT(CpuSeconds(server.pid()) - cpu_before, 0.3) << "the server spins on failed accepts";
+  first.Send("PING\r\n");
+  EXPECT_EQ(first.Read(7, 3000), "+PONG\r\n") << "a connected client is still served";
+  http.clear();
+  waiting.back()->Send("PING\r\n");
+  EXPECT_EQ(waiting.back()->Read(7, 5000), "+PONG\r\n") << "queued clients are accepted";
+  // A line when accepts start failing and one when they work again; a run can break in two
+  // (an HTTP connection the server closes frees a descriptor for a moment).
+  const std::string log = ReadFile(log_path);
+  const size_t failed = CountLines(log, "\"accept failed\"");
+  EXPECT_GE(failed, 1u) << log;
+  EXPECT_LE(failed, 5u) << log;
+  EXPECT_EQ(CountLines(log, "accepting connections again"), failed) << log;
+}
+
+// Below what the server needs besides clients, it does not start, and says why.
+TEST_F(ServerTest, RefusesToStartWithTooFewOpenFiles) {
+  const std::string out =
+      Shell("prlimit --nofile=20:20 -- " SERVER_PATH " --dir " + dir() + " --port 0 "
+            "--http-port -1 --io-threads 1 2>&1; echo exit=$?");
+  EXPECT_NE(out.find("the limit on open files (ulimit -n) is 20"), std::string::npos) << out;
+  EXPECT_NE(out.find("exit=1"), std::string::npos) << out;
 }
 
 // The event loops poll for a while after a busy round before they sleep (busy-poll-us,

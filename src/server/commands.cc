@@ -12,6 +12,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "server/fd_limit.h"
 #include "server/glob.h"
 #include "server/resp.h"
 
@@ -1053,7 +1054,20 @@ const std::vector<ConfigParam>& ConfigParams() {
          return std::string();
        }},
       {"maxclients", true, [](const ServerConfig& c) { return std::to_string(c.maxclients); },
-       [](ServerConfig* c, std::string_view v) { return SetUint(&c->maxclients, v); }},
+       [](ServerConfig* c, std::string_view v) {
+         uint64_t n;
+         if (!ParseUint(v, &n)) return std::string("argument couldn't be parsed into an integer");
+         // Raises the limit on open files to fit them, as at start-up (Redis's message).
+         const ClientRoom room = MakeRoomForClients(n, ReservedDescriptors(c->io_threads));
+         if (room.clients < n) {
+           return "The operating system is not able to handle the specified number of "
+                  "clients, try with " + std::to_string(room.clients) +
+                  " (the limit on open files, ulimit -n, is " +
+                  std::to_string(room.open_files) + ")";
+         }
+         c->maxclients = n;
+         return std::string();
+       }},
       {"timeout", true, [](const ServerConfig& c) { return std::to_string(c.timeout_seconds); },
        [](ServerConfig* c, std::string_view v) { return SetUint(&c->timeout_seconds, v); }},
       {"proto-max-bulk-len", true,

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "server/config.h"
+#include "server/fd_limit.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/network.h"
@@ -73,6 +74,33 @@ int main(int argc, char** argv) {
     return 2;
   }
   log.SetLevel(cfg.loglevel);
+
+  // Each client takes a descriptor: make the limit on open files hold maxclients of them, or
+  // serve fewer (Redis does the same).
+  const uint64_t reserved = ReservedDescriptors(cfg.io_threads);
+  if (const ClientRoom room = MakeRoomForClients(cfg.maxclients, reserved);
+      room.clients < cfg.maxclients) {
+    if (room.clients == 0) {
+      std::fprintf(stderr,
+                   "bitcask-server: the limit on open files (ulimit -n) is %llu; the server "
+                   "needs more than %llu (%s)\n",
+                   (unsigned long long)room.open_files, (unsigned long long)reserved,
+                   room.error.c_str());
+      return 1;
+    }
+    const std::string message =
+        "maxclients " + std::to_string(cfg.maxclients) + " needs " +
+        std::to_string(cfg.maxclients + reserved) + " open files, but the limit (ulimit -n) " +
+        "stays at " + std::to_string(room.open_files) + " (" + room.error +
+        "): serving at most " + std::to_string(room.clients) + " clients";
+    log.Log(Logger::kWarning, "maxclients reduced to fit the limit on open files",
+            {{"requested", std::to_string(cfg.maxclients)},
+             {"maxclients", std::to_string(room.clients)},
+             {"open_files_limit", std::to_string(room.open_files)},
+             {"error", room.error}});
+    std::fprintf(stderr, "bitcask-server: %s\n", message.c_str());
+    cfg.maxclients = room.clients;
+  }
 
   // Signals go to one thread (sigwait), never into the middle of the event loops.
   sigset_t signals;

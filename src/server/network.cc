@@ -2,10 +2,12 @@
 
 #include <asio.hpp>  // standalone Asio (ASIO_STANDALONE is set by the build)
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <system_error>
 
 #include "server/commands.h"
 #include "server/resp.h"
@@ -262,6 +264,10 @@ struct RespServer::Impl {
   std::vector<std::unique_ptr<asio::io_context>> loops;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<tcp::acceptor> acceptor;
+  // Runs on loops[0], as the acceptor's handlers do. A failed accept waits on it before the
+  // next try; accept_failures counts the failures in a row.
+  std::unique_ptr<asio::steady_timer> accept_pause;
+  uint64_t accept_failures = 0;
   std::vector<std::thread> threads;
   std::atomic<size_t> next_loop{0};
   std::atomic<bool> stopped{false};
@@ -273,11 +279,13 @@ struct RespServer::Impl {
     asio::io_context& target = *loops[next_loop++ % loops.size()];
     acceptor->async_accept(target, [this](const asio::error_code& ec, tcp::socket socket) {
       if (ec) {
-        if (!stopped) {
-          log->Log(Logger::kWarning, "accept failed", {{"error", ec.message()}});
-          Accept();
-        }
+        if (!stopped) AcceptFailed(ec);
         return;
+      }
+      if (accept_failures > 0) {
+        log->Log(Logger::kNotice, "accepting connections again",
+                 {{"failed_accepts", std::to_string(accept_failures)}});
+        accept_failures = 0;
       }
       state->total_connections++;
       if (state->connected_clients >= state->config().maxclients) {
@@ -297,6 +305,27 @@ struct RespServer::Impl {
       }
       asio::post(conn->executor(), [conn] { conn->Start(); });
       Accept();
+    });
+  }
+
+  void AcceptFailed(const asio::error_code& ec) {
+    // Out of descriptors or memory, the connection stays queued and an accept now would fail
+    // again at once: pause rather than spin (and log the first failure of a run, not each).
+    const bool out_of_resources =
+        ec == asio::error::no_descriptors || ec == std::errc::too_many_files_open_in_system ||
+        ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+    if (accept_failures++ == 0) {
+      log->Log(Logger::kWarning, "accept failed",
+               {{"error", ec.message()},
+                {"retry", out_of_resources ? "every 100 ms until it works" : "at once"}});
+    }
+    if (!out_of_resources) {
+      Accept();  // a client that gave up before it was accepted, say
+      return;
+    }
+    accept_pause->expires_after(std::chrono::milliseconds(100));
+    accept_pause->async_wait([this](const asio::error_code& wait) {
+      if (!wait && !stopped) Accept();
     });
   }
 };
@@ -336,6 +365,7 @@ Status RespServer::Start() {
   }
   impl_->state->bound_port = acceptor->local_endpoint().port();
   impl_->acceptor = std::move(acceptor);
+  impl_->accept_pause = std::make_unique<asio::steady_timer>(*impl_->loops[0]);
   impl_->Accept();
   return Status::OK();
 }
@@ -387,6 +417,7 @@ void RespServer::Stop() {
   asio::post(*impl_->loops[0], [this] {
     asio::error_code ec;
     if (impl_->acceptor) impl_->acceptor->close(ec);
+    if (impl_->accept_pause) impl_->accept_pause->cancel();
   });
   {
     std::lock_guard l(impl_->connections_mu);
