@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <map>
 #include <random>
 #include <thread>
@@ -310,6 +313,79 @@ TEST_F(DBTest, ManyFilesNeedFewDescriptors) {
     ASSERT_EQ(Get("key" + std::to_string(i)), i % 2 == 0 ? "NOT_FOUND" : value) << i;
   }
   EXPECT_EQ(Get("synced"), "s");
+}
+
+// A process that forks while a store is open (Python's os.fork, a pre-fork server) leaves
+// the store to the parent. In the child every call fails with Closed, saying why, and
+// destroying the DB neither hangs nor touches the parent's files. Before, the child's writes
+// went into the parent's active file at offsets the parent then wrote over, and destroying
+// the DB waited forever on condition variables the parent's threads had been waiting on (or
+// sealed the parent's active file under it).
+TEST_F(DBTest, ForkedChildLeavesTheStoreToTheParent) {
+  Options options;
+  options.sync_mode = SyncMode::kInterval;  // a flusher thread, waiting at the fork
+  ASSERT_OK(Open(options));
+  for (int i = 0; i < 1000; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "before"));
+
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::alarm(10);  // a hang ends the child with SIGALRM
+    int failures = 0;
+    auto expect_refused = [&](const Status& s) {
+      if (!s.IsClosed() || s.ToString().find("forked") == std::string::npos) failures++;
+    };
+    std::string v;
+    uint64_t n;
+    std::vector<std::string> keys;
+    Stats stats;
+    CheckReport report;
+    WriteBatch batch;
+    batch.Put("child-batch", "x");
+    expect_refused(db_->Put("child", "x"));
+    expect_refused(db_->Delete("k1"));
+    expect_refused(db_->Write(batch));
+    expect_refused(db_->Get("k1", &v));
+    expect_refused(db_->Contains("k1"));
+    expect_refused(db_->Keys(&keys));
+    expect_refused(db_->Count(&n));
+    expect_refused(db_->Sync());
+    expect_refused(db_->Merge());
+    expect_refused(db_->GetStats(&stats));
+    expect_refused(db_->Check(&report));
+    auto it = db_->NewIterator();
+    it->SeekToFirst();
+    if (it->Valid()) failures++;
+    expect_refused(it->status());
+    it.reset();
+    // The child can open the store for itself: read-only (the parent holds the writer's lock).
+    Options ro;
+    ro.read_only = true;
+    std::unique_ptr<DB> own;
+    if (!DB::Open(ro, dir(), &own).ok() || !own->Get("k1", &v).ok() || v != "before") {
+      failures++;
+    }
+    own.reset();
+    if (!DB::Open(Options(), dir(), &own).IsBusy()) failures++;
+    db_.reset();  // must not hang, nor seal or flush the parent's files
+    ::_exit(failures);
+  }
+  int status = 0;
+  for (int i = 0; i < 2000 && ::waitpid(child, &status, WNOHANG) == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "the child hung or crashed (status " << status << ")";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "calls in the child that were not refused";
+
+  for (int i = 1000; i < 2000; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "after"));
+  ASSERT_OK(db_->Close());
+  ASSERT_OK(Open());
+  for (int i = 0; i < 2000; i++) {
+    ASSERT_EQ(Get("k" + std::to_string(i)), i < 1000 ? "before" : "after") << i;
+  }
+  EXPECT_EQ(Get("child"), "NOT_FOUND");
+  CheckReport report;
+  EXPECT_OK(db_->Check(&report));
 }
 
 TEST_F(DBBasicTest, IteratorWalksKeysInOrder) {

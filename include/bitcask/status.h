@@ -47,6 +47,7 @@ class Status {
   static Status FromErrno(std::string_view context, int err);
   static Status Busy(std::string_view msg) { return Status(Code::kBusy, msg); }
   static Status Closed() { return Status(Code::kClosed, "the database is closed"); }
+  static Status Closed(std::string_view msg) { return Status(Code::kClosed, msg); }
 
   bool ok() const { return code_ == Code::kOk; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }

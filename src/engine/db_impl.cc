@@ -7,8 +7,12 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <new>
 #include <shared_mutex>
 #include <utility>
+
+#include <pthread.h>
+#include <unistd.h>
 
 #include "engine/compression.h"
 #include "engine/hash.h"
@@ -137,10 +141,48 @@ std::string WithoutTrailingSlashes(std::string dir) {
 }
 }  // namespace
 
+std::atomic<uint32_t> forks_counted{0};
+
+namespace {
+uint32_t ForksSoFar() {
+  static std::once_flag registered;
+  std::call_once(registered, [] {
+    pthread_atfork(nullptr, nullptr,
+                   [] { forks_counted.fetch_add(1, std::memory_order_relaxed); });
+  });
+  return forks_counted.load(std::memory_order_relaxed);
+}
+}  // namespace
+
 DBImpl::DBImpl(const Options& options, std::string dir)
-    : options_(options), dir_(WithoutTrailingSlashes(std::move(dir))) {}
+    : options_(options),
+      dir_(WithoutTrailingSlashes(std::move(dir))),
+      forks_at_open_(ForksSoFar()),
+      opener_pid_(::getpid()) {}
 
 DBImpl::~DBImpl() { Close(); }
+
+Status DBImpl::ForkedChildError() const {
+  return Status::Closed("the store " + dir_ + " was opened by process " +
+                        std::to_string(opener_pid_) + " before it forked this one (" +
+                        std::to_string(::getpid()) +
+                        "): the parent's store cannot be used here; open it again in this "
+                        "process (read-only beside the parent, which holds the writer's lock)");
+}
+
+void DBImpl::ForgetParentState() {
+  if (parent_state_forgotten_.exchange(true)) return;
+  // The parent's threads do not exist here: overwrite their handles, without the destructor
+  // (a joinable std::thread's calls std::terminate). Likewise the condition variables they
+  // may have been waiting on at the fork: glibc's pthread_cond_destroy would wait for those
+  // waiters forever. What the members' destructors still do (unmap, close descriptors) leaves
+  // the parent's files and its lock as they are.
+  new (&sync_thread_) std::thread();
+  new (&maintenance_thread_) std::thread();
+  new (&sync_cv_) std::condition_variable();
+  new (&stop_cv_) std::condition_variable();
+  new (&maintenance_cv_) std::condition_variable();
+}
 
 uint64_t DBImpl::NowMillis() const {
   if (options_.clock != nullptr) return options_.clock->NowMillis();
@@ -206,6 +248,7 @@ Status DBImpl::GetWithExpiry(std::string_view key, std::string* value, uint64_t*
 
 template <typename F>
 Status DBImpl::ReadKeyLocked(std::string_view key, F&& read) {
+  if (Forked()) [[unlikely]] return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
   const uint64_t hash = HashKey(key);
   const KeydirShard& shard = keydir_.ShardFor(hash);
@@ -291,6 +334,7 @@ void DBImpl::PrefetchGroup(std::span<const std::string_view> keys, const uint64_
 }
 
 void DBImpl::Prefetch(std::span<const std::string_view> keys) {
+  if (Forked()) [[unlikely]] return;
   for (size_t base = 0; base < keys.size(); base += kPrefetchGroup) {
     const auto group = keys.subspan(base, std::min(kPrefetchGroup, keys.size() - base));
     uint64_t hashes[kPrefetchGroup];
@@ -316,6 +360,7 @@ void DBImpl::MultiGet(std::span<const std::string_view> keys, std::span<std::str
 }
 
 Status DBImpl::Contains(std::string_view key) {
+  if (Forked()) [[unlikely]] return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
   const uint64_t hash = HashKey(key);
   const KeydirShard& shard = keydir_.ShardFor(hash);
@@ -329,6 +374,7 @@ Status DBImpl::Contains(std::string_view key) {
 
 Status DBImpl::Keys(std::vector<std::string>* keys) {
   keys->clear();
+  if (Forked()) [[unlikely]] return ForkedChildError();
   for (unsigned i = 0; i < Keydir::kNumShards; i++) {
     const KeydirShard& shard = keydir_.shard(i);
     std::shared_lock l(shard.mu);
@@ -354,6 +400,7 @@ Status DBImpl::Keys(std::vector<std::string>* keys) {
 
 Status DBImpl::CountLive(uint64_t* n) {
   *n = 0;
+  if (Forked()) [[unlikely]] return ForkedChildError();
   const uint64_t now = NowMillis();
   for (unsigned i = 0; i < Keydir::kNumShards; i++) {
     const KeydirShard& shard = keydir_.shard(i);
@@ -485,6 +532,7 @@ inline void DBImpl::HashAndCompress(Op& op, std::string* compressed) const {
 }
 
 Status DBImpl::Apply(std::span<Op> ops, bool sync) {
+  if (Forked()) [[unlikely]] return ForkedChildError();
   std::vector<std::string> compressed;
   if (Status s = PrepareOps(ops, &compressed); !s.ok()) return s;  // outside the lock
   uint64_t seq;
@@ -497,6 +545,7 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
 }
 
 Status DBImpl::ApplyOne(Op& op, bool sync) {
+  if (Forked()) [[unlikely]] return ForkedChildError();
   std::string compressed;
   if (Status s = PrepareOp(op, &compressed); !s.ok()) return s;  // outside the lock
   // The key's slot is a cache miss in a large keydir: it loads while the write lock is taken
@@ -582,6 +631,7 @@ Status DBImpl::FinishWrite(uint64_t seq, bool sync) {
 }
 
 Status DBImpl::Update(std::string_view key, const UpdateFn& update, const WriteOptions& options) {
+  if (Forked()) [[unlikely]] return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
   Op op{false, key, {}, 0};
   op.hash = HashKey(key);
@@ -899,6 +949,7 @@ void DBImpl::AppendSyncMarkLocked(const DataFile* file, uint64_t synced_end) {
 }
 
 Status DBImpl::Sync() {
+  if (Forked()) [[unlikely]] return ForkedChildError();
   uint64_t seq;
   {
     std::lock_guard l(write_mu_);
@@ -932,6 +983,10 @@ void DBImpl::SyncLoop() {
 }
 
 Status DBImpl::Close() {
+  if (Forked()) [[unlikely]] {
+    ForgetParentState();
+    return Status::OK();
+  }
   std::lock_guard close_lock(close_mu_);
   closing_ = true;  // a merge in progress finishes early
   {
@@ -1000,6 +1055,7 @@ Status DBImpl::Close() {
 
 Status DBImpl::GetStats(Stats* stats) {
   *stats = Stats();
+  if (Forked()) [[unlikely]] return ForkedChildError();
   {
     std::lock_guard l(write_mu_);
     if (closed_) return Status::Closed();

@@ -41,6 +41,10 @@
 
 namespace bitcask::engine {
 
+// Forks this process has been through: each child adds one (pthread_atfork, registered when
+// the first store opens). A store remembers the count at Open.
+extern std::atomic<uint32_t> forks_counted;
+
 class DBImpl final : public DB {
  public:
   DBImpl(const Options& options, std::string dir);
@@ -130,6 +134,17 @@ class DBImpl final : public DB {
     return expire_at_ms != 0 && expire_at_ms <= NowMillis();
   }
   Status CheckWritable() const;  // caller holds write_mu_
+
+  // Whether this process is a child forked after the store was opened. The store then
+  // belongs to the parent, which goes on writing its files; its threads are not here, and
+  // its locks may have been held by them at the fork. Every call then fails with
+  // ForkedChildError (checked before any lock is taken), and Close and the destructor
+  // forget the parent's state (ForgetParentState) instead of flushing, sealing or joining.
+  bool Forked() const {
+    return forks_at_open_ != forks_counted.load(std::memory_order_relaxed);
+  }
+  Status ForkedChildError() const;
+  void ForgetParentState();
 
   // Validates, appends and publishes ops as one atomic unit (a batch), then waits for the
   // flush if `sync`. Deletes of absent keys write a tombstone anyway.
@@ -267,6 +282,9 @@ class DBImpl final : public DB {
 
   const Options options_;
   const std::string dir_;
+  const uint32_t forks_at_open_;
+  const int opener_pid_;
+  std::atomic<bool> parent_state_forgotten_{false};
   DirLock lock_;
   Keydir keydir_;
   FileTable files_;

@@ -30,7 +30,9 @@ bool PrefixSuccessor(std::string prefix, std::string* out) {
 
 class DBIter final : public Iterator {
  public:
-  DBIter(DB* db, Keydir* keydir, const IteratorOptions& o) : db_(db), keydir_(keydir) {
+  // With a failed `status`, the iterator is never valid and reports it.
+  DBIter(DB* db, Keydir* keydir, const IteratorOptions& o, Status status)
+      : db_(db), keydir_(keydir), status_(std::move(status)) {
     has_lower_ = !o.lower_bound.empty() || !o.prefix.empty();
     lower_ = std::max(o.lower_bound, o.prefix);
     has_upper_ = !o.upper_bound.empty();
@@ -192,6 +194,7 @@ class DBIter final : public Iterator {
 
   DB* const db_;
   Keydir* const keydir_;
+  Status status_;
   bool has_lower_ = false, has_upper_ = false;
   std::string lower_, upper_;  // inclusive, exclusive
   std::vector<std::string> batch_;
@@ -200,13 +203,13 @@ class DBIter final : public Iterator {
   bool exhausted_ = true;  // no keys beyond the batch in the direction of travel
   size_t per_shard_ = 4;
   std::string value_;
-  Status status_;
 };
 
 }  // namespace
 
 std::unique_ptr<Iterator> DBImpl::NewIterator(const IteratorOptions& options) {
-  return std::make_unique<DBIter>(this, &keydir_, options);
+  return std::make_unique<DBIter>(this, &keydir_, options,
+                                  Forked() ? ForkedChildError() : Status::OK());
 }
 
 }  // namespace bitcask::engine

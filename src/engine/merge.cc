@@ -71,6 +71,7 @@ Status DBImpl::Merge() {
 }
 
 Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
+  if (Forked()) [[unlikely]] return ForkedChildError();
   std::lock_guard merge_lock(merge_mu_);
   Status s = MergeFilesLocked(select);
   // A closed or read-only store refuses to merge: that is no failed merge.
@@ -530,6 +531,7 @@ namespace bitcask::engine {
 
 Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
   *report = CheckReport();
+  if (Forked()) [[unlikely]] return ForkedChildError();
   std::lock_guard merge_lock(merge_mu_);  // no file disappears while we read it
   std::vector<DataFile*> files;
   {

@@ -557,6 +557,44 @@ class BeyondSeedTest(TempStoreTest):
         self.assertGreater(ticks, 0)
         self.assertEqual(db.stats()["merges"], 1)
 
+    def test_a_forked_child_leaves_the_store_to_the_parent(self):
+        # In a script of its own, so that the child exits the normal way, finalizing the
+        # store object it inherited: before, that hung forever (and a put in the child wrote
+        # into the parent's file).
+        script = """
+import os, sys
+import bitcask
+from bitcask import Bitcask
+d = sys.argv[1]
+db = Bitcask(d, sync="interval")
+for i in range(500):
+    db.put(f"k{i}", "before")
+pid = os.fork()
+if pid == 0:
+    for call in (lambda: db.put("child", 1), lambda: db.get("k1"), lambda: len(db)):
+        try:
+            call()
+            print("child: not refused")
+        except bitcask.ClosedError as e:
+            assert "forked" in str(e), e
+    reader = Bitcask(d, read_only=True)
+    assert reader.get("k1") == "before"
+    reader.close()
+    sys.exit(0)
+_, status = os.waitpid(pid, 0)
+print("child exit", os.waitstatus_to_exitcode(status))
+for i in range(500, 1000):
+    db.put(f"k{i}", "after")
+db.close()
+db = Bitcask(d)
+bad = [i for i in range(1000) if db.get(f"k{i}") != ("before" if i < 500 else "after")]
+print("wrong", len(bad), "child key", db.get("child"))
+"""
+        out = subprocess.run([sys.executable, "-c", script, self.dir], capture_output=True,
+                             text=True, timeout=60, env=dict(os.environ))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, "child exit 0\nwrong 0 child key None\n", out.stderr)
+
 
 @unittest.skipIf(find_examples() is None, "examples/ not found (not a source checkout)")
 class ExamplesTest(unittest.TestCase):
