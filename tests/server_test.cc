@@ -616,37 +616,71 @@ TEST_F(ServerTest, HttpMetricsHealthAndDataApi) {
 
 // The same commands against a real redis-server and against bitcask-server give the same
 // output through redis-cli, error texts included.
-TEST_F(ServerTest, RepliesMatchRealRedis) {
-  ASSERT_FALSE(Shell("command -v redis-server").empty())
-      << "redis-server is not installed (Debian: redis-server; scripts/install-deps installs it)";
-  ServerProcess ours(dir());
-  ASSERT_TRUE(ours.ready());
-  // A real Redis on a free port: let it pick by trying a few.
-  int redis_port = 0;
-  pid_t redis = -1;
-  for (int attempt = 0; attempt < 20 && redis_port == 0; attempt++) {
-    const int port = 20000 + (::getpid() * 7 + attempt * 131) % 30000;
-    const std::string cmd = "redis-server --port " + std::to_string(port) +
-                            " --bind 127.0.0.1 --save '' --appendonly no --daemonize no "
-                            "--dir " + tmp_.path();
-    redis = ::fork();
-    if (redis == 0) {
-      ::execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
-      ::_exit(127);
-    }
-    for (int i = 0; i < 50; i++) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      if (Cli(port, "PING") == "PONG\n") {
-        redis_port = port;
-        break;
+// A real redis-server on a free port (Debian's redis-server package), killed on destruction.
+class RealRedis {
+ public:
+  explicit RealRedis(const std::string& dir) {
+    for (int attempt = 0; attempt < 20 && port_ == 0; attempt++) {
+      const int port = 20000 + (::getpid() * 7 + attempt * 131) % 30000;
+      const std::string cmd = "redis-server --port " + std::to_string(port) +
+                              " --bind 127.0.0.1 --save '' --appendonly no --daemonize no "
+                              "--dir " + dir;
+      pid_ = ::fork();
+      if (pid_ == 0) {
+        ::execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
+        ::_exit(127);
       }
-    }
-    if (redis_port == 0) {
-      ::kill(redis, SIGKILL);
-      ::waitpid(redis, nullptr, 0);
+      for (int i = 0; i < 50; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (Cli(port, "PING") == "PONG\n") {
+          port_ = port;
+          break;
+        }
+      }
+      if (port_ == 0) Stop();
     }
   }
-  ASSERT_NE(redis_port, 0) << "could not start redis-server";
+  ~RealRedis() { Stop(); }
+  int port() const { return port_; }
+
+ private:
+  void Stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// Runs the commands (one per line, redis-cli syntax) through redis-cli against a real Redis
+// and against bitcask-server, and expects the same output line for line.
+void ExpectRepliesLikeRedis(const TempDir& tmp, int ours, const std::vector<std::string>& commands) {
+  ASSERT_FALSE(Shell("command -v redis-server").empty())
+      << "redis-server is not installed (Debian: redis-server; scripts/install-deps installs it)";
+  RealRedis redis(tmp.path());
+  ASSERT_NE(redis.port(), 0) << "could not start redis-server";
+  std::string script;
+  for (const auto& c : commands) script += c + "\n";
+  WriteFile(tmp.Sub("cmds.txt"), script);
+  const std::string expected = Cli(redis.port(), "< " + tmp.Sub("cmds.txt"));
+  const std::string got = Cli(ours, "< " + tmp.Sub("cmds.txt"));
+  ASSERT_GE(std::count(expected.begin(), expected.end(), '\n'), long(commands.size()))
+      << "redis-server did not answer every command:\n" << expected;
+  // Compare line by line, to name the first command that differs.
+  std::istringstream e(expected), g(got);
+  std::string el, gl;
+  for (int line = 1; std::getline(e, el); line++) {
+    ASSERT_TRUE(std::getline(g, gl)) << "bitcask-server's output ends early at line " << line;
+    ASSERT_EQ(gl, el) << "line " << line << " of the replies differs\n--- redis:\n" << expected
+                      << "\n--- bitcask:\n" << got;
+  }
+}
+
+TEST_F(ServerTest, RepliesMatchRealRedis) {
+  ServerProcess ours(dir());
+  ASSERT_TRUE(ours.ready());
   const std::vector<std::string> commands = {
       "PING", "PING hello", "ECHO 'two words'", "FOO bar", "GET", "GET missing",
       "SET k abc", "GET k", "SET k v NX", "SET k v2 XX GET", "SET k v EX 0", "SET k v EX x",
@@ -664,23 +698,102 @@ TEST_F(ServerTest, RepliesMatchRealRedis) {
       "CONFIG SET bogus 1", "CLIENT SETNAME 'has space'", "CLIENT BOGUS", "SCAN x",
       "SCAN 0 COUNT 0", "AUTH x",
   };
-  std::string script;
-  for (const auto& c : commands) script += c + "\n";
-  WriteFile(tmp_.Sub("cmds.txt"), script);
-  const std::string expected = Cli(redis_port, "< " + tmp_.Sub("cmds.txt"));
-  const std::string got = Cli(ours.port(), "< " + tmp_.Sub("cmds.txt"));
-  ::kill(redis, SIGKILL);
-  ::waitpid(redis, nullptr, 0);
-  ASSERT_GE(std::count(expected.begin(), expected.end(), '\n'), long(commands.size()))
-      << "redis-server did not answer every command:\n" << expected;
-  // Compare line by line, to name the first command that differs.
-  std::istringstream e(expected), g(got);
-  std::string el, gl;
-  for (int line = 1; std::getline(e, el); line++) {
-    ASSERT_TRUE(std::getline(g, gl)) << "bitcask-server's output ends early at line " << line;
-    ASSERT_EQ(gl, el) << "line " << line << " of the replies differs\n--- redis:\n" << expected
-                      << "\n--- bitcask:\n" << got;
+  ExpectRepliesLikeRedis(tmp_, ours.port(), commands);
+}
+
+// MULTI, EXEC, DISCARD, WATCH and UNWATCH on one connection, against a real Redis: queued
+// replies, errors that abort the transaction at EXEC and those that do not, runtime errors
+// inside EXEC's reply, nesting.
+TEST_F(ServerTest, TransactionsMatchRealRedis) {
+  ServerProcess ours(dir());
+  ASSERT_TRUE(ours.ready());
+  ExpectRepliesLikeRedis(
+      tmp_, ours.port(),
+      {"EXEC", "DISCARD", "MULTI", "MULTI", "SET a 1", "INCR a", "INCR a", "GET a", "FOO bar",
+       "EXEC", "GET a", "MULTI", "SET a 1", "INCR a", "WATCH x", "GET a", "EXEC", "MULTI",
+       "SET b x", "INCR b", "GET b", "EXEC", "MULTI", "GET nope", "SET", "EXEC", "WATCH a b",
+       "UNWATCH", "MULTI", "MSET a 5 c 6", "DEL a", "MGET a c", "DISCARD", "GET c", "WATCH c",
+       "MULTI", "GET c", "EXEC", "MULTI", "EXEC", "MULTI", "PING", "ECHO hi", "EXEC",
+       "WATCH", "MULTI", "EXPIRE c 100", "TTL c", "RENAME c d", "EXISTS c d", "EXEC"});
+}
+
+// WATCH across connections: a write by another client between WATCH and EXEC makes EXEC
+// answer a null array and run nothing; without one, EXEC runs.
+TEST_F(ServerTest, WatchAbortsExecAfterAnotherClientsWrite) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  RawConnection a(server.port()), b(server.port());
+  auto roundtrip = [](RawConnection& c, const std::string& request, size_t want) {
+    c.Send(request);
+    return c.Read(want, 3000);
+  };
+  ASSERT_EQ(roundtrip(a, Resp({"SET", "k", "1"}), 5), "+OK\r\n");
+  ASSERT_EQ(roundtrip(a, Resp({"WATCH", "k"}), 5), "+OK\r\n");
+  ASSERT_EQ(roundtrip(b, Resp({"SET", "k", "2"}), 5), "+OK\r\n");
+  const std::string tx = Resp({"MULTI"}) + Resp({"SET", "k", "3"}) + Resp({"EXEC"});
+  EXPECT_EQ(roundtrip(a, tx, 5 + 9 + 5), "+OK\r\n+QUEUED\r\n*-1\r\n");
+  EXPECT_EQ(Cli(server.port(), "GET k"), "2\n");
+  // EXEC unwatched everything: the same transaction now runs.
+  EXPECT_EQ(roundtrip(a, tx, 5 + 9 + 9), "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+  EXPECT_EQ(Cli(server.port(), "GET k"), "3\n");
+  // A write of another key does not count; FLUSHDB counts for every key.
+  ASSERT_EQ(roundtrip(a, Resp({"WATCH", "k"}), 5), "+OK\r\n");
+  ASSERT_EQ(roundtrip(b, Resp({"SET", "other", "x"}), 5), "+OK\r\n");
+  EXPECT_EQ(roundtrip(a, tx, 5 + 9 + 9), "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+  ASSERT_EQ(roundtrip(a, Resp({"WATCH", "k"}), 5), "+OK\r\n");
+  ASSERT_EQ(roundtrip(b, Resp({"FLUSHDB"}), 5), "+OK\r\n");
+  EXPECT_EQ(roundtrip(a, tx, 5 + 9 + 5), "+OK\r\n+QUEUED\r\n*-1\r\n");
+}
+
+// EXEC holds the keys of its commands for the whole transaction: clients incrementing two
+// counters in MULTI/EXEC and a client reading both in MULTI/EXEC never see them apart, and
+// no increment is lost.
+TEST_F(ServerTest, ExecIsAtomicAgainstOtherClients) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  constexpr int kWriters = 4, kRounds = 1500;
+  std::atomic<bool> stop{false};
+  std::atomic<int> torn{0}, reads{0};
+  std::thread reader([&] {
+    RawConnection c(server.port());
+    const std::string tx = Resp({"MULTI"}) + Resp({"GET", "x"}) + Resp({"GET", "y"}) +
+                           Resp({"EXEC"});
+    const std::regex reply(R"(\+OK\r\n\+QUEUED\r\n\+QUEUED\r\n\*2\r\n(\$-1|\$\d+\r\n(\d+))\r\n(\$-1|\$\d+\r\n(\d+))\r\n)");
+    while (!stop) {
+      c.Send(tx);
+      std::string got;
+      std::smatch m;
+      for (int i = 0; i < 100 && !std::regex_match(got, m, reply); i++) got += c.Read(1, 100);
+      if (!std::regex_match(got, m, reply) || m[2].str() != m[4].str()) torn++;
+      reads++;
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; w++) {
+    writers.emplace_back([&] {
+      RawConnection c(server.port());
+      const std::string tx = Resp({"MULTI"}) + Resp({"INCR", "x"}) + Resp({"INCR", "y"}) +
+                             Resp({"EXEC"});
+      for (int i = 0; i < kRounds; i++) {
+        c.Send(tx);
+        std::string got;
+        while (got.find("*2\r\n") == std::string::npos ||
+               std::count(got.begin(), got.end(), ':') < 2) {
+          const std::string more = c.Read(1, 3000);
+          if (more.empty()) return;
+          got += more;
+        }
+      }
+    });
   }
+  for (auto& t : writers) t.join();
+  stop = true;
+  reader.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(torn.load(), 0) << "a reader's EXEC saw x and y apart";
+  const std::string total = std::to_string(kWriters * kRounds) + "\n";
+  EXPECT_EQ(Cli(server.port(), "GET x"), total);
+  EXPECT_EQ(Cli(server.port(), "GET y"), total);
 }
 
 TEST_F(ServerTest, RedisBenchmarkRunsCleanly) {

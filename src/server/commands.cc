@@ -872,6 +872,7 @@ void Flush(CommandContext& c) {
   WriteBatch batch;
   for (const auto& k : keys) batch.Delete(k);
   if (Status s = c.server.db().Write(batch); !s.ok()) return StoreError(c, s);
+  c.server.key_locks().TouchAll();  // every watched key counts as written
   ServerState* server = &c.server;
   c.server.StartBackground("merge after flush", [server] { return server->db().Merge(); });
   Ok(c);
@@ -1224,12 +1225,81 @@ void Command(CommandContext& c) {
   UnknownSubcommand(c);
 }
 
+// ---- Transactions -------------------------------------------------------------------------
+// MULTI queues the commands that follow; EXEC runs them with the stripes of every key they
+// name (and every watched key) held, so no other client's write of those keys comes between
+// them, and answers with the array of their replies. WATCH makes EXEC answer a null array,
+// running nothing, if a watched key was written since.
+
+void Multi(CommandContext& c) {
+  if (c.client.tx.active) return Err(c, "ERR MULTI calls can not be nested");
+  c.client.tx.active = true;
+  Ok(c);
+}
+
+void Discard(CommandContext& c) {
+  if (!c.client.tx.active) return Err(c, "ERR DISCARD without MULTI");
+  c.client.tx = Transaction();
+  Ok(c);
+}
+
+void Watch(CommandContext& c) {
+  if (c.client.tx.active) return Err(c, "ERR WATCH inside MULTI is not allowed");
+  for (size_t i = 1; i < c.args.size(); i++) {
+    c.client.tx.watched.emplace_back(std::string(c.args[i]),
+                                     c.server.key_locks().Version(c.args[i]));
+  }
+  Ok(c);
+}
+
+void Unwatch(CommandContext& c) {
+  c.client.tx.watched.clear();
+  Ok(c);
+}
+
+// The keys a command names, by its table row (as COMMAND GETKEYS would list them).
+void AddCommandKeys(const CommandSpec& spec, const Args& args,
+                    std::vector<std::string_view>* keys) {
+  if (spec.first_key <= 0) return;
+  const int last = spec.last_key < 0 ? int(args.size()) + spec.last_key : spec.last_key;
+  for (int i = spec.first_key; i <= last && i < int(args.size()); i += spec.key_step) {
+    keys->push_back(args[size_t(i)]);
+  }
+}
+
+void Exec(CommandContext& c) {
+  if (!c.client.tx.active) return Err(c, "ERR EXEC without MULTI");
+  Transaction tx = std::move(c.client.tx);
+  c.client.tx = Transaction();
+  if (tx.failed) {
+    return Err(c, "EXECABORT Transaction discarded because of previous errors.");
+  }
+  std::vector<Args> commands(tx.queued.size());
+  std::vector<std::string_view> keys;
+  for (size_t i = 0; i < tx.queued.size(); i++) {
+    for (const std::string& a : tx.queued[i]) commands[i].push_back(a);
+    AddCommandKeys(AllCommands()[size_t(FindCommand(commands[i][0]))], commands[i], &keys);
+  }
+  for (const auto& [key, version] : tx.watched) keys.push_back(key);
+  KeyLocks::Guard lock(&c.server.key_locks(), keys, /*exec=*/true);
+  for (const auto& [key, version] : tx.watched) {
+    if (c.server.key_locks().Version(key) != version) return reply::NullArray(c.out);
+  }
+  reply::ArrayHeader(c.out, commands.size());
+  for (const Args& args : commands) Dispatch(c.server, c.client, args, c.out);
+}
+
 }  // namespace
 
 const std::vector<CommandSpec>& AllCommands() {
   // name, arity, flags, first key, last key, step, handler
   static const std::vector<CommandSpec> table = {
       {"ping", -1, kCmdFast, 0, 0, 0, Ping},
+      {"multi", 1, kCmdFast, 0, 0, 0, Multi},
+      {"exec", 1, 0, 0, 0, 0, Exec},
+      {"discard", 1, kCmdFast, 0, 0, 0, Discard},
+      {"watch", -2, kCmdFast, 1, -1, 1, Watch},
+      {"unwatch", 1, kCmdFast, 0, 0, 0, Unwatch},
       {"echo", 2, kCmdFast, 0, 0, 0, Echo},
       {"quit", -1, kCmdFast | kCmdNoAuth, 0, 0, 0, Quit},
       {"auth", -2, kCmdFast | kCmdNoAuth, 0, 0, 0, Auth},
@@ -1304,7 +1374,7 @@ int FindCommand(std::string_view name) {
 }
 
 bool IsPlainGet(const Client& client, const Args& args) {
-  return args.size() == 2 && client.authenticated && args[0].size() == 3 &&
+  return args.size() == 2 && client.authenticated && !client.tx.active && args[0].size() == 3 &&
          (args[0][0] | 0x20) == 'g' && (args[0][1] | 0x20) == 'e' && (args[0][2] | 0x20) == 't';
 }
 
@@ -1336,11 +1406,39 @@ void DispatchGets(ServerState& server, std::span<const std::string_view> keys, s
   }
 }
 
+namespace {
+
+// Inside MULTI: every command but these is queued for EXEC.
+bool RunsInsideMulti(const CommandSpec& spec) {
+  return spec.handler == Exec || spec.handler == Discard || spec.handler == Multi ||
+         spec.handler == Watch || spec.handler == Quit;
+}
+
+// A command refused inside MULTI makes EXEC discard the transaction, as in Redis.
+void FailTransaction(Client& client) {
+  if (client.tx.active) client.tx.failed = true;
+}
+
+void Queue(ServerState& server, Client& client, const Args& args, std::string* out) {
+  size_t bytes = 0;
+  for (std::string_view a : args) bytes += a.size() + 16;
+  if (client.tx.queued_bytes + bytes > server.config().client_query_buffer_limit) {
+    client.tx.failed = true;
+    return reply::Error(out, "ERR the transaction is larger than client-query-buffer-limit");
+  }
+  client.tx.queued_bytes += bytes;
+  client.tx.queued.emplace_back(args.begin(), args.end());
+  reply::Simple(out, "QUEUED");
+}
+
+}  // namespace
+
 void Dispatch(ServerState& server, Client& client, const Args& args, std::string* out) {
   if (args.empty()) return;
   server.total_commands++;
   const int idx = FindCommand(args[0]);
   if (idx < 0) {
+    FailTransaction(client);
     std::string msg = "ERR unknown command '" + std::string(args[0].substr(0, 128)) +
                       "', with args beginning with: ";
     for (size_t i = 1; i < args.size() && msg.size() < 512; i++) {
@@ -1357,12 +1455,15 @@ void Dispatch(ServerState& server, Client& client, const Args& args, std::string
   if ((spec.arity > 0 && int(args.size()) != spec.arity) ||
       (spec.arity < 0 && int(args.size()) < -spec.arity)) {
     cs.rejected.Add(1);
+    FailTransaction(client);
     return WrongArgs(ctx);
   }
   if (!client.authenticated && !(spec.flags & kCmdNoAuth)) {
     cs.rejected.Add(1);
+    FailTransaction(client);
     return reply::Error(out, "NOAUTH Authentication required.");
   }
+  if (client.tx.active && !RunsInsideMulti(spec)) return Queue(server, client, args, out);
   const size_t before = out->size();
   const auto t0 = std::chrono::steady_clock::now();
   spec.handler(ctx);

@@ -251,6 +251,7 @@ struct HttpServer::Impl {
       for (const auto& k : keys) batch.Delete(k);
       if (s.ok()) s = db.Write(batch);
       if (!s.ok()) return Problem(res, 500, s.ToString());
+      state->key_locks().TouchAll();  // every watched key counts as written
       state->StartBackground("merge after clear", [&db] { return db.Merge(); });
       Reply(res, 200, json{{"status", "success"}, {"message", "Database cleared"}});
     });

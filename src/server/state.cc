@@ -13,19 +13,58 @@ int64_t NowUnixMillis() {
       .count();
 }
 
-KeyLocks::Guard::Guard(KeyLocks* locks, std::span<const std::string_view> keys) : locks_(locks) {
+namespace {
+// The EXEC guard running on this thread, if any.
+thread_local const KeyLocks::Guard* exec_guard = nullptr;
+size_t SlotOf(std::string_view key, size_t slots) { return engine::HashKey(key) % slots; }
+}  // namespace
+
+KeyLocks::KeyLocks() : versions_(new std::atomic<uint64_t>[kSlots]()) {}
+
+uint64_t KeyLocks::Version(std::string_view key) const {
+  // Both only grow, so their sum changes whenever either does.
+  return versions_[SlotOf(key, kSlots)].load(std::memory_order_acquire) +
+         epoch_.load(std::memory_order_acquire);
+}
+
+KeyLocks::Guard::Guard(KeyLocks* locks, std::span<const std::string_view> keys, bool exec)
+    : locks_(locks), outer_(exec_guard), exec_(exec) {
   if (keys.size() > kInline) {
     more_.resize(keys.size());
-    held_ = more_.data();
+    slots_ = more_.data();
   }
-  for (std::string_view k : keys) held_[count_++] = engine::HashKey(k) % kStripes;
-  std::sort(held_, held_ + count_);
-  count_ = static_cast<size_t>(std::unique(held_, held_ + count_) - held_);
-  for (size_t i = 0; i < count_; i++) locks_->stripes_[held_[i]].lock();
+  for (std::string_view k : keys) slots_[count_++] = SlotOf(k, kSlots);
+  std::sort(slots_, slots_ + count_, [](size_t a, size_t b) {
+    return StripeOf(a) != StripeOf(b) ? StripeOf(a) < StripeOf(b) : a < b;
+  });
+  count_ = static_cast<size_t>(std::unique(slots_, slots_ + count_) - slots_);
+  for (size_t i = 0; i < count_; i++) {
+    const size_t stripe = StripeOf(slots_[i]);
+    if (i > 0 && StripeOf(slots_[i - 1]) == stripe) continue;
+    if (outer_ == nullptr || !outer_->Holds(stripe)) locks_->stripes_[stripe].lock();
+  }
+  if (exec_) exec_guard = this;
 }
 
 KeyLocks::Guard::~Guard() {
-  while (count_ > 0) locks_->stripes_[held_[--count_]].unlock();
+  if (exec_) exec_guard = outer_;
+  for (size_t i = 0; i < count_; i++) {
+    locks_->versions_[slots_[i]].fetch_add(1, std::memory_order_acq_rel);
+  }
+  for (size_t i = count_; i-- > 0;) {
+    const size_t stripe = StripeOf(slots_[i]);
+    if (i > 0 && StripeOf(slots_[i - 1]) == stripe) continue;
+    if (outer_ == nullptr || !outer_->Holds(stripe)) locks_->stripes_[stripe].unlock();
+  }
+}
+
+bool KeyLocks::Guard::Holds(size_t stripe) const {
+  const size_t* begin = slots_;
+  const size_t* end = begin + count_;
+  const size_t* at = std::lower_bound(begin, end, stripe, [](size_t slot, size_t st) {
+    return StripeOf(slot) < st;
+  });
+  return (at != end && StripeOf(*at) == stripe) || (outer_ != nullptr && outer_->Holds(stripe));
 }
 
 uint64_t ScanCursors::Save(std::string last_key) {

@@ -48,6 +48,15 @@ struct ServerConfig {
   std::string loglevel = "notice";
 };
 
+// A transaction between MULTI and EXEC, and the keys WATCH watches.
+struct Transaction {
+  bool active = false;  // MULTI was called: commands are queued
+  bool failed = false;  // a command was refused while queueing: EXEC discards the queue
+  std::vector<std::vector<std::string>> queued;
+  size_t queued_bytes = 0;
+  std::vector<std::pair<std::string, uint64_t>> watched;  // key, its version at WATCH
+};
+
 // Per-connection state the commands see.
 struct Client {
   uint64_t id = 0;
@@ -56,17 +65,32 @@ struct Client {
   bool authenticated = false;
   bool close_after_reply = false;
   int64_t created_ms = 0;
+  Transaction tx;
 };
 
 // A stripe of mutexes by key hash. Commands that read and then write a key (INCR, APPEND,
 // SET NX, RENAME...) hold the stripes of their keys, and so does every write, so a read-
 // modify-write is atomic against any other write of the same key. Plain reads take none.
+// EXEC holds the stripes of every key its commands name for the whole transaction.
+//
+// Every key also has a version, which changes when a Guard naming it ends (WATCH compares
+// it). Keys share 65536 version slots, so a write to another key of the same slot counts as
+// well: that can only make an EXEC fail that need not have (the client retries), never let
+// one through that should fail.
 class KeyLocks {
  public:
-  // Locks the stripes of all keys (each stripe once, in index order: no deadlock).
+  KeyLocks();
+
+  uint64_t Version(std::string_view key) const;
+  // Changes every version (FLUSHDB).
+  void TouchAll() { epoch_.fetch_add(1, std::memory_order_acq_rel); }
+
+  // Locks the stripes of all keys (each stripe once, in index order: no deadlock), and bumps
+  // their versions when it ends. Inside an EXEC's guard (`exec`), on the same thread, the
+  // stripes that guard holds are not taken again.
   class Guard {
    public:
-    Guard(KeyLocks* locks, std::span<const std::string_view> keys);
+    Guard(KeyLocks* locks, std::span<const std::string_view> keys, bool exec = false);
     Guard(KeyLocks* locks, std::initializer_list<std::string_view> keys)
         : Guard(locks, std::span<const std::string_view>(keys.begin(), keys.size())) {}
     ~Guard();
@@ -74,18 +98,26 @@ class KeyLocks {
     Guard& operator=(const Guard&) = delete;
 
    private:
-    // Up to kInline stripes are held without a heap allocation (most commands name one key).
+    bool Holds(size_t stripe) const;
+
+    // Up to kInline keys are held without a heap allocation (most commands name one key).
     static constexpr size_t kInline = 4;
     KeyLocks* locks_;
-    size_t count_ = 0;
+    const Guard* outer_;  // the EXEC guard this one runs inside, if any
+    bool exec_;
+    size_t count_ = 0;  // version slots, sorted by stripe
     size_t inline_[kInline];
     std::vector<size_t> more_;  // all of them, when there are more than kInline
-    size_t* held_ = inline_;
+    size_t* slots_ = inline_;
   };
 
  private:
   static constexpr size_t kStripes = 1024;
+  static constexpr size_t kSlots = 65536;  // a multiple of kStripes: a slot has one stripe
+  static size_t StripeOf(size_t slot) { return slot % kStripes; }
   std::array<std::mutex, kStripes> stripes_;
+  std::unique_ptr<std::atomic<uint64_t>[]> versions_;
+  std::atomic<uint64_t> epoch_{0};
 };
 
 // SCAN cursors. Redis clients expect a number; the position of a scan is a key, so the server
