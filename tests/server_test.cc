@@ -745,6 +745,39 @@ TEST_F(ServerTest, WatchAbortsExecAfterAnotherClientsWrite) {
   EXPECT_EQ(roundtrip(a, tx, 5 + 9 + 5), "+OK\r\n+QUEUED\r\n*-1\r\n");
 }
 
+// redis-py, as an application uses it (Debian's python3-redis, run by Debian's interpreter):
+// pipeline() wraps its commands in MULTI/EXEC by default, transaction() retries on WATCH
+// conflicts, and a conflict raises WatchError.
+TEST_F(ServerTest, RedisPyPipelinesAndTransactions) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  WriteFile(tmp_.Sub("client.py"), R"(import sys
+import redis
+r = redis.Redis(port=int(sys.argv[1]))
+p = r.pipeline()
+p.set("a", 1).incr("a").incrby("a", 5).get("a")
+print(p.execute())
+def double(pipe):
+    v = int(pipe.get("a"))
+    pipe.multi()
+    pipe.set("a", v * 2)
+print(r.transaction(double, "a"), r.get("a"))
+with r.pipeline() as p:
+    p.watch("a")
+    r.set("a", 100)
+    p.multi()
+    p.set("a", 1)
+    try:
+        p.execute()
+    except redis.WatchError:
+        print("WatchError")
+print(r.get("a"))
+)");
+  const std::string out = Shell("/usr/bin/python3 " + tmp_.Sub("client.py") + " " +
+                                std::to_string(server.port()) + " 2>&1");
+  EXPECT_EQ(out, "[True, 2, 7, b'7']\n[True] b'14'\nWatchError\nb'100'\n");
+}
+
 // EXEC holds the keys of its commands for the whole transaction: clients incrementing two
 // counters in MULTI/EXEC and a client reading both in MULTI/EXEC never see them apart, and
 // no increment is lost.
