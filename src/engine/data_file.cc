@@ -158,7 +158,11 @@ Status DataFile::Publish() {
 
 Status DataFile::Sync() const {
   std::lock_guard l(fd_mu_);
-  if (fd_.valid()) return SyncData(fd_.get(), path_);
+  if (fd_.valid()) {
+    Status s = SyncData(fd_.get(), path_);
+    if (!writable()) fd_.reset();  // sealed while this ran: Seal left the closing to us
+    return s;
+  }
   // Sealed, or opened read-only: nothing is written to it any more, so one flush covers
   // it for good. An earlier run may have left its pages unflushed, so that one is needed.
   if (flushed_) return Status::OK();
@@ -201,9 +205,13 @@ Status DataFile::Seal(bool sync) {
   if (s.ok()) s = map_.Protect(path_);
   if (s.ok()) {
     writable_.store(false, std::memory_order_release);
-    std::lock_guard l(fd_mu_);
-    fd_.reset();
-    flushed_ = sync;
+    // A flush running on another thread holds the descriptor: rather than wait for it
+    // (with the write lock held), leave the closing to it.
+    std::unique_lock l(fd_mu_, std::try_to_lock);
+    if (l.owns_lock()) {
+      fd_.reset();
+      flushed_ = sync;
+    }
   }
   return s;
 }

@@ -159,9 +159,10 @@ class DataFile {
   const std::string path_;
   std::string temp_path_;  // non-empty while the file is temporary
   // Open while the file is writable. Seal closes it under fd_mu_, which Sync holds (it runs
-  // on any thread); the writer's own calls read it without the lock.
+  // on any thread), or leaves that to a Sync running then; the writer's own calls read it
+  // without the lock, only while the file is writable.
   mutable std::mutex fd_mu_;
-  FileDescriptor fd_;
+  mutable FileDescriptor fd_;
   mutable bool flushed_ = false;  // guarded by fd_mu_: closed, and flushed since
   MemoryMap map_;
   std::atomic<bool> writable_{false};  // set false by Seal, read by background jobs

@@ -29,7 +29,8 @@ ClientRoom MakeRoomForClients(uint64_t maxclients, uint64_t reserved) {
   const uint64_t wanted = maxclients + reserved;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
     struct rlimit raised = limit;
-    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min<uint64_t>(wanted, limit.rlim_max);
+    raised.rlim_cur =
+        limit.rlim_max == RLIM_INFINITY ? wanted : std::min<uint64_t>(wanted, limit.rlim_max);
     if (raised.rlim_cur > limit.rlim_cur) {
       if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
         limit = raised;
