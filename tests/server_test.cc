@@ -743,6 +743,17 @@ TEST_F(ServerTest, WatchAbortsExecAfterAnotherClientsWrite) {
   ASSERT_EQ(roundtrip(a, Resp({"WATCH", "k"}), 5), "+OK\r\n");
   ASSERT_EQ(roundtrip(b, Resp({"FLUSHDB"}), 5), "+OK\r\n");
   EXPECT_EQ(roundtrip(a, tx, 5 + 9 + 5), "+OK\r\n+QUEUED\r\n*-1\r\n");
+  // In one pipeline with plain GETs (which the server otherwise runs together in one
+  // MultiGet): the GETs inside MULTI are queued, and every reply comes in order.
+  ASSERT_EQ(roundtrip(a, Resp({"SET", "a", "1"}), 5), "+OK\r\n");
+  const std::string pipeline = Resp({"GET", "a"}) + Resp({"GET", "b"}) + Resp({"MULTI"}) +
+                               Resp({"GET", "a"}) + Resp({"GET", "b"}) +
+                               Resp({"SET", "b", "2"}) + Resp({"EXEC"}) + Resp({"GET", "a"}) +
+                               Resp({"GET", "b"});
+  const std::string replies =
+      "$1\r\n1\r\n$-1\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n"
+      "*3\r\n$1\r\n1\r\n$-1\r\n+OK\r\n$1\r\n1\r\n$1\r\n2\r\n";
+  EXPECT_EQ(roundtrip(a, pipeline, replies.size()), replies);
 }
 
 // redis-py, as an application uses it (Debian's python3-redis, run by Debian's interpreter):
