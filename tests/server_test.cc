@@ -736,9 +736,12 @@ TEST_F(ServerTest, WatchAbortsExecAfterAnotherClientsWrite) {
   // EXEC unwatched everything: the same transaction now runs.
   EXPECT_EQ(roundtrip(a, tx, 5 + 9 + 9), "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
   EXPECT_EQ(Cli(server.port(), "GET k"), "3\n");
-  // A write of another key does not count; FLUSHDB counts for every key.
+  // A write of another key does not count, nor another client's transaction that only
+  // reads the key; FLUSHDB counts for every key.
   ASSERT_EQ(roundtrip(a, Resp({"WATCH", "k"}), 5), "+OK\r\n");
   ASSERT_EQ(roundtrip(b, Resp({"SET", "other", "x"}), 5), "+OK\r\n");
+  ASSERT_EQ(roundtrip(b, Resp({"MULTI"}) + Resp({"GET", "k"}) + Resp({"EXEC"}), 5 + 9 + 11),
+            "+OK\r\n+QUEUED\r\n*1\r\n$1\r\n3\r\n");
   EXPECT_EQ(roundtrip(a, tx, 5 + 9 + 9), "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
   ASSERT_EQ(roundtrip(a, Resp({"WATCH", "k"}), 5), "+OK\r\n");
   ASSERT_EQ(roundtrip(b, Resp({"FLUSHDB"}), 5), "+OK\r\n");

@@ -47,9 +47,13 @@ KeyLocks::Guard::Guard(KeyLocks* locks, std::span<const std::string_view> keys, 
 }
 
 KeyLocks::Guard::~Guard() {
-  if (exec_) exec_guard = outer_;
-  for (size_t i = 0; i < count_; i++) {
-    locks_->versions_[slots_[i]].fetch_add(1, std::memory_order_acq_rel);
+  if (exec_) {
+    exec_guard = outer_;
+  } else {
+    // (EXEC's own guard changes nothing: the guards of its commands count their writes.)
+    for (size_t i = 0; i < count_; i++) {
+      locks_->versions_[slots_[i]].fetch_add(1, std::memory_order_acq_rel);
+    }
   }
   for (size_t i = count_; i-- > 0;) {
     const size_t stripe = StripeOf(slots_[i]);

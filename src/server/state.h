@@ -87,7 +87,8 @@ class KeyLocks {
 
   // Locks the stripes of all keys (each stripe once, in index order: no deadlock), and bumps
   // their versions when it ends. Inside an EXEC's guard (`exec`), on the same thread, the
-  // stripes that guard holds are not taken again.
+  // stripes that guard holds are not taken again; the EXEC's guard bumps no version (the
+  // guards of its commands do, for what they write).
   class Guard {
    public:
     Guard(KeyLocks* locks, std::span<const std::string_view> keys, bool exec = false);
