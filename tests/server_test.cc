@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <map>
@@ -805,13 +804,32 @@ TEST_F(ServerTest, ExecIsAtomicAgainstOtherClients) {
     RawConnection c(server.port());
     const std::string tx = Resp({"MULTI"}) + Resp({"GET", "x"}) + Resp({"GET", "y"}) +
                            Resp({"EXEC"});
-    const std::regex reply(R"(\+OK\r\n\+QUEUED\r\n\+QUEUED\r\n\*2\r\n(\$-1|\$\d+\r\n(\d+))\r\n(\$-1|\$\d+\r\n(\d+))\r\n)");
+    // +OK +QUEUED +QUEUED, then EXEC's array of two bulk strings (or nulls).
+    const std::string head = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n";
+    auto bulk = [](const std::string& text, size_t* at, std::string* value) {
+      const size_t eol = text.find("\r\n", *at);
+      if (eol == std::string::npos || text[*at] != '$') return false;
+      const long n = std::stol(text.substr(*at + 1, eol - *at - 1));
+      *at = eol + 2;
+      if (n < 0) {
+        *value = "nil";
+        return true;
+      }
+      if (text.size() < *at + size_t(n) + 2) return false;
+      value->assign(text, *at, size_t(n));
+      *at += size_t(n) + 2;
+      return true;
+    };
     while (!stop) {
       c.Send(tx);
-      std::string got;
-      std::smatch m;
-      for (int i = 0; i < 100 && !std::regex_match(got, m, reply); i++) got += c.Read(1, 100);
-      if (!std::regex_match(got, m, reply) || m[2].str() != m[4].str()) torn++;
+      std::string got, x, y;
+      size_t at = head.size();
+      for (int i = 0; i < 100; i++) {
+        at = head.size();
+        if (got.size() > head.size() && bulk(got, &at, &x) && bulk(got, &at, &y)) break;
+        got += c.Read(1, 100);
+      }
+      if (got.compare(0, head.size(), head) != 0 || at != got.size() || x != y) torn++;
       reads++;
     }
   });
