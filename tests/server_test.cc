@@ -540,6 +540,19 @@ TEST_F(ServerTest, RefusesToStartWithTooFewOpenFiles) {
   EXPECT_NE(out.find("exit=1"), std::string::npos) << out;
 }
 
+// SIGHUP (the terminal the server was started from went away) does not stop it, as with
+// Redis; SIGTERM still shuts it down cleanly.
+TEST_F(ServerTest, IgnoresHangup) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  ASSERT_EQ(Cli(server.port(), "SET k v"), "OK\n");
+  ::kill(server.pid(), SIGHUP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(Cli(server.port(), "GET k"), "v\n");
+  const int status = server.Stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
 // The event loops poll for a while after a busy round before they sleep (busy-poll-us,
 // default 30); 0 turns that off, and either way every reply comes back.
 TEST_F(ServerTest, BusyPollSetting) {

@@ -109,6 +109,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // As Redis: closing the terminal it was started from does not stop the server (SIGHUP's
+  // default would end it on the spot, without flushing or closing the store).
+  signal(SIGHUP, SIG_IGN);
 
   Options options;
   EngineOptions(cfg, &options);
