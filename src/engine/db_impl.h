@@ -86,6 +86,11 @@ class DBImpl final : public DB {
   // "merge:outputs-published", "merge:input-deleted", "merge:done"), so crash tests can kill
   // the process between steps. Set before any merge runs.
   void SetTestHook(std::function<void(std::string_view)> hook) { test_hook_ = std::move(hook); }
+  // Test-only: the sealed files the next flush covers.
+  std::vector<uint32_t> FilesAwaitingFlush() {
+    std::lock_guard l(write_mu_);
+    return unsynced_sealed_;
+  }
 
  private:
   // One operation on its way to disk.
