@@ -1059,7 +1059,7 @@ const std::vector<ConfigParam>& ConfigParams() {
          uint64_t n;
          if (!ParseUint(v, &n)) return std::string("argument couldn't be parsed into an integer");
          // Raises the limit on open files to fit them, as at start-up (Redis's message).
-         const ClientRoom room = MakeRoomForClients(n, ReservedDescriptors(c->io_threads));
+         const ClientRoom room = MakeRoomForClients(n, ReservedDescriptors(EventLoops(*c)));
          if (room.clients < n) {
            return "The operating system is not able to handle the specified number of "
                   "clients, try with " + std::to_string(room.clients) +

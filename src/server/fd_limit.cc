@@ -5,17 +5,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 namespace bitcask::server {
 
-uint64_t ReservedDescriptors(int io_threads) {
+uint64_t ReservedDescriptors(unsigned event_loops) {
   // The store (lock, active file, a hint or merge output being written, a flush), the log,
   // two listening sockets, standard streams, a few HTTP connections: 32, as Redis keeps.
   // Each event loop holds an epoll descriptor and a wake-up eventfd.
-  const unsigned loops =
-      io_threads > 0 ? unsigned(io_threads) : std::max(1u, std::thread::hardware_concurrency());
-  return 32 + 2 * uint64_t{loops};
+  return 32 + 2 * uint64_t{event_loops};
 }
 
 ClientRoom MakeRoomForClients(uint64_t maxclients, uint64_t reserved) {

@@ -12,8 +12,8 @@
 
 namespace bitcask::server {
 
-// Descriptors kept for everything but clients, with io_threads event loops (0: one per core).
-uint64_t ReservedDescriptors(int io_threads);
+// Descriptors kept for everything but clients, with this many event loops (EventLoops).
+uint64_t ReservedDescriptors(unsigned event_loops);
 
 struct ClientRoom {
   uint64_t clients = 0;      // clients the limit allows now, at most the number asked for

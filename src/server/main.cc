@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
 
   // Each client takes a descriptor: make the limit on open files hold maxclients of them, or
   // serve fewer (Redis does the same).
-  const uint64_t reserved = ReservedDescriptors(cfg.io_threads);
+  const uint64_t reserved = ReservedDescriptors(EventLoops(cfg));
   if (const ClientRoom room = MakeRoomForClients(cfg.maxclients, reserved);
       room.clients < cfg.maxclients) {
     if (room.clients == 0) {

@@ -333,8 +333,7 @@ struct RespServer::Impl {
 RespServer::RespServer(ServerState* state, Logger* log) : impl_(std::make_unique<Impl>()) {
   impl_->state = state;
   impl_->log = log;
-  const int threads = state->config().io_threads;
-  const unsigned n = threads > 0 ? unsigned(threads) : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned n = EventLoops(state->config());
   for (unsigned i = 0; i < n; i++) {
     impl_->loops.push_back(std::make_unique<asio::io_context>(1));
     impl_->work.push_back(asio::make_work_guard(*impl_->loops.back()));

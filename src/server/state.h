@@ -48,6 +48,9 @@ struct ServerConfig {
   std::string loglevel = "notice";
 };
 
+// Event-loop threads for a configuration: io_threads, or one per core when it is 0.
+unsigned EventLoops(const ServerConfig& config);
+
 // A transaction between MULTI and EXEC, and the keys WATCH watches.
 struct Transaction {
   bool active = false;  // MULTI was called: commands are queued
