@@ -154,6 +154,29 @@ TEST_F(CommandsTest, StringsAppendRange) {
   EXPECT_EQ(Call({"SETNX", "s", "2"}), ":0\r\n");
 }
 
+// EXEC writes its transaction in one batch at the end: if that fails, the client gets an
+// error in place of the replies, and nothing of the transaction is in the store.
+TEST_F(CommandsTest, ExecThatCannotWriteItsBatchWritesNothing) {
+  EXPECT_EQ(Call({"SET", "a", "1"}), "+OK\r\n");
+  EXPECT_EQ(Call({"MULTI"}), "+OK\r\n");
+  EXPECT_EQ(Call({"SET", "a", "2"}), "+QUEUED\r\n");
+  EXPECT_EQ(Call({"SET", "b", "2"}), "+QUEUED\r\n");
+  EXPECT_EQ(Call({"EXEC"}), "*2\r\n+OK\r\n+OK\r\n");
+  EXPECT_EQ(Call({"MGET", "a", "b"}), "*2\r\n$1\r\n2\r\n$1\r\n2\r\n");
+  EXPECT_EQ(Call({"MULTI"}), "+OK\r\n");
+  EXPECT_EQ(Call({"SET", "a", "3"}), "+QUEUED\r\n");
+  EXPECT_EQ(Call({"DEL", "b"}), "+QUEUED\r\n");
+  ASSERT_TRUE(state_->db().Close().ok());  // the batch will be refused
+  const std::string reply = Call({"EXEC"});
+  EXPECT_EQ(reply.rfind("-ERR EXEC wrote nothing of the transaction: ", 0), 0u) << reply;
+  std::unique_ptr<DB> db;
+  ASSERT_TRUE(DB::Open(Options(), tmp_.Sub("db"), &db).ok());
+  std::string v;
+  ASSERT_TRUE(db->Get("a", &v).ok());
+  EXPECT_EQ(v, "2");
+  EXPECT_TRUE(db->Contains("b").ok());
+}
+
 TEST_F(CommandsTest, MultiKey) {
   EXPECT_EQ(Call({"MSET", "a", "1", "b", "2"}), "+OK\r\n");
   EXPECT_EQ(Call({"MSET", "a", "1", "b"}), "-ERR wrong number of arguments for 'mset' command\r\n");

@@ -629,6 +629,36 @@ TEST_F(ServerTest, HttpMetricsHealthAndDataApi) {
 // The same commands against a real redis-server and against bitcask-server give the same
 // output through redis-cli, error texts included.
 // A real redis-server on a free port (Debian's redis-server package), killed on destruction.
+// Parses a RESP array of bulk strings (a null bulk string as "nil") at text[*at], moving
+// *at past it. False if the text does not hold all of it yet (or is not one).
+bool ParseBulkArray(const std::string& text, size_t* at, std::vector<std::string>* items) {
+  auto line = [&](size_t* pos, std::string* out) {
+    const size_t eol = text.find("\r\n", *pos);
+    if (eol == std::string::npos) return false;
+    out->assign(text, *pos, eol - *pos);
+    *pos = eol + 2;
+    return true;
+  };
+  size_t pos = *at;
+  std::string header;
+  if (!line(&pos, &header) || header.size() < 2 || header[0] != '*') return false;
+  items->clear();
+  for (long i = 0, n = std::stol(header.substr(1)); i < n; i++) {
+    std::string size;
+    if (!line(&pos, &size) || size.size() < 2 || size[0] != '$') return false;
+    const long len = std::stol(size.substr(1));
+    if (len < 0) {
+      items->push_back("nil");
+      continue;
+    }
+    if (text.size() < pos + size_t(len) + 2) return false;
+    items->push_back(text.substr(pos, size_t(len)));
+    pos += size_t(len) + 2;
+  }
+  *at = pos;
+  return true;
+}
+
 class RealRedis {
  public:
   explicit RealRedis(const std::string& dir) {
@@ -729,6 +759,144 @@ TEST_F(ServerTest, TransactionsMatchRealRedis) {
        "WATCH", "MULTI", "EXPIRE c 100", "TTL c", "RENAME c d", "EXISTS c d", "EXEC"});
 }
 
+// Inside a transaction each command sees what the ones before it wrote (EXEC keeps the
+// writes aside until its end): reads, counts, iteration, and FLUSHDB of keys written by the
+// transaction itself. KEYS and SCAN patterns match one key at a time (Redis's order of
+// several is its hash table's).
+TEST_F(ServerTest, TransactionsSeeTheirOwnWritesLikeRedis) {
+  ServerProcess ours(dir());
+  ASSERT_TRUE(ours.ready());
+  ExpectRepliesLikeRedis(
+      tmp_, ours.port(),
+      {"MSET k1 a k2 b k3 c", "MULTI", "SET k4 d", "DEL k2", "KEYS k4", "KEYS k2", "DBSIZE",
+       "SCAN 0 MATCH k4 COUNT 100", "EXISTS k1 k2 k3 k4", "SETNX k4 x", "GETDEL k1",
+       "APPEND k3 z", "GET k3", "STRLEN k3", "INCR n", "INCR n", "INCRBYFLOAT f 1.5",
+       "SETRANGE k3 0 Q", "GETRANGE k3 0 -1", "RENAME k3 k5", "EXISTS k3 k5", "EXPIRE k5 100",
+       "TTL k5", "PERSIST k5", "TTL k5", "GETSET k5 e", "MGET k1 k2 k3 k4 k5 n", "TYPE k5",
+       "DBSIZE", "FLUSHDB", "DBSIZE", "KEYS *", "SET z 1", "KEYS *", "EXEC", "KEYS *", "DBSIZE",
+       "GET z", "MULTI", "SET y 1", "DEL y", "GET y", "EXEC", "EXISTS y"});
+}
+
+// Another client's reads never see part of a transaction: a writer sets a, then 200 other
+// keys, then b to the same number in each EXEC; a reader reading a and then b must never
+// find b behind a, and an MGET of all 202 keys must find them equal.
+TEST_F(ServerTest, PlainReadsNeverSeeHalfAnExec) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  std::atomic<bool> done{false};
+  std::atomic<int> torn{0}, reads{0}, torn_mgets{0}, mgets{0};
+  std::thread mget_reader([&] {
+    RawConnection c(server.port());
+    std::string request = "*203\r\n$4\r\nMGET\r\n$1\r\na\r\n";
+    for (int p = 0; p < 200; p++) {
+      const std::string key = "pad" + std::to_string(p);
+      request += "$" + std::to_string(key.size()) + "\r\n" + key + "\r\n";
+    }
+    request += "$1\r\nb\r\n";
+    while (!done) {
+      c.Send(request);
+      std::string got;
+      std::vector<std::string> values;
+      size_t at = 0;
+      while (!ParseBulkArray(got, &at, &values)) {
+        const std::string more = c.Read(1, 3000);
+        if (more.empty()) return;
+        got += more;
+        at = 0;
+      }
+      if (values.size() != 202 || std::set(values.begin(), values.end()).size() != 1) {
+        torn_mgets++;
+      }
+      mgets++;
+    }
+  });
+  std::thread reader([&] {
+    RawConnection c(server.port());
+    auto number = [](const std::string& reply) {  // "$n\r\nDIGITS\r\n", or "$-1\r\n": 0
+      const size_t eol = reply.find("\r\n");
+      return reply.rfind("$-1", 0) == 0 ? 0 : std::stol(reply.substr(eol + 2));
+    };
+    auto get = [&](const std::string& key) {
+      c.Send(Resp({"GET", key}));
+      std::string got;
+      while (got.size() < 5 || got.compare(got.size() - 2, 2, "\r\n") != 0 ||
+             (got[1] != '-' && std::count(got.begin(), got.end(), '\n') < 2)) {
+        const std::string more = c.Read(1, 3000);
+        if (more.empty()) break;
+        got += more;
+      }
+      return got;
+    };
+    while (!done) {
+      const long a = number(get("a"));
+      const long b = number(get("b"));
+      if (b < a) torn++;
+      reads++;
+    }
+  });
+  RawConnection w(server.port());
+  for (int i = 1; i <= 300; i++) {
+    const std::string n = std::to_string(i);
+    std::string tx = Resp({"MULTI"}) + Resp({"SET", "a", n});
+    for (int p = 0; p < 200; p++) tx += Resp({"SET", "pad" + std::to_string(p), n});
+    tx += Resp({"SET", "b", n}) + Resp({"EXEC"});
+    w.Send(tx);
+    std::string got;
+    while (got.find("*202\r\n") == std::string::npos ||
+           std::count(got.begin(), got.end(), '+') < 1 + 202 + 202) {
+      const std::string more = w.Read(1, 3000);
+      ASSERT_FALSE(more.empty()) << "no reply to EXEC " << i;
+      got += more;
+    }
+  }
+  done = true;
+  reader.join();
+  mget_reader.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(torn.load(), 0) << "a reader saw a transaction's first write before its last";
+  EXPECT_GT(mgets.load(), 0);
+  EXPECT_EQ(torn_mgets.load(), 0) << "an MGET saw part of a transaction";
+}
+
+// kill -9 while clients run transactions: after a restart each transaction is in the store
+// whole or not at all (its 52 keys all hold the same number).
+TEST_F(ServerTest, KillDuringExecsKeepsWholeTransactions) {
+  for (int round = 0; round < 3; round++) {
+    ServerProcess server(dir());
+    ASSERT_TRUE(server.ready());
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+      RawConnection c(server.port());
+      for (int i = 1; !stop; i++) {
+        const std::string n = std::to_string(round * 1000000 + i);
+        std::string tx = Resp({"MULTI"}) + Resp({"SET", "a", n});
+        for (int p = 0; p < 50; p++) tx += Resp({"SET", "pad" + std::to_string(p), n});
+        tx += Resp({"SET", "b", n}) + Resp({"EXEC"});
+        c.Send(tx);
+        if (i % 8 == 0 && c.Read(1, 1000).empty()) break;  // keep the pipe from filling
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + 100 * round));
+    server.Stop(SIGKILL);
+    stop = true;
+    writer.join();
+    ServerProcess again(dir());
+    ASSERT_TRUE(again.ready());
+    std::string keys = "MGET a b";
+    for (int p = 0; p < 50; p++) keys += " pad" + std::to_string(p);
+    const std::string values = Cli(again.port(), keys);
+    std::istringstream lines(values);
+    std::string first, line;
+    ASSERT_TRUE(std::getline(lines, first));
+    int count = 1;
+    while (std::getline(lines, line)) {
+      EXPECT_EQ(line, first) << "round " << round << ": a transaction was cut:\n" << values;
+      count++;
+    }
+    EXPECT_EQ(count, 52) << values;
+  }
+}
+
 // WATCH across connections: a write by another client between WATCH and EXEC makes EXEC
 // answer a null array and run nothing; without one, EXEC runs.
 TEST_F(ServerTest, WatchAbortsExecAfterAnotherClientsWrite) {
@@ -818,31 +986,21 @@ TEST_F(ServerTest, ExecIsAtomicAgainstOtherClients) {
     const std::string tx = Resp({"MULTI"}) + Resp({"GET", "x"}) + Resp({"GET", "y"}) +
                            Resp({"EXEC"});
     // +OK +QUEUED +QUEUED, then EXEC's array of two bulk strings (or nulls).
-    const std::string head = "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n";
-    auto bulk = [](const std::string& text, size_t* at, std::string* value) {
-      const size_t eol = text.find("\r\n", *at);
-      if (eol == std::string::npos || text[*at] != '$') return false;
-      const long n = std::stol(text.substr(*at + 1, eol - *at - 1));
-      *at = eol + 2;
-      if (n < 0) {
-        *value = "nil";
-        return true;
-      }
-      if (text.size() < *at + size_t(n) + 2) return false;
-      value->assign(text, *at, size_t(n));
-      *at += size_t(n) + 2;
-      return true;
-    };
+    const std::string head = "+OK\r\n+QUEUED\r\n+QUEUED\r\n";
     while (!stop) {
       c.Send(tx);
-      std::string got, x, y;
+      std::string got;
+      std::vector<std::string> xy;
       size_t at = head.size();
       for (int i = 0; i < 100; i++) {
         at = head.size();
-        if (got.size() > head.size() && bulk(got, &at, &x) && bulk(got, &at, &y)) break;
+        if (got.size() > head.size() && ParseBulkArray(got, &at, &xy)) break;
         got += c.Read(1, 100);
       }
-      if (got.compare(0, head.size(), head) != 0 || at != got.size() || x != y) torn++;
+      if (got.compare(0, head.size(), head) != 0 || at != got.size() || xy.size() != 2 ||
+          xy[0] != xy[1]) {
+        torn++;
+      }
       reads++;
     }
   });

@@ -17,6 +17,7 @@
 #include "engine/compression.h"
 #include "engine/hash.h"
 #include "engine/hint.h"
+#include "engine/limits.h"
 #include "engine/recovery.h"
 #include "engine/write_batch_internal.h"
 
@@ -57,48 +58,6 @@ constexpr uint64_t kMaxBatchBytes = uint64_t{2} << 30;
 
 // The largest buffer a thread keeps between reads that decompress into one (GetView).
 constexpr size_t kKeptBufferBytes = size_t{1} << 20;
-
-// A key as it can appear in an error message: printable bytes, escapes, at most 40 of them.
-std::string Printable(std::string_view key) {
-  std::string out = "'";
-  for (size_t i = 0; i < key.size() && i < 40; i++) {
-    const unsigned char c = static_cast<unsigned char>(key[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  if (key.size() > 40) out += "...";
-  return out + "'";
-}
-
-// The messages for keys and values over the limits, out of line: the checks below run on
-// every operation and should cost a compare.
-[[gnu::cold, gnu::noinline]] Status KeyTooLong(std::string_view key) {
-  return Status::InvalidArgument("key " + Printable(key) + " is " + std::to_string(key.size()) +
-                                 " bytes; keys are limited to " +
-                                 std::to_string(format::kMaxKeySize) + " bytes");
-}
-
-[[gnu::cold, gnu::noinline]] Status ValueTooLong(std::string_view key, std::string_view value) {
-  return Status::InvalidArgument("value of key " + Printable(key) + " is " +
-                                 std::to_string(value.size()) + " bytes; values are limited to " +
-                                 std::to_string(format::kMaxValueSize) + " bytes (1 GiB)");
-}
-
-inline Status ValidateKey(std::string_view key) {
-  if (key.size() > format::kMaxKeySize) [[unlikely]] return KeyTooLong(key);
-  return Status::OK();
-}
-
-inline Status ValidateValue(std::string_view key, std::string_view value) {
-  if (value.size() > format::kMaxValueSize) [[unlikely]] return ValueTooLong(key, value);
-  return Status::OK();
-}
 
 // "00000012.data" -> 12.
 bool ParseDataFileName(const std::string& name, uint32_t* id) {

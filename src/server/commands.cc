@@ -15,6 +15,7 @@
 #include "server/fd_limit.h"
 #include "server/glob.h"
 #include "server/resp.h"
+#include "server/transaction.h"
 
 namespace bitcask::server {
 
@@ -79,8 +80,8 @@ void SubcommandArity(CommandContext& c) {
              "' command");
 }
 
-void StoreError(CommandContext& c, const Status& s) {
-  std::string msg = "ERR " + s.ToString();
+void StoreError(CommandContext& c, const Status& s, std::string_view context = {}) {
+  std::string msg = "ERR " + std::string(context) + s.ToString();
   for (char& ch : msg) {
     if (ch == '\r' || ch == '\n') ch = ' ';
   }
@@ -117,7 +118,7 @@ struct Stored {
 // store error, replies with it and returns false.
 bool ReadForUpdate(CommandContext& c, std::string_view key, Stored* out, bool want_value = true) {
   const Status s =
-      c.server.db().GetWithExpiry(key, want_value ? &out->value : nullptr, &out->expiry);
+      c.db.GetWithExpiry(key, want_value ? &out->value : nullptr, &out->expiry);
   out->exists = s.ok();
   if (s.ok() || s.IsNotFound()) return true;
   StoreError(c, s);
@@ -294,7 +295,7 @@ void Shutdown(CommandContext& c) {
 }
 
 void Save(CommandContext& c) {
-  if (Status s = c.server.db().Sync(); !s.ok()) return StoreError(c, s);
+  if (Status s = c.db.Sync(); !s.ok()) return StoreError(c, s);
   c.server.last_save_unix = static_cast<uint64_t>(NowUnixMillis() / 1000);
   Ok(c);
 }
@@ -327,7 +328,7 @@ void LastSave(CommandContext& c) {
 
 void Get(CommandContext& c) {
   // The reply is written from the stored bytes in place (GetView): no copy of the value.
-  const Status s = c.server.db().GetView(c.args[1], [&](std::string_view v) {
+  const Status s = c.db.GetView(c.args[1], [&](std::string_view v) {
     c.server.keyspace_hits++;
     reply::Bulk(c.out, v);
   });
@@ -356,7 +357,7 @@ void Set(CommandContext& c) {
       return SyntaxError(c);
     }
   }
-  DB& db = c.server.db();
+  DB& db = c.db;
   const std::string_view key = c.args[1];
   KeyLocks::Guard lock(&c.server.key_locks(), {key});
   Stored old;
@@ -374,10 +375,10 @@ void Set(CommandContext& c) {
 
 void SetNx(CommandContext& c) {
   KeyLocks::Guard lock(&c.server.key_locks(), {c.args[1]});
-  const Status present = c.server.db().Contains(c.args[1]);
+  const Status present = c.db.Contains(c.args[1]);
   if (present.ok()) return reply::Integer(c.out, 0);
   if (!present.IsNotFound()) return StoreError(c, present);
-  if (Status s = c.server.db().Put(c.args[1], c.args[2]); !s.ok()) return StoreError(c, s);
+  if (Status s = c.db.Put(c.args[1], c.args[2]); !s.ok()) return StoreError(c, s);
   reply::Integer(c.out, 1);
 }
 
@@ -386,7 +387,7 @@ void SetExGeneric(CommandContext& c, const char* unit, const char* name) {
   uint64_t expiry;
   if (!ParseExpiry(c, unit, c.args[2], name, &expiry)) return;
   KeyLocks::Guard lock(&c.server.key_locks(), {c.args[1]});
-  if (Status s = PutWithExpiry(c.server.db(), c.args[1], c.args[3], expiry); !s.ok()) {
+  if (Status s = PutWithExpiry(c.db, c.args[1], c.args[3], expiry); !s.ok()) {
     return StoreError(c, s);
   }
   Ok(c);
@@ -397,18 +398,18 @@ void PSetEx(CommandContext& c) { SetExGeneric(c, "px", "psetex"); }
 void GetSet(CommandContext& c) {
   KeyLocks::Guard lock(&c.server.key_locks(), {c.args[1]});
   std::string old;
-  const Status s = c.server.db().Get(c.args[1], &old);
+  const Status s = c.db.Get(c.args[1], &old);
   if (!s.ok() && !s.IsNotFound()) return StoreError(c, s);
-  if (Status w = c.server.db().Put(c.args[1], c.args[2]); !w.ok()) return StoreError(c, w);
+  if (Status w = c.db.Put(c.args[1], c.args[2]); !w.ok()) return StoreError(c, w);
   BulkOrNull(c, s, old);
 }
 
 void GetDel(CommandContext& c) {
   KeyLocks::Guard lock(&c.server.key_locks(), {c.args[1]});
   std::string value;
-  const Status s = c.server.db().Get(c.args[1], &value);
+  const Status s = c.db.Get(c.args[1], &value);
   if (s.ok()) {
-    if (Status d = c.server.db().Delete(c.args[1]); !d.ok() && !d.IsNotFound()) {
+    if (Status d = c.db.Delete(c.args[1]); !d.ok() && !d.IsNotFound()) {
       return StoreError(c, d);
     }
   }
@@ -432,9 +433,9 @@ void GetEx(CommandContext& c) {
   }
   KeyLocks::Guard lock(&c.server.key_locks(), {c.args[1]});
   std::string value;
-  const Status s = c.server.db().Get(c.args[1], &value);
+  const Status s = c.db.Get(c.args[1], &value);
   if (s.ok() && change) {
-    if (Status w = PutWithExpiry(c.server.db(), c.args[1], value, expiry); !w.ok()) {
+    if (Status w = PutWithExpiry(c.db, c.args[1], value, expiry); !w.ok()) {
       return StoreError(c, w);
     }
   }
@@ -460,11 +461,13 @@ void ReplyValues(ServerState& server, std::span<const Status> statuses,
   }
 }
 
+// Under the keys' locks, as a read: no write (MSET, EXEC...) is half seen.
 void MGet(CommandContext& c) {
   const auto keys = std::span(c.args).subspan(1);
+  KeyLocks::Guard lock(&c.server.key_locks(), keys, KeyLocks::Guard::Kind::kRead);
   std::vector<std::string> values(keys.size());
   std::vector<Status> statuses(keys.size());
-  c.server.db().MultiGet(keys, values, statuses);
+  c.db.MultiGet(keys, values, statuses);
   reply::ArrayHeader(c.out, keys.size());
   ReplyValues(c.server, statuses, values, c.out);
 }
@@ -475,14 +478,14 @@ void MSetGeneric(CommandContext& c, bool nx) {
   KeyLocks::Guard lock(&c.server.key_locks(), keys);
   if (nx) {
     for (std::string_view k : keys) {
-      const Status s = c.server.db().Contains(k);
+      const Status s = c.db.Contains(k);
       if (s.ok()) return reply::Integer(c.out, 0);
       if (!s.IsNotFound()) return StoreError(c, s);
     }
   }
   WriteBatch batch;
   for (size_t i = 1; i + 1 < c.args.size(); i += 2) batch.Put(c.args[i], c.args[i + 1]);
-  if (Status s = c.server.db().Write(batch); !s.ok()) return StoreError(c, s);
+  if (Status s = c.db.Write(batch); !s.ok()) return StoreError(c, s);
   if (nx) return reply::Integer(c.out, 1);
   Ok(c);
 }
@@ -497,7 +500,7 @@ void Del(CommandContext& c) {
   WriteBatch batch;
   int64_t n = 0;
   for (std::string_view k : keys) {
-    const Status s = c.server.db().Contains(k);
+    const Status s = c.db.Contains(k);
     if (s.ok()) {
       batch.Delete(k);
       n++;
@@ -505,14 +508,14 @@ void Del(CommandContext& c) {
       return StoreError(c, s);
     }
   }
-  if (Status s = c.server.db().Write(batch); !s.ok()) return StoreError(c, s);
+  if (Status s = c.db.Write(batch); !s.ok()) return StoreError(c, s);
   reply::Integer(c.out, n);
 }
 
 void Exists(CommandContext& c) {
   int64_t n = 0;
   for (size_t i = 1; i < c.args.size(); i++) {
-    const Status s = c.server.db().Contains(c.args[i]);
+    const Status s = c.db.Contains(c.args[i]);
     if (s.ok()) {
       n++;
     } else if (!s.IsNotFound()) {
@@ -533,7 +536,7 @@ void IncrBy(CommandContext& c, int64_t delta) {
     int64_t delta, next = 0;
     bool not_integer = false, overflow = false;
   } st{delta};
-  const Status s = c.server.db().Update(
+  const Status s = c.db.Update(
       key, [&st](const std::string* cur, uint64_t*, std::string* out) {  // the TTL stays
         int64_t current = 0;
         if (cur != nullptr && !ParseInt(*cur, &current)) {
@@ -592,7 +595,7 @@ void IncrByFloat(CommandContext& c) {
     if (!text.empty() && text.back() == '.') text.pop_back();
   }
   if (text == "-0") text = "0";
-  if (Status s = PutWithExpiry(c.server.db(), key, text, cur.expiry); !s.ok()) {
+  if (Status s = PutWithExpiry(c.db, key, text, cur.expiry); !s.ok()) {
     return StoreError(c, s);
   }
   reply::Bulk(c.out, text);
@@ -608,7 +611,7 @@ void Append(CommandContext& c) {
     size_t length = 0;
     bool too_long = false;
   } st{c.args[2], c.server.config().proto_max_bulk_len};
-  const Status s = c.server.db().Update(
+  const Status s = c.db.Update(
       key, [&st](const std::string* cur, uint64_t*, std::string* next) {
         const size_t had = cur == nullptr ? 0 : cur->size();
         if (had + st.suffix.size() > st.limit) {
@@ -628,7 +631,7 @@ void Append(CommandContext& c) {
 
 void StrLen(CommandContext& c) {
   std::string value;
-  const Status s = c.server.db().Get(c.args[1], &value);
+  const Status s = c.db.Get(c.args[1], &value);
   if (!s.ok() && !s.IsNotFound()) return StoreError(c, s);
   reply::Integer(c.out, static_cast<int64_t>(value.size()));
 }
@@ -637,7 +640,7 @@ void GetRange(CommandContext& c) {
   int64_t start, end;
   if (!ParseInt(c.args[2], &start) || !ParseInt(c.args[3], &end)) return NotInteger(c);
   std::string value;
-  const Status s = c.server.db().Get(c.args[1], &value);
+  const Status s = c.db.Get(c.args[1], &value);
   if (!s.ok() && !s.IsNotFound()) return StoreError(c, s);
   const int64_t len = static_cast<int64_t>(value.size());
   if (start < 0 && end < 0 && start > end) return reply::Bulk(c.out, "");
@@ -665,7 +668,7 @@ void SetRange(CommandContext& c) {
     cur.value.resize(size_t(offset) + patch.size(), '\0');
   }
   cur.value.replace(size_t(offset), patch.size(), patch);
-  if (Status s = PutWithExpiry(c.server.db(), key, cur.value, cur.expiry); !s.ok()) {
+  if (Status s = PutWithExpiry(c.db, key, cur.value, cur.expiry); !s.ok()) {
     return StoreError(c, s);
   }
   reply::Integer(c.out, static_cast<int64_t>(cur.value.size()));
@@ -707,10 +710,10 @@ void ExpireGeneric(CommandContext& c, bool seconds, bool relative) {
     return reply::Integer(c.out, 0);
   }
   if (at <= NowUnixMillis()) {  // in the past: the key goes now
-    if (Status s = c.server.db().Delete(key); !s.ok() && !s.IsNotFound()) return StoreError(c, s);
+    if (Status s = c.db.Delete(key); !s.ok() && !s.IsNotFound()) return StoreError(c, s);
     return reply::Integer(c.out, 1);
   }
-  if (Status s = PutWithExpiry(c.server.db(), key, cur.value, uint64_t(at)); !s.ok()) {
+  if (Status s = PutWithExpiry(c.db, key, cur.value, uint64_t(at)); !s.ok()) {
     return StoreError(c, s);
   }
   reply::Integer(c.out, 1);
@@ -722,7 +725,7 @@ void PExpireAt(CommandContext& c) { ExpireGeneric(c, false, false); }
 
 void TtlGeneric(CommandContext& c, bool millis) {
   uint64_t expiry = 0;
-  const Status s = c.server.db().GetWithExpiry(c.args[1], nullptr, &expiry);
+  const Status s = c.db.GetWithExpiry(c.args[1], nullptr, &expiry);
   if (s.IsNotFound()) return reply::Integer(c.out, -2);
   if (!s.ok()) return StoreError(c, s);
   if (expiry == 0) return reply::Integer(c.out, -1);
@@ -737,12 +740,12 @@ void Persist(CommandContext& c) {
   Stored cur;
   if (!ReadForUpdate(c, c.args[1], &cur)) return;
   if (!cur.exists || cur.expiry == 0) return reply::Integer(c.out, 0);
-  if (Status s = c.server.db().Put(c.args[1], cur.value); !s.ok()) return StoreError(c, s);
+  if (Status s = c.db.Put(c.args[1], cur.value); !s.ok()) return StoreError(c, s);
   reply::Integer(c.out, 1);
 }
 
 void Type(CommandContext& c) {
-  const Status s = c.server.db().Contains(c.args[1]);
+  const Status s = c.db.Contains(c.args[1]);
   if (!s.ok() && !s.IsNotFound()) return StoreError(c, s);
   reply::Simple(c.out, s.ok() ? "string" : "none");
 }
@@ -754,7 +757,7 @@ void RenameGeneric(CommandContext& c, bool nx) {
   if (!ReadForUpdate(c, from, &cur)) return;
   if (!cur.exists) return Err(c, "ERR no such key");
   if (nx) {
-    const Status s = c.server.db().Contains(to);
+    const Status s = c.db.Contains(to);
     if (s.ok()) return reply::Integer(c.out, 0);
     if (!s.IsNotFound()) return StoreError(c, s);
   }
@@ -762,7 +765,7 @@ void RenameGeneric(CommandContext& c, bool nx) {
     WriteBatch batch;
     batch.Put(to, cur.value, cur.expiry);
     batch.Delete(from);
-    if (Status s = c.server.db().Write(batch); !s.ok()) return StoreError(c, s);
+    if (Status s = c.db.Write(batch); !s.ok()) return StoreError(c, s);
   }
   if (nx) return reply::Integer(c.out, 1);
   Ok(c);
@@ -776,7 +779,7 @@ template <typename Fn>
 bool ForKeys(CommandContext& c, std::string_view prefix, const std::string& after, Fn&& fn) {
   IteratorOptions o;
   o.prefix = std::string(prefix);
-  auto it = c.server.db().NewIterator(o);
+  auto it = c.db.NewIterator(o);
   if (after.empty()) {
     it->SeekToFirst();
   } else {
@@ -856,7 +859,7 @@ void Scan(CommandContext& c) {
 
 void DbSize(CommandContext& c) {
   uint64_t n;
-  if (Status s = c.server.db().Count(&n); !s.ok()) return StoreError(c, s);
+  if (Status s = c.db.Count(&n); !s.ok()) return StoreError(c, s);
   reply::Integer(c.out, static_cast<int64_t>(n));
 }
 
@@ -868,10 +871,10 @@ void Flush(CommandContext& c) {
     return SyntaxError(c);
   }
   std::vector<std::string> keys;
-  if (Status s = c.server.db().Keys(&keys); !s.ok()) return StoreError(c, s);
+  if (Status s = c.db.Keys(&keys); !s.ok()) return StoreError(c, s);
   WriteBatch batch;
   for (const auto& k : keys) batch.Delete(k);
-  if (Status s = c.server.db().Write(batch); !s.ok()) return StoreError(c, s);
+  if (Status s = c.db.Write(batch); !s.ok()) return StoreError(c, s);
   c.server.key_locks().TouchAll();  // every watched key counts as written
   ServerState* server = &c.server;
   c.server.StartBackground("merge after flush", [server] { return server->db().Merge(); });
@@ -1281,12 +1284,24 @@ void Exec(CommandContext& c) {
     AddCommandKeys(AllCommands()[size_t(FindCommand(commands[i][0]))], commands[i], &keys);
   }
   for (const auto& [key, version] : tx.watched) keys.push_back(key);
-  KeyLocks::Guard lock(&c.server.key_locks(), keys, /*exec=*/true);
+  KeyLocks::Guard lock(&c.server.key_locks(), keys, KeyLocks::Guard::Kind::kExec);
   for (const auto& [key, version] : tx.watched) {
     if (c.server.key_locks().Version(key) != version) return reply::NullArray(c.out);
   }
+  // The commands run on a view of the store that keeps their writes; one batch writes them
+  // all at the end (see server/transaction.h), before the replies go out.
+  TransactionView view(&c.db);
+  std::string replies;
+  for (const Args& args : commands) DispatchTo(c.server, c.client, view, args, &replies);
+  if (Status s = view.Commit(); !s.ok()) {
+    return StoreError(c, s, "EXEC wrote nothing of the transaction: ");
+  }
+  // Watchers see the change now that it is in the store (the versions the commands' own
+  // guards bumped changed before it was; a WATCH between those bumps and the commit read
+  // the old value with the new version). The stripes are still held.
+  view.ForEachWrittenKey([&](std::string_view key) { c.server.key_locks().Touch(key); });
   reply::ArrayHeader(c.out, commands.size());
-  for (const Args& args : commands) Dispatch(c.server, c.client, args, c.out);
+  c.out->append(replies);
 }
 
 }  // namespace
@@ -1434,6 +1449,11 @@ void Queue(ServerState& server, Client& client, const Args& args, std::string* o
 }  // namespace
 
 void Dispatch(ServerState& server, Client& client, const Args& args, std::string* out) {
+  DispatchTo(server, client, server.db(), args, out);
+}
+
+void DispatchTo(ServerState& server, Client& client, DB& db, const Args& args,
+                std::string* out) {
   if (args.empty()) return;
   server.total_commands++;
   const int idx = FindCommand(args[0]);
@@ -1450,7 +1470,7 @@ void Dispatch(ServerState& server, Client& client, const Args& args, std::string
     return reply::Error(out, msg);
   }
   const CommandSpec& spec = AllCommands()[size_t(idx)];
-  CommandContext ctx{server, client, args, out};
+  CommandContext ctx{server, client, db, args, out};
   CommandStats& cs = server.command_stats(size_t(idx));
   if ((spec.arity > 0 && int(args.size()) != spec.arity) ||
       (spec.arity < 0 && int(args.size()) < -spec.arity)) {

@@ -20,6 +20,7 @@ using Args = std::vector<std::string_view>;
 struct CommandContext {
   ServerState& server;
   Client& client;
+  DB& db;  // the store, or inside EXEC the transaction's view of it (server/transaction.h)
   const Args& args;  // args[0] is the command name as the client sent it
   std::string* out;
 };
@@ -46,6 +47,8 @@ int FindCommand(std::string_view name);
 
 // Checks arity and authentication, runs the command and appends its reply to *out.
 void Dispatch(ServerState& server, Client& client, const Args& args, std::string* out);
+// The same against db in place of the server's store (EXEC runs its commands on its view).
+void DispatchTo(ServerState& server, Client& client, DB& db, const Args& args, std::string* out);
 
 // A pipeline's consecutive GETs run together: IsPlainGet says whether args is a GET the
 // client may run (two arguments, authenticated), and DispatchGets runs GET for each key,

@@ -32,8 +32,12 @@ uint64_t KeyLocks::Version(std::string_view key) const {
          epoch_.load(std::memory_order_acquire);
 }
 
-KeyLocks::Guard::Guard(KeyLocks* locks, std::span<const std::string_view> keys, bool exec)
-    : locks_(locks), outer_(exec_guard), exec_(exec) {
+void KeyLocks::Touch(std::string_view key) {
+  versions_[SlotOf(key, kSlots)].fetch_add(1, std::memory_order_acq_rel);
+}
+
+KeyLocks::Guard::Guard(KeyLocks* locks, std::span<const std::string_view> keys, Kind kind)
+    : locks_(locks), outer_(exec_guard), kind_(kind) {
   if (keys.size() > kInline) {
     more_.resize(keys.size());
     slots_ = more_.data();
@@ -48,14 +52,13 @@ KeyLocks::Guard::Guard(KeyLocks* locks, std::span<const std::string_view> keys, 
     if (i > 0 && StripeOf(slots_[i - 1]) == stripe) continue;
     if (outer_ == nullptr || !outer_->Holds(stripe)) locks_->stripes_[stripe].lock();
   }
-  if (exec_) exec_guard = this;
+  if (kind_ == Kind::kExec) exec_guard = this;
 }
 
 KeyLocks::Guard::~Guard() {
-  if (exec_) {
+  if (kind_ == Kind::kExec) {
     exec_guard = outer_;
-  } else {
-    // (EXEC's own guard changes nothing: the guards of its commands count their writes.)
+  } else if (kind_ == Kind::kWrite) {
     for (size_t i = 0; i < count_; i++) {
       locks_->versions_[slots_[i]].fetch_add(1, std::memory_order_acq_rel);
     }

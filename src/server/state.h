@@ -87,14 +87,18 @@ class KeyLocks {
   uint64_t Version(std::string_view key) const;
   // Changes every version (FLUSHDB).
   void TouchAll() { epoch_.fetch_add(1, std::memory_order_acq_rel); }
+  // Changes the version of key (EXEC, once its batch is in the store).
+  void Touch(std::string_view key);
 
-  // Locks the stripes of all keys (each stripe once, in index order: no deadlock), and bumps
-  // their versions when it ends. Inside an EXEC's guard (`exec`), on the same thread, the
-  // stripes that guard holds are not taken again; the EXEC's guard bumps no version (the
-  // guards of its commands do, for what they write).
+  // Locks the stripes of all keys (each stripe once, in index order: no deadlock). A write's
+  // guard bumps their versions when it ends; a read's (MGET: its keys all from one moment)
+  // does not. Inside an EXEC's guard, on the same thread, the stripes that guard holds are
+  // not taken again; the EXEC's guard bumps no version itself (EXEC touches the keys it
+  // wrote once they are in the store).
   class Guard {
    public:
-    Guard(KeyLocks* locks, std::span<const std::string_view> keys, bool exec = false);
+    enum class Kind { kWrite, kRead, kExec };
+    Guard(KeyLocks* locks, std::span<const std::string_view> keys, Kind kind = Kind::kWrite);
     Guard(KeyLocks* locks, std::initializer_list<std::string_view> keys)
         : Guard(locks, std::span<const std::string_view>(keys.begin(), keys.size())) {}
     ~Guard();
@@ -108,7 +112,7 @@ class KeyLocks {
     static constexpr size_t kInline = 4;
     KeyLocks* locks_;
     const Guard* outer_;  // the EXEC guard this one runs inside, if any
-    bool exec_;
+    Kind kind_;
     size_t count_ = 0;  // version slots, sorted by stripe
     size_t inline_[kInline];
     std::vector<size_t> more_;  // all of them, when there are more than kInline
