@@ -177,6 +177,30 @@ TEST_F(CommandsTest, ExecThatCannotWriteItsBatchWritesNothing) {
   EXPECT_TRUE(db->Contains("b").ok());
 }
 
+// FLUSHDB inside a transaction: its deletes reach the store with EXEC's batch, and the merge
+// that gives their space back starts after that (before it, it would find the keys alive).
+TEST_F(CommandsTest, FlushInsideExecMergesAfterTheBatch) {
+  const std::string value(1000, 'v');
+  for (int i = 0; i < 100; i++) Call({"SET", "k" + std::to_string(i), value});
+  EXPECT_EQ(Call({"MULTI"}), "+OK\r\n");
+  EXPECT_EQ(Call({"FLUSHDB"}), "+QUEUED\r\n");
+  EXPECT_EQ(Call({"DBSIZE"}), "+QUEUED\r\n");
+  // Reads that keep the transaction going long after FLUSHDB ran: a merge started by it then
+  // would be done before the batch.
+  constexpr int kReads = 200000;
+  for (int i = 0; i < kReads; i++) Call({"GET", "k1"});
+  const std::string reply = Call({"EXEC"});
+  EXPECT_EQ(reply.substr(0, 18), "*200002\r\n+OK\r\n:0\r\n");
+  for (int i = 0; i < 500 && state_->background_running(); i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(state_->background_last(), "merge after flush: OK");
+  Stats st;
+  ASSERT_TRUE(state_->db().GetStats(&st).ok());
+  EXPECT_LT(st.total_bytes, 10000u) << "the merge ran before the deletes were written";
+  EXPECT_EQ(Call({"DBSIZE"}), ":0\r\n");
+}
+
 TEST_F(CommandsTest, MultiKey) {
   EXPECT_EQ(Call({"MSET", "a", "1", "b", "2"}), "+OK\r\n");
   EXPECT_EQ(Call({"MSET", "a", "1", "b"}), "-ERR wrong number of arguments for 'mset' command\r\n");

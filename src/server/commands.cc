@@ -875,9 +875,17 @@ void Flush(CommandContext& c) {
   WriteBatch batch;
   for (const auto& k : keys) batch.Delete(k);
   if (Status s = c.db.Write(batch); !s.ok()) return StoreError(c, s);
-  c.server.key_locks().TouchAll();  // every watched key counts as written
   ServerState* server = &c.server;
-  c.server.StartBackground("merge after flush", [server] { return server->db().Merge(); });
+  auto after = [server] {
+    server->key_locks().TouchAll();  // every watched key counts as written
+    server->StartBackground("merge after flush", [server] { return server->db().Merge(); });
+  };
+  // Inside EXEC the deletes reach the store with the transaction's batch: after that.
+  if (auto* tx = dynamic_cast<TransactionView*>(&c.db)) {
+    tx->AfterCommit(std::move(after));
+  } else {
+    after();
+  }
   Ok(c);
 }
 

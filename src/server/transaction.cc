@@ -118,7 +118,6 @@ Status TransactionView::Close() {
 }
 
 Status TransactionView::Commit() {
-  if (writes_.empty()) return sync_ ? base_->Sync() : Status::OK();
   WriteBatch batch;
   for (const auto& [key, e] : writes_) {
     if (e.deleted) {
@@ -129,7 +128,13 @@ Status TransactionView::Commit() {
   }
   WriteOptions options;
   options.sync = sync_;
-  return base_->Write(batch, options);
+  const Status s = batch.Empty() ? (sync_ ? base_->Sync() : Status::OK())
+                                 : base_->Write(batch, options);
+  if (s.ok()) {
+    for (const auto& fn : after_commit_) fn();
+  }
+  after_commit_.clear();
+  return s;
 }
 
 void TransactionView::ForEachWrittenKey(const std::function<void(std::string_view)>& fn) const {

@@ -32,6 +32,9 @@ class TransactionView final : public DB {
   Status Commit();
   // Calls fn with each key written through this view (for WATCH versions).
   void ForEachWrittenKey(const std::function<void(std::string_view)>& fn) const;
+  // Runs fn once Commit has written the batch (not at all if it fails): what a command does
+  // beside its writes that must follow them (FLUSHDB's merge).
+  void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
 
   // Writes: kept here; keys and values over the limits fail now, as the store's would.
   Status Put(std::string_view key, std::string_view value,
@@ -85,6 +88,7 @@ class TransactionView final : public DB {
   DB* base_;
   std::map<std::string, Entry, std::less<>> writes_;
   bool sync_ = false;
+  std::vector<std::function<void()>> after_commit_;
 };
 
 }  // namespace bitcask::server
