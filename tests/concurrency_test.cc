@@ -163,6 +163,49 @@ TEST_F(DBTest, ReadersNeverSeeHalfABatch) {
   EXPECT_EQ(torn.load(), 0);
 }
 
+// MultiGet reads all its keys at one moment: never part of a batch, and never a later Put
+// without an earlier one (the writer puts "first", then "second", with the same number).
+TEST_F(DBTest, MultiGetSeesWritesWhole) {
+  ASSERT_OK(Open());
+  constexpr int kBatchKeys = 64;
+  std::vector<std::string> names;
+  for (int i = 0; i < kBatchKeys; i++) names.push_back("b" + std::to_string(i));
+  std::atomic<bool> stop{false};
+  std::atomic<int> torn{0}, reads{0};
+  std::thread writer([&] {
+    for (int i = 1; i <= 3000; i++) {
+      WriteBatch batch;
+      for (const auto& k : names) batch.Put(k, std::to_string(i));
+      ASSERT_OK(db_->Write(batch));
+      ASSERT_OK(db_->Put("first", std::to_string(i)));
+      ASSERT_OK(db_->Put("second", std::to_string(i)));
+    }
+    stop = true;
+  });
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; r++) {
+    readers.emplace_back([&] {
+      std::vector<std::string_view> keys = {"second"};
+      for (const auto& k : names) keys.push_back(k);
+      keys.push_back("first");
+      std::vector<std::string> values;
+      while (!stop) {
+        const auto statuses = db_->MultiGet(keys, &values);
+        auto number = [&](size_t i) { return statuses[i].ok() ? std::stoi(values[i]) : 0; };
+        for (size_t i = 2; i <= kBatchKeys; i++) {
+          if (number(i) != number(1)) torn++;
+        }
+        if (number(0) > number(keys.size() - 1)) torn++;
+        reads++;
+      }
+    });
+  }
+  writer.join();
+  for (auto& t : readers) t.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(torn.load(), 0);
+}
+
 TEST_F(DBTest, MultiGetWhileWritingAndMerging) {
   // Readers batch-read keys that writers overwrite and a merge moves; every value read is one
   // that was written for that key, and present keys are never reported missing.

@@ -84,8 +84,11 @@ class DB {
                                uint64_t* expire_at_ms) = 0;
 
   // Gets many keys in one call: statuses[i] and values[i] are what Get(keys[i], &values[i])
-  // would give. Faster than a loop of Gets when the keys are not in the CPU cache, because it
-  // overlaps their memory accesses. The spans must have the same length.
+  // would give, all at one moment: no write (a Put, a Delete, a batch) is seen half done, and
+  // of two writes one after the other the second is not seen without the first. Writers of
+  // the keys' parts of the key directory wait while it reads. Faster than a loop of Gets
+  // when the keys are not in the CPU cache, because it overlaps their memory accesses. The
+  // spans must have the same length.
   virtual void MultiGet(std::span<const std::string_view> keys, std::span<std::string> values,
                         std::span<Status> statuses) = 0;
   // The same, RocksDB's way: values is resized to keys.size(); one status per key.

@@ -75,18 +75,27 @@ bool ParseDataFileName(const std::string& name, uint32_t* id) {
 // than one, so two batches cannot deadlock.
 class ShardSetLock {
  public:
-  ShardSetLock(Keydir* keydir, uint64_t mask) : keydir_(keydir), mask_(mask) {
-    for (uint64_t m = mask_; m != 0; m &= m - 1) keydir_->shard(std::countr_zero(m)).mu.lock();
+  enum Mode { kExclusive, kShared };
+  ShardSetLock(const Keydir* keydir, uint64_t mask, Mode mode = kExclusive)
+      : keydir_(keydir), mask_(mask), mode_(mode) {
+    for (uint64_t m = mask_; m != 0; m &= m - 1) {
+      SharedMutex& mu = keydir_->shard(std::countr_zero(m)).mu;
+      mode_ == kShared ? mu.lock_shared() : mu.lock();
+    }
   }
   ~ShardSetLock() {
-    for (uint64_t m = mask_; m != 0; m &= m - 1) keydir_->shard(std::countr_zero(m)).mu.unlock();
+    for (uint64_t m = mask_; m != 0; m &= m - 1) {
+      SharedMutex& mu = keydir_->shard(std::countr_zero(m)).mu;
+      mode_ == kShared ? mu.unlock_shared() : mu.unlock();
+    }
   }
   ShardSetLock(const ShardSetLock&) = delete;
   ShardSetLock& operator=(const ShardSetLock&) = delete;
 
  private:
-  Keydir* keydir_;
+  const Keydir* keydir_;
   uint64_t mask_;
+  Mode mode_;
 };
 
 static_assert(Keydir::kNumShards <= 64, "ShardSetLock keeps one bit per shard in a uint64_t");
@@ -210,8 +219,13 @@ Status DBImpl::ReadKeyLocked(std::string_view key, F&& read) {
   if (Forked()) [[unlikely]] return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
   const uint64_t hash = HashKey(key);
+  std::shared_lock l(keydir_.ShardFor(hash).mu);
+  return FindLocked(key, hash, std::forward<F>(read));
+}
+
+template <typename F>
+Status DBImpl::FindLocked(std::string_view key, uint64_t hash, F&& read) const {
   const KeydirShard& shard = keydir_.ShardFor(hash);
-  std::shared_lock l(shard.mu);
   if (shard.closed) return Status::Closed();
   shard.gets.fetch_add(1, std::memory_order_relaxed);
   KeyLocation loc;
@@ -261,26 +275,22 @@ Status DBImpl::DecompressLocked(const KeyLocation& loc, const format::RecordView
   return DecompressValue(rec.codec(), rec.value, value, where);
 }
 
-void DBImpl::PrefetchGroup(std::span<const std::string_view> keys, const uint64_t* hashes) const {
+void DBImpl::PrefetchGroupLocked(std::span<const std::string_view> keys,
+                                 const uint64_t* hashes) const {
   // A lookup is three dependent cache misses: the hash slot, the key entry it points at, and
   // the record in the data file. Done one key at a time they are paid in series; here the
-  // keys move through them together, each pass prefetching what the next one reads. Every
-  // pass takes the shard's read lock, so a concurrent write or merge only makes a prefetch
-  // useless, never wrong.
+  // keys move through them together, each pass prefetching what the next one reads.
   const size_t m = keys.size();
   for (size_t i = 0; i < m; i++) {
     const KeydirShard& shard = keydir_.ShardFor(hashes[i]);
-    std::shared_lock l(shard.mu);
     if (!shard.closed) shard.Prefetch(hashes[i]);
   }
   for (size_t i = 0; i < m; i++) {
     const KeydirShard& shard = keydir_.ShardFor(hashes[i]);
-    std::shared_lock l(shard.mu);
     if (!shard.closed) shard.PrefetchEntry(hashes[i]);
   }
   for (size_t i = 0; i < m; i++) {
     const KeydirShard& shard = keydir_.ShardFor(hashes[i]);
-    std::shared_lock l(shard.mu);
     KeyLocation loc;
     if (shard.closed || !shard.Find(keys[i], hashes[i], &loc)) continue;
     const DataFile* f = files_.Get(loc.file_id);
@@ -292,30 +302,52 @@ void DBImpl::PrefetchGroup(std::span<const std::string_view> keys, const uint64_
   }
 }
 
+uint64_t DBImpl::ShardMask(const uint64_t* hashes, size_t n) {
+  uint64_t mask = 0;
+  for (size_t i = 0; i < n; i++) mask |= uint64_t{1} << Keydir::ShardIndex(hashes[i]);
+  return mask;
+}
+
 void DBImpl::Prefetch(std::span<const std::string_view> keys) {
   if (Forked()) [[unlikely]] return;
   for (size_t base = 0; base < keys.size(); base += kPrefetchGroup) {
     const auto group = keys.subspan(base, std::min(kPrefetchGroup, keys.size() - base));
     uint64_t hashes[kPrefetchGroup];
     for (size_t i = 0; i < group.size(); i++) hashes[i] = HashKey(group[i]);
-    PrefetchGroup(group, hashes);
+    // Under the read locks of the shards: a concurrent write or merge only makes a prefetch
+    // useless, never wrong.
+    ShardSetLock lock(&keydir_, ShardMask(hashes, group.size()), ShardSetLock::kShared);
+    PrefetchGroupLocked(group, hashes);
   }
 }
 
 void DBImpl::MultiGet(std::span<const std::string_view> keys, std::span<std::string> values,
                       std::span<Status> statuses) {
-  // Each group of keys is prefetched level by level, then read with ordinary Gets, which
-  // then find what they need in the cache.
   const size_t n = std::min({keys.size(), values.size(), statuses.size()});
+  if (Forked()) [[unlikely]] {
+    for (size_t i = 0; i < n; i++) statuses[i] = ForkedChildError();
+    return;
+  }
+  thread_local std::vector<uint64_t> hashes;
+  hashes.resize(n);
+  for (size_t i = 0; i < n; i++) hashes[i] = HashKey(keys[i]);
+  // Every key is read under the read locks of all their shards, taken together: no write
+  // (one Put, or a batch, which publishes under the write locks of all its shards) is seen
+  // half way. Each group of keys is prefetched level by level, then read.
+  ShardSetLock lock(&keydir_, ShardMask(hashes.data(), n), ShardSetLock::kShared);
   for (size_t base = 0; base < n; base += kPrefetchGroup) {
     const size_t m = std::min(kPrefetchGroup, n - base);
-    uint64_t hashes[kPrefetchGroup];
-    for (size_t i = 0; i < m; i++) hashes[i] = HashKey(keys[base + i]);
-    PrefetchGroup(keys.subspan(base, m), hashes);
-    for (size_t i = 0; i < m; i++) {
-      statuses[base + i] = Get(keys[base + i], &values[base + i]);
+    PrefetchGroupLocked(keys.subspan(base, m), hashes.data() + base);
+    for (size_t i = base; i < base + m; i++) {
+      statuses[i] = Timed(get_latency_, [&] {
+        if (Status s = ValidateKey(keys[i]); !s.ok()) return s;
+        return FindLocked(keys[i], hashes[i], [&](const KeyLocation& loc) {
+          return ReadValueLocked(loc, keys[i], &values[i], nullptr);
+        });
+      });
     }
   }
+  if (hashes.capacity() > 4096) std::vector<uint64_t>().swap(hashes);  // keep no large array
 }
 
 Status DBImpl::Contains(std::string_view key) {

@@ -123,11 +123,16 @@ class DBImpl final : public DB {
   // key is not in the keydir.
   template <typename F>
   Status ReadKeyLocked(std::string_view key, F&& read);
+  // The same once the caller holds the read lock of the key's shard.
+  template <typename F>
+  Status FindLocked(std::string_view key, uint64_t hash, F&& read) const;
   // Keys (with their hashes) MultiGet and Prefetch read at once: at most kPrefetchGroup.
   static constexpr size_t kPrefetchGroup = 16;
   // Brings the keydir slots, entries and record heads of keys into the cache, one pass per
-  // level, so the misses of all keys overlap.
-  void PrefetchGroup(std::span<const std::string_view> keys, const uint64_t* hashes) const;
+  // level, so the misses of all keys overlap. Caller holds the read locks of their shards.
+  void PrefetchGroupLocked(std::span<const std::string_view> keys, const uint64_t* hashes) const;
+  // The keydir shards of these hashes, one bit each.
+  static uint64_t ShardMask(const uint64_t* hashes, size_t n);
   // The value and expiry of the record at loc, which must hold key; NotFound if it has
   // expired. value and expire_at_ms may be null. Caller holds the key's shard lock.
   Status ReadValueLocked(const KeyLocation& loc, std::string_view key, std::string* value,

@@ -461,10 +461,9 @@ void ReplyValues(ServerState& server, std::span<const Status> statuses,
   }
 }
 
-// Under the keys' locks, as a read: no write (MSET, EXEC...) is half seen.
+// One MultiGet reads every key at one moment: no MSET or EXEC (one batch each) is half seen.
 void MGet(CommandContext& c) {
   const auto keys = std::span(c.args).subspan(1);
-  KeyLocks::Guard lock(&c.server.key_locks(), keys, KeyLocks::Guard::Kind::kRead);
   std::vector<std::string> values(keys.size());
   std::vector<Status> statuses(keys.size());
   c.db.MultiGet(keys, values, statuses);

@@ -58,7 +58,7 @@ KeyLocks::Guard::Guard(KeyLocks* locks, std::span<const std::string_view> keys, 
 KeyLocks::Guard::~Guard() {
   if (kind_ == Kind::kExec) {
     exec_guard = outer_;
-  } else if (kind_ == Kind::kWrite) {
+  } else {
     for (size_t i = 0; i < count_; i++) {
       locks_->versions_[slots_[i]].fetch_add(1, std::memory_order_acq_rel);
     }

@@ -90,14 +90,13 @@ class KeyLocks {
   // Changes the version of key (EXEC, once its batch is in the store).
   void Touch(std::string_view key);
 
-  // Locks the stripes of all keys (each stripe once, in index order: no deadlock). A write's
-  // guard bumps their versions when it ends; a read's (MGET: its keys all from one moment)
-  // does not. Inside an EXEC's guard, on the same thread, the stripes that guard holds are
-  // not taken again; the EXEC's guard bumps no version itself (EXEC touches the keys it
-  // wrote once they are in the store).
+  // Locks the stripes of all keys (each stripe once, in index order: no deadlock), and bumps
+  // their versions when it ends. Inside an EXEC's guard, on the same thread, the stripes that
+  // guard holds are not taken again; the EXEC's guard bumps no version itself (EXEC touches
+  // the keys it wrote once they are in the store).
   class Guard {
    public:
-    enum class Kind { kWrite, kRead, kExec };
+    enum class Kind { kWrite, kExec };
     Guard(KeyLocks* locks, std::span<const std::string_view> keys, Kind kind = Kind::kWrite);
     Guard(KeyLocks* locks, std::initializer_list<std::string_view> keys)
         : Guard(locks, std::span<const std::string_view>(keys.begin(), keys.size())) {}
