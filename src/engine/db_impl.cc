@@ -71,8 +71,8 @@ bool ParseDataFileName(const std::string& name, uint32_t* id) {
   return true;
 }
 
-// Locks a set of keydir shards exclusively in index order, the only order anyone locks more
-// than one, so two batches cannot deadlock.
+// Locks a set of keydir shards in index order, the only order anyone locks more than one:
+// exclusively to publish a batch, shared for a MultiGet. So none of them can deadlock.
 class ShardSetLock {
  public:
   enum Mode { kExclusive, kShared };
