@@ -720,6 +720,46 @@ void ExpectRepliesLikeRedis(const TempDir& tmp, int ours, const std::vector<std:
   }
 }
 
+// What monitoring reads from INFO: redis-cli --stat shows keys, memory and clients (it printed
+// 0B of memory and a huge negative count of blocked clients when INFO lacked used_memory and
+// blocked_clients); the keyspace line counts keys with an expiry and their mean time left.
+TEST_F(ServerTest, InfoHasWhatMonitoringReads) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  const std::string p = std::to_string(server.port());
+  ASSERT_EQ(Cli(server.port(), "MSET a 1 b 2 c 3"), "OK\n");
+  ASSERT_EQ(Cli(server.port(), "EXPIRE a 100"), "1\n");
+  ASSERT_EQ(Cli(server.port(), "PEXPIRE b 50000"), "1\n");
+  const std::string keyspace = Cli(server.port(), "INFO keyspace");
+  long keys = 0, expires = 0, avg_ttl = 0;
+  ASSERT_EQ(std::sscanf(keyspace.c_str(), "# Keyspace\ndb0:keys=%ld,expires=%ld,avg_ttl=%ld",
+                        &keys, &expires, &avg_ttl), 3) << keyspace;
+  EXPECT_EQ(keys, 3);
+  EXPECT_EQ(expires, 2);
+  EXPECT_GT(avg_ttl, 60000);  // (100 s + 50 s) / 2, less the time since
+  EXPECT_LE(avg_ttl, 75000);
+  const std::string info = Cli(server.port(), "INFO");
+  for (const char* field : {"used_memory:", "used_memory_human:", "used_memory_rss:",
+                            "maxmemory:0", "blocked_clients:0", "role:master",
+                            "used_cpu_user:", "bitcask_mapped_file_rss:"}) {
+    EXPECT_NE(info.find(std::string("\n") + field), std::string::npos) << field << "\n" << info;
+  }
+  // redis-cli --stat prints a line a second: keys, mem, clients, blocked, requests, connections.
+  const std::string stat = Shell("timeout 2.5 stdbuf -o0 redis-cli -p " + p + " --stat 2>&1");
+  std::istringstream lines(stat);
+  std::string line;
+  std::getline(lines, line);  // ------- data ------ ...
+  std::getline(lines, line);  // keys mem clients ...
+  ASSERT_TRUE(std::getline(lines, line)) << stat;
+  std::istringstream fields(line);
+  std::string k, mem, clients, blocked;
+  fields >> k >> mem >> clients >> blocked;
+  EXPECT_EQ(k, "3") << stat;
+  EXPECT_NE(mem, "0B") << stat;
+  EXPECT_EQ(clients, "1") << stat;
+  EXPECT_EQ(blocked, "0") << stat;
+}
+
 TEST_F(ServerTest, RepliesMatchRealRedis) {
   ServerProcess ours(dir());
   ASSERT_TRUE(ours.ready());

@@ -34,6 +34,8 @@ struct LatencyStats {
 
 struct Stats {
   uint64_t live_keys = 0;
+  uint64_t expiring_keys = 0;  // live keys with an expiry
+  uint64_t avg_ttl_ms = 0;     // the mean time those have left
   uint64_t data_files = 0;
   uint64_t total_bytes = 0;  // sum over data files
   uint64_t dead_bytes = 0;   // reclaimable by a merge

@@ -389,8 +389,12 @@ Status DBImpl::Keys(std::vector<std::string>* keys) {
   return Status::OK();
 }
 
-Status DBImpl::CountLive(uint64_t* n) {
+Status DBImpl::CountLive(uint64_t* n, uint64_t* expiring, double* ttl_sum_ms) {
   *n = 0;
+  if (expiring != nullptr) {
+    *expiring = 0;
+    *ttl_sum_ms = 0;
+  }
   if (Forked()) [[unlikely]] return ForkedChildError();
   const uint64_t now = NowMillis();
   for (unsigned i = 0; i < Keydir::kNumShards; i++) {
@@ -404,7 +408,13 @@ Status DBImpl::CountLive(uint64_t* n) {
       if (!loc.has_expiry || !s.ok()) return;
       format::RecordView rec;
       s = ReadRecordLocked(loc, key, &rec);
-      if (s.ok() && rec.expire_at_ms <= now) --*n;
+      if (!s.ok()) return;
+      if (rec.expire_at_ms <= now) {
+        --*n;
+      } else if (expiring != nullptr) {
+        ++*expiring;
+        *ttl_sum_ms += double(rec.expire_at_ms - now);
+      }
     });
     if (!s.ok()) return s;
   }
@@ -1060,7 +1070,13 @@ Status DBImpl::GetStats(Stats* stats) {
     stats->dead_bytes += fs.dead_bytes;
   }
   stats->data_files = stats->files.size();
-  if (Status s = CountLive(&stats->live_keys); !s.ok()) return s;
+  double ttl_sum_ms = 0;
+  if (Status s = CountLive(&stats->live_keys, &stats->expiring_keys, &ttl_sum_ms); !s.ok()) {
+    return s;
+  }
+  if (stats->expiring_keys > 0) {
+    stats->avg_ttl_ms = uint64_t(ttl_sum_ms / double(stats->expiring_keys));
+  }
   stats->keydir_bytes = keydir_.MemoryUsage();
   for (unsigned i = 0; i < Keydir::kNumShards; i++) {
     stats->gets += keydir_.shard(i).gets.load(std::memory_order_relaxed);

@@ -284,7 +284,9 @@ class DBImpl final : public DB {
   }
   void QueueHint(uint32_t id);
   // Live keys, not counting those expired but still in the keydir.
-  Status CountLive(uint64_t* n);
+  // Live keys; with `expiring`, also how many of them have an expiry and the sum of the
+  // milliseconds they have left (a double: expiries can be as far as 2^63 ms away).
+  Status CountLive(uint64_t* n, uint64_t* expiring = nullptr, double* ttl_sum_ms = nullptr);
   // Drops expired keys from the keydir (their records read as deletes from now on).
   void ReapExpired();
   // Caller holds write_mu_ (for active_).

@@ -1,5 +1,6 @@
 #include "server/commands.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -898,15 +899,41 @@ void AppendInfoLine(std::string* s, std::string_view name, const std::string& va
   s->append("\r\n");
 }
 
-std::string RssBytes() {
-  long pages = 0;
-  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
-    long size;
-    if (std::fscanf(f, "%ld %ld", &size, &pages) != 2) pages = 0;
+// The process's resident memory from /proc/self/status, in bytes: "VmRSS" (all of it),
+// "RssAnon" (heap, key directory, buffers) or "RssFile" (pages of mapped files: the data
+// files, which the kernel can drop and read again). 0 if it cannot be read.
+uint64_t ResidentBytes(std::string_view field) {
+  uint64_t kb = 0;
+  if (FILE* f = std::fopen("/proc/self/status", "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      const std::string_view l(line);
+      if (l.starts_with(field) && l.size() > field.size() && l[field.size()] == ':') {
+        kb = std::strtoull(line + field.size() + 1, nullptr, 10);
+        break;
+      }
+    }
     std::fclose(f);
   }
-  return std::to_string(pages * sysconf(_SC_PAGESIZE));
+  return kb * 1024;
 }
+
+// Redis's bytesToHuman: 1023B, 1.00K, 2.50M, ...
+std::string HumanBytes(uint64_t n) {
+  static constexpr const char* kUnits[] = {"K", "M", "G", "T", "P"};
+  if (n < 1024) return std::to_string(n) + "B";
+  double v = double(n) / 1024;
+  size_t unit = 0;
+  while (v >= 1024 && unit + 1 < std::size(kUnits)) {
+    v /= 1024;
+    unit++;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%s", v, kUnits[unit]);
+  return buf;
+}
+
+double CpuSeconds(const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; }
 
 void Info(CommandContext& c) {
   std::vector<std::string> wanted;
@@ -942,12 +969,23 @@ void Info(CommandContext& c) {
     s += "# Clients\r\n";
     AppendInfoLine(&s, "connected_clients", std::to_string(srv.connected_clients.load()));
     AppendInfoLine(&s, "maxclients", std::to_string(cfg.maxclients));
+    AppendInfoLine(&s, "blocked_clients", "0");  // no command blocks
     s += "\r\n";
   }
   if (want("memory")) {
+    // used_memory: what the server itself holds in memory (Redis: what its allocator holds).
+    // The mapped data files' pages are page cache, counted apart: the kernel can drop them.
     s += "# Memory\r\n";
-    AppendInfoLine(&s, "used_memory_rss", RssBytes());
+    const uint64_t used = ResidentBytes("RssAnon"), rss = ResidentBytes("VmRSS");
+    AppendInfoLine(&s, "used_memory", std::to_string(used));
+    AppendInfoLine(&s, "used_memory_human", HumanBytes(used));
+    AppendInfoLine(&s, "used_memory_rss", std::to_string(rss));
+    AppendInfoLine(&s, "used_memory_rss_human", HumanBytes(rss));
+    AppendInfoLine(&s, "maxmemory", "0");
+    AppendInfoLine(&s, "maxmemory_human", "0B");
+    AppendInfoLine(&s, "maxmemory_policy", "noeviction");
     AppendInfoLine(&s, "keydir_bytes", std::to_string(st.keydir_bytes));
+    AppendInfoLine(&s, "bitcask_mapped_file_rss", std::to_string(ResidentBytes("RssFile")));
     s += "\r\n";
   }
   if (want("persistence")) {
@@ -1005,6 +1043,24 @@ void Info(CommandContext& c) {
     AppendInfoLine(&s, "bitcask_put_latency_us", lat);
     s += "\r\n";
   }
+  if (want("replication")) {
+    s += "# Replication\r\n";
+    AppendInfoLine(&s, "role", "master");
+    AppendInfoLine(&s, "connected_slaves", "0");
+    AppendInfoLine(&s, "master_repl_offset", "0");
+    s += "\r\n";
+  }
+  if (want("cpu")) {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    char t[32];
+    s += "# CPU\r\n";
+    std::snprintf(t, sizeof t, "%.6f", CpuSeconds(ru.ru_stime));
+    AppendInfoLine(&s, "used_cpu_sys", t);
+    std::snprintf(t, sizeof t, "%.6f", CpuSeconds(ru.ru_utime));
+    AppendInfoLine(&s, "used_cpu_user", t);
+    s += "\r\n";
+  }
   if (want("commandstats", false)) {
     s += "# Commandstats\r\n";
     const auto& table = AllCommands();
@@ -1024,7 +1080,11 @@ void Info(CommandContext& c) {
   }
   if (want("keyspace")) {
     s += "# Keyspace\r\n";
-    if (st.live_keys > 0) AppendInfoLine(&s, "db0", "keys=" + std::to_string(st.live_keys) + ",expires=0,avg_ttl=0");
+    if (st.live_keys > 0) {
+      AppendInfoLine(&s, "db0", "keys=" + std::to_string(st.live_keys) +
+                                    ",expires=" + std::to_string(st.expiring_keys) +
+                                    ",avg_ttl=" + std::to_string(st.avg_ttl_ms));
+    }
     s += "\r\n";
   }
   reply::Bulk(c.out, s);
