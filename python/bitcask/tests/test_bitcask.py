@@ -303,6 +303,48 @@ class BeyondSeedTest(TempStoreTest):
         b.commit(sync=True)
         self.assertEqual(db.get("d"), 4)
 
+    def test_get_many(self):
+        db = self.open()
+        db.put("a", 1)
+        db.put(b"b", b"x")
+        db.put("c", {"k": [1]})
+        db.put("gone", 1, ttl=0.001)
+        time.sleep(0.01)
+        self.assertEqual(db.get_many(["a", b"b", "c", "nope", "gone"]),
+                         [1, b"x", {"k": [1]}, None, None])
+        self.assertEqual(db.get_many(iter(["c", "a"]), default=0), [{"k": [1]}, 1])
+        self.assertEqual(db.get_many(keys=[]), [])
+        with self.assertRaises(TypeError):
+            db.get_many(["a", 1])
+        db.close()
+        with self.assertRaises(bitcask.ClosedError):
+            db.get_many(["a"])
+
+    def test_get_many_never_sees_half_a_batch(self):
+        db = self.open()
+        keys = [f"k{i}" for i in range(300)]  # enough for get_many to let go of the GIL
+        stop = threading.Event()
+
+        def write():
+            i = 0
+            while not stop.is_set():
+                i += 1
+                with db.batch() as b:
+                    for k in keys:
+                        b.put(k, i)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            torn = 0
+            for _ in range(1000):
+                if len(set(db.get_many(keys))) != 1:
+                    torn += 1
+        finally:
+            stop.set()
+            writer.join()
+        self.assertEqual(torn, 0)
+
     def test_ttl(self):
         db = self.open()
         db.put("gone", 1, expire_at=time.time() - 1)
