@@ -242,6 +242,20 @@ TEST_F(CliTest, MergeReclaimsOverwrittenSpace) {
   EXPECT_EQ(Get("k99"), std::string(1000, 'x'));
 }
 
+TEST_F(CliTest, CheckpointCopiesTheStore) {
+  MakeStore();
+  const std::string copy = tmp_.Sub("copy");
+  Result r = Cli("checkpoint " + copy);
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = RunCli("--dir " + copy + " get k150");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out, std::string(100, char('a' + 150 % 26)));
+  r = Cli("checkpoint " + copy);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("exists; a checkpoint goes into a new directory"), std::string::npos)
+      << r.out;
+}
+
 TEST_F(CliTest, CheckReportsAFlippedByteWithFileAndOffset) {
   const std::string file = MakeStore();
   EXPECT_EQ(Cli("check").code, 0);

@@ -760,6 +760,23 @@ TEST_F(ServerTest, InfoHasWhatMonitoringReads) {
   EXPECT_EQ(blocked, "0") << stat;
 }
 
+// CHECKPOINT: a hot backup of the running server's store, which a second server serves.
+TEST_F(ServerTest, CheckpointIsAHotBackup) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  ASSERT_EQ(Cli(server.port(), "MSET a 1 b 2"), "OK\n");
+  const std::string backup = tmp_.Sub("backup");
+  EXPECT_EQ(Cli(server.port(), "CHECKPOINT " + backup), "OK\n");
+  EXPECT_EQ(Cli(server.port(), "SET a 3"), "OK\n");
+  const std::string again = Cli(server.port(), "CHECKPOINT " + backup);
+  EXPECT_NE(again.find("exists; a checkpoint goes into a new directory"), std::string::npos)
+      << again;
+  ServerProcess copy(backup);
+  ASSERT_TRUE(copy.ready());
+  EXPECT_EQ(Cli(copy.port(), "MGET a b"), "1\n2\n");
+  EXPECT_EQ(Cli(server.port(), "GET a"), "3\n");
+}
+
 TEST_F(ServerTest, RepliesMatchRealRedis) {
   ServerProcess ours(dir());
   ASSERT_TRUE(ours.ready());

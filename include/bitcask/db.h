@@ -169,6 +169,15 @@ class DB {
   using CheckProgress = std::function<void(uint64_t done_bytes, uint64_t total_bytes)>;
   virtual Status Check(CheckReport* report, const CheckProgress& progress) = 0;
   Status Check(CheckReport* report) { return Check(report, nullptr); }
+
+  // Makes a copy of the store as it is now in dir, a new directory (its parent must exist),
+  // while reads and writes go on: a hot backup, as RocksDB's Checkpoint. Every write
+  // acknowledged before the call is in the copy, and no batch is in it in part. Sealed data
+  // files and their hint files are hard links, so the copy takes almost no time or space on
+  // the same file system (elsewhere they are copied); the active file's written part is
+  // copied. The copy is flushed to stable storage, and appears under its name only once
+  // complete. Open it as any store. A merge waits while it runs (and it for a running one).
+  virtual Status Checkpoint(const std::string& dir) = 0;
 };
 
 }  // namespace bitcask

@@ -778,6 +778,16 @@ class Store {
     Check(s);
   }
 
+  void Checkpoint(const py::object& path) {
+    const std::string dir = py::str(py::module_::import("os").attr("fspath")(path));
+    Status s;
+    {
+      py::gil_scoped_release unlocked;
+      s = db_->Checkpoint(dir);
+    }
+    Check(s);
+  }
+
   void Close() {
     Status s;
     {
@@ -1183,6 +1193,10 @@ PYBIND11_MODULE(_bitcask, m) {
       .def("sync", &Store::Sync, "Flushes every acknowledged write to disk.")
       .def("merge", &Store::Merge,
            "Rewrites the data files without dead records (online; returns when done).")
+      .def("checkpoint", &Store::Checkpoint, py::arg("path"),
+           "checkpoint(path)\n\nA copy of the store as it is now in path, a new directory, "
+           "made while it is used (a hot backup): sealed files are hard links, the active "
+           "file's written part is copied. Open it as any store.")
       .def("stats", &Store::Stats, "Keys, bytes, files, counters and latencies, as a dict.")
       .def("check", &Store::CheckStore,
            "Verifies every checksum; a dict with 'ok' and a list of 'problems'.")

@@ -6,6 +6,7 @@
 //   bitcask --dir DIR scan [--prefix P | --start A --end B] [--reverse] [--limit N] [--values]
 //   bitcask --dir DIR stats [--json]
 //   bitcask --dir DIR merge
+//   bitcask --dir DIR checkpoint NEWDIR                      (a copy, hard links where it can)
 //   bitcask --dir DIR check
 //   bitcask --dir DIR repair --output NEWDIR
 //   bitcask --dir DIR dump [--output FILE] [--prefix P]       (JSON lines)
@@ -253,6 +254,9 @@ int main(int argc, char** argv) {
   stats->add_flag("--json", as_json, "As JSON");
 
   app.add_subcommand("merge", "Rewrite the data files without dead records (reclaim space)");
+  auto* checkpoint = app.add_subcommand(
+      "checkpoint", "Copy the store into a new directory (sealed files as hard links)");
+  checkpoint->add_option("target", output, "Directory of the copy (must not exist)")->required();
   app.add_subcommand("check", "Verify every record's checksum and every hint file");
 
   auto* repair = app.add_subcommand("repair", "Copy every readable record into a new store");
@@ -383,6 +387,13 @@ int main(int argc, char** argv) {
     std::printf("merged: %llu -> %llu bytes in %llu files (%.1f MiB reclaimed)\n",
                 (unsigned long long)before.total_bytes, (unsigned long long)after.total_bytes,
                 (unsigned long long)after.data_files, after.merge_bytes_reclaimed / 1048576.0);
+    return 0;
+  }
+  if (checkpoint->parsed()) {
+    auto db = OpenStore(dir, false);
+    Check(db->Checkpoint(output));
+    Check(db->Close());
+    std::printf("checkpoint of %s in %s\n", dir.c_str(), output.c_str());
     return 0;
   }
   if (app.got_subcommand("check")) {

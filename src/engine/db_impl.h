@@ -74,6 +74,7 @@ class DBImpl final : public DB {
   Status Close() override;
   Status GetStats(Stats* stats) override;
   Status Check(CheckReport* report, const CheckProgress& progress) override;
+  Status Checkpoint(const std::string& dir) override;
   using DB::Check;
 
   // Merge (merge.cc). Rewrites the files `select` picks among the immutable ones (after the
@@ -275,6 +276,8 @@ class DBImpl final : public DB {
   void AbandonOutputs(std::span<const uint32_t> inputs, std::span<DataFile* const> outputs);
   // Whether the keydir points at a record of f.
   bool Referenced(const DataFile& f);
+  // Checkpoint's files, into the (new, empty) staging directory.
+  Status CheckpointInto(const std::string& staging);
   // Writes the hint file of sealed data file `id`, unless it is gone or has one.
   Status WriteHint(uint32_t id);
   void MaintenanceLoop();  // background thread: hints of sealed files, automatic merges

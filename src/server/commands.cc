@@ -321,6 +321,13 @@ void BgRewriteAof(CommandContext& c) {
   reply::Simple(c.out, "Background append only file rewriting started");
 }
 
+// CHECKPOINT dir (not in Redis): a hot backup, DB::Checkpoint into dir, a new directory (a
+// relative path is the server's working directory's). Replies once the copy is complete.
+void CheckpointCmd(CommandContext& c) {
+  if (Status s = c.db.Checkpoint(std::string(c.args[1])); !s.ok()) return StoreError(c, s);
+  Ok(c);
+}
+
 void LastSave(CommandContext& c) {
   reply::Integer(c.out, static_cast<int64_t>(c.server.last_save_unix.load()));
 }
@@ -1394,6 +1401,7 @@ const std::vector<CommandSpec>& AllCommands() {
       {"bgsave", -1, kCmdAdmin, 0, 0, 0, BgSave},
       {"bgrewriteaof", 1, kCmdAdmin, 0, 0, 0, BgRewriteAof},
       {"lastsave", 1, kCmdFast, 0, 0, 0, LastSave},
+      {"checkpoint", 2, kCmdAdmin, 0, 0, 0, CheckpointCmd},
       {"info", -1, 0, 0, 0, 0, Info},
       {"config", -2, kCmdAdmin, 0, 0, 0, Config},
       {"command", -1, 0, 0, 0, 0, Command},

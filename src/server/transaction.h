@@ -67,6 +67,9 @@ class TransactionView final : public DB {
   Status Check(CheckReport* report, const CheckProgress& progress) override {
     return base_->Check(report, progress);
   }
+  Status Checkpoint(const std::string& dir) override {
+    return Status::NotSupported("a checkpoint of " + dir + " from inside a transaction");
+  }
 
   // A written key as the transaction left it.
   struct Entry {

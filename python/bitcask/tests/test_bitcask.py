@@ -345,6 +345,20 @@ class BeyondSeedTest(TempStoreTest):
             writer.join()
         self.assertEqual(torn, 0)
 
+    def test_checkpoint(self):
+        db = self.open()
+        for i in range(100):
+            db.put(f"k{i}", i)
+        target = pathlib.Path(self._tmp.name) / "backup"
+        db.checkpoint(target)
+        db.put("after", 1)
+        with bitcask.Bitcask(target) as copy:
+            self.assertEqual(len(copy), 100)
+            self.assertEqual(copy.get("k7"), 7)
+            self.assertIsNone(copy.get("after"))
+        with self.assertRaises(bitcask.InvalidArgumentError):
+            db.checkpoint(target)  # exists
+
     def test_ttl(self):
         db = self.open()
         db.put("gone", 1, expire_at=time.time() - 1)

@@ -1,0 +1,134 @@
+// DB::Checkpoint: a copy of a live store in a new directory. Sealed data files never change,
+// so they (and their hints) are hard-linked; the active file's written part is copied. With
+// merge_mu_ held no merge adds or deletes files, and the file list and the active file's end
+// are read together under write_mu_, where no batch is half written.
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/db_impl.h"
+#include "engine/file_util.h"
+#include "engine/hint.h"
+
+namespace bitcask::engine {
+
+namespace {
+
+// The first n bytes of src (mapped) into a new file at path, flushed.
+Status CopyPrefix(const char* src, uint64_t n, const std::string& path) {
+  FileDescriptor fd;
+  if (Status s = OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, 0644, &fd); !s.ok()) return s;
+  constexpr uint64_t kChunk = uint64_t{8} << 20;
+  for (uint64_t at = 0; at < n; at += kChunk) {
+    const size_t len = static_cast<size_t>(std::min(kChunk, n - at));
+    if (Status s = WriteAt(fd.get(), at, src + at, len, path); !s.ok()) return s;
+  }
+  return SyncData(fd.get(), path);
+}
+
+// A hard link to `from` at `to`, flushed; a copy of its first n bytes (src, mapped) where the
+// file system cannot link (another device, or no links at all).
+Status LinkOrCopy(const std::string& from, const std::string& to, const char* src, uint64_t n) {
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    const int err = errno;
+    if (err != EXDEV && err != EPERM && err != EMLINK && err != ENOTSUP) {
+      return Status::IOError("link " + from + " to " + to + ": " + std::strerror(err));
+    }
+    return CopyPrefix(src, n, to);
+  }
+  FileDescriptor fd;
+  if (Status s = OpenFile(to, O_RDONLY, 0, &fd); !s.ok()) return s;
+  return SyncData(fd.get(), to);
+}
+
+// A hint file, linked or (across devices) copied whole.
+Status LinkOrCopyFile(const std::string& from, const std::string& to) {
+  if (::link(from.c_str(), to.c_str()) == 0) return Status::OK();
+  if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP) {
+    return Status::IOError("link " + from + " to " + to + ": " + std::strerror(errno));
+  }
+  std::error_code ec;
+  std::filesystem::copy_file(from, to, ec);
+  if (ec) return Status::IOError("copy " + from + " to " + to + ": " + ec.message());
+  FileDescriptor fd;
+  if (Status s = OpenFile(to, O_RDONLY, 0, &fd); !s.ok()) return s;
+  return SyncData(fd.get(), to);
+}
+
+}  // namespace
+
+Status DBImpl::Checkpoint(const std::string& dir) {
+  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (dir.empty()) return Status::InvalidArgument("the checkpoint directory is an empty path");
+  if (options_.read_only) {
+    // The writer (another process) may be appending to its newest file and merging files
+    // away: a consistent copy needs its locks.
+    return Status::NotSupported(dir_ + " is open read-only: a checkpoint is made through the "
+                                "process that writes the store");
+  }
+  std::string target = dir;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  if (PathExists(target)) {
+    return Status::InvalidArgument(target + ": exists; a checkpoint goes into a new directory");
+  }
+  // Built under another name and renamed when complete: a crash leaves no half checkpoint
+  // under the name asked for (and the next call clears the staging directory).
+  const std::string staging = target + ".checkpoint-tmp";
+  std::error_code ec;
+  std::filesystem::remove_all(staging, ec);
+  if (ec) return Status::IOError("remove " + staging + ": " + ec.message());
+  if (::mkdir(staging.c_str(), 0755) != 0) {
+    return Status::IOError("mkdir " + staging + ": " + std::strerror(errno));
+  }
+  Status s = CheckpointInto(staging);
+  if (!s.ok()) {
+    std::filesystem::remove_all(staging, ec);  // best effort
+    return s;
+  }
+  if (s = RenameFile(staging, target); !s.ok()) return s;
+  const std::string parent = std::filesystem::path(target).parent_path().string();
+  return SyncDir(parent.empty() ? "." : parent);
+}
+
+Status DBImpl::CheckpointInto(const std::string& staging) {
+  std::lock_guard merge_lock(merge_mu_);  // no merge adds or deletes a file meanwhile
+  std::vector<const DataFile*> files;
+  uint32_t active_id = 0;
+  uint64_t active_end = 0;
+  {
+    std::lock_guard l(write_mu_);
+    if (closed_) return Status::Closed();
+    // After a failed flush nobody knows what the disk holds (see Sync): no copy of it either.
+    if (!bg_error_.ok()) return bg_error_;
+    for (const DataFile* f : files_.List()) {
+      // An output of a failed merge not yet removed: its records are still in its inputs.
+      if (f->disk_path() != f->path()) continue;
+      files.push_back(f);
+    }
+    if (active_ != nullptr) {
+      active_id = active_->id();
+      active_end = active_->size();
+    }
+  }
+  // The files cannot go (merge_mu_), and none of the bytes copied change: a sealed file is
+  // read-only, and the active file only grows past active_end.
+  for (const DataFile* f : files) {
+    const std::string to = DataFileName(staging, f->id());
+    Status s = f->id() == active_id ? CopyPrefix(f->base(), active_end, to)
+                                    : LinkOrCopy(f->path(), to, f->base(), f->size());
+    if (!s.ok()) return s;
+    uint64_t covered = 0;
+    const std::string hint = HintFileName(dir_, f->id());
+    if (f->id() != active_id && HintCoveredSize(hint, &covered) && covered == f->size()) {
+      if (s = LinkOrCopyFile(hint, HintFileName(staging, f->id())); !s.ok()) return s;
+    }
+  }
+  return SyncDir(staging);
+}
+
+}  // namespace bitcask::engine
