@@ -121,6 +121,39 @@ TEST_F(CheckpointTest, RefusesWhatItCannotDo) {
   EXPECT_FALSE(std::filesystem::exists(tmp_.Sub("again")));
 }
 
+// Onto another file system no hard link can be made: the files are copied.
+TEST_F(CheckpointTest, CopiesAcrossFileSystems) {
+  struct stat here{}, shm{};
+  if (::stat(tmp_.path().c_str(), &here) != 0 || ::stat("/dev/shm", &shm) != 0 ||
+      here.st_dev == shm.st_dev) {
+    GTEST_SKIP() << "no second file system (/dev/shm) beside " << tmp_.path();
+  }
+  Options options;
+  options.max_file_size = 4096;
+  ASSERT_OK(Open(options));
+  for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(50, 'v')));
+  ASSERT_OK(db_->Merge());  // hint files too
+  const std::string target = "/dev/shm/bitcask-checkpoint-test-" + std::to_string(::getpid());
+  std::filesystem::remove_all(target);
+  ASSERT_OK(db_->Checkpoint(target));
+  size_t files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(target)) {
+    EXPECT_EQ(Links(e.path().string()), 1u) << e.path();
+    files++;
+  }
+  EXPECT_GT(files, 2u);
+  {
+    std::unique_ptr<DB> copy;
+    ASSERT_OK(DB::Open(Options(), target, &copy));
+    uint64_t n = 0;
+    ASSERT_OK(copy->Count(&n));
+    EXPECT_EQ(n, 200u);
+    CheckReport report;
+    EXPECT_OK(copy->Check(&report));
+  }
+  std::filesystem::remove_all(target);
+}
+
 // Writers, batches and merges run while checkpoints are taken: each checkpoint holds every
 // write acknowledged before it began, never part of a batch, and checks clean.
 TEST_F(CheckpointTest, WhileWritingAndMerging) {

@@ -31,27 +31,24 @@ Status CopyPrefix(const char* src, uint64_t n, const std::string& path) {
   return SyncData(fd.get(), path);
 }
 
-// A hard link to `from` at `to`, flushed; a copy of its first n bytes (src, mapped) where the
-// file system cannot link (another device, or no links at all).
-Status LinkOrCopy(const std::string& from, const std::string& to, const char* src, uint64_t n) {
+// A hard link to `from` at `to`, flushed; where the file system cannot link (another device,
+// or no links at all), copy() makes `to` instead.
+template <typename Copy>
+Status LinkOrCopy(const std::string& from, const std::string& to, Copy&& copy) {
   if (::link(from.c_str(), to.c_str()) != 0) {
     const int err = errno;
     if (err != EXDEV && err != EPERM && err != EMLINK && err != ENOTSUP) {
       return Status::IOError("link " + from + " to " + to + ": " + std::strerror(err));
     }
-    return CopyPrefix(src, n, to);
+    return copy();
   }
   FileDescriptor fd;
   if (Status s = OpenFile(to, O_RDONLY, 0, &fd); !s.ok()) return s;
   return SyncData(fd.get(), to);
 }
 
-// A hint file, linked or (across devices) copied whole.
-Status LinkOrCopyFile(const std::string& from, const std::string& to) {
-  if (::link(from.c_str(), to.c_str()) == 0) return Status::OK();
-  if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP) {
-    return Status::IOError("link " + from + " to " + to + ": " + std::strerror(errno));
-  }
+// A whole file (a hint) copied, flushed.
+Status CopyFile(const std::string& from, const std::string& to) {
   std::error_code ec;
   std::filesystem::copy_file(from, to, ec);
   if (ec) return Status::IOError("copy " + from + " to " + to + ": " + ec.message());
@@ -119,13 +116,18 @@ Status DBImpl::CheckpointInto(const std::string& staging) {
   // read-only, and the active file only grows past active_end.
   for (const DataFile* f : files) {
     const std::string to = DataFileName(staging, f->id());
-    Status s = f->id() == active_id ? CopyPrefix(f->base(), active_end, to)
-                                    : LinkOrCopy(f->path(), to, f->base(), f->size());
+    if (f->id() == active_id) {
+      if (Status s = CopyPrefix(f->base(), active_end, to); !s.ok()) return s;
+      continue;
+    }
+    Status s = LinkOrCopy(f->path(), to, [&] { return CopyPrefix(f->base(), f->size(), to); });
     if (!s.ok()) return s;
     uint64_t covered = 0;
     const std::string hint = HintFileName(dir_, f->id());
-    if (f->id() != active_id && HintCoveredSize(hint, &covered) && covered == f->size()) {
-      if (s = LinkOrCopyFile(hint, HintFileName(staging, f->id())); !s.ok()) return s;
+    const std::string hint_to = HintFileName(staging, f->id());
+    if (HintCoveredSize(hint, &covered) && covered == f->size()) {
+      s = LinkOrCopy(hint, hint_to, [&] { return CopyFile(hint, hint_to); });
+      if (!s.ok()) return s;
     }
   }
   return SyncDir(staging);

@@ -223,26 +223,26 @@ class TransactionView::MergedIterator final : public Iterator {
   void SeekToFirst() override {
     base_->SeekToFirst();
     i_ = 0;
-    SettleForward();
+    Settle(/*forward=*/true);
   }
   void SeekToLast() override {
     base_->SeekToLast();
     i_ = static_cast<ptrdiff_t>(keys_.size()) - 1;
-    SettleBackward();
+    Settle(/*forward=*/false);
   }
   void Seek(std::string_view target) override {
     base_->Seek(target);
     i_ = std::lower_bound(keys_.begin(), keys_.end(), target,
                           [](const std::string* k, std::string_view t) { return *k < t; }) -
          keys_.begin();
-    SettleForward();
+    Settle(/*forward=*/true);
   }
   void SeekForPrev(std::string_view target) override {
     base_->SeekForPrev(target);
     i_ = std::upper_bound(keys_.begin(), keys_.end(), target,
                           [](std::string_view t, const std::string* k) { return t < *k; }) -
          keys_.begin() - 1;
-    SettleBackward();
+    Settle(/*forward=*/false);
   }
 
   void Next() override {
@@ -257,7 +257,7 @@ class TransactionView::MergedIterator final : public Iterator {
     } else {
       base_->Next();
     }
-    SettleForward();
+    Settle(/*forward=*/true);
   }
 
   void Prev() override {
@@ -272,7 +272,7 @@ class TransactionView::MergedIterator final : public Iterator {
     } else {
       base_->Prev();
     }
-    SettleBackward();
+    Settle(/*forward=*/false);
   }
 
   std::string_view key() const override {
@@ -288,9 +288,10 @@ class TransactionView::MergedIterator final : public Iterator {
 
   bool HasOverlay() const { return i_ >= 0 && size_t(i_) < keys_.size(); }
 
-  // Stops at the first visible key at or after the current positions.
-  void SettleForward() {
-    forward_ = true;
+  // Stops at the first visible key at or after (forward) or at or before (backward) the
+  // current positions.
+  void Settle(bool forward) {
+    forward_ = forward;
     const uint64_t now = NowMs();
     for (;;) {
       if (!base_->status().ok()) {  // a read failed: the iterator ends, status() says why
@@ -303,7 +304,7 @@ class TransactionView::MergedIterator final : public Iterator {
         return;
       }
       const std::string& k = *keys_[size_t(i_)];
-      if (base && base_->key() < k) {
+      if (base && (forward ? base_->key() < k : base_->key() > k)) {
         at_ = At::kBase;
         return;
       }
@@ -312,36 +313,9 @@ class TransactionView::MergedIterator final : public Iterator {
         at_ = At::kOverlay;
         return;
       }
-      if (same_) base_->Next();  // deleted by the transaction: neither shows
-      i_++;
-    }
-  }
-
-  void SettleBackward() {
-    forward_ = false;
-    const uint64_t now = NowMs();
-    for (;;) {
-      if (!base_->status().ok()) {  // a read failed: the iterator ends, status() says why
-        at_ = At::kNone;
-        return;
-      }
-      const bool base = base_->Valid();
-      if (!HasOverlay()) {
-        at_ = base ? At::kBase : At::kNone;
-        return;
-      }
-      const std::string& k = *keys_[size_t(i_)];
-      if (base && base_->key() > k) {
-        at_ = At::kBase;
-        return;
-      }
-      same_ = base && base_->key() == k;
-      if (Live(*entries_[size_t(i_)], now)) {
-        at_ = At::kOverlay;
-        return;
-      }
-      if (same_) base_->Prev();
-      i_--;
+      // Deleted by the transaction: neither shows.
+      if (same_) forward ? base_->Next() : base_->Prev();
+      i_ += forward ? 1 : -1;
     }
   }
 
