@@ -219,13 +219,14 @@ Status DBImpl::ReadKeyLocked(std::string_view key, F&& read) {
   if (Forked()) [[unlikely]] return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
   const uint64_t hash = HashKey(key);
-  std::shared_lock l(keydir_.ShardFor(hash).mu);
-  return FindLocked(key, hash, std::forward<F>(read));
+  const KeydirShard& shard = keydir_.ShardFor(hash);
+  std::shared_lock l(shard.mu);
+  return FindLocked(shard, key, hash, std::forward<F>(read));
 }
 
 template <typename F>
-Status DBImpl::FindLocked(std::string_view key, uint64_t hash, F&& read) const {
-  const KeydirShard& shard = keydir_.ShardFor(hash);
+Status DBImpl::FindLocked(const KeydirShard& shard, std::string_view key, uint64_t hash,
+                          F&& read) const {
   if (shard.closed) return Status::Closed();
   shard.gets.fetch_add(1, std::memory_order_relaxed);
   KeyLocation loc;
@@ -341,7 +342,8 @@ void DBImpl::MultiGet(std::span<const std::string_view> keys, std::span<std::str
     for (size_t i = base; i < base + m; i++) {
       statuses[i] = Timed(get_latency_, [&] {
         if (Status s = ValidateKey(keys[i]); !s.ok()) return s;
-        return FindLocked(keys[i], hashes[i], [&](const KeyLocation& loc) {
+        const KeydirShard& shard = keydir_.ShardFor(hashes[i]);
+        return FindLocked(shard, keys[i], hashes[i], [&](const KeyLocation& loc) {
           return ReadValueLocked(loc, keys[i], &values[i], nullptr);
         });
       });

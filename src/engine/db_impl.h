@@ -126,7 +126,8 @@ class DBImpl final : public DB {
   Status ReadKeyLocked(std::string_view key, F&& read);
   // The same once the caller holds the read lock of the key's shard.
   template <typename F>
-  Status FindLocked(std::string_view key, uint64_t hash, F&& read) const;
+  Status FindLocked(const KeydirShard& shard, std::string_view key, uint64_t hash,
+                    F&& read) const;
   // Keys (with their hashes) MultiGet and Prefetch read at once: at most kPrefetchGroup.
   static constexpr size_t kPrefetchGroup = 16;
   // Brings the keydir slots, entries and record heads of keys into the cache, one pass per
