@@ -274,6 +274,57 @@ class DescriptorLimit {
   struct rlimit saved_;
 };
 
+// Each data file is one memory mapping. A process at vm.max_map_count gets an error that
+// says so and what to do, not a bare "Cannot allocate memory". In a child, which uses up its
+// mappings first (one page each, alternately readable, so the kernel cannot merge them).
+TEST_F(DBTest, OutOfMappingsSaysWhy) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer's runtime needs memory mappings of its own";
+#endif
+  Options options;
+  options.max_file_size = 4096;
+  options.auto_merge = false;
+  ASSERT_OK(Open(options));
+  for (int i = 0; i < 400; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+  db_.reset();
+  ASSERT_GT(DataFiles(dir()).size(), 10u);
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::close(out[0]);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    std::vector<void*> maps;
+    for (int i = 0;; i++) {
+      void* p = ::mmap(nullptr, size_t(page), i % 2 ? PROT_READ : PROT_NONE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) break;
+      maps.push_back(p);
+    }
+    for (int i = 0; i < 6 && !maps.empty(); i++) {  // room for a few files, not all of them
+      ::munmap(maps.back(), size_t(page));
+      maps.pop_back();
+    }
+    std::unique_ptr<DB> db;
+    const std::string msg = DB::Open(options, dir(), &db).ToString();
+    const ssize_t n = ::write(out[1], msg.data(), msg.size());
+    ::_exit(n == ssize_t(msg.size()) ? 0 : 1);
+  }
+  ::close(out[1]);
+  std::string msg;
+  char buf[1024];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) msg.append(buf, size_t(n));
+  ::close(out[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_NE(msg.find("Cannot allocate memory"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("vm.max_map_count is"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("use a larger max_file_size"), std::string::npos) << msg;
+  ASSERT_OK(Open(options));  // nothing was harmed
+  EXPECT_EQ(Get("k399"), std::string(100, 'v'));
+}
+
 // Reads go through mappings, so a store does not keep a descriptor per data file: a store
 // of more files than Debian's default limit (1024) opens, takes writes and merges (before,
 // Open failed with "Too many open files" once the files outnumbered the limit).

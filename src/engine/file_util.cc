@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <utility>
 
 namespace bitcask::engine {
@@ -39,6 +41,29 @@ MemoryMap& MemoryMap::operator=(MemoryMap&& other) noexcept {
   return *this;
 }
 
+namespace {
+
+// After an mmap failed with ENOMEM: if the process is at its limit of memory mappings (each
+// data file takes one), what to do about it; otherwise nothing.
+std::string MapCountHint() {
+  unsigned long long limit = 0;
+  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    if (std::fscanf(f, "%llu", &limit) != 1) limit = 0;
+    std::fclose(f);
+  }
+  unsigned long long maps = 0;
+  if (FILE* f = std::fopen("/proc/self/maps", "r")) {
+    for (int c; (c = std::fgetc(f)) != EOF;) maps += c == '\n';
+    std::fclose(f);
+  }
+  if (limit == 0 || maps + 64 < limit) return "";
+  return " (the process has " + std::to_string(maps) + " memory mappings and vm.max_map_count is " +
+         std::to_string(limit) + "; each data file takes one: use a larger max_file_size and merge, " +
+         "or raise vm.max_map_count)";
+}
+
+}  // namespace
+
 Status MemoryMap::Map(int fd, size_t length, bool writable, const std::string& path,
                       MemoryMap* out, bool huge_aligned) {
   out->reset();
@@ -59,6 +84,11 @@ Status MemoryMap::Map(int fd, size_t length, bool writable, const std::string& p
   if (p == MAP_FAILED) {
     const int err = errno;
     if (reserved != MAP_FAILED) ::munmap(reserved, length + kHugePageSize);
+    if (err == ENOMEM) {
+      if (const std::string hint = MapCountHint(); !hint.empty()) {
+        return Status::IOError("mmap " + path + ": " + std::strerror(err) + hint);
+      }
+    }
     return Status::FromErrno("mmap " + path, err);
   }
   if (hint != nullptr) {
