@@ -906,23 +906,30 @@ void AppendInfoLine(std::string* s, std::string_view name, const std::string& va
   s->append("\r\n");
 }
 
-// The process's resident memory from /proc/self/status, in bytes: "VmRSS" (all of it),
-// "RssAnon" (heap, key directory, buffers) or "RssFile" (pages of mapped files: the data
-// files, which the kernel can drop and read again). 0 if it cannot be read.
-uint64_t ResidentBytes(std::string_view field) {
-  uint64_t kb = 0;
+// The process's resident memory, in bytes, from one read of /proc/self/status: all of it
+// (VmRSS), the anonymous part (RssAnon: heap, key directory, buffers) and the pages of mapped
+// files (RssFile: the data files, which the kernel can drop and read again). 0 for a field
+// that cannot be read.
+struct Resident {
+  uint64_t all = 0, anon = 0, file = 0;
+};
+
+Resident ReadResident() {
+  Resident r;
+  const std::pair<std::string_view, uint64_t*> fields[] = {
+      {"VmRSS:", &r.all}, {"RssAnon:", &r.anon}, {"RssFile:", &r.file}};
   if (FILE* f = std::fopen("/proc/self/status", "r")) {
     char line[256];
     while (std::fgets(line, sizeof line, f) != nullptr) {
-      const std::string_view l(line);
-      if (l.starts_with(field) && l.size() > field.size() && l[field.size()] == ':') {
-        kb = std::strtoull(line + field.size() + 1, nullptr, 10);
-        break;
+      for (const auto& [name, out] : fields) {
+        if (std::string_view(line).starts_with(name)) {
+          *out = std::strtoull(line + name.size(), nullptr, 10) * 1024;  // "NNN kB"
+        }
       }
     }
     std::fclose(f);
   }
-  return kb * 1024;
+  return r;
 }
 
 // Redis's bytesToHuman: 1023B, 1.00K, 2.50M, ...
@@ -983,16 +990,16 @@ void Info(CommandContext& c) {
     // used_memory: what the server itself holds in memory (Redis: what its allocator holds).
     // The mapped data files' pages are page cache, counted apart: the kernel can drop them.
     s += "# Memory\r\n";
-    const uint64_t used = ResidentBytes("RssAnon"), rss = ResidentBytes("VmRSS");
-    AppendInfoLine(&s, "used_memory", std::to_string(used));
-    AppendInfoLine(&s, "used_memory_human", HumanBytes(used));
-    AppendInfoLine(&s, "used_memory_rss", std::to_string(rss));
-    AppendInfoLine(&s, "used_memory_rss_human", HumanBytes(rss));
+    const Resident resident = ReadResident();
+    AppendInfoLine(&s, "used_memory", std::to_string(resident.anon));
+    AppendInfoLine(&s, "used_memory_human", HumanBytes(resident.anon));
+    AppendInfoLine(&s, "used_memory_rss", std::to_string(resident.all));
+    AppendInfoLine(&s, "used_memory_rss_human", HumanBytes(resident.all));
     AppendInfoLine(&s, "maxmemory", "0");
     AppendInfoLine(&s, "maxmemory_human", "0B");
     AppendInfoLine(&s, "maxmemory_policy", "noeviction");
     AppendInfoLine(&s, "keydir_bytes", std::to_string(st.keydir_bytes));
-    AppendInfoLine(&s, "bitcask_mapped_file_rss", std::to_string(ResidentBytes("RssFile")));
+    AppendInfoLine(&s, "bitcask_mapped_file_rss", std::to_string(resident.file));
     s += "\r\n";
   }
   if (want("persistence")) {
