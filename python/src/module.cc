@@ -78,6 +78,11 @@ void Check(const Status& s) {
   if (!s.ok()) Raise(s);
 }
 
+// A path argument (str or os.PathLike) as os.fspath gives it, as a string.
+std::string PathString(const py::object& path) {
+  return py::str(py::module_::import("os").attr("fspath")(path)).cast<std::string>();
+}
+
 // ---- Keys and values ----------------------------------------------------------------------
 
 // A view of a str (its UTF-8, cached by CPython) or bytes-like key. The object must outlive
@@ -585,7 +590,7 @@ class Store {
         uint64_t max_file_size, const std::string& compression, uint32_t compression_min_bytes,
         bool read_only, bool create, bool auto_merge, bool raw)
       : codec_(raw) {
-    directory_ = py::str(py::module_::import("os").attr("fspath")(directory)).cast<std::string>();
+    directory_ = PathString(directory);
     bitcask::Options o;
     if (sync == "none") {
       o.sync_mode = bitcask::SyncMode::kNone;
@@ -779,7 +784,7 @@ class Store {
   }
 
   void Checkpoint(const py::object& path) {
-    const std::string dir = py::str(py::module_::import("os").attr("fspath")(path));
+    const std::string dir = PathString(path);
     Status s;
     {
       py::gil_scoped_release unlocked;

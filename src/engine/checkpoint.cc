@@ -23,11 +23,7 @@ namespace {
 Status CopyPrefix(const char* src, uint64_t n, const std::string& path) {
   FileDescriptor fd;
   if (Status s = OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, 0644, &fd); !s.ok()) return s;
-  constexpr uint64_t kChunk = uint64_t{8} << 20;
-  for (uint64_t at = 0; at < n; at += kChunk) {
-    const size_t len = static_cast<size_t>(std::min(kChunk, n - at));
-    if (Status s = WriteAt(fd.get(), at, src + at, len, path); !s.ok()) return s;
-  }
+  if (Status s = WriteAt(fd.get(), 0, src, static_cast<size_t>(n), path); !s.ok()) return s;
   return SyncData(fd.get(), path);
 }
 
@@ -42,9 +38,7 @@ Status LinkOrCopy(const std::string& from, const std::string& to, Copy&& copy) {
     }
     return copy();
   }
-  FileDescriptor fd;
-  if (Status s = OpenFile(to, O_RDONLY, 0, &fd); !s.ok()) return s;
-  return SyncData(fd.get(), to);
+  return SyncFile(to);
 }
 
 // A whole file (a hint) copied, flushed.
@@ -52,9 +46,7 @@ Status CopyFile(const std::string& from, const std::string& to) {
   std::error_code ec;
   std::filesystem::copy_file(from, to, ec);
   if (ec) return Status::IOError("copy " + from + " to " + to + ": " + ec.message());
-  FileDescriptor fd;
-  if (Status s = OpenFile(to, O_RDONLY, 0, &fd); !s.ok()) return s;
-  return SyncData(fd.get(), to);
+  return SyncFile(to);
 }
 
 }  // namespace

@@ -173,6 +173,13 @@ Status SyncData(int fd, const std::string& path) {
   return Status::OK();
 }
 
+Status SyncFile(const std::string& path) {
+  FileDescriptor fd;
+  Status s = OpenFile(path, O_RDONLY, 0, &fd);
+  if (!s.ok()) return s;
+  return SyncData(fd.get(), path);
+}
+
 Status SyncDir(const std::string& dir) {
   FileDescriptor fd;
   Status s = OpenFile(dir, O_RDONLY | O_DIRECTORY, 0, &fd);

@@ -79,6 +79,7 @@ Status Allocate(int fd, uint64_t offset, uint64_t length, const std::string& pat
 Status Truncate(int fd, uint64_t size, const std::string& path);
 Status SyncData(int fd, const std::string& path);  // fdatasync
 Status SyncDir(const std::string& dir);            // fsync of the directory itself
+Status SyncFile(const std::string& path);          // fdatasync of the file at path
 Status RenameFile(const std::string& from, const std::string& to);
 Status RemoveFile(const std::string& path);
 Status ListDir(const std::string& dir, std::vector<std::string>* names);
