@@ -80,8 +80,9 @@ class Bitcask(Store):
     Every method may be called from any thread. Errors raise bitcask.Error subclasses.
     """
 
-    def __init__(self, directory: Optional["os.PathLike[str] | str"] = None, **options: Any):
-        path = default_directory() if directory is None else Path(directory)
+    def __init__(self, directory: Optional["os.PathLike[str] | str | bytes"] = None,
+                 **options: Any):
+        path = default_directory() if directory is None else directory
         super().__init__(path, **options)
         self._scheduler: Optional["_CompactionScheduler"] = None
 

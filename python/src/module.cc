@@ -78,9 +78,11 @@ void Check(const Status& s) {
   if (!s.ok()) Raise(s);
 }
 
-// A path argument (str or os.PathLike) as os.fspath gives it, as a string.
-std::string PathString(const py::object& path) {
-  return py::str(py::module_::import("os").attr("fspath")(path)).cast<std::string>();
+// A path argument (str, bytes or os.PathLike) as the bytes the file system sees: what
+// os.fsencode makes of it, so a bytes path and a str holding undecodable bytes (as os.listdir
+// returns them) both name the file they name for os.open.
+std::string PathBytes(const py::object& path) {
+  return py::module_::import("os").attr("fsencode")(path).cast<std::string>();
 }
 
 // ---- Keys and values ----------------------------------------------------------------------
@@ -590,7 +592,7 @@ class Store {
         uint64_t max_file_size, const std::string& compression, uint32_t compression_min_bytes,
         bool read_only, bool create, bool auto_merge, bool raw)
       : codec_(raw) {
-    directory_ = PathString(directory);
+    directory_ = PathBytes(directory);
     bitcask::Options o;
     if (sync == "none") {
       o.sync_mode = bitcask::SyncMode::kNone;
@@ -784,7 +786,7 @@ class Store {
   }
 
   void Checkpoint(const py::object& path) {
-    const std::string dir = PathString(path);
+    const std::string dir = PathBytes(path);
     Status s;
     {
       py::gil_scoped_release unlocked;
@@ -883,7 +885,10 @@ class Store {
     return d;
   }
 
-  const std::string& directory() const { return directory_; }
+  // As a str (os.fsdecode: undecodable bytes as surrogates, as os.listdir gives them).
+  py::object directory() const {
+    return py::module_::import("os").attr("fsdecode")(py::bytes(directory_));
+  }
   bool closed() const { return closed_; }
 
  private:

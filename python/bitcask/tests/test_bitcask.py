@@ -359,6 +359,21 @@ class BeyondSeedTest(TempStoreTest):
         with self.assertRaises(bitcask.InvalidArgumentError):
             db.checkpoint(target)  # exists
 
+    def test_paths_as_bytes_and_undecodable_names(self):
+        # A bytes path names the directory it spells (not "b'...'"), and so does a str that
+        # holds undecodable bytes as os.listdir returns them.
+        base = os.fsencode(self._tmp.name)
+        raw = base + b"/store-\xff"
+        with bitcask.Bitcask(raw) as db:
+            db.put("k", 1)
+            self.assertEqual(db.directory, os.fsdecode(raw))
+            db.checkpoint(base + b"/copy-\xfe")
+        self.assertEqual(sorted(os.listdir(base)), [b"copy-\xfe", b"store-\xff"])
+        with bitcask.Bitcask(os.fsdecode(base + b"/copy-\xfe")) as copy:
+            self.assertEqual(copy.get("k"), 1)
+        with self.assertRaises(TypeError):
+            bitcask.Bitcask(42)
+
     def test_ttl(self):
         db = self.open()
         db.put("gone", 1, expire_at=time.time() - 1)
