@@ -4,10 +4,14 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "bitcask/write_batch.h"
 #include "engine/coding.h"
@@ -705,6 +709,150 @@ TEST_F(RecoveryTest, UnknownFilesAreIgnored) {
   WriteFile(dir() + "/abc.data", "not a numbered file");
   ASSERT_OK(Open());
   EXPECT_EQ(Get("k1"), "value-1");
+}
+
+// Another program cuts a data file short while the store has it mapped, as a disk that fails
+// to read a page would look: a read of a page past the new end raises SIGBUS, whose default
+// action ended the process (and a server with every client). Now the read fails with an
+// IOError that names the file and says why, and the rest of the store goes on.
+TEST_F(RecoveryTest, FileCutShortUnderAnOpenStoreIsAnErrorNotACrash) {
+  Options options;
+  options.max_file_size = 64 << 10;
+  ASSERT_OK(Open(options));
+  const int n = 1500;
+  auto key = [](int i) { return "k" + std::to_string(i); };
+  auto value = [](int i) { return std::string(100, static_cast<char>('a' + i % 26)); };
+  for (int i = 0; i < n; i++) ASSERT_OK(db_->Put(key(i), value(i)));
+  Reopen(options);  // every file sealed and mapped whole
+  ASSERT_GE(DataFiles(dir()).size(), 3u);
+  const std::string victim = DataFile(1);
+  ASSERT_EQ(::truncate(victim.c_str(), 4096), 0);
+
+  auto expect_unreadable = [&](const Status& s) {
+    EXPECT_TRUE(s.IsIOError()) << s.ToString();
+    EXPECT_NE(s.ToString().find(victim), std::string::npos) << s.ToString();
+    EXPECT_NE(s.ToString().find("SIGBUS"), std::string::npos) << s.ToString();
+  };
+  int unreadable = 0;
+  for (int i = 0; i < n; i++) {
+    std::string v;
+    const Status s = db_->Get(key(i), &v);
+    if (s.ok()) {
+      EXPECT_EQ(v, value(i));
+    } else {
+      expect_unreadable(s);
+      unreadable++;
+    }
+  }
+  // The file's first page is still there; the rest of its 64 KiB is not.
+  EXPECT_GT(unreadable, 300);
+  EXPECT_LT(unreadable, 500);
+
+  std::vector<std::string> keys;
+  for (int i = 0; i < n; i++) keys.push_back(key(i));
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  std::vector<std::string> values(n);
+  std::vector<Status> statuses(n);
+  db_->MultiGet(views, values, statuses);
+  int multi_unreadable = 0;
+  for (int i = 0; i < n; i++) {
+    if (statuses[i].ok()) {
+      EXPECT_EQ(values[i], value(i));
+    } else {
+      expect_unreadable(statuses[i]);
+      multi_unreadable++;
+    }
+  }
+  EXPECT_EQ(multi_unreadable, unreadable);
+
+  auto it = db_->NewIterator(IteratorOptions());
+  int scanned = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) scanned++;
+  expect_unreadable(it->status());
+  EXPECT_LT(scanned, n);
+  it.reset();
+
+  CheckReport report;
+  const Status check = db_->Check(&report);
+  bool reported = !check.ok();
+  for (const CheckProblem& p : report.problems) {
+    reported |= p.path == victim && p.reason.find("SIGBUS") != std::string::npos;
+  }
+  EXPECT_TRUE(reported) << check.ToString();
+
+  // A merge cannot copy what it cannot read: it fails, deletes no input, and every key reads
+  // as it did.
+  const auto files = DataFiles(dir());
+  expect_unreadable(db_->Merge());
+  for (const std::string& f : files) EXPECT_TRUE(std::filesystem::exists(dir() + "/" + f)) << f;
+  int still_unreadable = 0;
+  for (int i = 0; i < n; i++) {
+    std::string v;
+    const Status s = db_->Get(key(i), &v);
+    if (s.ok()) {
+      EXPECT_EQ(v, value(i));
+    } else {
+      expect_unreadable(s);
+      still_unreadable++;
+    }
+  }
+  EXPECT_EQ(still_unreadable, unreadable);
+
+  // Writes go to the active file, which is whole.
+  ASSERT_OK(db_->Put("after", "written"));
+  EXPECT_EQ(Get("after"), "written");
+  EXPECT_EQ(Get(key(n - 1)), value(n - 1));
+
+  // Reopened, the file is read at the length it has now: what it lost is gone, as after
+  // any damage to a file that is not the newest, and a strict open says where.
+  db_.reset();
+  const Status reopened = Open(options);
+  EXPECT_TRUE(reopened.IsCorruption()) << reopened.ToString();
+}
+
+// The same under the writer: the active file is cut short, and the next put, whose copy into
+// the mapping meets the missing page, fails instead of acknowledging a write that went to a
+// page of zeros; writes stop until the store is opened again, which then works.
+TEST_F(RecoveryTest, ActiveFileCutShortFailsTheWriteNotTheProcess) {
+  ASSERT_OK(Open());
+  for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+  const std::string active = dir() + "/" + DataFiles(dir()).back();
+  ASSERT_EQ(::truncate(active.c_str(), 4096), 0);
+  for (const char* k : {"after", "again"}) {
+    const Status s = db_->Put(k, "lost");
+    EXPECT_TRUE(s.IsIOError()) << s.ToString();
+    EXPECT_NE(s.ToString().find(active), std::string::npos) << s.ToString();
+    EXPECT_NE(s.ToString().find("SIGBUS"), std::string::npos) << s.ToString();
+  }
+  EXPECT_EQ(Get("k0"), std::string(100, 'v'));
+  EXPECT_EQ(Get("after"), "NOT_FOUND");
+  EXPECT_NE(Get("k199"), std::string(100, 'v'));
+
+  db_.reset();
+  ASSERT_OK(Open());
+  EXPECT_EQ(Get("k0"), std::string(100, 'v'));
+  EXPECT_EQ(Get("after"), "NOT_FOUND");
+  EXPECT_EQ(Get("k199"), "NOT_FOUND");  // its record was past the cut
+  ASSERT_OK(db_->Put("after", "written"));
+  EXPECT_EQ(Get("after"), "written");
+}
+
+// The handler takes only faults in the store's own mappings: any other SIGBUS ends the
+// process as it would without a store (or goes to whatever handler was there before).
+TEST_F(RecoveryTest, OtherSigbusStillEndsTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  ASSERT_OK(Open());  // installs the handler
+  const std::string path = tmp_.Sub("not-a-store-file");
+  WriteFile(path, std::string(8192, 'x'));
+  EXPECT_DEATH(
+      {
+        const int fd = ::open(path.c_str(), O_RDWR);
+        auto* p = static_cast<volatile char*>(
+            ::mmap(nullptr, 8192, PROT_READ, MAP_SHARED, fd, 0));
+        if (::ftruncate(fd, 0) != 0) std::abort();
+        std::printf("%d\n", p[4096]);
+      },
+      "");
 }
 
 }  // namespace

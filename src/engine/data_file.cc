@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/format.h"
+#include "engine/map_faults.h"
 #include "engine/recovery.h"
 
 namespace bitcask::engine {
@@ -122,6 +123,11 @@ Status DataFile::WriteVectored(uint64_t offset, const struct iovec* iov, int cou
   return WriteVectorAt(fd_.get(), offset, iov, count, path_);
 }
 
+Status DataFile::Unreadable(uint64_t offset) const {
+  return Status::IOError(path_ + " offset " + std::to_string(offset) + ": " +
+                         map_faults::Explanation());
+}
+
 Status DataFile::Append(std::initializer_list<std::string_view> pieces) {
   size_t total = 0;
   for (std::string_view p : pieces) total += p.size();
@@ -135,6 +141,7 @@ Status DataFile::Append(std::initializer_list<std::string_view> pieces) {
       std::memcpy(dst, p.data(), p.size());
       dst += p.size();
     }
+    if (faulted()) [[unlikely]] return Unreadable(offset);
   } else {
     std::vector<struct iovec> iov;
     for (std::string_view p : pieces) {

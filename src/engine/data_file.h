@@ -68,6 +68,11 @@ class DataFile {
   const char* base() const { return map_.data(); }
   // End of the last published record.
   uint64_t size() const { return size_.load(std::memory_order_acquire); }
+  // Whether a page of the mapping failed to read or write (SIGBUS; map_faults.h): it reads
+  // as zeros until the file is mapped again. Cheap: a writer asks after each copy.
+  bool faulted() const { return map_.faulted(); }
+  // The error for bytes at `offset` on such a page.
+  Status Unreadable(uint64_t offset) const;
   // Bytes of mapping (and therefore of records) this file can hold.
   uint64_t capacity() const { return map_.length(); }
   bool writable() const { return writable_.load(std::memory_order_acquire); }

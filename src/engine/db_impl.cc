@@ -18,6 +18,7 @@
 #include "engine/hash.h"
 #include "engine/hint.h"
 #include "engine/limits.h"
+#include "engine/map_faults.h"
 #include "engine/recovery.h"
 #include "engine/write_batch_internal.h"
 
@@ -180,7 +181,8 @@ Status DBImpl::ReadRecordLocked(const KeyLocation& loc, std::string_view key,
                               std::to_string(loc.offset) + ", which does not exist");
   }
   const format::DecodeResult r = format::DecodeRecord(f->base() + loc.offset, loc.size, rec);
-  if (r != format::DecodeResult::kOk) {
+  if (r != format::DecodeResult::kOk) [[unlikely]] {
+    if (f->faulted()) return f->Unreadable(loc.offset);
     return Status::Corruption(DescribeBadRecord(f->path(), loc.offset, r));
   }
   if (rec->size != loc.size || rec->key != key || rec->tombstone()) {
@@ -188,6 +190,18 @@ Status DBImpl::ReadRecordLocked(const KeyLocation& loc, std::string_view key,
                               ": record does not hold key " + Printable(key));
   }
   return Status::OK();
+}
+
+inline Status DBImpl::CheckCopiedLocked(const KeyLocation& loc, uint64_t faults) const {
+  // A page of the record that passed its checksum and then failed (evicted, and unreadable
+  // when read again) would have handed out zeros.
+  if (map_faults::Count() == faults) [[likely]] return Status::OK();
+  return CopyFaultedLocked(loc);
+}
+
+Status DBImpl::CopyFaultedLocked(const KeyLocation& loc) const {
+  const DataFile* f = files_.Get(loc.file_id);
+  return f->faulted() ? f->Unreadable(loc.offset) : Status::OK();
 }
 
 inline Status DBImpl::ReadLiveRecordLocked(const KeyLocation& loc, std::string_view key,
@@ -243,14 +257,16 @@ Status DBImpl::GetImpl(std::string_view key, std::string* value, uint64_t* expir
 Status DBImpl::GetView(std::string_view key, ValueReader read, void* arg) {
   return Timed(get_latency_, [&] {
     return ReadKeyLocked(key, [&](const KeyLocation& loc) {
+      const uint64_t faults = map_faults::Count();
       format::RecordView rec;
       if (Status s = ReadLiveRecordLocked(loc, key, &rec); !s.ok()) return s;
       if (rec.codec() == format::kCodecNone) {
         read(arg, rec.value);
-        return Status::OK();
+        return CheckCopiedLocked(loc, faults);
       }
       thread_local std::string plain;
       Status s = DecompressLocked(loc, rec, &plain);
+      if (Status f = CheckCopiedLocked(loc, faults); !f.ok()) s = std::move(f);
       if (s.ok()) read(arg, plain);
       if (plain.capacity() > kKeptBufferBytes) std::string().swap(plain);
       return s;
@@ -260,13 +276,18 @@ Status DBImpl::GetView(std::string_view key, ValueReader read, void* arg) {
 
 Status DBImpl::ReadValueLocked(const KeyLocation& loc, std::string_view key, std::string* value,
                                uint64_t* expire_at_ms) const {
+  const uint64_t faults = map_faults::Count();
   format::RecordView rec;
   if (Status s = ReadLiveRecordLocked(loc, key, &rec); !s.ok()) return s;
   if (expire_at_ms != nullptr) *expire_at_ms = rec.expire_at_ms;
   if (value == nullptr) return Status::OK();
-  if (rec.codec() != format::kCodecNone) return DecompressLocked(loc, rec, value);
-  value->assign(rec.value);
-  return Status::OK();
+  if (rec.codec() == format::kCodecNone) {
+    value->assign(rec.value);
+    return CheckCopiedLocked(loc, faults);
+  }
+  Status s = DecompressLocked(loc, rec, value);
+  if (Status f = CheckCopiedLocked(loc, faults); !f.ok()) return f;
+  return s;
 }
 
 Status DBImpl::DecompressLocked(const KeyLocation& loc, const format::RecordView& rec,
@@ -617,6 +638,7 @@ Status DBImpl::CommitOneLocked(const Op& op, bool sync, uint64_t* seq) {
     }
     if (mapped) {
       std::memcpy(dst, record, n);
+      if (active_->faulted()) [[unlikely]] return MappedWriteFailedLocked(loc.offset);
       ++last_seq_;
     }
     active_->Commit(n);
@@ -749,7 +771,16 @@ Status DBImpl::AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs) {
     locs[i] = LocationLocked(op, offset, n);
     offset += n;
   }
+  if (active_->faulted()) [[unlikely]] return MappedWriteFailedLocked(active_->size());
   return Status::OK();
+}
+
+Status DBImpl::MappedWriteFailedLocked(uint64_t offset) {
+  // What went to the page of zeros is not in the file, and later copies to that page would
+  // not fault again: no write may be acknowledged until the file is mapped anew.
+  Status s = active_->Unreadable(offset);
+  if (bg_error_.ok()) bg_error_ = s;
+  return s;
 }
 
 Status DBImpl::AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs) {

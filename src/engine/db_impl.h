@@ -208,6 +208,9 @@ class DBImpl final : public DB {
   }
   // AppendLocked's two ways, once the space is reserved: records copied into the mapping, or
   // written with pwritev (many per call). Neither publishes the new end.
+  // A copy into the active file's mapping met a page that failed (map_faults.h): stops all
+  // writes (bg_error_) and returns the error.
+  Status MappedWriteFailedLocked(uint64_t offset);
   Status AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs);
   Status AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs);
   // Caller holds write_mu_. Makes the ops visible: locks every shard they touch (in index
@@ -231,6 +234,10 @@ class DBImpl final : public DB {
   Status ReadRecordLocked(const KeyLocation& loc, std::string_view key,
                           format::RecordView* rec) const;
   // The same, and NotFound if the record has expired.
+  // OK unless a page of the record at loc failed (map_faults.h) since map_faults::Count()
+  // was `faults`.
+  Status CheckCopiedLocked(const KeyLocation& loc, uint64_t faults) const;
+  Status CopyFaultedLocked(const KeyLocation& loc) const;  // its slow path
   Status ReadLiveRecordLocked(const KeyLocation& loc, std::string_view key,
                               format::RecordView* rec) const;
 

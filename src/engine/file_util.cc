@@ -30,13 +30,16 @@ void FileDescriptor::reset() {
 }
 
 MemoryMap::MemoryMap(MemoryMap&& other) noexcept
-    : data_(std::exchange(other.data_, nullptr)), length_(std::exchange(other.length_, 0)) {}
+    : data_(std::exchange(other.data_, nullptr)),
+      length_(std::exchange(other.length_, 0)),
+      fault_slot_(std::exchange(other.fault_slot_, -1)) {}
 
 MemoryMap& MemoryMap::operator=(MemoryMap&& other) noexcept {
   if (this != &other) {
     reset();
     data_ = std::exchange(other.data_, nullptr);
     length_ = std::exchange(other.length_, 0);
+    fault_slot_ = std::exchange(other.fault_slot_, -1);
   }
   return *this;
 }
@@ -102,6 +105,7 @@ Status MemoryMap::Map(int fd, size_t length, bool writable, const std::string& p
   }
   out->data_ = static_cast<char*>(p);
   out->length_ = length;
+  out->fault_slot_ = map_faults::Register(p, length);
   return Status::OK();
 }
 
@@ -122,6 +126,7 @@ Status MemoryMap::Protect(const std::string& path) {
 }
 
 void MemoryMap::reset() {
+  map_faults::Unregister(std::exchange(fault_slot_, -1));
   if (data_ != nullptr) ::munmap(data_, length_);
   data_ = nullptr;
   length_ = 0;

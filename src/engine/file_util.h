@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bitcask/status.h"
+#include "engine/map_faults.h"
 
 namespace bitcask::engine {
 
@@ -64,11 +65,15 @@ class MemoryMap {
   // Gives (on) or withdraws the MADV_HUGEPAGE advice from byte `from`, rounded up to 2 MiB,
   // to the end. Pages already mapped stay as they are.
   void AdviseHugePages(size_t from, bool on);
+  // Whether a page could not be read or written (SIGBUS) and now reads as zeros: see
+  // map_faults.h.
+  bool faulted() const { return map_faults::SlotFaulted(fault_slot_); }
   void reset();
 
  private:
   char* data_ = nullptr;
   size_t length_ = 0;
+  int fault_slot_ = -1;  // in map_faults, which makes a SIGBUS here an error
 };
 
 Status OpenFile(const std::string& path, int flags, mode_t mode, FileDescriptor* out);

@@ -75,6 +75,11 @@ bool TailRule::MarkedLater() {
   return *marked_later_answer_;
 }
 
+Status UnreadableFile(const std::string& path, uint64_t offset) {
+  return Status::IOError(path + " from offset " + std::to_string(offset) + ": " +
+                         map_faults::Explanation());
+}
+
 std::string DescribeBadRecord(const std::string& path, uint64_t offset, format::DecodeResult r) {
   return path + " offset " + std::to_string(offset) + ": " + format::DecodeResultName(r);
 }

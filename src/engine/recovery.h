@@ -33,6 +33,7 @@
 #include "bitcask/options.h"
 #include "bitcask/status.h"
 #include "engine/format.h"
+#include "engine/map_faults.h"
 
 namespace bitcask::engine {
 
@@ -99,6 +100,15 @@ uint64_t FindNextValidRecord(const char* base, uint64_t from, uint64_t size);
 bool FindSyncMark(const char* base, uint64_t from, uint64_t size,
                   const std::function<bool(uint64_t, uint64_t)>& visit);
 
+// Whether a page of the mapping at base failed (SIGBUS) and reads as zeros: see
+// map_faults.h. Cheap while no page in the process ever failed.
+inline bool MappingFaulted(const char* base) {
+  return map_faults::Count() != 0 && map_faults::Faulted(base);
+}
+// The error for a scan that met such a page: unreadable, not damaged, in every mode (salvage
+// would cut off or skip records that may read again once the file is whole).
+Status UnreadableFile(const std::string& path, uint64_t offset);
+
 // Describes a bad record for an error message: "PATH offset N: reason".
 std::string DescribeBadRecord(const std::string& path, uint64_t offset, format::DecodeResult r);
 
@@ -150,6 +160,7 @@ Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::s
       summary->unfinished_end = true;
       break;
     }
+    if (MappingFaulted(base)) return UnreadableFile(path, off);
     const std::string reason =
         DescribeBadRecord(path, off, r) +
         (tail.kind() == TailRule::kUnsynced
@@ -174,6 +185,8 @@ Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::s
                                             : ""));
     }
   }
+  // Zeros where a page failed are no end of the file: recovery must not cut it there.
+  if (MappingFaulted(base)) return UnreadableFile(path, committed);
   summary->valid_end = committed;
   summary->tail_bytes = size - committed;
   return Status::OK();
