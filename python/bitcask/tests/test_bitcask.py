@@ -561,6 +561,24 @@ class BeyondSeedTest(TempStoreTest):
                 bad()
         self.assertEqual(db.get("k"), "v")
 
+    def test_unreadable_page_raises_disk_error(self):
+        # A data file cut short under the open store reads, through the mapping, like a
+        # sector the disk cannot read (SIGBUS, which ended the interpreter): the gets of its
+        # keys raise DiskError naming the file; the rest of the store reads and writes on.
+        db = self.open(max_file_size=65536)
+        for i in range(1500):
+            db.put(f"k{i}", "v" * 100)
+        db = self.reopen(db, max_file_size=65536)
+        first = os.path.join(self.dir, "00000001.data")
+        os.truncate(first, 4096)
+        with self.assertRaises(bitcask.DiskError) as cm:
+            db.get("k200")
+        self.assertIn(first, str(cm.exception))
+        self.assertIn("SIGBUS", str(cm.exception))
+        self.assertEqual(db.get("k1400"), "v" * 100)
+        db.put("fresh", 1)
+        self.assertEqual(db.get("fresh"), 1)
+
     def test_typed_errors(self):
         db = self.open()
         with self.assertRaises(bitcask.InvalidArgumentError) as cm:
