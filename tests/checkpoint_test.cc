@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -16,6 +17,16 @@ namespace {
 class CheckpointTest : public DBTest {
  protected:
   std::string cp() const { return tmp_.Sub("checkpoint"); }
+
+  // The names in a directory, sorted.
+  static std::vector<std::string> Entries(const std::string& path) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path)) {
+      names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
 
   static nlink_t Links(const std::string& path) {
     struct stat st{};
@@ -68,7 +79,7 @@ TEST_F(CheckpointTest, HoldsTheStoreAsItWasAndOpensAsAStore) {
   }
   EXPECT_GT(linked, 0u);
   EXPECT_GT(hints, 0u);
-  EXPECT_FALSE(std::filesystem::exists(cp() + ".checkpoint-tmp"));
+  EXPECT_EQ(Entries(tmp_.path()), (std::vector<std::string>{"checkpoint", "db"}));
 
   std::unique_ptr<DB> copy;
   ASSERT_OK(DB::Open(Options(), cp(), &copy));
@@ -105,11 +116,13 @@ TEST_F(CheckpointTest, RefusesWhatItCannotDo) {
   EXPECT_TRUE(db_->Checkpoint("").IsInvalidArgument());
   s = db_->Checkpoint(tmp_.Sub("no/such/parent"));
   EXPECT_TRUE(s.IsIOError()) << s.ToString();
-  // A staging directory a crash left behind is cleared.
-  ASSERT_EQ(::mkdir((cp() + ".checkpoint-tmp").c_str(), 0755), 0);
-  WriteFile(cp() + ".checkpoint-tmp/00000099.data", "junk");
+  // A staging directory a crash left behind is in nobody's way (and nothing of it gets in).
+  const std::string leftover = cp() + ".checkpoint-tmp.Ab12Cd";
+  ASSERT_EQ(::mkdir(leftover.c_str(), 0755), 0);
+  WriteFile(leftover + "/00000099.data", "junk");
   ASSERT_OK(db_->Checkpoint(cp()));
   EXPECT_EQ(DataFiles(cp()).size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(leftover + "/00000099.data"));
   Options read_only;
   read_only.read_only = true;
   std::unique_ptr<DB> reader;
@@ -122,6 +135,48 @@ TEST_F(CheckpointTest, RefusesWhatItCannotDo) {
 }
 
 // Onto another file system no hard link can be made: the files are copied.
+// Two checkpoints into one directory at once (two clients of a server, say): one makes it
+// whole, the other says it exists. They used to share a staging directory, which the second
+// cleared and refilled under the first: the first could then report success for a directory
+// that missed files.
+TEST_F(CheckpointTest, TwoAtOnceIntoOneDirectory) {
+  Options options;
+  options.max_file_size = 4096;
+  options.auto_merge = false;
+  ASSERT_OK(Open(options));
+  const int n = 3000;
+  for (int i = 0; i < n; i++) ASSERT_OK(db_->Put("key" + std::to_string(i), std::string(40, 'v')));
+  for (int round = 0; round < 8; round++) {
+    const std::string target = cp() + std::to_string(round);
+    std::atomic<int> ready{0};
+    Status results[2];
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; t++) {
+      threads.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() < 2) {
+        }
+        results[t] = db_->Checkpoint(target);
+      });
+    }
+    for (auto& th : threads) th.join();
+    const int ok = results[0].ok() + results[1].ok();
+    ASSERT_EQ(ok, 1) << results[0].ToString() << " / " << results[1].ToString();
+    const Status& other = results[0].ok() ? results[1] : results[0];
+    EXPECT_TRUE(other.IsInvalidArgument()) << other.ToString();
+    EXPECT_NE(other.ToString().find("exists"), std::string::npos) << other.ToString();
+    std::unique_ptr<DB> copy;
+    ASSERT_OK(DB::Open(Options(), target, &copy));
+    uint64_t live = 0;
+    ASSERT_OK(copy->Count(&live));
+    EXPECT_EQ(live, uint64_t{n}) << "round " << round;
+  }
+  // No staging directory is left behind.
+  for (const std::string& name : Entries(tmp_.path())) {
+    EXPECT_EQ(name.find("checkpoint-tmp"), std::string::npos) << name;
+  }
+}
+
 TEST_F(CheckpointTest, CopiesAcrossFileSystems) {
   struct stat here{}, shm{};
   if (::stat(tmp_.path().c_str(), &here) != 0 || ::stat("/dev/shm", &shm) != 0 ||

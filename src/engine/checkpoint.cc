@@ -49,6 +49,17 @@ Status CopyFile(const std::string& from, const std::string& to) {
   return SyncFile(to);
 }
 
+// The complete staging directory into place. rename(2) replaces an empty directory but not
+// one with files: another checkpoint got there first.
+Status RenameCheckpoint(const std::string& staging, const std::string& target) {
+  if (::rename(staging.c_str(), target.c_str()) == 0) return Status::OK();
+  if (errno == ENOTEMPTY || errno == EEXIST) {
+    return Status::InvalidArgument(target + ": exists (made while this checkpoint was being "
+                                   "built); a checkpoint goes into a new directory");
+  }
+  return Status::FromErrno("rename " + staging + " to " + target, errno);
+}
+
 }  // namespace
 
 Status DBImpl::Checkpoint(const std::string& dir) {
@@ -65,21 +76,21 @@ Status DBImpl::Checkpoint(const std::string& dir) {
   if (PathExists(target)) {
     return Status::InvalidArgument(target + ": exists; a checkpoint goes into a new directory");
   }
-  // Built under another name and renamed when complete: a crash leaves no half checkpoint
-  // under the name asked for (and the next call clears the staging directory).
-  const std::string staging = target + ".checkpoint-tmp";
-  std::error_code ec;
-  std::filesystem::remove_all(staging, ec);
-  if (ec) return Status::IOError("remove " + staging + ": " + ec.message());
-  if (::mkdir(staging.c_str(), 0755) != 0) {
+  // Built under a name of its own and renamed when complete: a crash leaves no half
+  // checkpoint under the name asked for (but NAME.checkpoint-tmp.XXXXXX, which may be
+  // removed), and two checkpoints into one directory at once never build in the same place:
+  // the second to finish finds the name taken.
+  std::string staging = target + ".checkpoint-tmp.XXXXXX";
+  if (::mkdtemp(staging.data()) == nullptr || ::chmod(staging.c_str(), 0755) != 0) {
     return Status::IOError("mkdir " + staging + ": " + std::strerror(errno));
   }
   Status s = CheckpointInto(staging);
+  if (s.ok()) s = RenameCheckpoint(staging, target);
   if (!s.ok()) {
+    std::error_code ec;
     std::filesystem::remove_all(staging, ec);  // best effort
     return s;
   }
-  if (s = RenameFile(staging, target); !s.ok()) return s;
   const std::string parent = std::filesystem::path(target).parent_path().string();
   return SyncDir(parent.empty() ? "." : parent);
 }
