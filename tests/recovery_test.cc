@@ -837,6 +837,28 @@ TEST_F(RecoveryTest, ActiveFileCutShortFailsTheWriteNotTheProcess) {
   EXPECT_EQ(Get("after"), "written");
 }
 
+// Records cleared to zeros under the open store (a file cut within its last page reads as
+// zeros past the cut, without a fault): a merge must not take the zeros for the file's end
+// and delete it, with keys still pointing into it. It fails and keeps the file.
+TEST_F(RecoveryTest, MergeKeepsAFileWhoseRecordsTurnedToZeros) {
+  Options options;
+  options.max_file_size = 4096;
+  options.auto_merge = false;
+  ASSERT_OK(Open(options));
+  for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+  Reopen(options);
+  const std::string victim = DataFile(1);
+  ASSERT_EQ(::truncate(victim.c_str(), format::kFileHeaderSize), 0);
+  const Status m = db_->Merge();
+  EXPECT_TRUE(m.IsCorruption()) << m.ToString();
+  EXPECT_NE(m.ToString().find(victim), std::string::npos) << m.ToString();
+  EXPECT_TRUE(std::filesystem::exists(victim));
+  const Status g = db_->Get("k0", nullptr);
+  EXPECT_TRUE(g.IsCorruption()) << g.ToString();
+  EXPECT_NE(g.ToString().find(victim), std::string::npos) << g.ToString();
+  EXPECT_EQ(Get("k99"), std::string(100, 'v'));
+}
+
 // The handler takes only faults in the store's own mappings: any other SIGBUS ends the
 // process as it would without a store (or goes to whatever handler was there before).
 TEST_F(RecoveryTest, OtherSigbusStillEndsTheProcess) {

@@ -176,9 +176,10 @@ Status DBImpl::ReadRecordLocked(const KeyLocation& loc, std::string_view key,
                                 format::RecordView* rec) const {
   const DataFile* f = files_.Get(loc.file_id);
   if (f == nullptr || uint64_t{loc.offset} + loc.size > f->size()) {
-    return Status::Corruption("key " + Printable(key) + " points at file " +
-                              std::to_string(loc.file_id) + " offset " +
-                              std::to_string(loc.offset) + ", which does not exist");
+    return Status::Corruption(DataFileName(dir_, loc.file_id) + " offset " +
+                              std::to_string(loc.offset) + ": key " + Printable(key) +
+                              " points at a record there, but " +
+                              (f == nullptr ? "the file" : "the record") + " does not exist");
   }
   const format::DecodeResult r = format::DecodeRecord(f->base() + loc.offset, loc.size, rec);
   if (r != format::DecodeResult::kOk) [[unlikely]] {

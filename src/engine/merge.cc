@@ -273,6 +273,15 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
           if (status.ok()) AddDeadBytes(kept);  // a tombstone is never live data
         },
         [](uint64_t, uint64_t, const std::string&) {}, &summary);
+    // Every byte below size() was read as records when the file was written or opened: a
+    // scan that ends before it met zeros where another program cut or cleared the file, and
+    // the merge must not delete the records it did not find.
+    if (s.ok() && summary.valid_end < in->size()) {
+      s = Status::Corruption(in->path() + " offset " + std::to_string(summary.valid_end) +
+                             ": the records end here now, but went on to offset " +
+                             std::to_string(in->size()) +
+                             " when the store read them; the file changed under the store");
+    }
     if (status.ok()) status = s;
     if (!status.ok()) break;
     done.push_back(id);
