@@ -837,6 +837,25 @@ TEST_F(RecoveryTest, ActiveFileCutShortFailsTheWriteNotTheProcess) {
   EXPECT_EQ(Get("after"), "written");
 }
 
+// The page fails while a GetView callback reads the value it was handed (checksummed just
+// before): the callback sees zeros, and GetView must then say so rather than return OK.
+TEST_F(RecoveryTest, GetViewFailsIfThePageFailsUnderItsCallback) {
+  Options options;
+  options.max_file_size = 64 << 10;
+  ASSERT_OK(Open(options));
+  for (int i = 0; i < 1000; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+  Reopen(options);
+  const std::string victim = DataFile(1);
+  std::string seen;
+  const Status s = db_->GetView("k200", [&](std::string_view v) {
+    EXPECT_EQ(::truncate(victim.c_str(), 4096), 0);
+    seen = v;  // meets the cut page
+  });
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.ToString().find("SIGBUS"), std::string::npos) << s.ToString();
+  EXPECT_EQ(seen, std::string(100, '\0'));
+}
+
 // Records cleared to zeros under the open store (a file cut within its last page reads as
 // zeros past the cut, without a fault): a merge must not take the zeros for the file's end
 // and delete it, with keys still pointing into it. It fails and keeps the file.

@@ -63,9 +63,12 @@ class DB {
   virtual Status Get(std::string_view key, std::string* value) = 0;
 
   // Get without a copy: calls read(arg, value) with the stored value (decompressed, if it
-  // was compressed) and returns OK; on any other status read is not called. The view is
-  // valid only during the call, which runs under a read lock of part of the key directory:
-  // read must be quick and must not call this DB (writers of that part wait for it).
+  // was compressed) and returns OK; on any other status read is not called, with one
+  // exception: if the disk fails to read a page of the value while read runs (it was
+  // checksummed just before), read sees zeros and GetView then returns IOError, so discard
+  // what read made of it unless the status is OK. The view is valid only during the call,
+  // which runs under a read lock of part of the key directory: read must be quick and must
+  // not call this DB (writers of that part wait for it).
   using ValueReader = void (*)(void* arg, std::string_view value);
   virtual Status GetView(std::string_view key, ValueReader read, void* arg) = 0;
   // The same with any callable taking a std::string_view:

@@ -908,8 +908,13 @@ class Store {
         copied = true;
       }
     });
-    if (s.IsNotFound()) return false;
-    Check(s);
+    if (!s.ok()) {
+      // A failure after the callback (its page failed under it: see DB::GetView) drops what
+      // it made.
+      Py_XDECREF(made);
+      if (s.IsNotFound()) return false;
+      Check(s);
+    }
     if (copied) {
       *out = codec_.Decode(copy, k);
     } else {

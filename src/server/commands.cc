@@ -336,11 +336,15 @@ void LastSave(CommandContext& c) {
 
 void Get(CommandContext& c) {
   // The reply is written from the stored bytes in place (GetView): no copy of the value.
+  const size_t start = c.out->size();
   const Status s = c.db.GetView(c.args[1], [&](std::string_view v) {
     c.server.keyspace_hits++;
     reply::Bulk(c.out, v);
   });
-  if (!s.ok()) BulkOrNull(c, s, {});
+  if (!s.ok()) {
+    c.out->resize(start);  // a value read before a page of it failed is no reply
+    BulkOrNull(c, s, {});
+  }
 }
 
 void Set(CommandContext& c) {
