@@ -878,6 +878,21 @@ TEST_F(RecoveryTest, MergeKeepsAFileWhoseRecordsTurnedToZeros) {
   EXPECT_EQ(Get("k99"), std::string(100, 'v'));
 }
 
+// Once reads met pages of the active file cut off under the store (now zeros in its mapping),
+// a checkpoint, which copies the active file from the mapping, must fail rather than copy the
+// zeros into a backup that then opens without the lost records.
+TEST_F(RecoveryTest, CheckpointRefusesAMappingWithFailedPages) {
+  ASSERT_OK(Open());
+  for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+  const std::string active = dir() + "/" + DataFiles(dir()).back();
+  ASSERT_EQ(::truncate(active.c_str(), 4096), 0);
+  for (int i = 0; i < 200; i++) db_->Get("k" + std::to_string(i), nullptr);  // every page met
+  const Status s = db_->Checkpoint(tmp_.Sub("backup"));
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.ToString().find("SIGBUS"), std::string::npos) << s.ToString();
+  EXPECT_FALSE(std::filesystem::exists(tmp_.Sub("backup")));
+}
+
 // The handler takes only faults in the store's own mappings: any other SIGBUS ends the
 // process as it would without a store (or goes to whatever handler was there before).
 TEST_F(RecoveryTest, OtherSigbusStillEndsTheProcess) {

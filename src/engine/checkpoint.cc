@@ -11,19 +11,29 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/data_file.h"
 #include "engine/db_impl.h"
 #include "engine/file_util.h"
 #include "engine/hint.h"
+#include "engine/map_faults.h"
 
 namespace bitcask::engine {
 
 namespace {
 
-// The first n bytes of src (mapped) into a new file at path, flushed.
-Status CopyPrefix(const char* src, uint64_t n, const std::string& path) {
+// The first n bytes of f, from its mapping, into a new file at path, flushed. Not from a
+// mapping with a page of zeros standing in for one that failed (map_faults.h): the copy
+// would hold the zeros.
+Status CopyPrefix(const DataFile& f, uint64_t n, const std::string& path) {
+  auto unreadable = [&] {
+    return Status::IOError(f.path() + ": " + map_faults::Explanation() +
+                           "; a checkpoint cannot copy it");
+  };
+  if (f.faulted()) return unreadable();
   FileDescriptor fd;
   if (Status s = OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, 0644, &fd); !s.ok()) return s;
-  if (Status s = WriteAt(fd.get(), 0, src, static_cast<size_t>(n), path); !s.ok()) return s;
+  if (Status s = WriteAt(fd.get(), 0, f.base(), static_cast<size_t>(n), path); !s.ok()) return s;
+  if (f.faulted()) return unreadable();
   return SyncData(fd.get(), path);
 }
 
@@ -120,10 +130,10 @@ Status DBImpl::CheckpointInto(const std::string& staging) {
   for (const DataFile* f : files) {
     const std::string to = DataFileName(staging, f->id());
     if (f->id() == active_id) {
-      if (Status s = CopyPrefix(f->base(), active_end, to); !s.ok()) return s;
+      if (Status s = CopyPrefix(*f, active_end, to); !s.ok()) return s;
       continue;
     }
-    Status s = LinkOrCopy(f->path(), to, [&] { return CopyPrefix(f->base(), f->size(), to); });
+    Status s = LinkOrCopy(f->path(), to, [&] { return CopyPrefix(*f, f->size(), to); });
     if (!s.ok()) return s;
     uint64_t covered = 0;
     const std::string hint = HintFileName(dir_, f->id());
