@@ -208,11 +208,11 @@ class DBImpl final : public DB {
   }
   // AppendLocked's two ways, once the space is reserved: records copied into the mapping, or
   // written with pwritev (many per call). Neither publishes the new end.
+  Status AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs);
+  Status AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs);
   // A copy into the active file's mapping met a page that failed (map_faults.h): stops all
   // writes (bg_error_) and returns the error.
   Status MappedWriteFailedLocked(uint64_t offset);
-  Status AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs);
-  Status AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs);
   // Caller holds write_mu_. Makes the ops visible: locks every shard they touch (in index
   // order, so a reader never sees part of a batch) and updates the keydir and dead bytes.
   void PublishLocked(std::span<const Op> ops, const KeyLocation* locs);
@@ -234,12 +234,12 @@ class DBImpl final : public DB {
   Status ReadRecordLocked(const KeyLocation& loc, std::string_view key,
                           format::RecordView* rec) const;
   // The same, and NotFound if the record has expired.
-  // OK unless a page of the record at loc failed (map_faults.h) since map_faults::Count()
-  // was `faults`.
-  Status CheckCopiedLocked(const KeyLocation& loc, uint64_t faults) const;
-  Status CopyFaultedLocked(const KeyLocation& loc) const;  // its slow path
   Status ReadLiveRecordLocked(const KeyLocation& loc, std::string_view key,
                               format::RecordView* rec) const;
+  // OK unless a page of the record at loc failed (map_faults.h) since map_faults::Count()
+  // was `faults`: a value copied after its checksum would then be zeros.
+  Status CheckCopiedLocked(const KeyLocation& loc, uint64_t faults) const;
+  Status CopyFaultedLocked(const KeyLocation& loc) const;  // its slow path
 
   // Returns once every record up to `seq` is on stable storage. Concurrent callers share one
   // flush: the first becomes the leader, the rest wait for its result.
