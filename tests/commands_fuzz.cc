@@ -148,6 +148,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (args.empty() || LeftOut(args)) continue;
     out.clear();
     bitcask::server::Dispatch(state, client, args, &out);
+    if (client.deferred) {
+      out += client.deferred();
+      client.deferred = nullptr;
+    }
     const char* end = Reply(out.data(), out.data() + out.size(), 0);
     if (end != out.data() + out.size()) Fail("not one well-formed reply", out);
   }

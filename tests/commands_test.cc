@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -30,6 +31,10 @@ class CommandsTest : public ::testing::Test {
     std::vector<std::string_view> args(argv.begin(), argv.end());
     std::string out;
     Dispatch(*state_, client_, args, &out);
+    if (client_.deferred) {  // as the connection does, off its event loop
+      out += client_.deferred();
+      client_.deferred = nullptr;
+    }
     return out;
   }
 
@@ -46,6 +51,30 @@ TEST_F(CommandsTest, PingEchoAndUnknown) {
             "-ERR unknown command 'nosuch', with args beginning with: 'a' 'b' \r\n");
   EXPECT_EQ(Call({"GET"}), "-ERR wrong number of arguments for 'get' command\r\n");
   EXPECT_EQ(Call({"ECHO", "a", "b"}), "-ERR wrong number of arguments for 'echo' command\r\n");
+}
+
+// CHECKPOINT leaves its work to be run off the event loop (Client::deferred); Call runs it as
+// the connection would. Inside EXEC the transaction's view answers at once that it cannot.
+TEST_F(CommandsTest, CheckpointIsDeferredOutsideExec) {
+  ASSERT_EQ(Call({"SET", "a", "1"}), "+OK\r\n");
+  const std::string target = tmp_.Sub("cp1");
+  const std::vector<std::string_view> args{"CHECKPOINT", target};
+  std::string out;
+  Dispatch(*state_, client_, args, &out);
+  EXPECT_EQ(out, "");
+  ASSERT_TRUE(client_.deferred);
+  EXPECT_FALSE(std::filesystem::exists(target));  // nothing done yet
+  EXPECT_EQ(client_.deferred(), "+OK\r\n");
+  client_.deferred = nullptr;
+  EXPECT_TRUE(std::filesystem::exists(target));
+  EXPECT_NE(Call({"CHECKPOINT", target}).find("exists"), std::string::npos);
+
+  EXPECT_EQ(Call({"MULTI"}), "+OK\r\n");
+  EXPECT_EQ(Call({"CHECKPOINT", tmp_.Sub("cp2")}), "+QUEUED\r\n");
+  const std::string exec = Call({"EXEC"});
+  EXPECT_FALSE(client_.deferred);
+  EXPECT_NE(exec.find("-ERR Not supported"), std::string::npos) << exec;
+  EXPECT_FALSE(std::filesystem::exists(tmp_.Sub("cp2")));
 }
 
 TEST_F(CommandsTest, GetSetAndOptions) {

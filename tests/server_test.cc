@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -775,6 +776,36 @@ TEST_F(ServerTest, CheckpointIsAHotBackup) {
   ASSERT_TRUE(copy.ready());
   EXPECT_EQ(Cli(copy.port(), "MGET a b"), "1\n2\n");
   EXPECT_EQ(Cli(server.port(), "GET a"), "3\n");
+}
+
+// CHECKPOINT copies and flushes the active file off the event loop: the other clients of that
+// loop are served meanwhile (INFO counts the caller among blocked_clients), and the caller's
+// reply comes when the copy is whole, before the replies of what it sent after.
+TEST_F(ServerTest, CheckpointDoesNotHoldOtherClients) {
+  ServerProcess server(dir(), {"--io-threads", "1"});
+  ASSERT_TRUE(server.ready());
+  const int p = server.port();
+  std::string resp;
+  for (int i = 0; i < 48; i++) {
+    resp += Resp({"SET", "big" + std::to_string(i), std::string(1 << 20, char('a' + i % 26))});
+  }
+  WriteFile(tmp_.Sub("big.resp"), resp);
+  ASSERT_NE(Cli(p, "--pipe < " + tmp_.Sub("big.resp")).find("errors: 0"), std::string::npos);
+  RawConnection a(p), b(p);
+  ASSERT_TRUE(a.ok() && b.ok());
+  bool served_meanwhile = false;
+  for (int round = 0; round < 5 && !served_meanwhile; round++) {
+    const std::string target = tmp_.Sub("cp" + std::to_string(round));
+    a.Send(Resp({"CHECKPOINT", target}) + Resp({"PING"}));
+    b.Send(Resp({"INFO", "clients"}));
+    const std::string info = b.Read(1 << 16, 200);
+    ASSERT_NE(info.find("blocked_clients:"), std::string::npos) << info;
+    served_meanwhile = info.find("blocked_clients:1") != std::string::npos;
+    EXPECT_EQ(a.Read(12, 20000), "+OK\r\n+PONG\r\n");
+    EXPECT_TRUE(std::filesystem::exists(target + "/00000001.data"));
+    EXPECT_EQ(Cli(p, "INFO clients").find("blocked_clients:1"), std::string::npos);
+  }
+  EXPECT_TRUE(served_meanwhile);
 }
 
 // A page under a running server that cannot be read (here another program cuts a data file

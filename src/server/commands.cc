@@ -81,12 +81,15 @@ void SubcommandArity(CommandContext& c) {
              "' command");
 }
 
-void StoreError(CommandContext& c, const Status& s, std::string_view context = {}) {
+void StoreError(std::string* out, const Status& s, std::string_view context = {}) {
   std::string msg = "ERR " + std::string(context) + s.ToString();
   for (char& ch : msg) {
     if (ch == '\r' || ch == '\n') ch = ' ';
   }
-  Err(c, msg);
+  reply::Error(out, msg);
+}
+void StoreError(CommandContext& c, const Status& s, std::string_view context = {}) {
+  StoreError(c.out, s, context);
 }
 
 // Replies with a bulk string, or the null bulk string for NotFound; counts hits and misses.
@@ -323,9 +326,24 @@ void BgRewriteAof(CommandContext& c) {
 
 // CHECKPOINT dir (not in Redis): a hot backup, DB::Checkpoint into dir, a new directory (a
 // relative path is the server's working directory's). Replies once the copy is complete.
+// Copying and flushing the active file can take seconds on a slow disk: the connection runs
+// it off its event loop (Client::deferred), and the caller waits for its reply as for SAVE's.
+// Inside EXEC the transaction's view answers at once (it cannot make a checkpoint).
 void CheckpointCmd(CommandContext& c) {
-  if (Status s = c.db.Checkpoint(std::string(c.args[1])); !s.ok()) return StoreError(c, s);
-  Ok(c);
+  auto checkpoint = [&db = c.db, dir = std::string(c.args[1])] {
+    std::string out;
+    if (Status s = db.Checkpoint(dir); !s.ok()) {
+      StoreError(&out, s);
+    } else {
+      reply::Simple(&out, "OK");
+    }
+    return out;
+  };
+  if (&c.db == &c.server.db()) {
+    c.client.deferred = std::move(checkpoint);
+  } else {
+    c.out->append(checkpoint());
+  }
 }
 
 void LastSave(CommandContext& c) {
@@ -987,7 +1005,7 @@ void Info(CommandContext& c) {
     s += "# Clients\r\n";
     AppendInfoLine(&s, "connected_clients", std::to_string(srv.connected_clients.load()));
     AppendInfoLine(&s, "maxclients", std::to_string(cfg.maxclients));
-    AppendInfoLine(&s, "blocked_clients", "0");  // no command blocks
+    AppendInfoLine(&s, "blocked_clients", std::to_string(c.server.blocked_clients.load()));
     s += "\r\n";
   }
   if (want("memory")) {

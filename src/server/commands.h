@@ -45,7 +45,9 @@ const std::vector<CommandSpec>& AllCommands();
 // Index into AllCommands() of the command named (any case), or -1.
 int FindCommand(std::string_view name);
 
-// Checks arity and authentication, runs the command and appends its reply to *out.
+// Checks arity and authentication, runs the command and appends its reply to *out, or
+// leaves client.deferred set: then the caller runs that (off its event loop) and appends what
+// it returns, before the reply of any later command.
 void Dispatch(ServerState& server, Client& client, const Args& args, std::string* out);
 // The same against db in place of the server's store (EXEC runs its commands on its view).
 void DispatchTo(ServerState& server, Client& client, DB& db, const Args& args, std::string* out);

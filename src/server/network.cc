@@ -6,8 +6,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <system_error>
+#include <thread>
+#include <vector>
 
 #include "server/commands.h"
 #include "server/resp.h"
@@ -69,10 +73,51 @@ class InputBuffer {
   size_t capacity_ = 0;
 };
 
+// Threads for deferred commands (Client::deferred), so that no event loop waits on one. A
+// job keeps its connection's loop running until its reply is posted there; the server joins
+// the threads after its loops have ended.
+class JobThreads {
+ public:
+  ~JobThreads() { JoinAll(); }
+
+  void Run(std::function<void()> job) {
+    std::lock_guard l(mu_);
+    std::erase_if(jobs_, [](Job& j) {
+      if (!j.done->load()) return false;
+      j.thread.join();
+      return true;
+    });
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    jobs_.push_back({std::thread([job = std::move(job), done] {
+                       job();
+                       done->store(true);
+                     }),
+                     done});
+  }
+
+  void JoinAll() {
+    std::vector<Job> jobs;
+    {
+      std::lock_guard l(mu_);
+      jobs.swap(jobs_);
+    }
+    for (Job& j : jobs) j.thread.join();
+  }
+
+ private:
+  struct Job {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::mutex mu_;
+  std::vector<Job> jobs_;
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, ServerState* state, Logger* log)
-      : socket_(std::move(socket)), idle_(socket_.get_executor()), state_(state), log_(log) {
+  Connection(tcp::socket socket, ServerState* state, Logger* log, JobThreads* jobs)
+      : socket_(std::move(socket)), idle_(socket_.get_executor()), state_(state), log_(log),
+        jobs_(jobs) {
     state_->connected_clients++;
   }
   ~Connection() { state_->connected_clients--; }
@@ -171,6 +216,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       } else {
         run_gets();
         Dispatch(*state_, client_, args_, &out_);
+        if (client_.deferred) break;  // the commands after it wait for its reply
       }
       if (client_.close_after_reply || out_.size() > kOutputFlushBytes) break;
     }
@@ -191,9 +237,32 @@ class Connection : public std::enable_shared_from_this<Connection> {
       reply::Error(&out_, "ERR max query buffer length reached");
       client_.close_after_reply = true;
     }
+    if (client_.deferred) return RunDeferred();
     if (!out_.empty()) return Write();
     if (client_.close_after_reply) return Close();
     Read();
+  }
+
+  // Runs the command Dispatch deferred on a thread of jobs_, then sends its reply (after the
+  // replies before it in out_) and goes on with the input. Until then this connection reads
+  // nothing: its later commands wait, as behind any command; other connections do not.
+  void RunDeferred() {
+    idle_.cancel();
+    state_->blocked_clients++;
+    // Keeps the loop from ending (at Stop) before the reply is posted to it.
+    auto work = std::make_shared<asio::any_io_executor>(
+        asio::prefer(socket_.get_executor(), asio::execution::outstanding_work.tracked));
+    jobs_->Run([self = shared_from_this(), job = std::move(client_.deferred), work]() mutable {
+      std::string reply = job();
+      const auto executor = self->executor();
+      asio::post(executor, [self = std::move(self), reply = std::move(reply)] {
+        self->state_->blocked_clients--;
+        self->out_ += reply;
+        self->Write();
+      });
+      work.reset();
+    });
+    client_.deferred = nullptr;
   }
 
   // With a pipeline in the input, starts loading what its next commands will touch in the
@@ -239,6 +308,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer idle_;
   ServerState* state_;
   Logger* log_;
+  JobThreads* jobs_;
   ServerConfig config_;
   Client client_;
   RespParser parser_;
@@ -271,6 +341,7 @@ struct RespServer::Impl {
   std::vector<std::thread> threads;
   std::atomic<size_t> next_loop{0};
   std::atomic<bool> stopped{false};
+  JobThreads jobs;  // deferred commands; joined after the loops end
   // Connections alive, so Stop can close them.
   std::mutex connections_mu;
   std::vector<std::weak_ptr<Connection>> connections;
@@ -297,7 +368,7 @@ struct RespServer::Impl {
         Accept();
         return;
       }
-      auto conn = std::make_shared<Connection>(std::move(socket), state, log);
+      auto conn = std::make_shared<Connection>(std::move(socket), state, log, &jobs);
       {
         std::lock_guard l(connections_mu);
         std::erase_if(connections, [](const auto& w) { return w.expired(); });
@@ -345,6 +416,7 @@ RespServer::~RespServer() {
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
+  impl_->jobs.JoinAll();
 }
 
 Status RespServer::Start() {

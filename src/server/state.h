@@ -69,6 +69,10 @@ struct Client {
   bool close_after_reply = false;
   int64_t created_ms = 0;
   Transaction tx;
+  // Set by a command whose work would hold its event loop for long (CHECKPOINT): the
+  // connection runs it on a thread of its own and sends what it returns as the command's
+  // reply, before the replies of the commands after it. Meanwhile the loop serves others.
+  std::function<std::string()> deferred;
 };
 
 // A stripe of mutexes by key hash. Commands that read and then write a key (INCR, APPEND,
@@ -199,6 +203,7 @@ class ServerState {
   size_t command_count() const { return command_stats_.size(); }
 
   std::atomic<uint64_t> connected_clients{0};
+  std::atomic<uint64_t> blocked_clients{0};  // waiting for a deferred command (Client)
   std::atomic<uint64_t> total_connections{0};
   std::atomic<uint64_t> rejected_connections{0};
   Counter total_commands;
