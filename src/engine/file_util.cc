@@ -32,7 +32,8 @@ void FileDescriptor::reset() {
 MemoryMap::MemoryMap(MemoryMap&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),
       length_(std::exchange(other.length_, 0)),
-      fault_slot_(std::exchange(other.fault_slot_, -1)) {}
+      fault_slot_(std::exchange(other.fault_slot_, -1)),
+      fault_flag_(std::exchange(other.fault_flag_, map_faults::FaultFlag(-1))) {}
 
 MemoryMap& MemoryMap::operator=(MemoryMap&& other) noexcept {
   if (this != &other) {
@@ -40,6 +41,7 @@ MemoryMap& MemoryMap::operator=(MemoryMap&& other) noexcept {
     data_ = std::exchange(other.data_, nullptr);
     length_ = std::exchange(other.length_, 0);
     fault_slot_ = std::exchange(other.fault_slot_, -1);
+    fault_flag_ = std::exchange(other.fault_flag_, map_faults::FaultFlag(-1));
   }
   return *this;
 }
@@ -106,6 +108,7 @@ Status MemoryMap::Map(int fd, size_t length, bool writable, const std::string& p
   out->data_ = static_cast<char*>(p);
   out->length_ = length;
   out->fault_slot_ = map_faults::Register(p, length);
+  out->fault_flag_ = map_faults::FaultFlag(out->fault_slot_);
   return Status::OK();
 }
 
@@ -127,6 +130,7 @@ Status MemoryMap::Protect(const std::string& path) {
 
 void MemoryMap::reset() {
   map_faults::Unregister(std::exchange(fault_slot_, -1));
+  fault_flag_ = map_faults::FaultFlag(-1);
   if (data_ != nullptr) ::munmap(data_, length_);
   data_ = nullptr;
   length_ = 0;

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -67,13 +68,14 @@ class MemoryMap {
   void AdviseHugePages(size_t from, bool on);
   // Whether a page could not be read or written (SIGBUS) and now reads as zeros: see
   // map_faults.h.
-  bool faulted() const { return map_faults::SlotFaulted(fault_slot_); }
+  bool faulted() const { return fault_flag_->load(std::memory_order_acquire); }
   void reset();
 
  private:
   char* data_ = nullptr;
   size_t length_ = 0;
   int fault_slot_ = -1;  // in map_faults, which makes a SIGBUS here an error
+  const std::atomic<bool>* fault_flag_ = map_faults::FaultFlag(-1);  // that slot's
 };
 
 Status OpenFile(const std::string& path, int flags, mode_t mode, FileDescriptor* out);

@@ -125,7 +125,7 @@ void Unregister(int slot) {
 }
 
 bool Faulted(const void* p) {
-  return SlotFaulted(SlotOf(reinterpret_cast<uintptr_t>(p)));
+  return FaultFlag(SlotOf(reinterpret_cast<uintptr_t>(p)))->load(std::memory_order_acquire);
 }
 
 std::string Explanation() {

@@ -26,7 +26,7 @@
 namespace bitcask::engine::map_faults {
 
 // Adds a mapping; installs the handler the first time. Returns a slot for Unregister and
-// SlotFaulted, or -1 if the table is full (the mapping then goes without: a fault in it ends
+// FaultFlag, or -1 if the table is full (the mapping then goes without: a fault in it ends
 // the process).
 int Register(const void* begin, size_t length);
 void Unregister(int slot);
@@ -42,10 +42,11 @@ extern Slot slots[kSlots];
 extern std::atomic<uint64_t> fault_count;
 }  // namespace internal
 
-// Whether a page of the mapping in `slot` was replaced with zeros. One load: a writer asks
-// after each copy into its mapping.
-inline bool SlotFaulted(int slot) {
-  return slot >= 0 && internal::slots[slot].faulted.load(std::memory_order_acquire);
+// The flag that says whether a page of the mapping in `slot` was replaced with zeros (for
+// slot -1, one that stays false). A writer loads it after each copy into its mapping.
+inline const std::atomic<bool>* FaultFlag(int slot) {
+  static const std::atomic<bool> never{false};
+  return slot >= 0 ? &internal::slots[slot].faulted : &never;
 }
 
 // Faults handled so far in the process: a load of a line nobody writes until a fault.
