@@ -134,7 +134,6 @@ TEST_F(CheckpointTest, RefusesWhatItCannotDo) {
   EXPECT_FALSE(std::filesystem::exists(tmp_.Sub("again")));
 }
 
-// Onto another file system no hard link can be made: the files are copied.
 // Two checkpoints into one directory at once (two clients of a server, say): one makes it
 // whole, the other says it exists. They used to share a staging directory, which the second
 // cleared and refilled under the first: the first could then report success for a directory
@@ -177,6 +176,7 @@ TEST_F(CheckpointTest, TwoAtOnceIntoOneDirectory) {
   }
 }
 
+// Onto another file system no hard link can be made: the files are copied.
 TEST_F(CheckpointTest, CopiesAcrossFileSystems) {
   struct stat here{}, shm{};
   if (::stat(tmp_.path().c_str(), &here) != 0 || ::stat("/dev/shm", &shm) != 0 ||

@@ -11,7 +11,8 @@
 //     in the file a strict open refused, and none in a whole store.
 // Then a data file is cut short under the open store (reads through the mapping meet SIGBUS):
 // reads give written data or an error, and the process goes on. Rounds without damage check
-// the other side: the store reads back exactly what the model says. Each round is reproducible from its seed, printed on failure.
+// the other side: the store reads back exactly what the model says. Each round is
+// reproducible from its seed, printed on failure.
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -1005,7 +1005,7 @@ void Info(CommandContext& c) {
     s += "# Clients\r\n";
     AppendInfoLine(&s, "connected_clients", std::to_string(srv.connected_clients.load()));
     AppendInfoLine(&s, "maxclients", std::to_string(cfg.maxclients));
-    AppendInfoLine(&s, "blocked_clients", std::to_string(c.server.blocked_clients.load()));
+    AppendInfoLine(&s, "blocked_clients", std::to_string(srv.blocked_clients.load()));
     s += "\r\n";
   }
   if (want("memory")) {
