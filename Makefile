@@ -68,7 +68,7 @@ fuzz: deps
 	./build-fuzz/store_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build-fuzz/corpus-store
 
 # The damage test (random harm to a store's files; damage must never read back as data) over
-# SOAK_ROUNDS fresh seeds under ASan+UBSan: about 0.15 s a round. A failure prints its seed;
+# SOAK_ROUNDS fresh seeds under ASan+UBSan: about 0.2 s a round. A failure prints its seed;
 # BITCASK_DAMAGE_FIRST_SEED=<seed> BITCASK_DAMAGE_ROUNDS=1 ./build-asan/tests/damage_test
 # replays it.
 SOAK_ROUNDS ?= 2000
