@@ -215,6 +215,81 @@ TEST_F(RecoveryTest, SalvageKeepsOlderVersionWhenNewerIsDamaged) {
   EXPECT_EQ(Get("z"), "last");
 }
 
+// Salvage is a way out, not a way of life: a merge of the salvaged store rewrites what
+// verifies into sound files, after which a strict open and Check find nothing wrong. (The
+// merge scanned strictly and failed on the damage it was meant to remove.)
+TEST_F(RecoveryTest, MergeAfterSalvageLeavesASoundStore) {
+  Options options = FillSmallFiles(300);
+  FlipByte(DataFile(1), 100);
+  options.recovery_mode = RecoveryMode::kSkipCorrupt;
+  ASSERT_OK(Open(options));
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  const uint64_t kept = stats.live_keys;
+  ASSERT_GE(kept, 298u);
+  ASSERT_OK(db_->Merge());
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.live_keys, kept);
+  EXPECT_EQ(stats.damaged_keys_dropped, 0u);  // the open's scan never let them in
+  db_.reset();
+
+  options.recovery_mode = RecoveryMode::kStrict;
+  ASSERT_OK(Open(options));
+  CheckReport report;
+  ASSERT_OK(db_->Check(&report));
+  EXPECT_TRUE(report.problems.empty());
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.live_keys, kept);
+  EXPECT_EQ(Get("k299"), std::string(100, 'v'));
+}
+
+// With hint files the salvage open reads no records, so a key can point at a damaged one
+// (reading as Corruption). The merge cannot copy it and drops the key with the file, rather
+// than leave it pointing into a file that is gone.
+TEST_F(RecoveryTest, MergeAfterSalvageDropsAKeyWhoseRecordIsDamaged) {
+  ASSERT_OK(Open());
+  for (int i = 0; i < 5; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+  db_.reset();  // writes a hint
+  FlipByte(DataFile(), OffsetOf(2) + format::kRecordHeaderSize + 3);
+  // And damage that runs to the end of the file: the sync mark Close wrote after the records.
+  ASSERT_EQ(FileSize(DataFile()), OffsetOf(5) + format::kSyncMarkSize);
+  FlipByte(DataFile(), OffsetOf(5) + format::kSyncMarkSize - 1);
+  Options salvage;
+  salvage.recovery_mode = RecoveryMode::kSkipCorrupt;
+  ASSERT_OK(Open(salvage));
+  std::string value;
+  ASSERT_TRUE(db_->Get("k2", &value).IsCorruption());
+  ASSERT_OK(db_->Merge());
+  EXPECT_TRUE(db_->Get("k2", &value).IsNotFound());
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_EQ(stats.damaged_keys_dropped, 1u);
+  EXPECT_EQ(stats.live_keys, 4u);
+  db_.reset();
+
+  ASSERT_OK(Open());
+  CheckReport report;
+  ASSERT_OK(db_->Check(&report));
+  EXPECT_TRUE(report.problems.empty());
+  EXPECT_EQ(Get("k2"), "NOT_FOUND");
+  for (int i : {0, 1, 3, 4}) EXPECT_EQ(Get("k" + std::to_string(i)), "value-" + std::to_string(i));
+}
+
+// A strict store still refuses to merge a file with damage in it: the merge would have to
+// drop records, which only salvage mode agrees to.
+TEST_F(RecoveryTest, StrictMergeKeepsADamagedFile) {
+  ASSERT_OK(Open());
+  for (int i = 0; i < 5; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+  db_.reset();
+  FlipByte(DataFile(), OffsetOf(2) + format::kRecordHeaderSize + 3);
+  ASSERT_OK(Open());
+  const Status s = db_->Merge();
+  ASSERT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.ToString().find(DataFile()), std::string::npos) << s.ToString();
+  EXPECT_TRUE(std::filesystem::exists(DataFile()));
+  EXPECT_EQ(Get("k3"), "value-3");
+}
+
 TEST_F(RecoveryTest, DamageFoundByGetIsCorruptionNotData) {
   ASSERT_NO_FATAL_FAILURE(DamageVictimUnderOpenStore());
   std::string value = "untouched";

@@ -32,7 +32,9 @@ enum class RecoveryMode : unsigned char {
   // count is reported in Stats::corrupt_bytes_skipped. A damaged file header counts as 16
   // such bytes: the records after it are read, and new writes go to a new file. Files of a
   // newer format version still fail Open (NotSupported). DB::Check reports all of it; a
-  // merge rewrites what was kept into sound files. Use it to salvage a damaged store.
+  // merge rewrites what was kept into sound files (dropping the keys, known from hint
+  // files, whose records fail their checksum: Stats::damaged_keys_dropped), after which a
+  // strict open works again. Use it to salvage a damaged store.
   kSkipCorrupt,
 };
 

@@ -52,6 +52,10 @@ struct Stats {
   uint64_t bytes_written = 0;    // record bytes appended (sync marks included)
   uint64_t corrupt_bytes_skipped = 0;  // by RecoveryMode::kSkipCorrupt at Open
   uint64_t tail_bytes_truncated = 0;   // unfinished end (torn, unflushed, unwritten) cut at Open
+  // Keys a merge dropped because their newest record did not verify (a store opened with
+  // RecoveryMode::kSkipCorrupt whose key directory came from hint files: such keys read as
+  // Corruption until then).
+  uint64_t damaged_keys_dropped = 0;
   // Set once a flush (fdatasync) failed: every write fails with this error from then on, and
   // only reopening the store (which reads what is on disk) starts over. Empty otherwise.
   std::string write_error;

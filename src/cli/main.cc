@@ -5,7 +5,7 @@
 //   bitcask --dir DIR delete KEY
 //   bitcask --dir DIR scan [--prefix P | --start A --end B] [--reverse] [--limit N] [--values]
 //   bitcask --dir DIR stats [--json]
-//   bitcask --dir DIR merge
+//   bitcask --dir DIR merge [--salvage]        (--salvage: drop damaged records in place)
 //   bitcask --dir DIR checkpoint NEWDIR                      (a copy, hard links where it can)
 //   bitcask --dir DIR check
 //   bitcask --dir DIR repair --output NEWDIR
@@ -253,7 +253,13 @@ int main(int argc, char** argv) {
   auto* stats = app.add_subcommand("stats", "Keys, files, bytes, fragmentation, merges");
   stats->add_flag("--json", as_json, "As JSON");
 
-  app.add_subcommand("merge", "Rewrite the data files without dead records (reclaim space)");
+  bool salvage = false;
+  auto* merge =
+      app.add_subcommand("merge", "Rewrite the data files without dead records (reclaim space)");
+  merge->add_flag("--salvage", salvage,
+                  "Open past damage and rewrite what verifies, dropping damaged records (after "
+                  "it the store opens without complaint; `repair` copies to a new store "
+                  "instead)");
   auto* checkpoint = app.add_subcommand(
       "checkpoint", "Copy the store into a new directory (sealed files as hard links)");
   checkpoint->add_option("target", output, "Directory of the copy (must not exist)")->required();
@@ -363,8 +369,9 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  if (app.got_subcommand("merge")) {
-    auto db = OpenStore(dir, false);
+  if (merge->parsed()) {
+    auto db = OpenStore(dir, false,
+                        salvage ? bitcask::RecoveryMode::kSkipCorrupt : bitcask::RecoveryMode::kStrict);
     bitcask::Stats before, after;
     Check(db->GetStats(&before));
     Status s;
@@ -387,6 +394,12 @@ int main(int argc, char** argv) {
     std::printf("merged: %llu -> %llu bytes in %llu files (%.1f MiB reclaimed)\n",
                 (unsigned long long)before.total_bytes, (unsigned long long)after.total_bytes,
                 (unsigned long long)after.data_files, after.merge_bytes_reclaimed / 1048576.0);
+    if (salvage) {
+      std::printf("salvaged: %llu bytes of damaged records skipped while opening, %llu keys "
+                  "whose records were damaged dropped\n",
+                  (unsigned long long)after.corrupt_bytes_skipped,
+                  (unsigned long long)after.damaged_keys_dropped);
+    }
     return 0;
   }
   if (checkpoint->parsed()) {
@@ -412,7 +425,8 @@ int main(int argc, char** argv) {
       std::printf("OK: every checksum verified\n");
       return 0;
     }
-    std::printf("%zu problem(s); `bitcask repair` copies what is readable into a new store\n",
+    std::printf("%zu problem(s); `bitcask merge --salvage` rewrites the store without the "
+                "damaged records, `bitcask repair` copies what is readable into a new store\n",
                 r.problems.size());
     return 1;
   }

@@ -1122,6 +1122,7 @@ Status DBImpl::GetStats(Stats* stats) {
   stats->bytes_written = bytes_written_.load(std::memory_order_relaxed);
   stats->corrupt_bytes_skipped = corrupt_bytes_skipped_;
   stats->tail_bytes_truncated = tail_bytes_truncated_;
+  stats->damaged_keys_dropped = keys_dropped_unreadable_.load(std::memory_order_relaxed);
   stats->open_micros = open_micros_;
   stats->files_loaded_from_hints = files_from_hints_;
   stats->get_latency = get_latency_.Summary();

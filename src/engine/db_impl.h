@@ -274,6 +274,9 @@ class DBImpl final : public DB {
   void ApplyRecovered(std::string_view key, uint64_t hash, const KeyLocation& loc, bool tombstone,
                       uint64_t expire_at_ms);
 
+  // Removes every key that points into the file (a merge in salvage mode, after its scan of
+  // the file skipped damage); returns how many.
+  uint64_t DropKeysPointingInto(uint32_t file_id);
   // MergeFiles with merge_mu_ held; MergeFiles records how it ended for Stats.
   Status MergeFilesLocked(const std::function<bool(const FileStats&)>& select);
   // Takes data files out of files_ for deletion once no reader or flush can be using them.
@@ -357,6 +360,7 @@ class DBImpl final : public DB {
   std::atomic<uint64_t> bytes_written_{0};
   uint64_t corrupt_bytes_skipped_ = 0;  // set by Recover
   uint64_t tail_bytes_truncated_ = 0;   // set by Recover
+  std::atomic<uint64_t> keys_dropped_unreadable_{0};  // by merges in salvage mode
   uint64_t open_micros_ = 0;            // set by Recover
   uint64_t files_from_hints_ = 0;       // set by Recover
   LatencyHistogram get_latency_, put_latency_, delete_latency_, batch_latency_;

@@ -65,6 +65,22 @@ struct MergeOutput {
 
 }  // namespace
 
+uint64_t DBImpl::DropKeysPointingInto(uint32_t file_id) {
+  uint64_t dropped = 0;
+  std::vector<std::pair<std::string, KeyLocation>> found;
+  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+    KeydirShard& shard = keydir_.shard(i);
+    std::unique_lock l(shard.mu);
+    found.clear();
+    shard.ForEach([&](std::string_view key, const KeyLocation& loc) {
+      if (loc.file_id == file_id) found.emplace_back(key, loc);
+    });
+    for (const auto& [key, loc] : found) dropped += shard.RemoveIf(key, HashKey(key), loc);
+  }
+  keys_dropped_unreadable_.fetch_add(dropped, std::memory_order_relaxed);
+  return dropped;
+}
+
 Status DBImpl::Merge() {
   // Everything written so far, the active file included (it is sealed first).
   return MergeFiles([](const FileStats&) { return true; });
@@ -220,9 +236,12 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
     // Records that hide older versions of their key must stay if an older file stays.
     const bool keep_deletes = oldest_kept < id;
     ScanSummary summary;
+    uint64_t skipped_to = 0;  // the end of the last damaged region skipped
+    // In the store's recovery mode: a store opened to salvage it merges what still verifies
+    // into sound files (damage there fails a strict open, and a strict merge, forever).
     Status s = ScanRecords(
         in->base(), format::kFileHeaderSize, in->size(), in->path(), TailRule{},
-        RecoveryMode::kStrict,
+        options_.recovery_mode,
         [&](const format::RecordView& rec, uint64_t offset) {
           if (!status.ok()) return;
           const uint64_t hash = HashKey(rec.key);
@@ -272,11 +291,14 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
           }
           if (status.ok()) AddDeadBytes(kept);  // a tombstone is never live data
         },
-        [](uint64_t, uint64_t, const std::string&) {}, &summary);
-    // Every byte below size() was read as records when the file was written or opened: a
-    // scan that ends before it met zeros where another program cut or cleared the file, and
-    // the merge must not delete the records it did not find.
-    if (s.ok() && summary.valid_end < in->size()) {
+        [&](uint64_t offset, uint64_t length, const std::string&) {
+          skipped_to = std::max(skipped_to, offset + length);
+        },
+        &summary);
+    // Every byte below size() was read as records (or, in salvage mode, as damage) when the
+    // file was written or opened: a scan that ends before it met zeros where another program
+    // cut or cleared the file, and the merge must not delete the records it did not find.
+    if (s.ok() && std::max(summary.valid_end, skipped_to) < in->size()) {
       s = Status::Corruption(in->path() + " offset " + std::to_string(summary.valid_end) +
                              ": the records end here now, but went on to offset " +
                              std::to_string(in->size()) +
@@ -284,6 +306,10 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
     }
     if (status.ok()) status = s;
     if (!status.ok()) break;
+    // Every record the scan delivered was copied or let go; a key that still points into
+    // the input points at a record that did not verify (known from a hint file, which is
+    // trusted without reading the records): it read as Corruption, and goes with the file.
+    if (summary.corrupt_regions > 0) DropKeysPointingInto(id);
     done.push_back(id);
   }
   // Out of reserved ids is not an error: the inputs not reached stay as they are.
@@ -365,7 +391,7 @@ void DBImpl::AbandonOutputs(std::span<const uint32_t> inputs, std::span<DataFile
     ScanSummary summary;
     ScanRecords(
         in->base(), format::kFileHeaderSize, in->size(), in->path(), TailRule{},
-        RecoveryMode::kStrict,
+        options_.recovery_mode,
         [&](const format::RecordView& rec, uint64_t offset) {
           if (rec.tombstone()) return;
           const uint64_t hash = HashKey(rec.key);
