@@ -1250,7 +1250,10 @@ Status DBImpl::Recover() {
   if (!options_.read_only) {
     std::lock_guard l(write_mu_);
     DataFile* newest = ids.empty() ? nullptr : files_.Get(ids.back());
-    if (newest != nullptr && newest->writable() && newest->size() < options_.max_file_size) {
+    // Not one with a page that could not be read (a salvage open skipped it): writes through
+    // its mapping would go to the page of zeros that stands for it, and fail.
+    if (newest != nullptr && newest->writable() && newest->size() < options_.max_file_size &&
+        !newest->faulted()) {
       active_ = newest;
       // Only records written from now on call for a new sync mark (an open and close with no
       // writes leaves the file as it was).

@@ -23,6 +23,7 @@ std::atomic<uint64_t> fault_count{0};
 namespace {
 
 using internal::fault_count;
+using internal::Slot;
 using internal::kSlots;
 using internal::slots;
 
@@ -74,7 +75,15 @@ void OnSigbus(int sig, siginfo_t* info, void* context) {
     const long mapped = ::syscall(SYS_mmap, page, page_size, PROT_READ | PROT_WRITE,
                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     if (mapped == static_cast<long>(page)) {
-      slots[slot].faulted.store(true, std::memory_order_release);
+      // Lock-free atomics only: safe in a signal handler.
+      Slot& s = slots[slot];
+      uintptr_t first = s.first_fault.load(std::memory_order_relaxed);
+      while (page < first && !s.first_fault.compare_exchange_weak(first, page)) {
+      }
+      uintptr_t end = s.end_fault.load(std::memory_order_relaxed);
+      while (page + page_size > end && !s.end_fault.compare_exchange_weak(end, page + page_size)) {
+      }
+      s.faulted.store(true, std::memory_order_release);
       fault_count.fetch_add(1, std::memory_order_acq_rel);
       errno = saved_errno;
       return;  // the access runs again, on the zero page
@@ -107,6 +116,8 @@ int Register(const void* begin, size_t length) {
       continue;
     }
     slots[i].faulted.store(false, std::memory_order_relaxed);
+    slots[i].first_fault.store(UINTPTR_MAX, std::memory_order_relaxed);
+    slots[i].end_fault.store(0, std::memory_order_relaxed);
     slots[i].end.store(b + length, std::memory_order_release);
     size_t used = slots_used.load(std::memory_order_relaxed);
     while (used < i + 1 &&
@@ -126,6 +137,14 @@ void Unregister(int slot) {
 
 bool Faulted(const void* p) {
   return FaultFlag(SlotOf(reinterpret_cast<uintptr_t>(p)))->load(std::memory_order_acquire);
+}
+
+bool FaultedIn(const void* p, size_t n) {
+  const int slot = SlotOf(reinterpret_cast<uintptr_t>(p));
+  if (slot < 0 || !slots[slot].faulted.load(std::memory_order_acquire)) return false;
+  const uintptr_t b = reinterpret_cast<uintptr_t>(p);
+  return slots[slot].first_fault.load(std::memory_order_acquire) < b + n &&
+         b < slots[slot].end_fault.load(std::memory_order_acquire);
 }
 
 std::string Explanation() {

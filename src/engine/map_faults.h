@@ -13,7 +13,8 @@
 // A SIGBUS outside our mappings goes to the handler that was there before ours, or takes the
 // default action as it would have without us. The zero page stays in the mapping until the
 // file is mapped again (the store reopened): a read of it fails every time, like the bad
-// sector it stands for.
+// sector it stands for. A strict scan fails at it; a salvage scan skips the records around
+// it (FaultedIn tells it the damage it met is the page's, not an unfinished end of the file).
 
 #ifndef BITCASK_ENGINE_MAP_FAULTS_H_
 #define BITCASK_ENGINE_MAP_FAULTS_H_
@@ -36,6 +37,9 @@ struct Slot {
   std::atomic<uintptr_t> begin{0};
   std::atomic<uintptr_t> end{0};
   std::atomic<bool> faulted{false};
+  // The pages replaced lie in [first_fault, end_fault) (with pages between that may be fine).
+  std::atomic<uintptr_t> first_fault{UINTPTR_MAX};
+  std::atomic<uintptr_t> end_fault{0};
 };
 constexpr size_t kSlots = size_t{1} << 16;
 extern Slot slots[kSlots];
@@ -55,6 +59,10 @@ inline uint64_t Count() { return internal::fault_count.load(std::memory_order_ac
 // Whether the registered mapping holding `p` had a page replaced (a slow search: for error
 // paths, and after Count() moved).
 bool Faulted(const void* p);
+
+// Whether a replaced page of the registered mapping holding `p` may lie in [p, p + n): true
+// for any page between the first and the last replaced (a slow search, as Faulted).
+bool FaultedIn(const void* p, size_t n);
 
 // What the error says, after "PATH offset N: ".
 std::string Explanation();

@@ -105,8 +105,10 @@ bool FindSyncMark(const char* base, uint64_t from, uint64_t size,
 inline bool MappingFaulted(const char* base) {
   return map_faults::Count() != 0 && map_faults::Faulted(base);
 }
-// The error for a scan that met such a page: unreadable, not damaged, in every mode (salvage
-// would cut off or skip records that may read again once the file is whole).
+// The error for a scan that met such a page. A strict scan fails with it (the page may read
+// again once the disk recovers, or the file is whole again); a salvage scan skips the damage
+// around the page, with this as its reason, and never takes it for the unfinished end of the
+// file or for reserved space.
 Status UnreadableFile(const std::string& path, uint64_t offset);
 
 // Describes a bad record for an error message: "PATH offset N: reason".
@@ -151,22 +153,31 @@ Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::s
       off += rec.size;
       continue;
     }
+    // Pages that could not be read (zeros in the mapping now) make this damage, if any of
+    // them lies in it: cheap to ask while no page in the process ever failed.
+    const bool faulted = MappingFaulted(base);
+    if (faulted && mode == RecoveryMode::kStrict) return UnreadableFile(path, off);
     // Zeros to the end are space reserved for appends but never written: benign anywhere.
-    if (r == format::DecodeResult::kZero && FindNextNonZero(base, off, size) == size) break;
+    if (r == format::DecodeResult::kZero && FindNextNonZero(base, off, size) == size &&
+        !(faulted && map_faults::FaultedIn(base + off, size - off))) {
+      break;
+    }
     const uint64_t next = FindNextValidRecord(base, off + 1, size);
+    const bool unreadable = faulted && map_faults::FaultedIn(base + off, next - off);
     // A write the crash cut short, or what a power cut left unflushed (with whatever later
     // pages did reach the disk).
-    if (tail.AllowsTail(base, next, size, off)) {
+    if (!unreadable && tail.AllowsTail(base, next, size, off)) {
       summary->unfinished_end = true;
       break;
     }
-    if (MappingFaulted(base)) return UnreadableFile(path, off);
     const std::string reason =
-        DescribeBadRecord(path, off, r) +
-        (tail.kind() == TailRule::kUnsynced
-             ? "; a sync mark after it says this part of the file was flushed"
-             : next == size ? "; nothing valid follows in this file, which is not the newest"
-                            : "; valid records resume at offset " + std::to_string(next));
+        unreadable ? std::string(UnreadableFile(path, off).message()) +
+                         (next == size ? "" : "; valid records resume at offset " + std::to_string(next))
+        : DescribeBadRecord(path, off, r) +
+              (tail.kind() == TailRule::kUnsynced
+                   ? "; a sync mark after it says this part of the file was flushed"
+                   : next == size ? "; nothing valid follows in this file, which is not the newest"
+                                  : "; valid records resume at offset " + std::to_string(next));
     if (mode == RecoveryMode::kStrict) return Status::Corruption(reason);
     on_corrupt(off, next - off, reason);
     summary->skipped_bytes += next - off;
@@ -185,8 +196,8 @@ Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::s
                                             : ""));
     }
   }
-  // Zeros where a page failed are no end of the file: recovery must not cut it there.
-  if (MappingFaulted(base)) return UnreadableFile(path, committed);
+  // Zeros where a page failed are no end of the file: a strict recovery must not cut it there.
+  if (mode == RecoveryMode::kStrict && MappingFaulted(base)) return UnreadableFile(path, committed);
   summary->valid_end = committed;
   summary->tail_bytes = size - committed;
   return Status::OK();
