@@ -541,6 +541,24 @@ TEST_F(ServerTest, RefusesToStartWithTooFewOpenFiles) {
   EXPECT_NE(out.find("exit=1"), std::string::npos) << out;
 }
 
+// A damaged store: the server does not start, names the damage, and says how to mend it.
+TEST_F(ServerTest, RefusesADamagedStoreAndSaysHowToMendIt) {
+  {
+    std::unique_ptr<DB> db;
+    ASSERT_OK(DB::Open(Options(), dir(), &db));
+    for (int i = 0; i < 10; i++) ASSERT_OK(db->Put("k" + std::to_string(i), "value"));
+  }
+  std::filesystem::remove(dir() + "/00000001.hint");
+  std::string bytes = ReadFile(dir() + "/00000001.data");
+  bytes[40] ^= 0x20;
+  WriteFile(dir() + "/00000001.data", bytes);
+  const std::string out = Shell(SERVER_PATH " --dir " + dir() +
+                                " --port 0 --http-port -1 2>&1; echo exit=$?");
+  EXPECT_NE(out.find("Corruption: " + dir() + "/00000001.data offset"), std::string::npos) << out;
+  EXPECT_NE(out.find("merge --salvage"), std::string::npos) << out;
+  EXPECT_NE(out.find("exit=1"), std::string::npos) << out;
+}
+
 // SIGHUP (the terminal the server was started from went away) does not stop it, as with
 // Redis; SIGTERM still shuts it down cleanly.
 TEST_F(ServerTest, IgnoresHangup) {

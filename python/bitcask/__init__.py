@@ -68,14 +68,16 @@ class Bitcask(Store):
 
     Bitcask(directory=None, *, sync="none", sync_interval_ms=1000, max_file_size=256 MiB,
             compression="none", compression_min_bytes=256, read_only=False, create=True,
-            auto_merge=True, raw=False)
+            auto_merge=True, raw=False, salvage=False)
 
     sync: "none" (the OS flushes; a write survives a crash of the process), "interval"
     (flushed every sync_interval_ms) or "always" (flushed before put returns; concurrent
     writers share flushes). compression: "none", "lz4" or "zstd", per value of at least
     compression_min_bytes. read_only: open beside a writer, without taking its lock.
     raw: values are bytes in and out, with no type tag (to share a store with
-    bitcask-server or other clients).
+    bitcask-server or other clients). salvage: open a damaged store (one that raises
+    CorruptionError) by skipping the records that fail their checksum; a merge() then
+    rewrites it without them, after which it opens normally.
 
     Every method may be called from any thread. Errors raise bitcask.Error subclasses.
     """

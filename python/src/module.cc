@@ -590,7 +590,7 @@ class Store {
  public:
   Store(const py::object& directory, const std::string& sync, uint32_t sync_interval_ms,
         uint64_t max_file_size, const std::string& compression, uint32_t compression_min_bytes,
-        bool read_only, bool create, bool auto_merge, bool raw)
+        bool read_only, bool create, bool auto_merge, bool raw, bool salvage)
       : codec_(raw) {
     directory_ = PathBytes(directory);
     bitcask::Options o;
@@ -618,6 +618,7 @@ class Store {
     o.read_only = read_only;
     o.create_if_missing = create;
     o.auto_merge = auto_merge;
+    if (salvage) o.recovery_mode = bitcask::RecoveryMode::kSkipCorrupt;
     std::unique_ptr<bitcask::DB> db;
     Status s;
     {
@@ -1165,12 +1166,12 @@ PYBIND11_MODULE(_bitcask, m) {
   py::class_<Store> store(m, "Store", "A bitcask store; see bitcask.Bitcask.");
   store
       .def(py::init<const py::object&, const std::string&, uint32_t, uint64_t, const std::string&,
-                    uint32_t, bool, bool, bool, bool>(),
+                    uint32_t, bool, bool, bool, bool, bool>(),
            py::arg("directory"), py::kw_only(), py::arg("sync") = "none",
            py::arg("sync_interval_ms") = 1000, py::arg("max_file_size") = 256ull << 20,
            py::arg("compression") = "none", py::arg("compression_min_bytes") = 256,
            py::arg("read_only") = false, py::arg("create") = true, py::arg("auto_merge") = true,
-           py::arg("raw") = false)
+           py::arg("raw") = false, py::arg("salvage") = false)
       .def("get_many", &Store::GetMany, py::arg("keys"), py::arg("default") = py::none(),
            "get_many(keys, default=None)\n\nThe values of many keys, as a list in their order "
            "(default for each absent or expired one), all read at one moment: never part of a "

@@ -119,6 +119,13 @@ int main(int argc, char** argv) {
   if (Status s = DB::Open(options, cfg.dir, &db); !s.ok()) {
     log.Log(Logger::kWarning, "cannot open the store", {{"dir", cfg.dir}, {"error", s.ToString()}});
     std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
+    if (s.IsCorruption()) {
+      std::fprintf(stderr,
+                   "bitcask-server: the store is damaged. `bitcask -d %s check` lists the damage; "
+                   "`bitcask -d %s merge --salvage` rewrites the store without the damaged "
+                   "records (or `repair --output NEWDIR` copies what is readable elsewhere)\n",
+                   cfg.dir.c_str(), cfg.dir.c_str());
+    }
     return 1;
   }
   Stats stats;

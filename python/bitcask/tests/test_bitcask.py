@@ -611,6 +611,29 @@ class BeyondSeedTest(TempStoreTest):
         self.assertEqual(db.get("other"), "fine")
         self.assertFalse(db.check()["ok"])
 
+    def test_salvage_opens_a_damaged_store_and_merge_mends_it(self):
+        db = self.open()
+        for i in range(10):
+            db.put(f"k{i}", "v" * 50)
+        db.close()
+        os.remove(os.path.join(self.dir, "00000001.hint"))  # the open reads the records
+        path = os.path.join(self.dir, "00000001.data")
+        with open(path, "r+b") as f:
+            f.seek(16 + 27 + 2 + 20)  # inside the value of the first record
+            f.write(b"!")
+        with self.assertRaises(bitcask.CorruptionError) as cm:
+            bitcask.Bitcask(self.dir)
+        self.assertIn("00000001.data offset 16", str(cm.exception))
+        db = bitcask.Bitcask(self.dir, salvage=True)
+        self.assertNotIn("k0", db)
+        self.assertEqual(len(db), 9)
+        db.merge()
+        db.close()
+        db = bitcask.Bitcask(self.dir)
+        self.assertTrue(db.check()["ok"])
+        self.assertEqual(sorted(db.keys()), [f"k{i}" for i in range(1, 10)])
+        db.close()
+
     def test_threads(self):
         db = self.open()
         errors = []
