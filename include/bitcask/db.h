@@ -143,10 +143,14 @@ class DB {
   // Ordered iteration; see iterator.h for what an iterator sees under concurrent writes.
   virtual std::unique_ptr<Iterator> NewIterator(const IteratorOptions& options = {}) = 0;
 
-  // All live keys, in bytewise order.
-  virtual Status Keys(std::vector<std::string>* keys) = 0;
+  // All live keys starting with `prefix` (all keys if empty), in bytewise order, as of one
+  // moment: a batch is in them whole or not at all (an iterator gives no such promise). It
+  // walks the whole key directory, and writes wait until it is done (reads do not), as a
+  // Redis KEYS holds its server.
+  virtual Status Keys(std::vector<std::string>* keys, std::string_view prefix = {}) = 0;
 
-  // Number of live keys (expired ones not counted). Cheap unless many keys carry an expiry.
+  // Number of live keys (expired ones not counted), as of one moment like Keys. Cheap unless
+  // many keys carry an expiry.
   virtual Status Count(uint64_t* n) = 0;
 
   // Flushes every acknowledged write to stable storage.

@@ -100,6 +100,8 @@ class ShardSetLock {
 };
 
 static_assert(Keydir::kNumShards <= 64, "ShardSetLock keeps one bit per shard in a uint64_t");
+constexpr uint64_t kAllShards =
+    Keydir::kNumShards == 64 ? ~uint64_t{0} : (uint64_t{1} << Keydir::kNumShards) - 1;
 
 }  // namespace
 
@@ -387,27 +389,31 @@ Status DBImpl::Contains(std::string_view key) {
   return ReadValueLocked(loc, key, /*value=*/nullptr, /*expire_at_ms=*/nullptr);
 }
 
-Status DBImpl::Keys(std::vector<std::string>* keys) {
+Status DBImpl::Keys(std::vector<std::string>* keys, std::string_view prefix) {
   keys->clear();
   if (Forked()) [[unlikely]] return ForkedChildError();
-  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
-    const KeydirShard& shard = keydir_.shard(i);
-    std::shared_lock l(shard.mu);
-    if (shard.closed) return Status::Closed();
-    Status s;
-    shard.ForEach([&](std::string_view key, const KeyLocation& loc) {
-      if (loc.has_expiry) {
-        format::RecordView rec;
-        Status r = ReadRecordLocked(loc, key, &rec);
-        if (!r.ok()) {
-          if (s.ok()) s = r;
-          return;
+  Status s;
+  {
+    // Every shard at once: one moment, so a batch is seen whole or not at all (a batch
+    // takes the locks of all its shards together). Writers wait meanwhile; readers do not.
+    ShardSetLock lock(&keydir_, kAllShards, ShardSetLock::kShared);
+    for (unsigned i = 0; i < Keydir::kNumShards && s.ok(); i++) {
+      const KeydirShard& shard = keydir_.shard(i);
+      if (shard.closed) return Status::Closed();
+      shard.ForEach([&](std::string_view key, const KeyLocation& loc) {
+        if (!key.starts_with(prefix) || !s.ok()) return;
+        if (loc.has_expiry) {
+          format::RecordView rec;
+          s = ReadRecordLocked(loc, key, &rec);
+          if (!s.ok() || Expired(rec.expire_at_ms)) return;
         }
-        if (Expired(rec.expire_at_ms)) return;
-      }
-      keys->emplace_back(key);
-    });
-    if (!s.ok()) return s;
+        keys->emplace_back(key);
+      });
+    }
+  }
+  if (!s.ok()) {
+    keys->clear();
+    return s;
   }
   std::sort(keys->begin(), keys->end());
   return Status::OK();
@@ -421,9 +427,9 @@ Status DBImpl::CountLive(uint64_t* n, uint64_t* expiring, double* ttl_sum_ms) {
   }
   if (Forked()) [[unlikely]] return ForkedChildError();
   const uint64_t now = NowMillis();
+  ShardSetLock lock(&keydir_, kAllShards, ShardSetLock::kShared);  // one moment, as Keys
   for (unsigned i = 0; i < Keydir::kNumShards; i++) {
     const KeydirShard& shard = keydir_.shard(i);
-    std::shared_lock l(shard.mu);
     if (shard.closed) return Status::Closed();
     *n += shard.size();
     if (shard.expiring() == 0) continue;  // the common case: nothing to look at

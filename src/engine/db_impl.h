@@ -67,7 +67,7 @@ class DBImpl final : public DB {
   Status Contains(std::string_view key) override;
   Status Write(const WriteBatch& batch, const WriteOptions& options) override;
   std::unique_ptr<Iterator> NewIterator(const IteratorOptions& options) override;
-  Status Keys(std::vector<std::string>* keys) override;
+  Status Keys(std::vector<std::string>* keys, std::string_view prefix = {}) override;
   Status Count(uint64_t* n) override { return CountLive(n); }
   Status Sync() override;
   Status Merge() override;

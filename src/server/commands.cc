@@ -825,15 +825,13 @@ bool ForKeys(CommandContext& c, std::string_view prefix, const std::string& afte
   return true;
 }
 
+// KEYS pattern: the keys at one moment, as Redis's (which holds the server while it runs): a
+// transaction or RENAME on another connection is in them whole or not at all.
 void KeysCmd(CommandContext& c) {
   const std::string_view pattern = c.args[1];
   std::vector<std::string> keys;
-  if (!ForKeys(c, GlobLiteralPrefix(pattern), "", [&](std::string_view k) {
-        if (GlobMatch(pattern, k)) keys.emplace_back(k);
-        return true;
-      })) {
-    return;
-  }
+  if (Status s = c.db.Keys(&keys, GlobLiteralPrefix(pattern)); !s.ok()) return StoreError(c, s);
+  std::erase_if(keys, [&](const std::string& k) { return !GlobMatch(pattern, k); });
   reply::ArrayHeader(c.out, keys.size());
   for (const auto& k : keys) reply::Bulk(c.out, k);
 }

@@ -201,11 +201,21 @@ Status TransactionView::Count(uint64_t* n) {
   return Status::OK();
 }
 
-Status TransactionView::Keys(std::vector<std::string>* keys) {
+Status TransactionView::Keys(std::vector<std::string>* keys, std::string_view prefix) {
+  // The store's keys at one moment, with this transaction's writes over them.
+  std::vector<std::string> stored;
+  if (Status s = base_->Keys(&stored, prefix); !s.ok()) return s;
   keys->clear();
-  auto it = NewIterator(IteratorOptions());
-  for (it->SeekToFirst(); it->Valid(); it->Next()) keys->emplace_back(it->key());
-  return it->status();
+  for (std::string& k : stored) {
+    if (Find(k) == nullptr) keys->push_back(std::move(k));
+  }
+  const uint64_t now = NowMs();
+  for (auto it = writes_.lower_bound(prefix); it != writes_.end() && it->first.starts_with(prefix);
+       ++it) {
+    if (Live(it->second, now)) keys->push_back(it->first);
+  }
+  std::sort(keys->begin(), keys->end());
+  return Status::OK();
 }
 
 // The store's iterator and the transaction's writes in range, merged in key order: a key the

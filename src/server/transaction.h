@@ -55,7 +55,7 @@ class TransactionView final : public DB {
                 std::span<Status> statuses) override;
   Status Contains(std::string_view key) override;
   std::unique_ptr<Iterator> NewIterator(const IteratorOptions& options = {}) override;
-  Status Keys(std::vector<std::string>* keys) override;
+  Status Keys(std::vector<std::string>* keys, std::string_view prefix = {}) override;
   Status Count(uint64_t* n) override;
 
   // The store's own: Sync also makes Commit sync; Close is refused.
