@@ -392,23 +392,53 @@ Status DBImpl::Contains(std::string_view key) {
 Status DBImpl::Keys(std::vector<std::string>* keys, std::string_view prefix) {
   keys->clear();
   if (Forked()) [[unlikely]] return ForkedChildError();
+  // A prefix is found through the ordered indexes, brought up to date one shard at a time
+  // first (as an iterator does); a shard written to since is walked whole below.
+  std::string upper;
+  const bool bounded = PrefixSuccessor(std::string(prefix), &upper);
+  if (!prefix.empty()) {
+    for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+      KeydirShard& shard = keydir_.shard(i);
+      std::unique_lock l(shard.mu);
+      if (!shard.closed && !shard.OrderedReady()) shard.PrepareOrdered();
+    }
+  }
+  const std::string_view upper_view(upper);
   Status s;
   {
     // Every shard at once: one moment, so a batch is seen whole or not at all (a batch
     // takes the locks of all its shards together). Writers wait meanwhile; readers do not.
     ShardSetLock lock(&keydir_, kAllShards, ShardSetLock::kShared);
+    std::vector<std::string> found;
     for (unsigned i = 0; i < Keydir::kNumShards && s.ok(); i++) {
       const KeydirShard& shard = keydir_.shard(i);
       if (shard.closed) return Status::Closed();
-      shard.ForEach([&](std::string_view key, const KeyLocation& loc) {
-        if (!key.starts_with(prefix) || !s.ok()) return;
+      auto add = [&](std::string_view key, const KeyLocation& loc) {
         if (loc.has_expiry) {
           format::RecordView rec;
           s = ReadRecordLocked(loc, key, &rec);
           if (!s.ok() || Expired(rec.expire_at_ms)) return;
         }
         keys->emplace_back(key);
-      });
+      };
+      if (!prefix.empty() && shard.OrderedReady()) {
+        found.clear();
+        shard.CollectAscending(&prefix, /*inclusive=*/true, bounded ? &upper_view : nullptr,
+                               SIZE_MAX, &found);
+        for (const std::string& key : found) {
+          if (!s.ok()) break;
+          KeyLocation loc;
+          if (shard.expiring() == 0) {
+            keys->push_back(key);
+          } else if (shard.Find(key, HashKey(key), &loc)) {
+            add(key, loc);
+          }
+        }
+      } else {
+        shard.ForEach([&](std::string_view key, const KeyLocation& loc) {
+          if (s.ok() && key.starts_with(prefix)) add(key, loc);
+        });
+      }
     }
   }
   if (!s.ok()) {

@@ -18,16 +18,6 @@ namespace bitcask::engine {
 
 namespace {
 
-// The smallest string greater than every string starting with prefix, or false if there is
-// none (prefix is empty or all 0xff).
-bool PrefixSuccessor(std::string prefix, std::string* out) {
-  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
-  if (prefix.empty()) return false;
-  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
-  *out = std::move(prefix);
-  return true;
-}
-
 class DBIter final : public Iterator {
  public:
   // With a failed `status`, the iterator is never valid and reports it.

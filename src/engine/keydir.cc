@@ -411,4 +411,12 @@ size_t Keydir::MemoryUsage() const {
   return n;
 }
 
+bool PrefixSuccessor(std::string prefix, std::string* out) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (prefix.empty()) return false;
+  prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+  *out = std::move(prefix);
+  return true;
+}
+
 }  // namespace bitcask::engine

@@ -279,6 +279,10 @@ class Keydir {
   std::unique_ptr<PaddedShard[]> shards_;
 };
 
+// The smallest string greater than every string starting with prefix, or false if there is
+// none (prefix is empty or all 0xff): the upper bound of a prefix scan.
+bool PrefixSuccessor(std::string prefix, std::string* out);
+
 }  // namespace bitcask::engine
 
 #endif  // BITCASK_ENGINE_KEYDIR_H_
