@@ -5,7 +5,9 @@
 // the whole life of the iterator is visited exactly once; a key deleted before the iterator
 // reaches it is skipped; a key added after the iterator was created may or may not be seen.
 // value() is read when the iterator arrives at the key, so it is at least as new as the
-// iterator. Delete every iterator before closing its DB.
+// iterator. It is no snapshot: a batch applied while it walks may show some of its keys and
+// not others (DB::Keys gives the keys of one moment). Delete every iterator before closing
+// its DB.
 
 #ifndef BITCASK_ITERATOR_H_
 #define BITCASK_ITERATOR_H_

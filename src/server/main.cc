@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
   if (Status s = DB::Open(options, cfg.dir, &db); !s.ok()) {
     log.Log(Logger::kWarning, "cannot open the store", {{"dir", cfg.dir}, {"error", s.ToString()}});
     std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
-    if (s.IsCorruption()) {
+    // Damage, or a page the disk cannot read (which a salvage open skips in the same way).
+    if (s.IsCorruption() || (s.IsIOError() && s.ToString().find("SIGBUS") != std::string::npos)) {
       std::fprintf(stderr,
                    "bitcask-server: the store is damaged. `bitcask -d %s check` lists the damage; "
                    "`bitcask -d %s merge --salvage` rewrites the store without the damaged "
