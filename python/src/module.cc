@@ -831,6 +831,9 @@ class Store {
     d["write_error"] = st.write_error;
     d["open_seconds"] = st.open_micros / 1e6;
     d["files_loaded_from_hints"] = st.files_loaded_from_hints;
+    d["corrupt_bytes_skipped"] = st.corrupt_bytes_skipped;
+    d["tail_bytes_truncated"] = st.tail_bytes_truncated;
+    d["damaged_keys_dropped"] = st.damaged_keys_dropped;
     auto latency = [](const bitcask::LatencyStats& l) {
       py::dict x;
       x["samples"] = l.samples;

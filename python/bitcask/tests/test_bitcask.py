@@ -627,6 +627,8 @@ class BeyondSeedTest(TempStoreTest):
         db = bitcask.Bitcask(self.dir, salvage=True)
         self.assertNotIn("k0", db)
         self.assertEqual(len(db), 9)
+        self.assertGreater(db.stats()["corrupt_bytes_skipped"], 0)
+        self.assertEqual(db.stats()["damaged_keys_dropped"], 0)
         db.merge()
         db.close()
         db = bitcask.Bitcask(self.dir)
