@@ -296,20 +296,26 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
         },
         &summary);
     // Every byte below size() was read as records (or, in salvage mode, as damage) when the
-    // file was written or opened: a scan that ends before it met zeros where another program
-    // cut or cleared the file, and the merge must not delete the records it did not find.
+    // file was written or opened, or a hint vouched for them: a scan that ends before it met
+    // zeros where another program cut or cleared the file. A strict merge must not delete
+    // the records it did not find; a salvage merge takes the zeros for damage.
+    bool damaged = summary.corrupt_regions > 0;
     if (s.ok() && std::max(summary.valid_end, skipped_to) < in->size()) {
-      s = Status::Corruption(in->path() + " offset " + std::to_string(summary.valid_end) +
-                             ": the records end here now, but went on to offset " +
-                             std::to_string(in->size()) +
-                             " when the store read them; the file changed under the store");
+      if (options_.recovery_mode == RecoveryMode::kSkipCorrupt) {
+        damaged = true;
+      } else {
+        s = Status::Corruption(in->path() + " offset " + std::to_string(summary.valid_end) +
+                               ": the records end here now, but went on to offset " +
+                               std::to_string(in->size()) +
+                               " when the store read them; the file changed under the store");
+      }
     }
     if (status.ok()) status = s;
     if (!status.ok()) break;
     // Every record the scan delivered was copied or let go; a key that still points into
-    // the input points at a record that did not verify (known from a hint file, which is
-    // trusted without reading the records): it read as Corruption, and goes with the file.
-    if (summary.corrupt_regions > 0) DropKeysPointingInto(id);
+    // a damaged input points at a record that did not verify (known from a hint file, which
+    // is trusted without reading the records): it read as Corruption, and goes with the file.
+    if (damaged) DropKeysPointingInto(id);
     done.push_back(id);
   }
   // Out of reserved ids is not an error: the inputs not reached stay as they are.
