@@ -89,6 +89,12 @@ TEST_F(TransactionViewTest, ReadsSeeItsWritesAndTheStoreSeesNothingBeforeCommit)
   std::vector<std::string> keys;
   ASSERT_TRUE(view.Keys(&keys).ok());
   EXPECT_EQ(keys, (std::vector<std::string>{"a", "c", "d", "e"}));
+  // By prefix: the store's keys (less those the view deleted) and the view's own.
+  for (const auto& [prefix, want] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"a", {"a"}}, {"b", {}}, {"d", {"d"}}, {"f", {}}}) {
+    ASSERT_TRUE(view.Keys(&keys, prefix).ok());
+    EXPECT_EQ(keys, want) << prefix;
+  }
 
   // The store itself has not changed.
   ExpectExactly({{"a", "1"}, {"b", "2"}, {"c", "3"}});
