@@ -317,6 +317,53 @@ TEST_F(DiskTroubleTest, MergeFailingAtAnyStepLeavesTheStoreAsItWas) {
   EXPECT_GT(failed_merges, 10);
 }
 
+// The same in salvage mode, with damage in the first file: a failed merge takes back the
+// copies of the records after the damage too (its scan to take them back skips damage as
+// the merge's did), so every key still reads and the next merge runs.
+TEST_F(DiskTroubleTest, FailedSalvageMergeTakesBackWhatItCopiedPastTheDamage) {
+  Options salvage = SmallFiles();
+  salvage.recovery_mode = RecoveryMode::kSkipCorrupt;
+  int failed_merges = 0;
+  for (int64_t n = 0;; n++) {
+    SCOPED_TRACE("disk fails after " + std::to_string(n) + " calls");
+    db_.reset();
+    std::filesystem::remove_all(dir());
+    ASSERT_OK(Open(SmallFiles()));
+    for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+    db_.reset();
+    for (const auto& e : std::filesystem::directory_iterator(dir())) {
+      if (e.path().extension() == ".hint") std::filesystem::remove(e.path());
+    }
+    const std::string first = dir() + "/" + DataFiles(dir()).front();
+    std::string bytes = ReadFile(first);
+    bytes[100] ^= 0x20;  // the first record
+    WriteFile(first, bytes);
+    ASSERT_OK(Open(salvage));
+    std::map<std::string, std::string> expected;
+    for (int i = 1; i < 200; i++) expected["k" + std::to_string(i)] = std::string(100, 'v');
+    ExpectExactly(expected);
+
+    const uint64_t failures = DiskFailures();
+    FailDiskAfter(n);
+    Status s = db_->Merge();
+    HealDisk();
+    if (DiskFailures() == failures) {
+      ASSERT_OK(s);
+      break;
+    }
+    failed_merges++;
+    ASSERT_TRUE(IsDiskFull(s)) << s.ToString();
+    ExpectExactly(expected);
+    ASSERT_OK(db_->Merge());
+    ExpectExactly(expected);
+    db_.reset();
+    ASSERT_OK(Open(SmallFiles()));  // strict: the damage went with the merge
+    ExpectExactly(expected);
+    ExpectCheckClean();
+  }
+  EXPECT_GT(failed_merges, 5);
+}
+
 TEST_F(DiskTroubleTest, FirstFlushAfterOpenCoversOlderFilesAnEarlierRunLeftUnflushed) {
   // A run killed before it flushed leaves pages of its older files, and the names of its new
   // ones, in the page cache only. The next run's first flush must make them durable too:

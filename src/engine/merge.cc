@@ -395,6 +395,8 @@ void DBImpl::AbandonOutputs(std::span<const uint32_t> inputs, std::span<DataFile
     const DataFile* in = files_.Get(id);
     if (in == nullptr) continue;
     ScanSummary summary;
+    // In the mode the merge read it in: a salvage merge copied records past damage, and
+    // their keys must come back too (or the output stays, and no merge runs until a reopen).
     ScanRecords(
         in->base(), format::kFileHeaderSize, in->size(), in->path(), TailRule{},
         options_.recovery_mode,
