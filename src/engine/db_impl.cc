@@ -412,7 +412,10 @@ Status DBImpl::Keys(std::vector<std::string>* keys, std::string_view prefix) {
     std::vector<std::string> found;
     for (unsigned i = 0; i < Keydir::kNumShards && s.ok(); i++) {
       const KeydirShard& shard = keydir_.shard(i);
-      if (shard.closed) return Status::Closed();
+      if (shard.closed) {
+        keys->clear();
+        return Status::Closed();
+      }
       auto add = [&](std::string_view key, const KeyLocation& loc) {
         if (loc.has_expiry) {
           format::RecordView rec;
