@@ -32,6 +32,12 @@ class DiskTroubleTest : public DBTest {
     return o;
   }
   engine::DBImpl* impl() { return static_cast<engine::DBImpl*>(db_.get()); }
+  // A new, empty store of small files, in place of the open one (each step of a sweep).
+  void OpenEmpty() {
+    db_.reset();
+    std::filesystem::remove_all(dir());
+    ASSERT_OK(Open(SmallFiles()));
+  }
 
   // Sealed files get their hints from a background thread: waits until it is done, so that
   // its writes do not meet a disk a test shrinks next (they did under TSan on a loaded CI).
@@ -284,9 +290,7 @@ TEST_F(DiskTroubleTest, MergeFailingAtAnyStepLeavesTheStoreAsItWas) {
   int failed_merges = 0;
   for (int64_t n = 0;; n++) {
     SCOPED_TRACE("disk fails after " + std::to_string(n) + " calls");
-    db_.reset();
-    std::filesystem::remove_all(dir());
-    ASSERT_OK(Open(SmallFiles()));
+    ASSERT_NO_FATAL_FAILURE(OpenEmpty());
     ASSERT_OK(MergeWorkload(db_.get()));
     ASSERT_NO_FATAL_FAILURE(WaitForHints());
     std::vector<uint32_t> before;
@@ -326,9 +330,7 @@ TEST_F(DiskTroubleTest, FailedSalvageMergeTakesBackWhatItCopiedPastTheDamage) {
   int failed_merges = 0;
   for (int64_t n = 0;; n++) {
     SCOPED_TRACE("disk fails after " + std::to_string(n) + " calls");
-    db_.reset();
-    std::filesystem::remove_all(dir());
-    ASSERT_OK(Open(SmallFiles()));
+    ASSERT_NO_FATAL_FAILURE(OpenEmpty());
     for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
     db_.reset();
     for (const auto& e : std::filesystem::directory_iterator(dir())) {

@@ -39,6 +39,15 @@ class RecoveryTest : public DBTest {
     ::close(fd);
   }
 
+  // Closes the store and opens it strictly: it must open, and Check must find nothing.
+  void ReopenStrictlyAndExpectNoDamage(Options options = Options()) {
+    db_.reset();
+    options.recovery_mode = RecoveryMode::kStrict;
+    ASSERT_OK(Open(options));
+    CheckReport report;
+    ASSERT_OK(db_->Check(&report));
+    EXPECT_TRUE(report.problems.empty());
+  }
   std::string DataFile(int n = 1) const {
     char name[32];
     std::snprintf(name, sizeof name, "/%08d.data", n);
@@ -231,13 +240,7 @@ TEST_F(RecoveryTest, MergeAfterSalvageLeavesASoundStore) {
   ASSERT_OK(db_->GetStats(&stats));
   EXPECT_EQ(stats.live_keys, kept);
   EXPECT_EQ(stats.damaged_keys_dropped, 0u);  // the open's scan never let them in
-  db_.reset();
-
-  options.recovery_mode = RecoveryMode::kStrict;
-  ASSERT_OK(Open(options));
-  CheckReport report;
-  ASSERT_OK(db_->Check(&report));
-  EXPECT_TRUE(report.problems.empty());
+  ASSERT_NO_FATAL_FAILURE(ReopenStrictlyAndExpectNoDamage(options));
   ASSERT_OK(db_->GetStats(&stats));
   EXPECT_EQ(stats.live_keys, kept);
   EXPECT_EQ(Get("k299"), std::string(100, 'v'));
@@ -265,12 +268,7 @@ TEST_F(RecoveryTest, MergeAfterSalvageDropsAKeyWhoseRecordIsDamaged) {
   ASSERT_OK(db_->GetStats(&stats));
   EXPECT_EQ(stats.damaged_keys_dropped, 1u);
   EXPECT_EQ(stats.live_keys, 4u);
-  db_.reset();
-
-  ASSERT_OK(Open());
-  CheckReport report;
-  ASSERT_OK(db_->Check(&report));
-  EXPECT_TRUE(report.problems.empty());
+  ASSERT_NO_FATAL_FAILURE(ReopenStrictlyAndExpectNoDamage());
   EXPECT_EQ(Get("k2"), "NOT_FOUND");
   for (int i : {0, 1, 3, 4}) EXPECT_EQ(Get("k" + std::to_string(i)), "value-" + std::to_string(i));
 }
@@ -292,11 +290,7 @@ TEST_F(RecoveryTest, MergeAfterSalvageDropsTheKeysOfAZeroedTail) {
   Stats stats;
   ASSERT_OK(db_->GetStats(&stats));
   EXPECT_EQ(stats.damaged_keys_dropped, 2u);
-  db_.reset();
-  ASSERT_OK(Open());
-  CheckReport report;
-  ASSERT_OK(db_->Check(&report));
-  EXPECT_TRUE(report.problems.empty());
+  ASSERT_NO_FATAL_FAILURE(ReopenStrictlyAndExpectNoDamage());
   for (int i : {0, 1, 2}) EXPECT_EQ(Get("k" + std::to_string(i)), "value-" + std::to_string(i));
   for (int i : {3, 4}) EXPECT_EQ(Get("k" + std::to_string(i)), "NOT_FOUND");
 }
