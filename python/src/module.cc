@@ -720,8 +720,9 @@ class Store {
     Status s;
     {
       py::gil_scoped_release unlocked;
-      if (a.prefix.empty() && a.start.empty() && a.end.empty() && a.limit == SIZE_MAX) {
-        s = db_->Keys(&keys);
+      if (a.start.empty() && a.end.empty() && a.limit == SIZE_MAX) {
+        // All of them, or of a prefix: at one moment, and without reading a value.
+        s = db_->Keys(&keys, a.prefix);
         if (a.reverse) std::reverse(keys.begin(), keys.end());
       } else {
         bitcask::IteratorOptions o;

@@ -270,6 +270,11 @@ class BeyondSeedTest(TempStoreTest):
         self.assertEqual(list(db.items(prefix="metric:", limit=2)), [("metric:0", 0), ("metric:1", 1)])
         self.assertEqual(sum(db.values(prefix="log:")), sum(range(100)))
         self.assertEqual(db.keys(prefix="nothing"), [])
+        self.assertEqual(db.keys(prefix="log:009", reverse=True),
+                         [f"log:{i:04d}" for i in range(99, 89, -1)])
+        db.delete("log:0095")
+        self.assertEqual(len(db.keys(prefix="log:009")), 9)
+        self.assertEqual(db.keys(prefix=b"metric:"), [f"metric:{i}" for i in range(10)])
         with self.assertRaises(ValueError):
             db.keys(limit=-1)
 
