@@ -331,7 +331,9 @@ TEST_F(DiskTroubleTest, FailedSalvageMergeTakesBackWhatItCopiedPastTheDamage) {
   for (int64_t n = 0;; n++) {
     SCOPED_TRACE("disk fails after " + std::to_string(n) + " calls");
     ASSERT_NO_FATAL_FAILURE(OpenEmpty());
-    for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+    for (int i = 0; i < 200; i++) {
+      ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+    }
     db_.reset();
     for (const auto& e : std::filesystem::directory_iterator(dir())) {
       if (e.path().extension() == ".hint") std::filesystem::remove(e.path());

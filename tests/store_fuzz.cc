@@ -230,7 +230,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     options.recovery_mode = bitcask::RecoveryMode::kStrict;
     const Status strict = DB::Open(options, dir, &db);
     Check(strict.ok(), "strict open after a salvage merge", strict);
-    Check(Contents(db.get()) == before, "a strict open after a salvage merge changed what reads back");
+    Check(Contents(db.get()) == before,
+          "a strict open after a salvage merge changed what reads back");
     return 0;
   }
   const Status again = DB::Open(options, dir, &db);

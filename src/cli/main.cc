@@ -371,7 +371,8 @@ int main(int argc, char** argv) {
   }
   if (merge->parsed()) {
     auto db = OpenStore(dir, false,
-                        salvage ? bitcask::RecoveryMode::kSkipCorrupt : bitcask::RecoveryMode::kStrict);
+                        salvage ? bitcask::RecoveryMode::kSkipCorrupt
+                                : bitcask::RecoveryMode::kStrict);
     bitcask::Stats before, after;
     Check(db->GetStats(&before));
     Status s;

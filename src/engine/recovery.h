@@ -172,7 +172,8 @@ Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::s
     }
     const std::string reason =
         unreadable ? std::string(UnreadableFile(path, off).message()) +
-                         (next == size ? "" : "; valid records resume at offset " + std::to_string(next))
+                         (next == size ? ""
+                                       : "; valid records resume at offset " + std::to_string(next))
         : DescribeBadRecord(path, off, r) +
               (tail.kind() == TailRule::kUnsynced
                    ? "; a sync mark after it says this part of the file was flushed"
