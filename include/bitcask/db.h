@@ -144,9 +144,10 @@ class DB {
   virtual std::unique_ptr<Iterator> NewIterator(const IteratorOptions& options = {}) = 0;
 
   // All live keys starting with `prefix` (all keys if empty), in bytewise order, as of one
-  // moment: a batch is in them whole or not at all (an iterator gives no such promise). It
-  // walks the whole key directory, and writes wait until it is done (reads do not), as a
-  // Redis KEYS holds its server.
+  // moment: a batch is in them whole or not at all (an iterator gives no such promise).
+  // Writes wait while it gathers them (reads do not), as a Redis KEYS holds its server; all
+  // keys means a walk of the whole key directory, a prefix a lookup in the ordered index
+  // (built by the first prefix lookup or iterator).
   virtual Status Keys(std::vector<std::string>* keys, std::string_view prefix = {}) = 0;
 
   // Number of live keys (expired ones not counted), as of one moment like Keys. Cheap unless
