@@ -51,6 +51,9 @@ TEST_F(CommandsTest, PingEchoAndUnknown) {
             "-ERR unknown command 'nosuch', with args beginning with: 'a' 'b' \r\n");
   EXPECT_EQ(Call({"GET"}), "-ERR wrong number of arguments for 'get' command\r\n");
   EXPECT_EQ(Call({"ECHO", "a", "b"}), "-ERR wrong number of arguments for 'echo' command\r\n");
+  // What the client sent, quoted in an error, cannot break its line (commands_fuzz).
+  EXPECT_EQ(Call({"CONFIG", "A\r"}), "-ERR unknown subcommand 'A '. Try CONFIG HELP.\r\n");
+  EXPECT_EQ(Call({"no\r\nsuch"}), "-ERR unknown command 'no  such', with args beginning with: \r\n");
 }
 
 // CHECKPOINT leaves its work to be run off the event loop (Client::deferred); Call runs it as

@@ -128,6 +128,14 @@ TEST(RespWriterTest, Replies) {
   EXPECT_EQ(out, "+OK\r\n-ERR x\r\n:-42\r\n$4\r\na\r\nb\r\n$-1\r\n*-1\r\n*2\r\n");
 }
 
+// An error that quotes what a client sent stays one line (found by commands_fuzz: CONFIG
+// "A\r" answered with a CR inside the error line).
+TEST(RespWriterTest, ErrorsStayOnOneLine) {
+  std::string out;
+  reply::Error(&out, "ERR unknown subcommand 'A\r\nB'");
+  EXPECT_EQ(out, "-ERR unknown subcommand 'A  B'\r\n");
+}
+
 TEST(GlobTest, RedisPatterns) {
   EXPECT_TRUE(GlobMatch("*", ""));
   EXPECT_TRUE(GlobMatch("*", "anything"));

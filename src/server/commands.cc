@@ -82,11 +82,7 @@ void SubcommandArity(CommandContext& c) {
 }
 
 void StoreError(std::string* out, const Status& s, std::string_view context = {}) {
-  std::string msg = "ERR " + std::string(context) + s.ToString();
-  for (char& ch : msg) {
-    if (ch == '\r' || ch == '\n') ch = ' ';
-  }
-  reply::Error(out, msg);
+  reply::Error(out, "ERR " + std::string(context) + s.ToString());
 }
 void StoreError(CommandContext& c, const Status& s, std::string_view context = {}) {
   StoreError(c.out, s, context);
@@ -484,9 +480,7 @@ void ReplyValues(ServerState& server, std::span<const Status> statuses,
       server.keyspace_misses++;
       reply::Null(out);
     } else {
-      std::string msg = "ERR " + statuses[i].ToString();
-      std::replace_if(msg.begin(), msg.end(), [](char ch) { return ch == '\r' || ch == '\n'; }, ' ');
-      reply::Error(out, msg);
+      reply::Error(out, "ERR " + statuses[i].ToString());
     }
   }
 }

@@ -192,8 +192,11 @@ void Simple(std::string* out, std::string_view s) {
 }
 
 void Error(std::string* out, std::string_view s) {
+  // A message may quote what the client sent (an unknown subcommand, a key in an error from
+  // the store): a CR or LF in it would end the line early and desynchronize the client, so
+  // they become spaces, as Redis does.
   out->push_back('-');
-  out->append(s);
+  for (const char ch : s) out->push_back(ch == '\r' || ch == '\n' ? ' ' : ch);
   out->append("\r\n");
 }
 
