@@ -409,6 +409,14 @@ Status DBImpl::Keys(std::vector<std::string>* keys, std::string_view prefix) {
     // Every shard at once: one moment, so a batch is seen whole or not at all (a batch
     // takes the locks of all its shards together). Writers wait meanwhile; readers do not.
     ShardSetLock lock(&keydir_, kAllShards, ShardSetLock::kShared);
+    auto add = [&](std::string_view key, const KeyLocation& loc) {
+      if (loc.has_expiry) {
+        format::RecordView rec;
+        s = ReadRecordLocked(loc, key, &rec);
+        if (!s.ok() || Expired(rec.expire_at_ms)) return;
+      }
+      keys->emplace_back(key);
+    };
     std::vector<std::string> found;
     for (unsigned i = 0; i < Keydir::kNumShards && s.ok(); i++) {
       const KeydirShard& shard = keydir_.shard(i);
@@ -416,14 +424,6 @@ Status DBImpl::Keys(std::vector<std::string>* keys, std::string_view prefix) {
         keys->clear();
         return Status::Closed();
       }
-      auto add = [&](std::string_view key, const KeyLocation& loc) {
-        if (loc.has_expiry) {
-          format::RecordView rec;
-          s = ReadRecordLocked(loc, key, &rec);
-          if (!s.ok() || Expired(rec.expire_at_ms)) return;
-        }
-        keys->emplace_back(key);
-      };
       if (!prefix.empty() && shard.OrderedReady()) {
         found.clear();
         shard.CollectAscending(&prefix, /*inclusive=*/true, bounded ? &upper_view : nullptr,

@@ -612,7 +612,7 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
     // Every published record is complete, the active file's too, so nothing here may be
     // passed over as an unfinished end, except in a file a read-only open found may end
     // early, which Open judged the same way.
-    const Status scanned = ScanRecords(
+    ScanRecords(
         f->base(), format::kFileHeaderSize, size, f->path(),
         may_end_early ? TailRule::For(/*newest=*/true, f->format_version(), marked_later)
                       : TailRule{},
@@ -621,12 +621,7 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
           report->problems.push_back({f->path(), offset, length, reason});
           if (offset + length == size) damaged_tail_from = offset;
         },
-        &summary);
-    if (!scanned.ok()) {
-      // A page that could not be read (map_faults.h) ends the scan of this file.
-      report->problems.push_back({f->path(), 0, 0, std::string(scanned.message())});
-      continue;
-    }
+        &summary);  // a salvage scan never fails: unreadable pages are damage it reports
     // Records of a batch whose end is missing, unless what follows the last complete batch is
     // the damage reported already, or a torn tail.
     if (!may_end_early && summary.valid_end < damaged_tail_from && summary.tail_bytes > 0 &&

@@ -120,7 +120,8 @@ std::string DescribeBadRecord(const std::string& path, uint64_t offset, format::
 // file order (the records of a batch only once its last record is seen; never a sync mark),
 // and on_corrupt(uint64_t offset, uint64_t length, const std::string& reason) for each region
 // it skips. `tail` says which damage ends the file instead (see TailRule). In kStrict mode
-// the first corrupt region fails the scan with Corruption.
+// the first corrupt region fails the scan with Corruption (a page that could not be read,
+// with IOError); a kSkipCorrupt scan always returns OK.
 template <typename OnRecord, typename OnCorrupt>
 Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::string& path,
                    TailRule tail, RecoveryMode mode, OnRecord&& on_record, OnCorrupt&& on_corrupt,
