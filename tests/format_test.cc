@@ -1,5 +1,6 @@
 #include "engine/format.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -7,8 +8,11 @@
 #include <vector>
 
 #include "engine/coding.h"
+#include "engine/file_util.h"
 #include "engine/hash.h"
+#include "engine/hint.h"
 #include "engine/recovery.h"
+#include "test_util.h"
 
 namespace bitcask::engine::format {
 namespace {
@@ -228,6 +232,25 @@ TEST(FormatTest, FindNextValidRecordSkipsGarbageAndZeros) {
   EXPECT_EQ(FindNextValidRecord(file.data(), 16, file.size()), at);
   EXPECT_EQ(FindNextValidRecord(file.data(), at + 1, file.size()), file.size());
   EXPECT_EQ(FindNextNonZero(file.data(), 16, file.size()), 1016u);
+}
+
+TEST(FileTest, OpenExistingTellsAMissingFileFromOneThatCannotBeOpened) {
+  test::TempDir tmp;
+  FileDescriptor fd;
+  const std::string missing = tmp.Sub("missing");
+  EXPECT_TRUE(OpenExisting(missing, O_RDONLY, &fd).IsNotFound());
+  EXPECT_FALSE(PathExists(missing));  // and it creates nothing, even when asked to
+  EXPECT_TRUE(OpenExisting(missing, O_RDWR | O_CREAT, &fd).IsNotFound());
+  EXPECT_FALSE(PathExists(missing));
+  test::WriteFile(tmp.Sub("file"), "x");
+  const Status s = OpenExisting(tmp.Sub("file") + "/under", O_RDONLY, &fd);  // ENOTDIR
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.ToString().find("Not a directory"), std::string::npos) << s.ToString();
+  EXPECT_TRUE(OpenExisting(tmp.Sub("file"), O_RDONLY, &fd).ok());
+  EXPECT_GE(fd.get(), 0);
+  // A hint file that is not there (not written yet, or deleted by a merge) is NotFound.
+  HintReader hint;
+  EXPECT_TRUE(hint.Open(tmp.Sub("00000001.hint"), 1, 4096).IsNotFound());
 }
 
 }  // namespace

@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 
+#include "engine/db_impl.h"
 #include "test_util.h"
 
 namespace bitcask::test {
@@ -66,6 +70,125 @@ TEST_F(DBTest, ReadOnlyOpensAlongsideAWriter) {
   EXPECT_EQ(v, "v2");
   ASSERT_OK(reader3->Get("new", &v));
   EXPECT_EQ(v, "x");
+}
+
+// Sets the process-wide hook of Recover for one test, and counts the points it reaches.
+class OpenHook {
+ public:
+  explicit OpenHook(std::function<void(std::string_view)> at) {
+    engine::DBImpl::SetOpenTestHook([this, at = std::move(at)](std::string_view point) {
+      (point == "open:listed" ? listed : mapped)++;
+      at(point);
+    });
+  }
+  ~OpenHook() { engine::DBImpl::SetOpenTestHook(nullptr); }
+  int listed = 0, mapped = 0;
+};
+
+// The writer's store over several files, keys k0..k299 with values v<i>.
+void FillFiles(DB* db) {
+  for (int i = 0; i < 300; i++) {
+    ASSERT_OK(db->Put("k" + std::to_string(i), "v" + std::to_string(i) + std::string(100, '.')));
+  }
+}
+
+void ExpectFilled(DB* db) {
+  std::string v;
+  for (int i = 0; i < 300; i++) {
+    ASSERT_OK(db->Get("k" + std::to_string(i), &v));
+    EXPECT_EQ(v, "v" + std::to_string(i) + std::string(100, '.')) << i;
+  }
+}
+
+TEST_F(DBTest, ReadOnlyOpenStartsOverWhenAMergeDeletesFilesItListed) {
+  Options options;
+  options.max_file_size = 4096;
+  ASSERT_OK(Open(options));
+  FillFiles(db_.get());
+  ASSERT_GT(DataFiles(dir()).size(), 3u);
+  Options ro;
+  ro.read_only = true;
+  std::unique_ptr<DB> reader;
+  {
+    // Between the reader's listing and its opening of the files, a merge replaces them all.
+    OpenHook hook([&](std::string_view point) {
+      if (point == "open:listed" && hook.listed == 1) ASSERT_OK(db_->Merge());
+    });
+    ASSERT_OK(DB::Open(ro, dir(), &reader));
+    EXPECT_EQ(hook.listed, 2);  // once more, from a new listing
+  }
+  ExpectFilled(reader.get());
+  CheckReport report;
+  EXPECT_OK(reader->Check(&report));
+}
+
+TEST_F(DBTest, ReadOnlyOpenStartsOverWhenTheWriterCutsAFileShortUnderIt) {
+  Options options;
+  options.max_file_size = 1 << 20;  // the active file is made this long, its end zeros
+  ASSERT_OK(Open(options));
+  FillFiles(db_.get());
+  Options ro;
+  ro.read_only = true;
+  std::unique_ptr<DB> reader;
+  {
+    // Once the reader has mapped the active file, the writer closes and trims it: the
+    // mapping's end is past the end of the file (a read there is a SIGBUS).
+    OpenHook hook([&](std::string_view point) {
+      if (point == "open:mapped" && hook.mapped == 1) ASSERT_OK(db_->Close());
+    });
+    ASSERT_OK(DB::Open(ro, dir(), &reader));
+    EXPECT_EQ(hook.listed, 2);
+  }
+  ExpectFilled(reader.get());
+}
+
+TEST_F(DBTest, ReadOnlyOpenOfAStoreThatKeepsChangingGivesUpWithAClearError) {
+  Options options;
+  options.max_file_size = 4096;
+  ASSERT_OK(Open(options));
+  FillFiles(db_.get());
+  Options ro;
+  ro.read_only = true;
+  std::unique_ptr<DB> reader;
+  OpenHook hook([&](std::string_view point) {
+    if (point == "open:listed") ASSERT_OK(db_->Merge());  // every time
+  });
+  const Status s = DB::Open(ro, dir(), &reader);
+  EXPECT_TRUE(s.IsBusy()) << s.ToString();
+  EXPECT_NE(s.ToString().find("a writer changed the store under a read-only open 20 times"),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(hook.listed, 20);
+  EXPECT_EQ(reader, nullptr);
+}
+
+TEST_F(DBTest, ReadOnlyOpensSucceedWhileAWriterMergesAndRotates) {
+  Options options;
+  options.max_file_size = 16 << 10;
+  ASSERT_OK(Open(options));
+  FillFiles(db_.get());
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (uint64_t i = 0; !stop; i++) {
+      ASSERT_OK(db_->Put("w" + std::to_string(i % 200), std::string(100 + i % 300, 'x')));
+      if (i % 500 == 499) ASSERT_OK(db_->Merge());
+    }
+  });
+  Options ro;
+  ro.read_only = true;
+  int opens = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (std::chrono::steady_clock::now() < end && !HasFailure()) {
+    std::unique_ptr<DB> reader;
+    ASSERT_OK(DB::Open(ro, dir(), &reader));
+    opens++;
+    ExpectFilled(reader.get());
+    CheckReport report;
+    EXPECT_OK(reader->Check(&report));  // a hint a merge deleted is no problem
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GT(opens, 10);
 }
 
 }  // namespace

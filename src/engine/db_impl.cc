@@ -9,9 +9,11 @@
 #include <cstring>
 #include <new>
 #include <shared_mutex>
+#include <thread>
 #include <utility>
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/compression.h"
@@ -34,11 +36,27 @@ Status DB::Open(const Options& options, const std::string& dir, std::unique_ptr<
   if (options.sync_mode == SyncMode::kInterval && options.sync_interval_ms == 0) {
     return Status::InvalidArgument("sync_interval_ms must be positive with SyncMode::kInterval");
   }
-  auto impl = std::make_unique<engine::DBImpl>(options, dir);
-  Status s = impl->Recover();
-  if (!s.ok()) return s;
-  *db = std::move(impl);
-  return Status::OK();
+  // A read-only open lists the directory, then maps and reads each data file, while a writer
+  // may go on: a merge deletes files it listed, sealing the active file cuts off its unwritten
+  // end under the mapping. Such an open starts over, from a new listing, as long as it failed
+  // and the store changed since it listed it.
+  constexpr int kReadOnlyAttempts = 20;
+  for (int attempt = 1;; attempt++) {
+    auto impl = std::make_unique<engine::DBImpl>(options, dir);
+    Status s = impl->Recover();
+    if (s.ok()) {
+      *db = std::move(impl);
+      return Status::OK();
+    }
+    if (!options.read_only || !impl->ChangedSinceListed()) return s;
+    if (attempt == kReadOnlyAttempts) {
+      return Status::Busy(dir + ": a writer changed the store under a read-only open " +
+                          std::to_string(attempt) +
+                          " times in a row (merging or sealing files); last: " + s.ToString());
+    }
+    impl.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt));  // let a merge finish
+  }
 }
 
 namespace engine {
@@ -1212,6 +1230,8 @@ Status DBImpl::Recover() {
     }
   }
   std::sort(ids.begin(), ids.end());
+  for (uint32_t id : ids) listed_.emplace_back(id, kNotMapped);
+  OpenHook("open:listed");
   if (options_.error_if_exists && !ids.empty()) {
     return Status::InvalidArgument(dir_ + ": a store already exists here (error_if_exists is set)");
   }
@@ -1225,6 +1245,7 @@ Status DBImpl::Recover() {
     if (s = PlanDataFile(ids[i], i + 1 == ids.size(), &plan); !s.ok()) return s;
     plans.push_back(std::move(plan));
   }
+  OpenHook("open:mapped");
 
   // Size the keydir once for the keys the hint files announce (an upper bound: overwritten
   // and deleted keys count too), then give back what was overestimated.
@@ -1322,12 +1343,57 @@ Status DBImpl::Recover() {
   return Status::OK();
 }
 
+void DBImpl::NoteMapped(uint32_t id, uint64_t size) {
+  for (auto& [listed_id, mapped_size] : listed_) {
+    if (listed_id == id) mapped_size = size;
+  }
+}
+
+bool DBImpl::ChangedSinceListed() const {
+  std::vector<std::string> names;
+  if (!ListDir(dir_, &names).ok()) return false;
+  std::vector<uint32_t> ids;
+  for (const std::string& name : names) {
+    uint32_t id;
+    if (ParseDataFileName(name, &id)) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  if (ids.size() != listed_.size()) return true;
+  for (size_t i = 0; i < ids.size(); i++) {
+    const auto [id, mapped_size] = listed_[i];
+    if (ids[i] != id) return true;
+    struct stat st;
+    if (mapped_size != kNotMapped &&
+        (::stat(DataFileName(dir_, id).c_str(), &st) != 0 ||
+         static_cast<uint64_t>(st.st_size) != mapped_size)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+std::function<void(std::string_view)>& OpenTestHook() {
+  static std::function<void(std::string_view)> hook;
+  return hook;
+}
+}  // namespace
+
+void DBImpl::SetOpenTestHook(std::function<void(std::string_view)> hook) {
+  OpenTestHook() = std::move(hook);
+}
+
+void DBImpl::OpenHook(std::string_view point) {
+  if (OpenTestHook()) OpenTestHook()(point);
+}
+
 Status DBImpl::DropUnwrittenNewest(std::vector<uint32_t>* ids) {
   while (!ids->empty()) {
     const uint32_t id = ids->back();
     std::unique_ptr<DataFile> f;
     if (Status s = DataFile::Open(dir_, id, /*writable=*/false, 0, &f); !s.ok()) return s;
     const uint64_t size = f->size();
+    NoteMapped(id, size);
     if (FindNextNonZero(f->base(), 0, size) != size) return Status::OK();
     // Not even a header: a crash right after the file was made, before its header reached
     // the disk (no record was ever acknowledged in it). The file before it is the newest
@@ -1349,6 +1415,7 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   if (!s.ok()) return s;
   DataFile* f = owned.get();
   const uint64_t size = f->size();
+  NoteMapped(id, size);
   if (size >= (uint64_t{1} << 32)) {
     return Status::NotSupported(f->path() + " is " + std::to_string(size) +
                                 " bytes; data files are limited to 4 GiB");

@@ -52,6 +52,13 @@ class DBImpl final : public DB {
 
   // Opens or creates the store: takes the lock, replays the files, starts background work.
   Status Recover();
+  // After a failed read-only Recover: whether a writer changed the store since Recover listed
+  // it (a data file gone or added, or one cut short since it was mapped), which can fail a
+  // read-only open of a sound store (DB::Open then starts over).
+  bool ChangedSinceListed() const;
+  // Test-only, process-wide: called with "open:listed" once Recover has listed the directory
+  // and "open:mapped" once it has mapped every data file, before reading them. Null to clear.
+  static void SetOpenTestHook(std::function<void(std::string_view)> hook);
 
   Status Put(std::string_view key, std::string_view value, const WriteOptions& options) override;
   Status Get(std::string_view key, std::string* value) override;
@@ -264,6 +271,9 @@ class DBImpl final : public DB {
   // Drops from the end of `ids` (sorted) the files that hold nothing, not even a header;
   // removes them unless read-only.
   Status DropUnwrittenNewest(std::vector<uint32_t>* ids);
+  // Records the size data file `id` had when Recover mapped it (see ChangedSinceListed).
+  void NoteMapped(uint32_t id, uint64_t size);
+  static void OpenHook(std::string_view point);
   // Opens data file `id`, checks its header and hint and adds it to files_.
   Status PlanDataFile(uint32_t id, bool newest, LoadPlan* plan);
   // Applies the records of every planned file, in order, to the shards whose index is
@@ -351,6 +361,9 @@ class DBImpl final : public DB {
   std::thread maintenance_thread_;
   std::atomic<bool> closing_{false};  // makes a running merge stop early
   std::function<void(std::string_view)> test_hook_;
+  // What Recover listed: each data file's id, and its size when mapped (kNotMapped before).
+  static constexpr uint64_t kNotMapped = UINT64_MAX;
+  std::vector<std::pair<uint32_t, uint64_t>> listed_;
 
   std::atomic<uint64_t> written_seq_{0};  // last sequence appended, for the interval flusher
   std::atomic<uint64_t> puts_{0};

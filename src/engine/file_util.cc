@@ -136,12 +136,32 @@ void MemoryMap::reset() {
   length_ = 0;
 }
 
-Status OpenFile(const std::string& path, int flags, mode_t mode, FileDescriptor* out) {
+namespace {
+// ::open, retried on EINTR; the errno of a failure in *err.
+int OpenRetrying(const std::string& path, int flags, mode_t mode, int* err) {
   int fd;
   do {
     fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
   } while (fd < 0 && errno == EINTR);
-  if (fd < 0) return Status::FromErrno("open " + path, errno);
+  *err = fd < 0 ? errno : 0;
+  return fd;
+}
+}  // namespace
+
+Status OpenFile(const std::string& path, int flags, mode_t mode, FileDescriptor* out) {
+  int err;
+  const int fd = OpenRetrying(path, flags, mode, &err);
+  if (fd < 0) return Status::FromErrno("open " + path, err);
+  *out = FileDescriptor(fd);
+  return Status::OK();
+}
+
+Status OpenExisting(const std::string& path, int flags, FileDescriptor* out) {
+  int err;
+  const int fd = OpenRetrying(path, flags & ~O_CREAT, 0, &err);
+  if (fd < 0) {
+    return err == ENOENT ? Status::NotFound(path) : Status::FromErrno("open " + path, err);
+  }
   *out = FileDescriptor(fd);
   return Status::OK();
 }

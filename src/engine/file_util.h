@@ -79,6 +79,9 @@ class MemoryMap {
 };
 
 Status OpenFile(const std::string& path, int flags, mode_t mode, FileDescriptor* out);
+// OpenFile without O_CREAT, that returns NotFound (not IOError) if there is no such file: in
+// one call, where a test for the file first could race with its creation or removal.
+Status OpenExisting(const std::string& path, int flags, FileDescriptor* out);
 Status FileSize(int fd, const std::string& path, uint64_t* size);
 // Reserves disk blocks for [offset, offset+length), extending the file size if needed, so a
 // later store through a mapping cannot fail for lack of space.

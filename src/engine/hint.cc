@@ -129,9 +129,10 @@ const char* HintReader::Decode(const char* p, HintEntry* e) {
 }
 
 Status HintReader::Open(const std::string& path, uint32_t file_id, uint64_t file_size) {
-  if (!PathExists(path)) return Status::NotFound(path);
   FileDescriptor fd;
-  Status s = OpenFile(path, O_RDONLY, 0, &fd);
+  // NotFound if absent: not written yet (the writer writes it in the background), or gone
+  // (a merge deletes it with its data file, which a read-only store may still hold mapped).
+  Status s = OpenExisting(path, O_RDONLY, &fd);
   if (!s.ok()) return s;
   uint64_t size;
   if (s = FileSize(fd.get(), path, &size); !s.ok()) return s;
