@@ -94,7 +94,7 @@ namespace {
 bool ReadFooter(const std::string& path, char (&footer)[kFooterSize]) {
   FileDescriptor fd;
   uint64_t size;
-  if (!PathExists(path) || !OpenFile(path, O_RDONLY, 0, &fd).ok() ||
+  if (!OpenExisting(path, O_RDONLY, &fd).ok() ||
       !FileSize(fd.get(), path, &size).ok() || size < kFooterSize) {
     return false;
   }
