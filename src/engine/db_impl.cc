@@ -90,6 +90,17 @@ bool ParseDataFileName(const std::string& name, uint32_t* id) {
   return true;
 }
 
+// The ids of the data files among a directory's names, ascending.
+std::vector<uint32_t> DataFileIds(const std::vector<std::string>& names) {
+  std::vector<uint32_t> ids;
+  for (const std::string& name : names) {
+    uint32_t id;
+    if (ParseDataFileName(name, &id)) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 // Locks a set of keydir shards in index order, the only order anyone locks more than one:
 // exclusively to publish a batch, shared for a MultiGet. So none of them can deadlock.
 class ShardSetLock {
@@ -1219,17 +1230,13 @@ Status DBImpl::Recover() {
 
   std::vector<std::string> names;
   if (s = ListDir(dir_, &names); !s.ok()) return s;
-  std::vector<uint32_t> ids;
   for (const std::string& name : names) {
-    uint32_t id;
-    if (ParseDataFileName(name, &id)) {
-      ids.push_back(id);
-    } else if (name.ends_with(".tmp") && !options_.read_only) {
+    if (name.ends_with(".tmp") && !options_.read_only) {
       // Left by an interrupted merge; the files it was replacing are still here.
       if (s = RemoveFile(dir_ + "/" + name); !s.ok()) return s;
     }
   }
-  std::sort(ids.begin(), ids.end());
+  std::vector<uint32_t> ids = DataFileIds(names);
   for (uint32_t id : ids) listed_.emplace_back(id, kNotMapped);
   OpenHook("open:listed");
   if (options_.error_if_exists && !ids.empty()) {
@@ -1344,20 +1351,15 @@ Status DBImpl::Recover() {
 }
 
 void DBImpl::NoteMapped(uint32_t id, uint64_t size) {
-  for (auto& [listed_id, mapped_size] : listed_) {
-    if (listed_id == id) mapped_size = size;
-  }
+  auto it = std::lower_bound(listed_.begin(), listed_.end(), id,
+                             [](const auto& listed, uint32_t v) { return listed.first < v; });
+  if (it != listed_.end() && it->first == id) it->second = size;
 }
 
 bool DBImpl::ChangedSinceListed() const {
   std::vector<std::string> names;
   if (!ListDir(dir_, &names).ok()) return false;
-  std::vector<uint32_t> ids;
-  for (const std::string& name : names) {
-    uint32_t id;
-    if (ParseDataFileName(name, &id)) ids.push_back(id);
-  }
-  std::sort(ids.begin(), ids.end());
+  const std::vector<uint32_t> ids = DataFileIds(names);
   if (ids.size() != listed_.size()) return true;
   for (size_t i = 0; i < ids.size(); i++) {
     const auto [id, mapped_size] = listed_[i];
