@@ -395,5 +395,34 @@ TEST_F(DBTest, CloseWhileOtherThreadsWork) {
   EXPECT_EQ(db_->Contains("k99").ok(), true);
 }
 
+TEST_F(DBTest, ReadOnlyOpensSucceedWhileAWriterMergesAndRotates) {
+  Options options;
+  options.max_file_size = 16 << 10;
+  ASSERT_OK(Open(options));
+  PutNumbered(db_.get(), 300);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (uint64_t i = 0; !stop; i++) {
+      ASSERT_OK(db_->Put("w" + std::to_string(i % 200), std::string(100 + i % 300, 'x')));
+      if (i % 500 == 499) ASSERT_OK(db_->Merge());
+    }
+  });
+  Options ro;
+  ro.read_only = true;
+  int opens = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (std::chrono::steady_clock::now() < end && !HasFailure()) {
+    std::unique_ptr<DB> reader;
+    ASSERT_OK(DB::Open(ro, dir(), &reader));
+    opens++;
+    ExpectNumbered(reader.get(), 300);
+    CheckReport report;
+    EXPECT_OK(reader->Check(&report));  // a hint a merge deleted is no problem
+  }
+  stop = true;
+  writer.join();
+  EXPECT_GT(opens, 10);
+}
+
 }  // namespace
 }  // namespace bitcask::test

@@ -2,11 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <chrono>
 #include <cstdio>
+#include <functional>
 #include <string>
-#include <thread>
 
 #include "engine/db_impl.h"
 #include "test_util.h"
@@ -85,26 +83,11 @@ class OpenHook {
   int listed = 0, mapped = 0;
 };
 
-// The writer's store over several files, keys k0..k299 with values v<i>.
-void FillFiles(DB* db) {
-  for (int i = 0; i < 300; i++) {
-    ASSERT_OK(db->Put("k" + std::to_string(i), "v" + std::to_string(i) + std::string(100, '.')));
-  }
-}
-
-void ExpectFilled(DB* db) {
-  std::string v;
-  for (int i = 0; i < 300; i++) {
-    ASSERT_OK(db->Get("k" + std::to_string(i), &v));
-    EXPECT_EQ(v, "v" + std::to_string(i) + std::string(100, '.')) << i;
-  }
-}
-
 TEST_F(DBTest, ReadOnlyOpenStartsOverWhenAMergeDeletesFilesItListed) {
   Options options;
   options.max_file_size = 4096;
   ASSERT_OK(Open(options));
-  FillFiles(db_.get());
+  PutNumbered(db_.get(), 300);
   ASSERT_GT(DataFiles(dir()).size(), 3u);
   Options ro;
   ro.read_only = true;
@@ -117,7 +100,7 @@ TEST_F(DBTest, ReadOnlyOpenStartsOverWhenAMergeDeletesFilesItListed) {
     ASSERT_OK(DB::Open(ro, dir(), &reader));
     EXPECT_EQ(hook.listed, 2);  // once more, from a new listing
   }
-  ExpectFilled(reader.get());
+  ExpectNumbered(reader.get(), 300);
   CheckReport report;
   EXPECT_OK(reader->Check(&report));
 }
@@ -126,7 +109,7 @@ TEST_F(DBTest, ReadOnlyOpenStartsOverWhenTheWriterCutsAFileShortUnderIt) {
   Options options;
   options.max_file_size = 1 << 20;  // the active file is made this long, its end zeros
   ASSERT_OK(Open(options));
-  FillFiles(db_.get());
+  PutNumbered(db_.get(), 300);
   Options ro;
   ro.read_only = true;
   std::unique_ptr<DB> reader;
@@ -139,14 +122,14 @@ TEST_F(DBTest, ReadOnlyOpenStartsOverWhenTheWriterCutsAFileShortUnderIt) {
     ASSERT_OK(DB::Open(ro, dir(), &reader));
     EXPECT_EQ(hook.listed, 2);
   }
-  ExpectFilled(reader.get());
+  ExpectNumbered(reader.get(), 300);
 }
 
 TEST_F(DBTest, ReadOnlyOpenOfAStoreThatKeepsChangingGivesUpWithAClearError) {
   Options options;
   options.max_file_size = 4096;
   ASSERT_OK(Open(options));
-  FillFiles(db_.get());
+  PutNumbered(db_.get(), 300);
   Options ro;
   ro.read_only = true;
   std::unique_ptr<DB> reader;
@@ -160,35 +143,6 @@ TEST_F(DBTest, ReadOnlyOpenOfAStoreThatKeepsChangingGivesUpWithAClearError) {
       << s.ToString();
   EXPECT_EQ(hook.listed, 20);
   EXPECT_EQ(reader, nullptr);
-}
-
-TEST_F(DBTest, ReadOnlyOpensSucceedWhileAWriterMergesAndRotates) {
-  Options options;
-  options.max_file_size = 16 << 10;
-  ASSERT_OK(Open(options));
-  FillFiles(db_.get());
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    for (uint64_t i = 0; !stop; i++) {
-      ASSERT_OK(db_->Put("w" + std::to_string(i % 200), std::string(100 + i % 300, 'x')));
-      if (i % 500 == 499) ASSERT_OK(db_->Merge());
-    }
-  });
-  Options ro;
-  ro.read_only = true;
-  int opens = 0;
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
-  while (std::chrono::steady_clock::now() < end && !HasFailure()) {
-    std::unique_ptr<DB> reader;
-    ASSERT_OK(DB::Open(ro, dir(), &reader));
-    opens++;
-    ExpectFilled(reader.get());
-    CheckReport report;
-    EXPECT_OK(reader->Check(&report));  // a hint a merge deleted is no problem
-  }
-  stop = true;
-  writer.join();
-  EXPECT_GT(opens, 10);
 }
 
 }  // namespace

@@ -75,6 +75,22 @@ uint64_t FileSize(const std::string& path) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+namespace {
+std::string NumberedValue(int i) { return "v" + std::to_string(i) + std::string(100, '.'); }
+}  // namespace
+
+void PutNumbered(DB* db, int n) {
+  for (int i = 0; i < n; i++) ASSERT_OK(db->Put("k" + std::to_string(i), NumberedValue(i)));
+}
+
+void ExpectNumbered(DB* db, int n) {
+  std::string v;
+  for (int i = 0; i < n; i++) {
+    ASSERT_OK(db->Get("k" + std::to_string(i), &v));
+    EXPECT_EQ(v, NumberedValue(i)) << i;
+  }
+}
+
 std::vector<std::string> DataFiles(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {

@@ -75,6 +75,9 @@ class DBTest : public ::testing::Test {
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& contents);
 uint64_t FileSize(const std::string& path);
+// Puts keys k0..k<n-1> with values v<i> and 100 bytes more; ExpectNumbered checks them.
+void PutNumbered(DB* db, int n);
+void ExpectNumbered(DB* db, int n);
 // Names of the data files in dir, sorted.
 std::vector<std::string> DataFiles(const std::string& dir);
 
