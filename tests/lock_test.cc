@@ -125,6 +125,32 @@ TEST_F(DBTest, ReadOnlyOpenStartsOverWhenTheWriterCutsAFileShortUnderIt) {
   ExpectNumbered(reader.get(), 300);
 }
 
+TEST_F(DBTest, SalvagingReadOnlyOpenTakesAFileCutShortUnderItForNoDamage) {
+  // As `bitcask check` opens a store beside its server: read-only, skipping damage.
+  Options options;
+  options.max_file_size = 1 << 20;
+  ASSERT_OK(Open(options));
+  PutNumbered(db_.get(), 300);
+  Options ro;
+  ro.read_only = true;
+  ro.recovery_mode = RecoveryMode::kSkipCorrupt;
+  std::unique_ptr<DB> reader;
+  {
+    OpenHook hook([&](std::string_view point) {
+      if (point == "open:mapped" && hook.mapped == 1) ASSERT_OK(db_->Close());
+    });
+    ASSERT_OK(DB::Open(ro, dir(), &reader));
+    EXPECT_EQ(hook.listed, 2);
+  }
+  ExpectNumbered(reader.get(), 300);
+  Stats stats;
+  ASSERT_OK(reader->GetStats(&stats));
+  EXPECT_EQ(stats.corrupt_bytes_skipped, 0u);
+  CheckReport report;
+  EXPECT_OK(reader->Check(&report));
+  for (const CheckProblem& p : report.problems) ADD_FAILURE() << p.reason;
+}
+
 TEST_F(DBTest, ReadOnlyOpenOfAStoreThatKeepsChangingGivesUpWithAClearError) {
   Options options;
   options.max_file_size = 4096;

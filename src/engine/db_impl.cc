@@ -38,17 +38,18 @@ Status DB::Open(const Options& options, const std::string& dir, std::unique_ptr<
   }
   // A read-only open lists the directory, then maps and reads each data file, while a writer
   // may go on: a merge deletes files it listed, sealing the active file cuts off its unwritten
-  // end under the mapping. Such an open starts over, from a new listing, as long as it failed
-  // and the store changed since it listed it.
+  // end under the mapping (a read there is a SIGBUS). Such an open starts over, from a new
+  // listing, if it failed or met an unreadable page (which a salvage open passes over as
+  // damage) and the store changed since it listed it.
   constexpr int kReadOnlyAttempts = 20;
   for (int attempt = 1;; attempt++) {
     auto impl = std::make_unique<engine::DBImpl>(options, dir);
     Status s = impl->Recover();
-    if (s.ok()) {
-      *db = std::move(impl);
-      return Status::OK();
+    const bool suspect = options.read_only && (!s.ok() || impl->MappingFaulted());
+    if (!suspect || !impl->ChangedSinceListed() || (s.ok() && attempt == kReadOnlyAttempts)) {
+      if (s.ok()) *db = std::move(impl);
+      return s;
     }
-    if (!options.read_only || !impl->ChangedSinceListed()) return s;
     if (attempt == kReadOnlyAttempts) {
       return Status::Busy(dir + ": a writer changed the store under a read-only open " +
                           std::to_string(attempt) +
@@ -1348,6 +1349,11 @@ Status DBImpl::Recover() {
                                            std::chrono::steady_clock::now() - start)
                                            .count());
   return Status::OK();
+}
+
+bool DBImpl::MappingFaulted() const {
+  const std::vector<DataFile*> files = files_.List();
+  return std::any_of(files.begin(), files.end(), [](const DataFile* f) { return f->faulted(); });
 }
 
 void DBImpl::NoteMapped(uint32_t id, uint64_t size) {

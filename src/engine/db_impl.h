@@ -56,6 +56,8 @@ class DBImpl final : public DB {
   // it (a data file gone or added, or one cut short since it was mapped), which can fail a
   // read-only open of a sound store (DB::Open then starts over).
   bool ChangedSinceListed() const;
+  // Whether reading a data file's mapping met a page that could not be read (SIGBUS).
+  bool MappingFaulted() const;
   // Test-only, process-wide: called with "open:listed" once Recover has listed the directory
   // and "open:mapped" once it has mapped every data file, before reading them. Null to clear.
   static void SetOpenTestHook(std::function<void(std::string_view)> hook);
