@@ -51,7 +51,8 @@ Status DB::Open(const Options& options, const std::string& dir, std::unique_ptr<
       return s;
     }
     if (attempt == kReadOnlyAttempts) {
-      return Status::Busy(dir + ": a writer changed the store under a read-only open " +
+      // IOError, not Busy: no lock stands in the way, and waiting for one would not help.
+      return Status::IOError(dir + ": a writer changed the store under a read-only open " +
                           std::to_string(attempt) +
                           " times in a row (merging or sealing files); last: " + s.ToString());
     }
