@@ -742,6 +742,30 @@ void ExpectRepliesLikeRedis(const TempDir& tmp, int ours, const std::vector<std:
 // What monitoring reads from INFO: redis-cli --stat shows keys, memory and clients (it printed
 // 0B of memory and a huge negative count of blocked clients when INFO lacked used_memory and
 // blocked_clients); the keyspace line counts keys with an expiry and their mean time left.
+TEST_F(ServerTest, HttpHealthAnswersWhileConnectionsSitIdle) {
+  ServerProcess server(dir());
+  ASSERT_TRUE(server.ready());
+  // A pool of clients kept open, a port scanner: each connection holds a worker while it
+  // waits for a request. The library's 8 workers, waiting 5 s each, held /health up for
+  // about 9 s behind 20 such connections (a health probe with a timeout fails).
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 20; i++) {
+    idle.push_back(std::make_unique<RawConnection>(server.http_port()));
+    ASSERT_TRUE(idle.back()->ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // all accepted, all quiet
+  httplib::Client http("127.0.0.1", server.http_port());
+  http.set_connection_timeout(2, 0);
+  http.set_read_timeout(2, 0);
+  auto r = http.Get("/health");
+  ASSERT_TRUE(r) << "no answer to /health within 2 s behind 20 idle connections";
+  EXPECT_EQ(r->status, 200);
+  // A connection that stays quiet is closed after 2 s, and gives its worker back.
+  bool closed = false;
+  idle.front()->Read(1, 5000, &closed);
+  EXPECT_TRUE(closed) << "idle HTTP connection not closed";
+}
+
 TEST_F(ServerTest, InfoHasWhatMonitoringReads) {
   ServerProcess server(dir());
   ASSERT_TRUE(server.ready());

@@ -2,14 +2,20 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "server/commands.h"
 
 namespace bitcask::server {
 
 namespace {
+
+// How long an HTTP connection may stay quiet (before a request, between requests, or inside
+// one) before it is closed.
+constexpr time_t kHttpIdleSeconds = 2;
 
 using nlohmann::json;
 
@@ -285,6 +291,15 @@ HttpServer::~HttpServer() { Stop(); }
 Status HttpServer::Start() {
   const ServerConfig cfg = impl_->state->config();
   impl_->http.set_payload_max_length(cfg.http_max_body_bytes);
+  // A connection holds a worker while it waits for a request: the library's default of 8
+  // workers, each waiting up to 5 s, let 8 idle connections (a client pool kept open, a port
+  // scanner) hold /health up for seconds, and a health probe times out. Workers are cheap
+  // while they wait; a connection quiet for 2 s is closed.
+  impl_->http.new_task_queue = [] {
+    return new httplib::ThreadPool(std::max(32u, 8 * std::thread::hardware_concurrency()));
+  };
+  impl_->http.set_read_timeout(kHttpIdleSeconds, 0);
+  impl_->http.set_keep_alive_timeout(kHttpIdleSeconds);
   impl_->Routes();
   int port = cfg.http_port;
   if (port == 0) {
