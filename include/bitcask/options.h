@@ -66,7 +66,9 @@ struct Options {
   // Open without taking the writer's lock: any number of read-only opens may run beside one
   // writer. A read-only DB sees the store as it was when opened; writes return
   // InvalidArgument. The writer may merge or seal files while such an open reads them: the
-  // open then starts over, and after 20 attempts in a row returns IOError.
+  // open then starts over, and after 20 attempts in a row returns IOError. It keeps the files
+  // it read mapped: those a merge deletes give their disk space back only once it closes, so
+  // reopen a long-lived reader now and then (which also shows it the writes since).
   bool read_only = false;
 
   // The active data file is closed and a new one started when the next record would make it
