@@ -45,16 +45,18 @@ Status DB::Open(const Options& options, const std::string& dir, std::unique_ptr<
   for (int attempt = 1;; attempt++) {
     auto impl = std::make_unique<engine::DBImpl>(options, dir);
     Status s = impl->Recover();
-    const bool suspect = options.read_only && (!s.ok() || impl->MappingFaulted());
-    if (!suspect || !impl->ChangedSinceListed() || (s.ok() && attempt == kReadOnlyAttempts)) {
+    const bool changed = options.read_only && (!s.ok() || impl->MappingFaulted()) &&
+                         impl->ChangedSinceListed();
+    // On the last attempt, what a salvage open passed over stands.
+    if (!changed || (s.ok() && attempt == kReadOnlyAttempts)) {
       if (s.ok()) *db = std::move(impl);
       return s;
     }
     if (attempt == kReadOnlyAttempts) {
       // IOError, not Busy: no lock stands in the way, and waiting for one would not help.
       return Status::IOError(dir + ": a writer changed the store under a read-only open " +
-                          std::to_string(attempt) +
-                          " times in a row (merging or sealing files); last: " + s.ToString());
+                             std::to_string(attempt) +
+                             " times in a row (merging or sealing files); last: " + s.ToString());
     }
     impl.reset();
     std::this_thread::sleep_for(std::chrono::milliseconds(attempt));  // let a merge finish

@@ -52,9 +52,9 @@ class DBImpl final : public DB {
 
   // Opens or creates the store: takes the lock, replays the files, starts background work.
   Status Recover();
-  // After a failed read-only Recover: whether a writer changed the store since Recover listed
-  // it (a data file gone or added, or one cut short since it was mapped), which can fail a
-  // read-only open of a sound store (DB::Open then starts over).
+  // After a read-only Recover that failed or met an unreadable page: whether a writer changed
+  // the store since Recover listed it (a data file gone or added, or one whose size is not
+  // what was mapped), which can do that to a sound store (DB::Open then starts over).
   bool ChangedSinceListed() const;
   // Whether reading a data file's mapping met a page that could not be read (SIGBUS).
   bool MappingFaulted() const;
