@@ -38,6 +38,12 @@ Status ApplySetting(const std::string& name, const std::string& value, ServerCon
   else if (name == "client-query-buffer-limit") return number(&c->client_query_buffer_limit);
   else if (name == "proto-max-bulk-len") return number(&c->proto_max_bulk_len);
   else if (name == "http-max-body-bytes") return number(&c->http_max_body_bytes);
+  else if (name == "http-idle-timeout") {
+    if (Status s = number(&c->http_idle_timeout); !s.ok()) return s;
+    if (c->http_idle_timeout == 0) {
+      return Status::InvalidArgument("'http-idle-timeout' must be at least 1 second");
+    }
+  }
   else if (name == "sync" || name == "bitcask-sync") {
     if (value != "none" && value != "interval" && value != "always") {
       return Status::InvalidArgument("'sync' is none, interval or always, not '" + value + "'");

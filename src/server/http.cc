@@ -13,10 +13,6 @@ namespace bitcask::server {
 
 namespace {
 
-// How long an HTTP connection may stay quiet (before a request, between requests, or inside
-// one) before it is closed.
-constexpr time_t kHttpIdleSeconds = 2;
-
 using nlohmann::json;
 
 void Reply(httplib::Response& res, int status, const json& body) {
@@ -294,12 +290,13 @@ Status HttpServer::Start() {
   // A connection holds a worker while it waits for a request: the library's default of 8
   // workers, each waiting up to 5 s, let 8 idle connections (a client pool kept open, a port
   // scanner) hold /health up for seconds, and a health probe times out. Workers are cheap
-  // while they wait; a connection quiet for 2 s is closed.
+  // while they wait; a quiet connection is closed after http-idle-timeout (2 s).
   impl_->http.new_task_queue = [] {
     return new httplib::ThreadPool(std::max(32u, 8 * std::thread::hardware_concurrency()));
   };
-  impl_->http.set_read_timeout(kHttpIdleSeconds, 0);
-  impl_->http.set_keep_alive_timeout(kHttpIdleSeconds);
+  const auto idle = static_cast<time_t>(cfg.http_idle_timeout);
+  impl_->http.set_read_timeout(idle, 0);
+  impl_->http.set_keep_alive_timeout(idle);
   impl_->Routes();
   int port = cfg.http_port;
   if (port == 0) {

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   flag("busy-poll-us", "After a busy round, poll this long before sleeping (default 30; 0: off)");
   flag("proto-max-bulk-len", "Largest bulk string accepted, bytes (default 512 MiB)");
   flag("client-query-buffer-limit", "Largest unanswered input per client, bytes (default 1 GiB)");
+  flag("http-idle-timeout", "Close HTTP connections quiet this many seconds (default 2)");
   flag("logfile", "Log file (default: stderr); one JSON object per line");
   flag("loglevel", "debug | verbose | notice | warning (default notice)");
   CLI11_PARSE(app, argc, argv);

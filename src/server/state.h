@@ -37,6 +37,9 @@ struct ServerConfig {
   uint64_t client_query_buffer_limit = 1ull << 30;
   uint64_t proto_max_bulk_len = 512ull << 20;
   uint64_t http_max_body_bytes = 64ull << 20;
+  // Seconds an HTTP connection may stay quiet (before a request, between keep-alive
+  // requests, or inside one) before it is closed, giving its worker back.
+  uint64_t http_idle_timeout = 2;
   std::string sync = "interval";  // none | interval | always
   uint32_t sync_interval_ms = 1000;
   uint64_t max_file_size = 256ull << 20;
