@@ -25,15 +25,18 @@ namespace {
 std::string vanish_suffix;  // empty: open as usual
 int vanished = 0;
 
+// open's third argument, there only with O_CREAT.
 mode_t ModeOf(int flags, va_list ap) {
   return (flags & O_CREAT) != 0 ? static_cast<mode_t>(va_arg(ap, int)) : 0;
 }
 
-void MaybeVanish(const char* path) {
+// Removes path first if its name ends as chosen, then opens it with `real`.
+int OpenVanishing(int (*real)(const char*, int, ...), const char* path, int flags, mode_t mode) {
   if (!vanish_suffix.empty() && std::string_view(path).ends_with(vanish_suffix) &&
       ::unlink(path) == 0) {
     vanished++;
   }
+  return real(path, flags, mode);
 }
 
 }  // namespace
@@ -43,8 +46,7 @@ int __wrap_open(const char* path, int flags, ...) {
   va_start(ap, flags);
   const mode_t mode = ModeOf(flags, ap);
   va_end(ap);
-  MaybeVanish(path);
-  return __real_open(path, flags, mode);
+  return OpenVanishing(__real_open, path, flags, mode);
 }
 
 int __wrap_open64(const char* path, int flags, ...) {
@@ -52,8 +54,7 @@ int __wrap_open64(const char* path, int flags, ...) {
   va_start(ap, flags);
   const mode_t mode = ModeOf(flags, ap);
   va_end(ap);
-  MaybeVanish(path);
-  return __real_open64(path, flags, mode);
+  return OpenVanishing(__real_open64, path, flags, mode);
 }
 
 namespace bitcask::test {
