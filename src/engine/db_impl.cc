@@ -1241,7 +1241,7 @@ Status DBImpl::Recover() {
     }
   }
   std::vector<uint32_t> ids = DataFileIds(names);
-  for (uint32_t id : ids) listed_.emplace_back(id, kNotMapped);
+  listed_ = ids;
   OpenHook("open:listed");
   if (options_.error_if_exists && !ids.empty()) {
     return Status::InvalidArgument(dir_ + ": a store already exists here (error_if_exists is set)");
@@ -1359,24 +1359,16 @@ bool DBImpl::MappingFaulted() const {
   return std::any_of(files.begin(), files.end(), [](const DataFile* f) { return f->faulted(); });
 }
 
-void DBImpl::NoteMapped(uint32_t id, uint64_t size) {
-  auto it = std::lower_bound(listed_.begin(), listed_.end(), id,
-                             [](const auto& listed, uint32_t v) { return listed.first < v; });
-  if (it != listed_.end() && it->first == id) it->second = size;
-}
-
 bool DBImpl::ChangedSinceListed() const {
   std::vector<std::string> names;
   if (!ListDir(dir_, &names).ok()) return false;
-  const std::vector<uint32_t> ids = DataFileIds(names);
-  if (ids.size() != listed_.size()) return true;
-  for (size_t i = 0; i < ids.size(); i++) {
-    const auto [id, mapped_size] = listed_[i];
-    if (ids[i] != id) return true;
+  if (DataFileIds(names) != listed_) return true;
+  // A read-only file is mapped as long as the file was when opened.
+  for (uint32_t id : listed_) {
+    const DataFile* f = files_.Get(id);
     struct stat st;
-    if (mapped_size != kNotMapped &&
-        (::stat(DataFileName(dir_, id).c_str(), &st) != 0 ||
-         static_cast<uint64_t>(st.st_size) != mapped_size)) {
+    if (f != nullptr && (::stat(f->path().c_str(), &st) != 0 ||
+                         static_cast<uint64_t>(st.st_size) != f->capacity())) {
       return true;
     }
   }
@@ -1404,7 +1396,6 @@ Status DBImpl::DropUnwrittenNewest(std::vector<uint32_t>* ids) {
     std::unique_ptr<DataFile> f;
     if (Status s = DataFile::Open(dir_, id, /*writable=*/false, 0, &f); !s.ok()) return s;
     const uint64_t size = f->size();
-    NoteMapped(id, size);
     if (FindNextNonZero(f->base(), 0, size) != size) return Status::OK();
     // Not even a header: a crash right after the file was made, before its header reached
     // the disk (no record was ever acknowledged in it). The file before it is the newest
@@ -1426,7 +1417,6 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   if (!s.ok()) return s;
   DataFile* f = owned.get();
   const uint64_t size = f->size();
-  NoteMapped(id, size);
   if (size >= (uint64_t{1} << 32)) {
     return Status::NotSupported(f->path() + " is " + std::to_string(size) +
                                 " bytes; data files are limited to 4 GiB");

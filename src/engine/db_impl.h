@@ -273,8 +273,6 @@ class DBImpl final : public DB {
   // Drops from the end of `ids` (sorted) the files that hold nothing, not even a header;
   // removes them unless read-only.
   Status DropUnwrittenNewest(std::vector<uint32_t>* ids);
-  // Records the size data file `id` had when Recover mapped it (see ChangedSinceListed).
-  void NoteMapped(uint32_t id, uint64_t size);
   static void OpenHook(std::string_view point);
   // Opens data file `id`, checks its header and hint and adds it to files_.
   Status PlanDataFile(uint32_t id, bool newest, LoadPlan* plan);
@@ -363,9 +361,7 @@ class DBImpl final : public DB {
   std::thread maintenance_thread_;
   std::atomic<bool> closing_{false};  // makes a running merge stop early
   std::function<void(std::string_view)> test_hook_;
-  // What Recover listed: each data file's id, and its size when mapped (kNotMapped before).
-  static constexpr uint64_t kNotMapped = UINT64_MAX;
-  std::vector<std::pair<uint32_t, uint64_t>> listed_;
+  std::vector<uint32_t> listed_;  // the data file ids Recover listed (see ChangedSinceListed)
 
   std::atomic<uint64_t> written_seq_{0};  // last sequence appended, for the interval flusher
   std::atomic<uint64_t> puts_{0};
