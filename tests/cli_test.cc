@@ -48,7 +48,7 @@ class CliTest : public DBTest {
     o.auto_merge = false;
     EXPECT_OK(Open(o));
     for (int i = 0; i < 200; i++) {
-      char k[8];
+      char k[16];
       std::snprintf(k, sizeof k, "k%03d", i);
       EXPECT_OK(db_->Put(k, std::string(100, char('a' + i % 26))));
     }

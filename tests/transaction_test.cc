@@ -154,7 +154,7 @@ TEST_F(TransactionViewTest, BadWritesFailAtOnceAndCommitIsAllOrNothing) {
 TEST_F(TransactionViewTest, IteratorMatchesModel) {
   std::mt19937 rng(7);
   auto key = [&](int i) {
-    char buf[8];
+    char buf[16];
     std::snprintf(buf, sizeof buf, "%c%02d", "ab"[i % 2], i / 2);
     return std::string(buf);
   };
