@@ -34,7 +34,10 @@ enum class RecoveryMode : unsigned char {
   // newer format version still fail Open (NotSupported). DB::Check reports all of it; a
   // merge rewrites what was kept into sound files (dropping the keys, known from hint
   // files, whose records fail their checksum: Stats::damaged_keys_dropped), after which a
-  // strict open works again. Use it to salvage a damaged store.
+  // strict open works again. Use it to salvage a damaged store. A write in a skipped region
+  // is lost: a key whose newest record was there may read as the version before it, and a
+  // delete there may bring its key back (as with RocksDB's kSkipAnyCorruptedRecords); the
+  // regions Check lists are where to look.
   kSkipCorrupt,
 };
 
