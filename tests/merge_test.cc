@@ -207,6 +207,26 @@ TEST_F(MergeTest, AutomaticMergeRunsWhenAFileIsMostlyGarbage) {
   for (int i = 0; i < 200; i++) ASSERT_EQ(Get("k" + std::to_string(i)), std::string(200, 'e'));
 }
 
+// The triggers are checked when a file fills up, not only every merge_check_interval_ms: a
+// burst of overwrites does not leave its dead records on the disk until the next interval.
+TEST_F(MergeTest, AutomaticMergeChecksWhenAFileFillsUp) {
+  Options o;
+  o.max_file_size = 64 * 1024;
+  o.merge_check_interval_ms = 3600 * 1000;  // an hour: only a file filling up brings a check
+  ASSERT_OK(Open(o));
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round)));
+  }
+  Stats s;
+  for (int wait = 0; wait < 1000; wait++) {
+    ASSERT_OK(db_->GetStats(&s));
+    if (s.merges > 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(s.merges, 1u) << "no merge within 10 s of the first file filling up";
+  for (int i = 0; i < 200; i++) ASSERT_EQ(Get("k" + std::to_string(i)), std::string(200, 'e'));
+}
+
 TEST_F(MergeTest, AutomaticMergeWaitsForItsWindow) {
   Options o;
   o.max_file_size = 64 * 1024;

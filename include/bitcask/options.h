@@ -108,8 +108,10 @@ struct Options {
   // A merge rewrites the live records of some data files into new files (each with a hint
   // file) and deletes the old ones, reclaiming the space of overwritten, deleted and expired
   // records. DB::Merge() merges everything on demand; with auto_merge a background thread
-  // checks the triggers below every merge_check_interval_ms and merges the files that cross
-  // the thresholds. The defaults are Riak's.
+  // checks the triggers below every merge_check_interval_ms, and when a data file fills up
+  // (at most once a second), and merges the files that cross the thresholds. The defaults
+  // are Riak's; Riak checks only on the interval, which lets a burst of overwrites pile its
+  // dead records on the disk for minutes.
 
   bool auto_merge = true;
   uint32_t merge_check_interval_ms = 3 * 60 * 1000;

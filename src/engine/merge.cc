@@ -527,15 +527,21 @@ bool DBImpl::AutoMergeDue(const std::vector<FileStats>& files) const {
 }
 
 void DBImpl::MaintenanceLoop() {
+  using SteadyClock = std::chrono::steady_clock;
   const auto interval = std::chrono::milliseconds(options_.merge_check_interval_ms);
-  auto next_check = std::chrono::steady_clock::now() + interval;
+  // A file that fills up brings the next check forward to this long after the last one.
+  const auto after_seal = std::min<SteadyClock::duration>(interval, std::chrono::seconds(1));
+  auto last_check = SteadyClock::now();
+  auto next_check = last_check + interval;
   std::unique_lock l(maintenance_mu_);
   while (!stop_maintenance_) {
     maintenance_cv_.wait_until(l, next_check,
                                [this] { return stop_maintenance_ || !hints_pending_.empty(); });
+    bool sealed = false;
     while (!stop_maintenance_ && !hints_pending_.empty()) {
       const uint32_t id = hints_pending_.front();
       hints_pending_.pop_front();
+      sealed = true;
       l.unlock();
       {
         std::lock_guard m(merge_mu_);
@@ -543,7 +549,12 @@ void DBImpl::MaintenanceLoop() {
       }
       l.lock();
     }
-    if (stop_maintenance_ || std::chrono::steady_clock::now() < next_check) continue;
+    // The writes that filled a file may have left older files mostly dead: the triggers are
+    // checked then too (at most once a second), not only every interval, or a burst of
+    // overwrites would pile dead records on the disk for the rest of an interval (minutes,
+    // by default) at whatever rate it writes.
+    if (sealed && options_.auto_merge) next_check = std::min(next_check, last_check + after_seal);
+    if (stop_maintenance_ || SteadyClock::now() < next_check) continue;
     l.unlock();
     ReapExpired();
     std::vector<FileStats> files;
@@ -562,7 +573,8 @@ void DBImpl::MaintenanceLoop() {
       });
     }
     l.lock();
-    next_check = std::chrono::steady_clock::now() + interval;
+    last_check = SteadyClock::now();
+    next_check = last_check + interval;
   }
 }
 
