@@ -529,10 +529,12 @@ bool DBImpl::AutoMergeDue(const std::vector<FileStats>& files) const {
 void DBImpl::MaintenanceLoop() {
   using SteadyClock = std::chrono::steady_clock;
   const auto interval = std::chrono::milliseconds(options_.merge_check_interval_ms);
-  // A file that fills up brings the next check forward to this long after the last one.
+  // A file that fills up brings a check of the merge triggers forward to this long after the
+  // last one. Only the interval's checks reap expired keys (a scan of every key with a TTL).
   const auto after_seal = std::min<SteadyClock::duration>(interval, std::chrono::seconds(1));
   auto last_check = SteadyClock::now();
-  auto next_check = last_check + interval;
+  auto next_interval = last_check + interval;
+  auto next_check = next_interval;
   std::unique_lock l(maintenance_mu_);
   while (!stop_maintenance_) {
     maintenance_cv_.wait_until(l, next_check,
@@ -554,9 +556,11 @@ void DBImpl::MaintenanceLoop() {
     // overwrites would pile dead records on the disk for the rest of an interval (minutes,
     // by default) at whatever rate it writes.
     if (sealed && options_.auto_merge) next_check = std::min(next_check, last_check + after_seal);
-    if (stop_maintenance_ || SteadyClock::now() < next_check) continue;
+    const auto now = SteadyClock::now();
+    if (stop_maintenance_ || now < next_check) continue;
+    const bool whole_interval = now >= next_interval;
     l.unlock();
-    ReapExpired();
+    if (whole_interval) ReapExpired();
     std::vector<FileStats> files;
     {
       std::lock_guard wl(write_mu_);
@@ -574,7 +578,8 @@ void DBImpl::MaintenanceLoop() {
     }
     l.lock();
     last_check = SteadyClock::now();
-    next_check = last_check + interval;
+    if (whole_interval) next_interval = last_check + interval;
+    next_check = next_interval;
   }
 }
 
