@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <cstdio>
 #include <chrono>
 #include <ctime>
@@ -225,6 +226,67 @@ TEST_F(MergeTest, AutomaticMergeChecksWhenAFileFillsUp) {
   }
   EXPECT_GE(s.merges, 1u) << "no merge within 10 s of the first file filling up";
   for (int i = 0; i < 200; i++) ASSERT_EQ(Get("k" + std::to_string(i)), std::string(200, 'e'));
+}
+
+// A full file is not "small": with files smaller than merge_small_file_threshold (64 KiB
+// against 10 MiB here), an automatic merge still takes only the files with garbage, or every
+// merge would rewrite the whole store (and one runs each time a file fills up).
+TEST_F(MergeTest, AutomaticMergeLeavesFullFilesWithoutGarbageAlone) {
+  Options o;
+  o.max_file_size = 64 * 1024;
+  o.merge_check_interval_ms = 3600 * 1000;
+  ASSERT_OK(Open(o));
+  for (int i = 0; i < 400; i++) ASSERT_OK(db_->Put("stable" + std::to_string(i), std::string(200, 's')));
+  Stats s;
+  ASSERT_OK(db_->GetStats(&s));
+  std::vector<uint32_t> full;  // sealed, every record live
+  for (const FileStats& f : s.files) {
+    if (!f.active && f.dead_bytes == 0) full.push_back(f.file_id);
+  }
+  ASSERT_FALSE(full.empty());
+  for (int round = 0; round < 5; round++) {
+    for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round)));
+  }
+  for (int wait = 0; wait < 1000 && s.merges == 0; wait++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_OK(db_->GetStats(&s));
+  }
+  ASSERT_GE(s.merges, 1u);
+  for (uint32_t id : full) {
+    EXPECT_TRUE(std::any_of(s.files.begin(), s.files.end(),
+                            [id](const FileStats& f) { return f.file_id == id; }))
+        << "file " << id << " (full, no garbage) was merged";
+  }
+  for (int i = 0; i < 400; i++) ASSERT_EQ(Get("stable" + std::to_string(i)), std::string(200, 's'));
+}
+
+// A merge that fails (damage in an input, a full disk) is not tried again each time a file
+// fills up, only at the next interval: each try reads its inputs up to the damage again.
+TEST_F(MergeTest, AFailedAutomaticMergeWaitsForTheNextIntervalToTryAgain) {
+  Options o;
+  o.max_file_size = 64 * 1024;
+  o.merge_check_interval_ms = 3600 * 1000;
+  ASSERT_OK(Open(o));
+  for (int i = 0; i < 300; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'v')));
+  {  // a flipped byte in the first file, which the overwrites below make all garbage
+    std::fstream f(dir() + "/" + DataFiles(dir()).front(),
+                   std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(1000);
+    const char c = static_cast<char>(f.get());
+    f.seekp(1000);
+    f.put(static_cast<char>(c ^ 1));
+  }
+  // Files fill up for 2.5 s (one every 80 ms or so): each would bring a check forward.
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
+  for (int round = 0; std::chrono::steady_clock::now() < end; round++) {
+    for (int i = 0; i < 300; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round % 26)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  }
+  Stats s;
+  ASSERT_OK(db_->GetStats(&s));
+  EXPECT_EQ(s.merge_failures, 1u) << s.last_merge_error;
+  EXPECT_NE(s.last_merge_error.find("Corruption"), std::string::npos) << s.last_merge_error;
+  EXPECT_EQ(s.merges, 0u);
 }
 
 TEST_F(MergeTest, AutomaticMergeWaitsForItsWindow) {

@@ -109,9 +109,9 @@ struct Options {
   // file) and deletes the old ones, reclaiming the space of overwritten, deleted and expired
   // records. DB::Merge() merges everything on demand; with auto_merge a background thread
   // checks the triggers below every merge_check_interval_ms, and when a data file fills up
-  // (at most once a second), and merges the files that cross the thresholds. The defaults
-  // are Riak's; Riak checks only on the interval, which lets a burst of overwrites pile its
-  // dead records on the disk for minutes.
+  // (at most once a second; after a merge failed, only at the interval), and merges the files
+  // that cross the thresholds. The defaults are Riak's; Riak checks only on the interval,
+  // which lets a burst of overwrites pile its dead records on the disk for minutes.
 
   bool auto_merge = true;
   uint32_t merge_check_interval_ms = 3 * 60 * 1000;
@@ -128,7 +128,8 @@ struct Options {
   // any of these.
   double merge_threshold_fragmentation = 0.4;
   uint64_t merge_threshold_dead_bytes = 128ull << 20;
-  // Files smaller than this are merged too, so small files do not pile up.
+  // Files smaller than this are merged too, so small files do not pile up. A file of at
+  // least half max_file_size is never small, whatever this says.
   uint64_t merge_small_file_threshold = 10ull << 20;
 
   // Automatic merges run only from merge_window_start_hour to merge_window_end_hour (local

@@ -303,6 +303,8 @@ class DBImpl final : public DB {
   Status WriteHint(uint32_t id);
   void MaintenanceLoop();  // background thread: hints of sealed files, automatic merges
   bool AutoMergeDue(const std::vector<FileStats>& files) const;
+  // Merges the files the thresholds pick if the triggers call for a merge; OK if none is due.
+  Status AutoMergeIfDue();
   void Hook(std::string_view point) const {
     if (test_hook_) test_hook_(point);
   }

@@ -526,6 +526,25 @@ bool DBImpl::AutoMergeDue(const std::vector<FileStats>& files) const {
                  total_dead >= options_.merge_trigger_total_dead_bytes);
 }
 
+Status DBImpl::AutoMergeIfDue() {
+  std::vector<FileStats> files;
+  {
+    std::lock_guard wl(write_mu_);
+    if (!closed_) files = FileStatsList();
+  }
+  if (!AutoMergeDue(files)) return Status::OK();
+  const Options& o = options_;
+  // A full file is never small, whatever the two settings say: with max_file_size under
+  // merge_small_file_threshold every merge would otherwise rewrite the whole store.
+  const uint64_t small = std::min(o.merge_small_file_threshold, o.max_file_size / 2);
+  return MergeFiles([&o, small](const FileStats& fs) {
+    return (o.merge_threshold_fragmentation > 0 &&
+            fs.fragmentation() >= o.merge_threshold_fragmentation) ||
+           (o.merge_threshold_dead_bytes > 0 && fs.dead_bytes >= o.merge_threshold_dead_bytes) ||
+           fs.total_bytes < small;
+  });
+}
+
 void DBImpl::MaintenanceLoop() {
   using SteadyClock = std::chrono::steady_clock;
   const auto interval = std::chrono::milliseconds(options_.merge_check_interval_ms);
@@ -535,6 +554,10 @@ void DBImpl::MaintenanceLoop() {
   auto last_check = SteadyClock::now();
   auto next_interval = last_check + interval;
   auto next_check = next_interval;
+  // Set when an automatic merge failed (damage in an input, a full disk): until the next
+  // interval's check, files filling up bring no check forward, so that a merge that cannot
+  // succeed is not tried (reading its inputs again) every second.
+  bool failed = false;
   std::unique_lock l(maintenance_mu_);
   while (!stop_maintenance_) {
     maintenance_cv_.wait_until(l, next_check,
@@ -555,27 +578,15 @@ void DBImpl::MaintenanceLoop() {
     // checked then too (at most once a second), not only every interval, or a burst of
     // overwrites would pile dead records on the disk for the rest of an interval (minutes,
     // by default) at whatever rate it writes.
-    if (sealed && options_.auto_merge) next_check = std::min(next_check, last_check + after_seal);
+    if (sealed && options_.auto_merge && !failed) {
+      next_check = std::min(next_check, last_check + after_seal);
+    }
     const auto now = SteadyClock::now();
     if (stop_maintenance_ || now < next_check) continue;
     const bool whole_interval = now >= next_interval;
     l.unlock();
     if (whole_interval) ReapExpired();
-    std::vector<FileStats> files;
-    {
-      std::lock_guard wl(write_mu_);
-      if (!closed_) files = FileStatsList();
-    }
-    if (AutoMergeDue(files)) {
-      const Options& o = options_;
-      MergeFiles([&o](const FileStats& fs) {
-        return (o.merge_threshold_fragmentation > 0 &&
-                fs.fragmentation() >= o.merge_threshold_fragmentation) ||
-               (o.merge_threshold_dead_bytes > 0 &&
-                fs.dead_bytes >= o.merge_threshold_dead_bytes) ||
-               fs.total_bytes < o.merge_small_file_threshold;
-      });
-    }
+    failed = !AutoMergeIfDue().ok();
     l.lock();
     last_check = SteadyClock::now();
     if (whole_interval) next_interval = last_check + interval;
