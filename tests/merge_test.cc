@@ -48,6 +48,33 @@ class MergeTest : public DBTest {
     EXPECT_EQ(keys.size(), MergeWorkloadExpected().size());
   }
   engine::DBImpl* impl() { return static_cast<engine::DBImpl*>(db_.get()); }
+
+  // Automatic merges: 64 KiB files, checked every `interval_ms`.
+  static Options AutoMerging(uint32_t interval_ms) {
+    Options o;
+    o.max_file_size = 64 * 1024;
+    o.merge_check_interval_ms = interval_ms;
+    return o;
+  }
+  // Puts k0..k199, 200 bytes each, five times over ('a' to 'e'): files of mostly garbage.
+  void OverwriteFiveTimes() {
+    for (int round = 0; round < 5; round++) {
+      for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round)));
+    }
+  }
+  void ExpectOverwritten() {
+    for (int i = 0; i < 200; i++) ASSERT_EQ(Get("k" + std::to_string(i)), std::string(200, 'e'));
+  }
+  // The stats once a merge has run, or after 10 s.
+  Stats WaitForAMerge() {
+    Stats s;
+    for (int wait = 0; wait < 1000; wait++) {
+      EXPECT_OK(db_->GetStats(&s));
+      if (s.merges > 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return s;
+  }
 };
 
 TEST_F(MergeTest, MergeKeepsLiveDataAndDropsTheRest) {
@@ -191,51 +218,26 @@ TEST_F(MergeTest, ExpiredValueHidingAnOlderFileBecomesATombstone) {
 }
 
 TEST_F(MergeTest, AutomaticMergeRunsWhenAFileIsMostlyGarbage) {
-  Options o;
-  o.max_file_size = 64 * 1024;
-  o.merge_check_interval_ms = 20;
-  ASSERT_OK(Open(o));
-  for (int round = 0; round < 5; round++) {
-    for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round)));
-  }
-  Stats s;
-  for (int wait = 0; wait < 500; wait++) {
-    ASSERT_OK(db_->GetStats(&s));
-    if (s.merges > 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_GE(s.merges, 1u);
-  for (int i = 0; i < 200; i++) ASSERT_EQ(Get("k" + std::to_string(i)), std::string(200, 'e'));
+  ASSERT_OK(Open(AutoMerging(20)));
+  OverwriteFiveTimes();
+  EXPECT_GE(WaitForAMerge().merges, 1u);
+  ExpectOverwritten();
 }
 
 // The triggers are checked when a file fills up, not only every merge_check_interval_ms: a
 // burst of overwrites does not leave its dead records on the disk until the next interval.
 TEST_F(MergeTest, AutomaticMergeChecksWhenAFileFillsUp) {
-  Options o;
-  o.max_file_size = 64 * 1024;
-  o.merge_check_interval_ms = 3600 * 1000;  // an hour: only a file filling up brings a check
-  ASSERT_OK(Open(o));
-  for (int round = 0; round < 5; round++) {
-    for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round)));
-  }
-  Stats s;
-  for (int wait = 0; wait < 1000; wait++) {
-    ASSERT_OK(db_->GetStats(&s));
-    if (s.merges > 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_GE(s.merges, 1u) << "no merge within 10 s of the first file filling up";
-  for (int i = 0; i < 200; i++) ASSERT_EQ(Get("k" + std::to_string(i)), std::string(200, 'e'));
+  ASSERT_OK(Open(AutoMerging(3600 * 1000)));  // an hour: only a file filling up brings a check
+  OverwriteFiveTimes();
+  EXPECT_GE(WaitForAMerge().merges, 1u) << "no merge within 10 s of the first file filling up";
+  ExpectOverwritten();
 }
 
 // A full file is not "small": with files smaller than merge_small_file_threshold (64 KiB
 // against 10 MiB here), an automatic merge still takes only the files with garbage, or every
 // merge would rewrite the whole store (and one runs each time a file fills up).
 TEST_F(MergeTest, AutomaticMergeLeavesFullFilesWithoutGarbageAlone) {
-  Options o;
-  o.max_file_size = 64 * 1024;
-  o.merge_check_interval_ms = 3600 * 1000;
-  ASSERT_OK(Open(o));
+  ASSERT_OK(Open(AutoMerging(3600 * 1000)));
   for (int i = 0; i < 400; i++) ASSERT_OK(db_->Put("stable" + std::to_string(i), std::string(200, 's')));
   Stats s;
   ASSERT_OK(db_->GetStats(&s));
@@ -244,13 +246,8 @@ TEST_F(MergeTest, AutomaticMergeLeavesFullFilesWithoutGarbageAlone) {
     if (!f.active && f.dead_bytes == 0) full.push_back(f.file_id);
   }
   ASSERT_FALSE(full.empty());
-  for (int round = 0; round < 5; round++) {
-    for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round)));
-  }
-  for (int wait = 0; wait < 1000 && s.merges == 0; wait++) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_OK(db_->GetStats(&s));
-  }
+  OverwriteFiveTimes();
+  s = WaitForAMerge();
   ASSERT_GE(s.merges, 1u);
   for (uint32_t id : full) {
     EXPECT_TRUE(std::any_of(s.files.begin(), s.files.end(),
@@ -258,15 +255,13 @@ TEST_F(MergeTest, AutomaticMergeLeavesFullFilesWithoutGarbageAlone) {
         << "file " << id << " (full, no garbage) was merged";
   }
   for (int i = 0; i < 400; i++) ASSERT_EQ(Get("stable" + std::to_string(i)), std::string(200, 's'));
+  ExpectOverwritten();
 }
 
 // A merge that fails (damage in an input, a full disk) is not tried again each time a file
 // fills up, only at the next interval: each try reads its inputs up to the damage again.
 TEST_F(MergeTest, AFailedAutomaticMergeWaitsForTheNextIntervalToTryAgain) {
-  Options o;
-  o.max_file_size = 64 * 1024;
-  o.merge_check_interval_ms = 3600 * 1000;
-  ASSERT_OK(Open(o));
+  ASSERT_OK(Open(AutoMerging(3600 * 1000)));
   for (int i = 0; i < 300; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'v')));
   {  // a flipped byte in the first file, which the overwrites below make all garbage
     std::fstream f(dir() + "/" + DataFiles(dir()).front(),
@@ -290,9 +285,7 @@ TEST_F(MergeTest, AFailedAutomaticMergeWaitsForTheNextIntervalToTryAgain) {
 }
 
 TEST_F(MergeTest, AutomaticMergeWaitsForItsWindow) {
-  Options o;
-  o.max_file_size = 64 * 1024;
-  o.merge_check_interval_ms = 10;
+  Options o = AutoMerging(10);
   // A one-hour window that is not now.
   const std::time_t now = std::time(nullptr);
   std::tm tm;
@@ -300,9 +293,7 @@ TEST_F(MergeTest, AutomaticMergeWaitsForItsWindow) {
   o.merge_window_start_hour = (tm.tm_hour + 2) % 24;
   o.merge_window_end_hour = (tm.tm_hour + 3) % 24;
   ASSERT_OK(Open(o));
-  for (int round = 0; round < 5; round++) {
-    for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a')));
-  }
+  OverwriteFiveTimes();
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   Stats s;
   ASSERT_OK(db_->GetStats(&s));
