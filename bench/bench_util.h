@@ -32,6 +32,20 @@ inline std::unique_ptr<DB> OpenFresh(const std::string& dir) {
   return db;
 }
 
+// Bytes of the regular files under dir now. A file deleted while it is listed (a merge or a
+// compaction running meanwhile) counts as gone.
+inline uint64_t DirBytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    std::error_code file_ec;
+    if (!e.is_regular_file(file_ec)) continue;
+    const uint64_t size = e.file_size(file_ec);
+    if (!file_ec) total += size;
+  }
+  return total;
+}
+
 class Timer {
  public:
   Timer() : start_(std::chrono::steady_clock::now()) {}

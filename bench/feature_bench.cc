@@ -194,17 +194,6 @@ std::string MergeSection(const std::string& dir, size_t n) {
 
 // ---- space --------------------------------------------------------------------------------
 
-// Bytes of the files in dir now (a file a merge deletes meanwhile counts as gone).
-uint64_t DirBytes(const std::string& dir) {
-  uint64_t n = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
-    const uint64_t size = e.file_size(ec);
-    if (!ec) n += size;
-  }
-  return n;
-}
-
 std::string SpaceSection(const std::string& dir, size_t n, double seconds) {
   const std::string d = dir + "/space";
   std::filesystem::remove_all(d);

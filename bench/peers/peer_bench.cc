@@ -136,14 +136,6 @@ uint64_t ProcStatus(const char* field) {  // kB fields of /proc/self/status, in 
   return 0;
 }
 
-uint64_t DirBytes(const std::string& dir) {
-  uint64_t total = 0;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    if (e.is_regular_file()) total += e.file_size();
-  }
-  return total;
-}
-
 // Incompressible values, a different one for each key: slices of a 4 MiB random pool at
 // offsets that differ key to key (one value for every key would let LevelDB's and RocksDB's
 // block compression shrink the data, which the real workloads would not).
