@@ -1,205 +1,31 @@
 // bitcask-server as users meet it: started on a free loopback port, driven by the real
-// redis-cli and redis-benchmark (Debian's redis-tools), raw sockets for malformed input, and an
-// HTTP client for /metrics, /health and the JSON API. Every test starts its own server and
-// stops it.
+// redis-cli and redis-benchmark (Debian's redis-tools) and raw sockets for malformed input.
+// Every test starts its own server and stops it (tests/server_harness.h).
 
-#include <algorithm>
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
-#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "server_harness.h"
 #include "test_util.h"
-
-extern char** environ;
 
 namespace bitcask::test {
 namespace {
-
-// A bitcask-server child process on free ports.
-class ServerProcess {
- public:
-  // open_files: if not 0, the server runs with that limit on open files (soft and hard),
-  // through util-linux's prlimit.
-  ServerProcess(const std::string& dir, std::vector<std::string> extra = {},
-                unsigned open_files = 0) {
-    std::vector<std::string> args = {SERVER_PATH, "--dir", dir, "--port", "0", "--http-port", "0",
-                                     "--logfile", dir + ".log"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    if (open_files > 0) {
-      const std::string n = std::to_string(open_files);
-      args.insert(args.begin(), {"prlimit", "--nofile=" + n + ":" + n, "--"});
-    }
-    int out[2];
-    if (::pipe(out) != 0) std::abort();
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, out[0]);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const int rc = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(out[1]);
-    if (rc != 0) {
-      ::close(out[0]);
-      return;
-    }
-    // "bitcask-server ready on 127.0.0.1:PORT (http HTTP); ..."
-    FILE* f = ::fdopen(out[0], "r");
-    char line[512];
-    if (std::fgets(line, sizeof line, f) != nullptr) {
-      std::sscanf(std::strstr(line, "ready on ") ? std::strchr(std::strstr(line, "ready on "), ':') + 1 : "",
-                  "%d (http %d)", &port_, &http_port_);
-      ready_line_ = line;
-    }
-    std::fclose(f);
-  }
-  ~ServerProcess() { Stop(SIGKILL); }
-
-  bool ready() const { return port_ > 0; }
-  pid_t pid() const { return pid_; }
-  int port() const { return port_; }
-  int http_port() const { return http_port_; }
-
-  // Sends sig and waits; returns the exit status (-1 if already gone).
-  int Stop(int sig = SIGTERM) {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, sig);
-    return Wait();
-  }
-  // Waits for the process to end on its own (SHUTDOWN); up to 30 s.
-  int Wait() {
-    if (pid_ <= 0) return -1;
-    int status = 0;
-    for (int i = 0; i < 3000; i++) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-  int http_port_ = 0;
-  std::string ready_line_;
-};
-
-std::string Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return "popen failed";
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
-
-// redis-cli against the server; stdout (and stderr) of the call. args are shell words.
-std::string Cli(int port, const std::string& args) {
-  return Shell("redis-cli -p " + std::to_string(port) + " " + args + " 2>&1");
-}
-
-// A raw TCP connection, for what no well-behaved client sends.
-// A command as a client sends it: a RESP array of bulk strings.
-std::string Resp(std::initializer_list<std::string> args) {
-  std::string r = "*" + std::to_string(args.size()) + "\r\n";
-  for (const auto& a : args) r += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-  return r;
-}
-
-class RawConnection {
- public:
-  // Connects to the port on loopback; with connect_timeout_ms >= 0, gives up (ok() false)
-  // if the server has not taken the connection by then.
-  explicit RawConnection(int port, int connect_timeout_ms = -1) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const int flags = ::fcntl(fd_, F_GETFL);
-    if (connect_timeout_ms >= 0) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
-    bool connected = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    if (!connected && errno == EINPROGRESS) {
-      pollfd p{fd_, POLLOUT, 0};
-      int err = 0;
-      socklen_t len = sizeof err;
-      connected = ::poll(&p, 1, connect_timeout_ms) == 1 &&
-                  ::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-    }
-    if (!connected) {
-      ::close(fd_);
-      fd_ = -1;
-      return;
-    }
-    ::fcntl(fd_, F_SETFL, flags);
-  }
-  ~RawConnection() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-  void Send(const std::string& bytes) {
-    size_t off = 0;
-    while (off < bytes.size()) {
-      const ssize_t w = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (w <= 0) return;
-      off += size_t(w);
-    }
-  }
-  // Reads until `want` bytes arrived, the peer closed, or timeout_ms passed.
-  std::string Read(size_t want, int timeout_ms, bool* closed = nullptr) {
-    std::string out;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (out.size() < want) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            deadline - std::chrono::steady_clock::now()).count();
-      if (left <= 0) break;
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, int(left)) <= 0) break;
-      char buf[65536];
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        if (closed) *closed = true;
-        break;
-      }
-      out.append(buf, size_t(n));
-    }
-    return out;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -511,7 +337,8 @@ size_t CountLines(const std::string& text, const std::string& needle) {
 // retried at once, with a log line each (700k lines in 2 s and a busy core).
 TEST_F(ServerTest, FitsClientsToTheOpenFileLimit) {
   // HTTP connections left idle hold descriptors here: long enough for the whole test.
-  ServerProcess server(dir(), {"--io-threads", "1", "--http-idle-timeout", "30"},
+  ServerProcess server(dir(), {"--io-threads", "1", "--http-idle-timeout", "30", "--http-port",
+                                ServerProcess::kFreeHttpPort},
                        /*open_files=*/64);
   ASSERT_TRUE(server.ready());
   const std::string log_path = dir() + ".log";
@@ -559,7 +386,7 @@ TEST_F(ServerTest, FitsClientsToTheOpenFileLimit) {
 TEST_F(ServerTest, RefusesToStartWithTooFewOpenFiles) {
   const std::string out =
       Shell("prlimit --nofile=20:20 -- " SERVER_PATH " --dir " + dir() + " --port 0 "
-            "--http-port -1 --io-threads 1 2>&1; echo exit=$?");
+            "--http-port 0 --io-threads 1 2>&1; echo exit=$?");
   EXPECT_NE(out.find("the limit on open files (ulimit -n) is 20"), std::string::npos) << out;
   EXPECT_NE(out.find("exit=1"), std::string::npos) << out;
 }
@@ -576,7 +403,7 @@ TEST_F(ServerTest, RefusesADamagedStoreAndSaysHowToMendIt) {
   bytes[40] ^= 0x20;
   WriteFile(dir() + "/00000001.data", bytes);
   const std::string out = Shell(SERVER_PATH " --dir " + dir() +
-                                " --port 0 --http-port -1 2>&1; echo exit=$?");
+                                " --port 0 --http-port 0 2>&1; echo exit=$?");
   EXPECT_NE(out.find("Corruption: " + dir() + "/00000001.data offset"), std::string::npos) << out;
   EXPECT_NE(out.find("merge --salvage"), std::string::npos) << out;
   EXPECT_NE(out.find("exit=1"), std::string::npos) << out;
@@ -617,184 +444,10 @@ TEST_F(ServerTest, BusyPollSetting) {
   EXPECT_EQ(c.Read(expect.size(), 10000), expect);
 }
 
-TEST_F(ServerTest, HttpMetricsHealthAndDataApi) {
-  const std::string conf = tmp_.Sub("http.conf");
-  WriteFile(conf, "http-max-body-bytes 1000\n");
-  ServerProcess server(dir(), {"--config", conf});
-  ASSERT_TRUE(server.ready());
-  httplib::Client http("127.0.0.1", server.http_port());
-  auto r = http.Get("/health");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  EXPECT_NE(r->body.find("healthy"), std::string::npos);
-  r = http.Post("/put", R"({"key": "user", "value": {"name": "Alice", "tags": [1, 2]}})", "application/json");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200) << r->body;
-  r = http.Get("/get/user");
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, R"({"found":true,"key":"user","value":{"name":"Alice","tags":[1,2]}})");
-  EXPECT_EQ(Cli(server.port(), "GET user"), "{\"name\":\"Alice\",\"tags\":[1,2]}\n");
-  Cli(server.port(), "SET plain 'not json'");
-  EXPECT_EQ(http.Get("/get/plain")->body, R"({"found":true,"key":"plain","value":"not json"})");
-  r = http.Get("/get/missing");
-  EXPECT_EQ(r->status, 404);
-  EXPECT_EQ(r->body, R"({"found":false,"key":"missing","value":null})");
-  r = http.Post("/put", "{not json", "application/json");
-  EXPECT_EQ(r->status, 400);
-  EXPECT_NE(r->body.find("detail"), std::string::npos);
-  r = http.Post("/put", R"({"value": 1})", "application/json");
-  EXPECT_EQ(r->status, 400);
-  r = http.Post("/put", "{\"key\": \"big\", \"value\": \"" + std::string(2000, 'x') + "\"}", "application/json");
-  EXPECT_EQ(r->status, 413);
-  r = http.Post("/batch", R"({"data": {"a": 1, "b": "two"}})", "application/json");
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, R"({"count":2,"status":"success"})");
-  r = http.Get("/keys");
-  EXPECT_EQ(r->body, R"({"count":4,"keys":["a","b","plain","user"]})");
-  r = http.Delete("/delete/a");
-  EXPECT_EQ(r->status, 200);
-  r = http.Delete("/delete/a");
-  EXPECT_EQ(r->status, 404);
-  r = http.Get("/");
-  EXPECT_NE(r->body.find("\"keys_count\":3"), std::string::npos) << r->body;
-  r = http.Get("/metrics");
-  ASSERT_TRUE(r);
-  EXPECT_NE(r->body.find("bitcask_keys 3"), std::string::npos);
-  EXPECT_NE(r->body.find("bitcask_commands_total{command=\"get\"} 1"), std::string::npos);
-  EXPECT_NE(r->body.find("bitcask_connected_clients"), std::string::npos);
-  EXPECT_NE(r->body.find("# TYPE bitcask_command_duration_seconds summary"), std::string::npos);
-  r = http.Post("/clear", "", "application/json");
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(Cli(server.port(), "DBSIZE"), "0\n");
-}
-
-// The same commands against a real redis-server and against bitcask-server give the same
-// output through redis-cli, error texts included.
-// A real redis-server on a free port (Debian's redis-server package), killed on destruction.
-// Parses a RESP array of bulk strings (a null bulk string as "nil") at text[*at], moving
-// *at past it. False if the text does not hold all of it yet (or is not one).
-bool ParseBulkArray(const std::string& text, size_t* at, std::vector<std::string>* items) {
-  auto line = [&](size_t* pos, std::string* out) {
-    const size_t eol = text.find("\r\n", *pos);
-    if (eol == std::string::npos) return false;
-    out->assign(text, *pos, eol - *pos);
-    *pos = eol + 2;
-    return true;
-  };
-  size_t pos = *at;
-  std::string header;
-  if (!line(&pos, &header) || header.size() < 2 || header[0] != '*') return false;
-  items->clear();
-  for (long i = 0, n = std::stol(header.substr(1)); i < n; i++) {
-    std::string size;
-    if (!line(&pos, &size) || size.size() < 2 || size[0] != '$') return false;
-    const long len = std::stol(size.substr(1));
-    if (len < 0) {
-      items->push_back("nil");
-      continue;
-    }
-    if (text.size() < pos + size_t(len) + 2) return false;
-    items->push_back(text.substr(pos, size_t(len)));
-    pos += size_t(len) + 2;
-  }
-  *at = pos;
-  return true;
-}
-
-class RealRedis {
- public:
-  explicit RealRedis(const std::string& dir) {
-    for (int attempt = 0; attempt < 20 && port_ == 0; attempt++) {
-      const int port = 20000 + (::getpid() * 7 + attempt * 131) % 30000;
-      const std::string cmd = "redis-server --port " + std::to_string(port) +
-                              " --bind 127.0.0.1 --save '' --appendonly no --daemonize no "
-                              "--dir " + dir;
-      pid_ = ::fork();
-      if (pid_ == 0) {
-        ::execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
-        ::_exit(127);
-      }
-      for (int i = 0; i < 50; i++) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        if (Cli(port, "PING") == "PONG\n") {
-          port_ = port;
-          break;
-        }
-      }
-      if (port_ == 0) Stop();
-    }
-  }
-  ~RealRedis() { Stop(); }
-  int port() const { return port_; }
-
- private:
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
-// Runs the commands (one per line, redis-cli syntax) through redis-cli against a real Redis
-// and against bitcask-server, and expects the same output line for line.
-void ExpectRepliesLikeRedis(const TempDir& tmp, int ours, const std::vector<std::string>& commands) {
-  ASSERT_FALSE(Shell("command -v redis-server").empty())
-      << "redis-server is not installed (Debian: redis-server; scripts/install-deps installs it)";
-  RealRedis redis(tmp.path());
-  ASSERT_NE(redis.port(), 0) << "could not start redis-server";
-  std::string script;
-  for (const auto& c : commands) script += c + "\n";
-  WriteFile(tmp.Sub("cmds.txt"), script);
-  const std::string expected = Cli(redis.port(), "< " + tmp.Sub("cmds.txt"));
-  const std::string got = Cli(ours, "< " + tmp.Sub("cmds.txt"));
-  ASSERT_GE(std::count(expected.begin(), expected.end(), '\n'), long(commands.size()))
-      << "redis-server did not answer every command:\n" << expected;
-  // Compare line by line, to name the first command that differs.
-  std::istringstream e(expected), g(got);
-  std::string el, gl;
-  for (int line = 1; std::getline(e, el); line++) {
-    ASSERT_TRUE(std::getline(g, gl)) << "bitcask-server's output ends early at line " << line;
-    ASSERT_EQ(gl, el) << "line " << line << " of the replies differs\n--- redis:\n" << expected
-                      << "\n--- bitcask:\n" << got;
-  }
-}
 
 // What monitoring reads from INFO: redis-cli --stat shows keys, memory and clients (it printed
 // 0B of memory and a huge negative count of blocked clients when INFO lacked used_memory and
 // blocked_clients); the keyspace line counts keys with an expiry and their mean time left.
-TEST_F(ServerTest, HttpHealthAnswersWhileConnectionsSitIdle) {
-  ServerProcess server(dir());
-  ASSERT_TRUE(server.ready());
-  // A pool of clients kept open, a port scanner: each connection holds a worker while it
-  // waits for a request. The library's 8 workers, waiting 5 s each, held /health up for
-  // about 9 s behind 20 such connections (a health probe with a timeout fails).
-  std::vector<std::unique_ptr<RawConnection>> idle;
-  for (int i = 0; i < 20; i++) {
-    idle.push_back(std::make_unique<RawConnection>(server.http_port()));
-    ASSERT_TRUE(idle.back()->ok());
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // all accepted, all quiet
-  httplib::Client http("127.0.0.1", server.http_port());
-  http.set_connection_timeout(2, 0);
-  http.set_read_timeout(2, 0);
-  auto r = http.Get("/health");
-  ASSERT_TRUE(r) << "no answer to /health within 2 s behind 20 idle connections";
-  EXPECT_EQ(r->status, 200);
-  // A connection that stays quiet is closed after 2 s, and gives its worker back.
-  bool closed = false;
-  idle.front()->Read(1, 5000, &closed);
-  EXPECT_TRUE(closed) << "idle HTTP connection not closed";
-  // The time is a setting, of a second at least.
-  const std::string out = Shell(SERVER_PATH " --dir " + dir() +
-                                "-x --port 0 --http-idle-timeout 0 2>&1; echo exit=$?");
-  EXPECT_NE(out.find("--http-idle-timeout: 'http-idle-timeout' must be at least 1 second"),
-            std::string::npos)
-      << out;
-  EXPECT_NE(out.find("exit=2"), std::string::npos) << out;
-}
 
 TEST_F(ServerTest, InfoHasWhatMonitoringReads) {
   ServerProcess server(dir());

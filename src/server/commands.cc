@@ -13,6 +13,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "server/auth.h"
 #include "server/fd_limit.h"
 #include "server/glob.h"
 #include "server/resp.h"
@@ -168,8 +169,10 @@ void Quit(CommandContext& c) {
 }
 
 bool CheckPassword(CommandContext& c, std::string_view user, std::string_view password) {
-  const std::string pass = c.server.config().requirepass;
-  if (user != "default" || password != pass) {
+  if (!CredentialsValid(c.server.config(), user, password)) {
+    c.server.auth_failures++;
+    c.server.log().Log(Logger::kWarning, "authentication failed",
+                       {{"client", c.client.address}, {"user", std::string(user)}});
     Err(c, "WRONGPASS invalid username-password pair or user is disabled.");
     return false;
   }
@@ -1059,6 +1062,7 @@ void Info(CommandContext& c) {
                      for (size_t i = 0; i < srv.command_count(); i++) n += srv.command_stats(i).errors;
                      return n;
                    }()));
+    AppendInfoLine(&s, "acl_access_denied_auth", std::to_string(srv.auth_failures.load()));
     AppendInfoLine(&s, "bitcask_puts", std::to_string(st.puts));
     AppendInfoLine(&s, "bitcask_gets", std::to_string(st.gets));
     AppendInfoLine(&s, "bitcask_deletes", std::to_string(st.deletes));
@@ -1191,6 +1195,13 @@ const std::vector<ConfigParam>& ConfigParams() {
       {"bitcask-compression", false, [](const ServerConfig& c) { return c.compression; }, nullptr},
       {"http-port", false, [](const ServerConfig& c) { return std::to_string(c.http_port); },
        nullptr},
+      {"http-metrics-auth", true,
+       [](const ServerConfig& c) { return std::string(c.http_metrics_auth ? "yes" : "no"); },
+       [](ServerConfig* c, std::string_view v) {
+         if (v != "yes" && v != "no") return std::string("argument must be 'yes' or 'no'");
+         c->http_metrics_auth = v == "yes";
+         return std::string();
+       }},
       {"busy-poll-us", false, [](const ServerConfig& c) { return std::to_string(c.busy_poll_us); },
        nullptr},
   };

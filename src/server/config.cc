@@ -27,10 +27,19 @@ Status ApplySetting(const std::string& name, const std::string& value, ServerCon
   };
   if (name == "dir") c->dir = value;
   else if (name == "bind") c->bind = value;
-  else if (name == "port") return number(&c->port);
+  else if (name == "port") {
+    if (Status s = number(&c->port); !s.ok()) return s;
+    if (n > 65535) return Status::InvalidArgument("'port' must be between 0 and 65535");
+  }
   else if (name == "http-port") {
-    if (value == "-1") c->http_port = -1;
-    else return number(&c->http_port);
+    if (Status s = number(&c->http_port); !s.ok()) return s;
+    if (n > 65535) return Status::InvalidArgument("'http-port' must be between 0 and 65535");
+  }
+  else if (name == "http-metrics-auth") {
+    if (value != "yes" && value != "no") {
+      return Status::InvalidArgument("'http-metrics-auth' is yes or no, not '" + value + "'");
+    }
+    c->http_metrics_auth = value == "yes";
   }
   else if (name == "requirepass") c->requirepass = value;
   else if (name == "maxclients") return number(&c->maxclients);

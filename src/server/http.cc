@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "server/auth.h"
 #include "server/commands.h"
 
 namespace bitcask::server {
@@ -149,7 +150,39 @@ struct HttpServer::Impl {
   httplib::Server http;
   std::thread thread;
 
+  // With a password set, every endpoint but /health (and /metrics, unless
+  // http-metrics-auth is yes) answers 401 and does nothing without it.
+  httplib::Server::HandlerResponse Guard(const httplib::Request& req, httplib::Response& res) {
+    using Handled = httplib::Server::HandlerResponse;
+    const ServerConfig cfg = state->config();
+    if (!AuthRequired(cfg) || req.path == "/health" ||
+        (req.path == "/metrics" && !cfg.http_metrics_auth)) {
+      return Handled::Unhandled;
+    }
+    const std::optional<Credentials> given =
+        req.has_header("Authorization")
+            ? ParseAuthorizationHeader(req.get_header_value("Authorization"))
+            : std::nullopt;
+    if (given && CredentialsValid(cfg, given->user, given->password)) return Handled::Unhandled;
+    res.set_header("WWW-Authenticate", "Basic realm=\"bitcask-server\", charset=\"UTF-8\"");
+    if (!given) {
+      Problem(res, 401,
+              "authentication required: send the password as HTTP Basic credentials of the user "
+              "'default' (curl -u default:PASSWORD) or as 'Authorization: Bearer PASSWORD'");
+    } else {
+      state->auth_failures++;
+      log->Log(Logger::kWarning, "HTTP authentication failed",
+               {{"client", req.remote_addr + ":" + std::to_string(req.remote_port)},
+                {"user", given->user},
+                {"path", req.path}});
+      Problem(res, 401, "invalid username-password pair or user is disabled");
+    }
+    return Handled::Handled;
+  }
+
   void Routes() {
+    http.set_pre_routing_handler(
+        [this](const httplib::Request& req, httplib::Response& res) { return Guard(req, res); });
     DB& db = state->db();
     http.Get("/", [this, &db](const httplib::Request&, httplib::Response& res) {
       uint64_t n = 0;
@@ -298,17 +331,11 @@ Status HttpServer::Start() {
   impl_->http.set_read_timeout(idle, 0);
   impl_->http.set_keep_alive_timeout(idle);
   impl_->Routes();
-  int port = cfg.http_port;
-  if (port == 0) {
-    port = impl_->http.bind_to_any_port(cfg.bind);
-  } else if (!impl_->http.bind_to_port(cfg.bind, port)) {
-    port = -1;
-  }
-  if (port < 0) {
+  if (!impl_->http.bind_to_port(cfg.bind, cfg.http_port)) {
     return Status::IOError("HTTP listen on " + cfg.bind + ":" + std::to_string(cfg.http_port) +
                            " failed");
   }
-  impl_->state->bound_http_port = port;
+  impl_->state->bound_http_port = cfg.http_port;
   impl_->thread = std::thread([this] { impl_->http.listen_after_bind(); });
   return Status::OK();
 }

@@ -26,8 +26,9 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Listens on the configured bind address and http_port (0: any free port; see
-  // state->bound_http_port) and serves from its own threads.
+  // Listens on the configured bind address and http_port and serves from its own threads.
+  // With requirepass set, every endpoint but /health (and /metrics, unless
+  // http-metrics-auth) needs the password (server/auth.h).
   Status Start();
   void Stop();
 

@@ -38,8 +38,9 @@ int main(int argc, char** argv) {
   flag("dir", "Data directory (default: bitcask-data)");
   flag("port", "RESP port (default 6380; 0: any free port)");
   flag("bind", "Address to listen on (default 127.0.0.1)");
-  flag("http-port", "HTTP port for /metrics, /health and the JSON API (default 8380; 0: any; -1: off)");
-  flag("requirepass", "Password clients must AUTH with");
+  flag("http-port", "HTTP port for /metrics, /health and the JSON API (default 8380; 0: off)");
+  flag("requirepass", "Password clients must AUTH with (RESP) or send (HTTP: curl -u default:PASS)");
+  flag("http-metrics-auth", "yes: /metrics needs the password too (default no)");
   flag("maxclients", "Most connections at once (default 10000)");
   flag("timeout", "Close clients idle this many seconds (default 0: never)");
   flag("sync", "none | interval | always (default interval: fsync every sync-interval-ms)");
@@ -133,18 +134,20 @@ int main(int argc, char** argv) {
   Stats stats;
   db->GetStats(&stats);
   DB* store = db.get();
-  ServerState state(std::move(db), cfg);
+  ServerState state(std::move(db), cfg, &log);
   RespServer resp(&state, &log);
   if (Status s = resp.Start(); !s.ok()) {
     std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
     return 1;
   }
   HttpServer http(&state, &log);
-  if (cfg.http_port >= 0) {
+  if (cfg.http_port > 0) {
     if (Status s = http.Start(); !s.ok()) {
       std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
       return 1;
     }
+  } else {
+    log.Log(Logger::kNotice, "HTTP API off (http-port 0): no /metrics, /health or JSON API");
   }
   state.request_shutdown = [&resp] { resp.Stop(); };
   std::atomic<bool> exiting{false};
@@ -163,8 +166,10 @@ int main(int argc, char** argv) {
            {"dir", cfg.dir},
            {"keys", std::to_string(stats.live_keys)},
            {"open_ms", std::to_string(stats.open_micros / 1000)}});
-  std::printf("bitcask-server ready on %s:%d (http %d); connect with: redis-cli -p %d\n",
-              cfg.bind.c_str(), state.bound_port, state.bound_http_port, state.bound_port);
+  std::printf("bitcask-server ready on %s:%d (http %s); connect with: redis-cli -p %d\n",
+              cfg.bind.c_str(), state.bound_port,
+              state.bound_http_port > 0 ? std::to_string(state.bound_http_port).c_str() : "off",
+              state.bound_port);
   if (state.bound_http_port > 0) {
     std::printf("  metrics http://%s:%d/metrics  health http://%s:%d/health  "
                 "JSON API http://%s:%d/get/KEY (docs/SERVER.md)\n",

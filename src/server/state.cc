@@ -105,9 +105,10 @@ bool ScanCursors::Find(uint64_t cursor, std::string* last_key) {
   return true;
 }
 
-ServerState::ServerState(std::unique_ptr<DB> db, ServerConfig config)
+ServerState::ServerState(std::unique_ptr<DB> db, ServerConfig config, Logger* log)
     : start_unix_ms(NowUnixMillis()),
       db_(std::move(db)),
+      log_(log != nullptr ? log : &own_log_),
       config_(std::move(config)),
       command_stats_(AllCommands().size()) {}
 

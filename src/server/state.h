@@ -22,6 +22,7 @@
 
 #include "bitcask/db.h"
 #include "engine/histogram.h"
+#include "server/log.h"
 
 namespace bitcask::server {
 
@@ -30,8 +31,9 @@ struct ServerConfig {
   std::string dir = "bitcask-data";
   std::string bind = "127.0.0.1";
   int port = 6380;
-  int http_port = 8380;  // /metrics, /health, the JSON data API; 0: any free port; -1: none
+  int http_port = 8380;  // /metrics, /health, the JSON data API; 0: off
   std::string requirepass;
+  bool http_metrics_auth = false;  // /metrics needs the password too
   uint64_t maxclients = 10000;
   uint64_t timeout_seconds = 0;  // close idle clients; 0 = never
   uint64_t client_query_buffer_limit = 1ull << 30;
@@ -188,11 +190,13 @@ struct CommandStats {
 
 class ServerState {
  public:
-  ServerState(std::unique_ptr<DB> db, ServerConfig config);
+  // log: where the commands log (null: a Logger of the state's own, to stderr).
+  ServerState(std::unique_ptr<DB> db, ServerConfig config, Logger* log = nullptr);
   ~ServerState();  // waits for a background job
 
   DB& db() { return *db_; }
   KeyLocks& key_locks() { return key_locks_; }
+  Logger& log() { return *log_; }
   ScanCursors& cursors() { return cursors_; }
 
   // The configuration may change (CONFIG SET); read it through a copy.
@@ -213,6 +217,7 @@ class ServerState {
   Counter keyspace_hits;
   Counter keyspace_misses;
   std::atomic<uint64_t> protocol_errors{0};
+  std::atomic<uint64_t> auth_failures{0};  // AUTH, HELLO AUTH and HTTP with wrong credentials
   std::atomic<uint64_t> next_client_id{1};
   std::atomic<uint64_t> last_save_unix{0};
   const int64_t start_unix_ms;
@@ -229,6 +234,8 @@ class ServerState {
 
  private:
   std::unique_ptr<DB> db_;
+  Logger own_log_;
+  Logger* log_;
   mutable std::mutex config_mu_;
   ServerConfig config_;
   std::atomic<uint64_t> config_version_{0};
