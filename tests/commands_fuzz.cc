@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "bitcask/db.h"
-#include "server/commands.h"
+#include "server/dispatch.h"
 #include "server/resp.h"
 #include "server/state.h"
 

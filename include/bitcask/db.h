@@ -35,6 +35,12 @@ inline constexpr size_t kMaxKeySize = 65535;
 // Largest value, in bytes (1 GiB). Larger values get InvalidArgument.
 inline constexpr size_t kMaxValueSize = size_t{1} << 30;
 
+// InvalidArgument naming the key if it is longer than kMaxKeySize, or its value longer than
+// kMaxValueSize: the checks every write makes, for code that gathers writes before it makes
+// them (a transaction that commits as one batch).
+Status ValidateKey(std::string_view key);
+Status ValidateValue(std::string_view key, std::string_view value);
+
 // Bounds for NewIterator. Empty strings mean unbounded.
 struct IteratorOptions {
   std::string lower_bound;  // inclusive

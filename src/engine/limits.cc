@@ -32,3 +32,12 @@ Status ValueTooLong(std::string_view key, std::string_view value) {
 }
 
 }  // namespace bitcask::engine
+
+namespace bitcask {
+
+Status ValidateKey(std::string_view key) { return engine::ValidateKey(key); }
+Status ValidateValue(std::string_view key, std::string_view value) {
+  return engine::ValidateValue(key, value);
+}
+
+}  // namespace bitcask

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "server/auth.h"
-#include "server/commands.h"
+#include "server/dispatch.h"
 
 namespace bitcask::server {
 
@@ -279,15 +279,11 @@ struct HttpServer::Impl {
       if (!it->status().ok()) return Problem(res, 500, it->status().ToString());
       Reply(res, 200, json{{"keys", keys}, {"count", keys.size()}});
     });
-    http.Post("/clear", [this, &db](const httplib::Request&, httplib::Response& res) {
-      std::vector<std::string> keys;
-      Status s = db.Keys(&keys);
-      WriteBatch batch;
-      for (const auto& k : keys) batch.Delete(k);
-      if (s.ok()) s = db.Write(batch);
-      if (!s.ok()) return Problem(res, 500, s.ToString());
-      state->key_locks().TouchAll();  // every watched key counts as written
-      state->StartBackground("merge after clear", [&db] { return db.Merge(); });
+    // The same as FLUSHDB.
+    http.Post("/clear", [this](const httplib::Request&, httplib::Response& res) {
+      if (Status s = FlushKeyspace(*state, state->keyspace()); !s.ok()) {
+        return Problem(res, 500, s.ToString());
+      }
       Reply(res, 200, json{{"status", "success"}, {"message", "Database cleared"}});
     });
     http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {

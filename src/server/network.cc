@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "server/commands.h"
+#include "server/dispatch.h"
 #include "server/resp.h"
 
 namespace bitcask::server {

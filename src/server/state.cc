@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "engine/hash.h"
-#include "server/commands.h"
+#include "server/dispatch.h"
 
 namespace bitcask::server {
 
@@ -108,6 +108,7 @@ bool ScanCursors::Find(uint64_t cursor, std::string* last_key) {
 ServerState::ServerState(std::unique_ptr<DB> db, ServerConfig config, Logger* log)
     : start_unix_ms(NowUnixMillis()),
       db_(std::move(db)),
+      keyspace_(db_.get()),
       log_(log != nullptr ? log : &own_log_),
       config_(std::move(config)),
       command_stats_(AllCommands().size()) {}

@@ -22,6 +22,7 @@
 
 #include "bitcask/db.h"
 #include "engine/histogram.h"
+#include "server/keyspace.h"
 #include "server/log.h"
 
 namespace bitcask::server {
@@ -195,6 +196,8 @@ class ServerState {
   ~ServerState();  // waits for a background job
 
   DB& db() { return *db_; }
+  // The store as the data commands see it.
+  Keyspace& keyspace() { return keyspace_; }
   KeyLocks& key_locks() { return key_locks_; }
   Logger& log() { return *log_; }
   ScanCursors& cursors() { return cursors_; }
@@ -234,6 +237,7 @@ class ServerState {
 
  private:
   std::unique_ptr<DB> db_;
+  StoreKeyspace keyspace_;
   Logger own_log_;
   Logger* log_;
   mutable std::mutex config_mu_;

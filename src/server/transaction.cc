@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include "engine/limits.h"
 
 namespace bitcask::server {
 
@@ -42,8 +41,8 @@ void TransactionView::Erase(std::string_view key) {
 
 Status TransactionView::Put(std::string_view key, std::string_view value,
                             const WriteOptions& options) {
-  if (Status s = engine::ValidateKey(key); !s.ok()) return s;
-  if (Status s = engine::ValidateValue(key, value); !s.ok()) return s;
+  if (Status s = ValidateKey(key); !s.ok()) return s;
+  if (Status s = ValidateValue(key, value); !s.ok()) return s;
   sync_ |= options.sync;
   Set(key, value, ExpiryOf(options));
   return Status::OK();
@@ -62,11 +61,11 @@ Status TransactionView::Write(const WriteBatch& batch, const WriteOptions& optio
   struct Checker : WriteBatch::Handler {
     Status status;
     void Put(std::string_view k, std::string_view v, uint64_t) override {
-      if (status.ok()) status = engine::ValidateKey(k);
-      if (status.ok()) status = engine::ValidateValue(k, v);
+      if (status.ok()) status = ValidateKey(k);
+      if (status.ok()) status = ValidateValue(k, v);
     }
     void Delete(std::string_view k) override {
-      if (status.ok()) status = engine::ValidateKey(k);
+      if (status.ok()) status = ValidateKey(k);
     }
   } checker;
   batch.Iterate(&checker);
@@ -84,7 +83,7 @@ Status TransactionView::Write(const WriteBatch& batch, const WriteOptions& optio
   return Status::OK();
 }
 
-Status TransactionView::Update(std::string_view key, const UpdateFn& update,
+Status TransactionView::Update(std::string_view key, const DB::UpdateFn& update,
                                const WriteOptions& options) {
   std::string current;
   uint64_t expiry = 0;
@@ -93,13 +92,13 @@ Status TransactionView::Update(std::string_view key, const UpdateFn& update,
   if (s.IsNotFound()) expiry = 0;
   std::string next;
   switch (update(s.ok() ? &current : nullptr, &expiry, &next)) {
-    case UpdateAction::kKeep:
+    case DB::UpdateAction::kKeep:
       return Status::OK();
-    case UpdateAction::kPut:
-      if (Status v = engine::ValidateValue(key, next); !v.ok()) return v;
+    case DB::UpdateAction::kPut:
+      if (Status v = ValidateValue(key, next); !v.ok()) return v;
       Set(key, next, expiry);
       break;
-    case UpdateAction::kDelete:
+    case DB::UpdateAction::kDelete:
       if (s.IsNotFound()) return Status::OK();  // nothing to remove, nothing written
       Erase(key);
       break;
@@ -111,10 +110,6 @@ Status TransactionView::Update(std::string_view key, const UpdateFn& update,
 Status TransactionView::Sync() {
   sync_ = true;  // what the transaction writes is flushed when it commits
   return base_->Sync();
-}
-
-Status TransactionView::Close() {
-  return Status::NotSupported("a transaction cannot close the store");
 }
 
 Status TransactionView::Commit() {
@@ -166,7 +161,7 @@ Status TransactionView::Get(std::string_view key, std::string* value) {
   return GetWithExpiry(key, value, nullptr);
 }
 
-Status TransactionView::GetView(std::string_view key, ValueReader read, void* arg) {
+Status TransactionView::GetView(std::string_view key, DB::ValueReader read, void* arg) {
   const Entry* e = Find(key);
   if (e == nullptr) return base_->GetView(key, read, arg);
   if (!Live(*e, NowMs())) return Status::NotFound();
@@ -181,7 +176,7 @@ void TransactionView::MultiGet(std::span<const std::string_view> keys,
 }
 
 Status TransactionView::Contains(std::string_view key) {
-  if (Status s = engine::ValidateKey(key); !s.ok()) return s;
+  if (Status s = ValidateKey(key); !s.ok()) return s;
   const Entry* e = Find(key);
   if (e == nullptr) return base_->Contains(key);
   return Live(*e, NowMs()) ? Status::OK() : Status::NotFound();

@@ -20,36 +20,36 @@
 #include <vector>
 
 #include "bitcask/db.h"
+#include "server/keyspace.h"
 
 namespace bitcask::server {
 
-class TransactionView final : public DB {
+class TransactionView final : public Keyspace {
  public:
-  explicit TransactionView(DB* base) : base_(base) {}
+  explicit TransactionView(Keyspace* base) : base_(base) {}
 
   // Writes every put and delete made through this view in one batch (synced if a write or
   // a Sync asked for it). On an error nothing of the transaction is in the store.
   Status Commit();
   // Calls fn with each key written through this view (for WATCH versions).
   void ForEachWrittenKey(const std::function<void(std::string_view)>& fn) const;
-  // Runs fn once Commit has written the batch (not at all if it fails): what a command does
-  // beside its writes that must follow them (FLUSHDB's merge).
-  void AfterCommit(std::function<void()> fn) { after_commit_.push_back(std::move(fn)); }
+  // Runs fn once Commit has written the batch (not at all if it fails).
+  void AfterCommit(std::function<void()> fn) override { after_commit_.push_back(std::move(fn)); }
 
   // Writes: kept here; keys and values over the limits fail now, as the store's would.
   Status Put(std::string_view key, std::string_view value,
              const WriteOptions& options = {}) override;
   Status Delete(std::string_view key, const WriteOptions& options = {}) override;
   Status Write(const WriteBatch& batch, const WriteOptions& options = {}) override;
-  Status Update(std::string_view key, const UpdateFn& update,
+  Status Update(std::string_view key, const DB::UpdateFn& update,
                 const WriteOptions& options = {}) override;
+  // Makes Commit sync, and flushes the store now.
+  Status Sync() override;
 
   // Reads: this transaction's writes, then the store.
-  using DB::GetView;   // the overloads the overrides below would hide
-  using DB::MultiGet;
-  using DB::Check;
+  using Keyspace::GetView;  // the overload the override below would hide
   Status Get(std::string_view key, std::string* value) override;
-  Status GetView(std::string_view key, ValueReader read, void* arg) override;
+  Status GetView(std::string_view key, DB::ValueReader read, void* arg) override;
   Status GetWithExpiry(std::string_view key, std::string* value, uint64_t* expire_at_ms) override;
   void MultiGet(std::span<const std::string_view> keys, std::span<std::string> values,
                 std::span<Status> statuses) override;
@@ -57,19 +57,6 @@ class TransactionView final : public DB {
   std::unique_ptr<Iterator> NewIterator(const IteratorOptions& options = {}) override;
   Status Keys(std::vector<std::string>* keys, std::string_view prefix = {}) override;
   Status Count(uint64_t* n) override;
-
-  // The store's own: Sync also makes Commit sync; Close is refused.
-  void Prefetch(std::span<const std::string_view> keys) override { base_->Prefetch(keys); }
-  Status Sync() override;
-  Status Merge() override { return base_->Merge(); }
-  Status Close() override;
-  Status GetStats(Stats* stats) override { return base_->GetStats(stats); }
-  Status Check(CheckReport* report, const CheckProgress& progress) override {
-    return base_->Check(report, progress);
-  }
-  Status Checkpoint(const std::string& dir) override {
-    return Status::NotSupported("a checkpoint of " + dir + " from inside a transaction");
-  }
 
   // A written key as the transaction left it.
   struct Entry {
@@ -88,7 +75,7 @@ class TransactionView final : public DB {
   void Set(std::string_view key, std::string_view value, uint64_t expire_at_ms);
   void Erase(std::string_view key);
 
-  DB* base_;
+  Keyspace* base_;
   std::map<std::string, Entry, std::less<>> writes_;
   bool sync_ = false;
   std::vector<std::function<void()>> after_commit_;

@@ -1,0 +1,162 @@
+#include "server/dispatch.h"
+
+#include <cctype>
+#include <chrono>
+#include <unordered_map>
+
+namespace bitcask::server {
+
+const std::vector<CommandSpec>& AllCommands() {
+  static const std::vector<CommandSpec> table = [] {
+    std::vector<CommandSpec> all;
+    for (auto family : {ServerCommands, InfoCommands, ConfigCommands, StringCommands, KeyCommands,
+                        MultiCommands}) {
+      const std::span<const CommandSpec> rows = family();
+      all.insert(all.end(), rows.begin(), rows.end());
+    }
+    return all;
+  }();
+  return table;
+}
+
+void AddCommandKeys(const CommandSpec& spec, const Args& args,
+                    std::vector<std::string_view>* keys) {
+  if (spec.first_key <= 0) return;
+  const int last = spec.last_key < 0 ? int(args.size()) + spec.last_key : spec.last_key;
+  for (int i = spec.first_key; i <= last && i < int(args.size()); i += spec.key_step) {
+    keys->push_back(args[size_t(i)]);
+  }
+}
+
+int FindCommand(std::string_view name) {
+  static const std::unordered_map<std::string_view, int> by_name = [] {
+    std::unordered_map<std::string_view, int> m;
+    const auto& table = AllCommands();
+    for (size_t i = 0; i < table.size(); i++) m.emplace(table[i].name, static_cast<int>(i));
+    return m;
+  }();
+  char lower[32];
+  if (name.size() > sizeof lower) return -1;  // longer than any command name
+  for (size_t i = 0; i < name.size(); i++) {
+    lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+  }
+  auto it = by_name.find(std::string_view(lower, name.size()));
+  return it == by_name.end() ? -1 : it->second;
+}
+
+bool IsPlainGet(const Client& client, const Args& args) {
+  return args.size() == 2 && client.authenticated && !client.tx.active && args[0].size() == 3 &&
+         (args[0][0] | 0x20) == 'g' && (args[0][1] | 0x20) == 'e' && (args[0][2] | 0x20) == 't';
+}
+
+void DispatchGets(ServerState& server, std::span<const std::string_view> keys, std::string* out) {
+  static const size_t get_index = static_cast<size_t>(FindCommand("get"));
+  const size_t n = keys.size();
+  server.total_commands.Add(n);
+  thread_local std::vector<std::string> values;
+  thread_local std::vector<Status> statuses;
+  if (values.size() < n) {
+    values.resize(n);
+    statuses.resize(n);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  server.db().MultiGet(keys, std::span(values).first(n), std::span(statuses).first(n));
+  ReplyValues(server, std::span(statuses).first(n), std::span(values).first(n), out);
+  const uint64_t ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  CommandStats& cs = server.command_stats(get_index);
+  cs.calls.Add(n);
+  cs.nanos.Add(ns);
+  for (size_t i = 0; i < n; i++) {
+    cs.latency.Record(ns / n);  // each GET is counted at the batch's average
+    if (!statuses[i].ok() && !statuses[i].IsNotFound()) cs.errors.Add(1);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (values[i].capacity() > 64 * 1024) std::string().swap(values[i]);  // keep no large value
+  }
+}
+
+namespace {
+
+// A command refused inside MULTI makes EXEC discard the transaction, as in Redis.
+void FailTransaction(Client& client) {
+  if (client.tx.active) client.tx.failed = true;
+}
+
+void Queue(ServerState& server, Client& client, const Args& args, std::string* out) {
+  size_t bytes = 0;
+  for (std::string_view a : args) bytes += a.size() + 16;
+  if (client.tx.queued_bytes + bytes > server.config().client_query_buffer_limit) {
+    client.tx.failed = true;
+    return reply::Error(out, "ERR the transaction is larger than client-query-buffer-limit");
+  }
+  client.tx.queued_bytes += bytes;
+  client.tx.queued.emplace_back(args.begin(), args.end());
+  reply::Simple(out, "QUEUED");
+}
+
+// Runs one command on ks.
+void Run(ServerState& server, Client& client, Keyspace& ks, bool in_exec, const Args& args,
+         std::string* out) {
+  if (args.empty()) return;
+  server.total_commands++;
+  const int idx = FindCommand(args[0]);
+  if (idx < 0) {
+    FailTransaction(client);
+    std::string msg = "ERR unknown command '" + std::string(args[0].substr(0, 128)) +
+                      "', with args beginning with: ";
+    for (size_t i = 1; i < args.size() && msg.size() < 512; i++) {
+      msg += "'" + std::string(args[i].substr(0, 128)) + "' ";
+    }
+    for (char& ch : msg) {
+      if (ch == '\r' || ch == '\n') ch = ' ';
+    }
+    return reply::Error(out, msg);
+  }
+  const CommandSpec& spec = AllCommands()[size_t(idx)];
+  CommandContext ctx{server, client, ks, args, out, in_exec};
+  CommandStats& cs = server.command_stats(size_t(idx));
+  if ((spec.arity > 0 && int(args.size()) != spec.arity) ||
+      (spec.arity < 0 && int(args.size()) < -spec.arity)) {
+    cs.rejected.Add(1);
+    FailTransaction(client);
+    return WrongArgs(ctx);
+  }
+  if (!client.authenticated && !(spec.flags & kCmdNoAuth)) {
+    cs.rejected.Add(1);
+    FailTransaction(client);
+    return reply::Error(out, "NOAUTH Authentication required.");
+  }
+  if (client.tx.active && !(spec.flags & kCmdNoQueue)) {
+    if (spec.flags & kCmdNoMulti) {
+      cs.rejected.Add(1);
+      FailTransaction(client);
+      return reply::Error(out, "ERR Command not allowed inside a transaction");
+    }
+    return Queue(server, client, args, out);
+  }
+  const size_t before = out->size();
+  const auto t0 = std::chrono::steady_clock::now();
+  spec.handler(ctx);
+  const uint64_t ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+  cs.calls.Add(1);
+  cs.nanos.Add(ns);
+  cs.latency.Record(ns);
+  if (out->size() > before && (*out)[before] == '-') cs.errors.Add(1);
+}
+
+}  // namespace
+
+void Dispatch(ServerState& server, Client& client, const Args& args, std::string* out) {
+  Run(server, client, server.keyspace(), /*in_exec=*/false, args, out);
+}
+
+void DispatchInExec(ServerState& server, Client& client, Keyspace& view, const Args& args,
+                    std::string* out) {
+  Run(server, client, view, /*in_exec=*/true, args, out);
+}
+
+}  // namespace bitcask::server
