@@ -4,7 +4,7 @@
     python3 bench/server_bench.py [--server build/bitcask-server] [--runs 3] [--out FILE]
 
 Both servers run in the same durability class: redis-server with `appendonly yes` and
-`appendfsync everysec`, bitcask-server with `--sync interval` (fsync every second, its
+`appendfsync everysec`, bitcask-server with `--appendfsync everysec` (fsync every second, its
 default). Each line is redis-benchmark with 50 clients, 100-byte values over 100k random keys,
 without and with `-P 16` pipelining. The servers take turns test by test, and the table
 reports the median requests/s of the runs and the ratio bitcask / redis (above 1: bitcask
@@ -120,7 +120,7 @@ def main():
         name = f"bitcask-server --io-threads {n or os.cpu_count()}"
         port = free_port()
         bargv = [args.server, "--dir", os.path.join(work, f"bitcask-{n}"), "--port", str(port),
-                 "--http-port", "-1", "--sync", "interval", "--logfile", os.path.join(work, f"bitcask-{n}.log")]
+                 "--http-port", "0", "--appendfsync", "everysec", "--logfile", os.path.join(work, f"bitcask-{n}.log")]
         if n:
             bargv += ["--io-threads", str(n)]
         servers.append(Server(name, bargv, port))
@@ -169,7 +169,7 @@ def main():
         f"{args.pipelined_requests} with `-P 16`; MSET sets 10 keys per request. "
         f"Median of {args.runs} runs; the servers take turns test by test. redis-benchmark runs on the same machine.  ",
         "Durability: redis-server `--appendonly yes --appendfsync everysec`; bitcask-server "
-        "`--sync interval` (fsync once a second).",
+        "`--appendfsync everysec` (fsync once a second).",
         "",
     ]
     for name in bitcasks:

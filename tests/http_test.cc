@@ -98,7 +98,7 @@ TEST_F(HttpTest, HttpHealthAnswersWhileConnectionsSitIdle) {
   // The time is a setting, of a second at least.
   const std::string out = Shell(SERVER_PATH " --dir " + dir() +
                                 "-x --port 0 --http-idle-timeout 0 2>&1; echo exit=$?");
-  EXPECT_NE(out.find("--http-idle-timeout: 'http-idle-timeout' must be at least 1 second"),
+  EXPECT_NE(out.find("--http-idle-timeout: 'http-idle-timeout' must be between 1 and 86400 inclusive, not '0'"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("exit=2"), std::string::npos) << out;

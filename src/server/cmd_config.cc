@@ -1,157 +1,101 @@
-// CONFIG GET / SET / RESETSTAT / REWRITE (Redis's config.c).
+// CONFIG GET / SET / RESETSTAT / REWRITE (Redis's config.c), over the settings table
+// (server/settings.h).
 
 #include "server/command.h"
 
 #include <algorithm>
+#include <set>
 
-#include "server/fd_limit.h"
 #include "server/glob.h"
+#include "server/settings.h"
 
 namespace bitcask::server {
 
 namespace {
 
-// CONFIG GET pattern... / CONFIG SET name value... / CONFIG RESETSTAT.
-struct ConfigParam {
-  const char* name;
-  bool mutable_at_runtime;
-  std::string (*get)(const ServerConfig&);
-  // Returns an error text, or empty on success.
-  std::string (*set)(ServerConfig*, std::string_view);
-};
-
-std::string SetUint(uint64_t* field, std::string_view v) {
-  uint64_t n;
-  if (!ParseUint(v, &n)) return "argument couldn't be parsed into an integer";
-  *field = n;
-  return "";
+// CONFIG GET pattern...: every setting a pattern matches, once, in the table's order.
+void ConfigGet(CommandContext& c) {
+  const ServerConfig cfg = c.server.config();
+  std::vector<const Setting*> found;
+  for (const Setting& s : Settings()) {
+    for (size_t i = 2; i < c.args.size(); i++) {
+      if (GlobMatch(Lower(c.args[i]), s.name)) {
+        found.push_back(&s);
+        break;
+      }
+    }
+  }
+  reply::ArrayHeader(c.out, found.size() * 2);
+  for (const Setting* s : found) {
+    reply::Bulk(c.out, s->name);
+    reply::Bulk(c.out, FormatSetting(*s, cfg));
+  }
 }
 
-const std::vector<ConfigParam>& ConfigParams() {
-  static const std::vector<ConfigParam> params = {
-      {"port", false, [](const ServerConfig& c) { return std::to_string(c.port); }, nullptr},
-      {"bind", false, [](const ServerConfig& c) { return c.bind; }, nullptr},
-      {"dir", false, [](const ServerConfig& c) { return c.dir; }, nullptr},
-      {"databases", false, [](const ServerConfig&) { return std::string("1"); }, nullptr},
-      {"appendonly", false, [](const ServerConfig&) { return std::string("yes"); }, nullptr},
-      {"appendfsync", false,
-       [](const ServerConfig& c) {
-         return std::string(c.sync == "always" ? "always" : c.sync == "interval" ? "everysec" : "no");
-       },
-       nullptr},
-      {"save", false, [](const ServerConfig&) { return std::string(); }, nullptr},
-      {"requirepass", true, [](const ServerConfig& c) { return c.requirepass; },
-       [](ServerConfig* c, std::string_view v) {
-         c->requirepass = v;
-         return std::string();
-       }},
-      {"maxclients", true, [](const ServerConfig& c) { return std::to_string(c.maxclients); },
-       [](ServerConfig* c, std::string_view v) {
-         uint64_t n;
-         if (!ParseUint(v, &n)) return std::string("argument couldn't be parsed into an integer");
-         // Raises the limit on open files to fit them, as at start-up (Redis's message).
-         const ClientRoom room = MakeRoomForClients(n, ReservedDescriptors(EventLoops(*c)));
-         if (room.clients < n) {
-           return "The operating system is not able to handle the specified number of "
-                  "clients, try with " + std::to_string(room.clients) +
-                  " (the limit on open files, ulimit -n, is " +
-                  std::to_string(room.open_files) + ")";
-         }
-         c->maxclients = n;
-         return std::string();
-       }},
-      {"timeout", true, [](const ServerConfig& c) { return std::to_string(c.timeout_seconds); },
-       [](ServerConfig* c, std::string_view v) { return SetUint(&c->timeout_seconds, v); }},
-      {"proto-max-bulk-len", true,
-       [](const ServerConfig& c) { return std::to_string(c.proto_max_bulk_len); },
-       [](ServerConfig* c, std::string_view v) { return SetUint(&c->proto_max_bulk_len, v); }},
-      {"client-query-buffer-limit", true,
-       [](const ServerConfig& c) { return std::to_string(c.client_query_buffer_limit); },
-       [](ServerConfig* c, std::string_view v) { return SetUint(&c->client_query_buffer_limit, v); }},
-      {"loglevel", true, [](const ServerConfig& c) { return c.loglevel; },
-       [](ServerConfig* c, std::string_view v) {
-         if (v != "debug" && v != "verbose" && v != "notice" && v != "warning") {
-           return std::string("argument(s) must be one of: debug, verbose, notice, warning");
-         }
-         c->loglevel = v;
-         return std::string();
-       }},
-      {"bitcask-sync", false, [](const ServerConfig& c) { return c.sync; }, nullptr},
-      {"bitcask-sync-interval-ms", false,
-       [](const ServerConfig& c) { return std::to_string(c.sync_interval_ms); }, nullptr},
-      {"bitcask-max-file-size", false,
-       [](const ServerConfig& c) { return std::to_string(c.max_file_size); }, nullptr},
-      {"bitcask-compression", false, [](const ServerConfig& c) { return c.compression; }, nullptr},
-      {"http-port", false, [](const ServerConfig& c) { return std::to_string(c.http_port); },
-       nullptr},
-      {"http-metrics-auth", true,
-       [](const ServerConfig& c) { return std::string(c.http_metrics_auth ? "yes" : "no"); },
-       [](ServerConfig* c, std::string_view v) {
-         if (v != "yes" && v != "no") return std::string("argument must be 'yes' or 'no'");
-         c->http_metrics_auth = v == "yes";
-         return std::string();
-       }},
-      {"busy-poll-us", false, [](const ServerConfig& c) { return std::to_string(c.busy_poll_us); },
-       nullptr},
+// CONFIG SET name value [name value ...]: all or nothing, as Redis: every value is checked
+// and every change applied (raising the limit on open files, say) before any is stored.
+void ConfigSet(CommandContext& c) {
+  ServerConfig next = c.server.config();
+  std::set<const Setting*> named;
+  auto failed = [&](const Setting& s, const std::string& why) {
+    Err(c, "ERR CONFIG SET failed (possibly related to argument '" + std::string(s.name) +
+               "') - " + why);
   };
-  return params;
+  for (size_t i = 2; i < c.args.size(); i += 2) {
+    const Setting* s = FindSetting(c.args[i]);
+    if (s == nullptr) {
+      return Err(c, "ERR Unknown option or number of arguments for CONFIG SET - '" +
+                        std::string(c.args[i].substr(0, 128)) + "'");
+    }
+    if (!named.insert(s).second) return failed(*s, "duplicate parameter");
+    if (!(s->flags & kSettingMutable)) return failed(*s, "can't set immutable config");
+    if (std::string why = ParseSetting(*s, c.args[i + 1], &next); !why.empty()) {
+      return failed(*s, "argument " + why);
+    }
+  }
+  for (const Setting* s : named) {
+    if (s->apply == nullptr) continue;
+    if (std::string why = s->apply(c.server, next); !why.empty()) return failed(*s, why);
+  }
+  c.server.UpdateConfig([&](ServerConfig* cfg) { *cfg = next; });
+  Ok(c);
+}
+
+void ConfigResetStat(CommandContext& c) {
+  for (size_t i = 0; i < c.server.command_count(); i++) {
+    CommandStats& cs = c.server.command_stats(i);
+    cs.calls.Reset();
+    cs.nanos.Reset();
+    cs.errors.Reset();
+    cs.rejected.Reset();
+  }
+  c.server.keyspace_hits.Reset();
+  c.server.keyspace_misses.Reset();
+  c.server.total_commands.Reset();
+  Ok(c);
+}
+
+// CONFIG REWRITE: the config file the server started with, brought up to date.
+void ConfigRewrite(CommandContext& c) {
+  if (c.server.config_file.empty()) {
+    return Err(c, "ERR The server is running without a config file");
+  }
+  if (Status s = RewriteConfigFile(c.server.config_file, c.server.config()); !s.ok()) {
+    c.server.log().Log(Logger::kWarning, "CONFIG REWRITE failed", {{"error", s.ToString()}});
+    return Err(c, "ERR Rewriting config file: " + std::string(s.message()));
+  }
+  c.server.log().Log(Logger::kNotice, "CONFIG REWRITE executed with success",
+                     {{"file", c.server.config_file}});
+  Ok(c);
 }
 
 void Config(CommandContext& c) {
   const std::string sub = Lower(c.args[1]);
-  if (sub == "get" && c.args.size() >= 3) {
-    const ServerConfig cfg = c.server.config();
-    std::vector<std::pair<std::string, std::string>> found;
-    for (const ConfigParam& p : ConfigParams()) {
-      for (size_t i = 2; i < c.args.size(); i++) {
-        if (GlobMatch(Lower(c.args[i]), p.name)) {
-          found.emplace_back(p.name, p.get(cfg));
-          break;
-        }
-      }
-    }
-    reply::ArrayHeader(c.out, found.size() * 2);
-    for (const auto& [k, v] : found) {
-      reply::Bulk(c.out, k);
-      reply::Bulk(c.out, v);
-    }
-    return;
-  }
-  if (sub == "set" && c.args.size() >= 4 && c.args.size() % 2 == 0) {
-    // Check everything first, then apply: all or nothing, as Redis does.
-    ServerConfig next = c.server.config();
-    for (size_t i = 2; i < c.args.size(); i += 2) {
-      const std::string name = Lower(c.args[i]);
-      auto p = std::find_if(ConfigParams().begin(), ConfigParams().end(),
-                            [&](const ConfigParam& x) { return name == x.name; });
-      if (p == ConfigParams().end()) {
-        return Err(c, "ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'");
-      }
-      if (!p->mutable_at_runtime) {
-        return Err(c, "ERR CONFIG SET failed (possibly related to argument '" + name +
-                          "') - can't set immutable config");
-      }
-      if (std::string e = p->set(&next, c.args[i + 1]); !e.empty()) {
-        return Err(c, "ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + e);
-      }
-    }
-    c.server.UpdateConfig([&](ServerConfig* cfg) { *cfg = next; });
-    return Ok(c);
-  }
-  if (sub == "resetstat" && c.args.size() == 2) {
-    for (size_t i = 0; i < c.server.command_count(); i++) {
-      c.server.command_stats(i).calls.Reset();
-      c.server.command_stats(i).nanos.Reset();
-      c.server.command_stats(i).errors.Reset();
-      c.server.command_stats(i).rejected.Reset();
-    }
-    c.server.keyspace_hits.Reset();
-    c.server.keyspace_misses.Reset();
-    c.server.total_commands.Reset();
-    return Ok(c);
-  }
-  if (sub == "rewrite") return Err(c, "ERR The server is running without a config file");
-  if (sub == "get" || sub == "set" || sub == "resetstat") return SubcommandArity(c);
+  const size_t n = c.args.size();
+  if (sub == "get") return n >= 3 ? ConfigGet(c) : SubcommandArity(c);
+  if (sub == "set") return n >= 4 && n % 2 == 0 ? ConfigSet(c) : SubcommandArity(c);
+  if (sub == "resetstat") return n == 2 ? ConfigResetStat(c) : SubcommandArity(c);
+  if (sub == "rewrite") return n == 2 ? ConfigRewrite(c) : SubcommandArity(c);
   UnknownSubcommand(c);
 }
 
@@ -160,7 +104,7 @@ void Config(CommandContext& c) {
 std::span<const CommandSpec> ConfigCommands() {
   // name, arity, flags, first key, last key, step, handler
   static const CommandSpec kRows[] = {
-    {"config", -2, kCmdAdmin, 0, 0, 0, Config},
+      {"config", -2, kCmdAdmin, 0, 0, 0, Config},
   };
   return kRows;
 }

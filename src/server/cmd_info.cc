@@ -133,7 +133,7 @@ void Info(CommandContext& c) {
     AppendInfoLine(&s, "bitcask_write_error", st.write_error);
     AppendInfoLine(&s, "last_save_time", std::to_string(srv.last_save_unix.load()));
     AppendInfoLine(&s, "last_background_job", srv.background_last());
-    AppendInfoLine(&s, "bitcask_sync", cfg.sync);
+    AppendInfoLine(&s, "appendfsync", cfg.appendfsync);
     AppendInfoLine(&s, "bitcask_data_files", std::to_string(st.data_files));
     AppendInfoLine(&s, "bitcask_total_bytes", std::to_string(st.total_bytes));
     AppendInfoLine(&s, "bitcask_dead_bytes", std::to_string(st.dead_bytes));

@@ -248,7 +248,7 @@ void Append(CommandContext& c) {
     uint64_t limit;
     size_t length = 0;
     bool too_long = false;
-  } st{c.args[2], c.server.config().proto_max_bulk_len};
+  } st{c.args[2], static_cast<uint64_t>(c.server.config().proto_max_bulk_len)};
   const Status s = c.keyspace.Update(
       key, [&st](const std::string* cur, uint64_t*, std::string* next) {
         const size_t had = cur == nullptr ? 0 : cur->size();
@@ -294,7 +294,7 @@ void SetRange(CommandContext& c) {
   if (!ParseInt(c.args[2], &offset)) return NotInteger(c);
   if (offset < 0) return Err(c, "ERR offset is out of range");
   const std::string_view patch = c.args[3];
-  if (uint64_t(offset) + patch.size() > c.server.config().proto_max_bulk_len) {
+  if (uint64_t(offset) + patch.size() > uint64_t(c.server.config().proto_max_bulk_len)) {
     return Err(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
   }
   const std::string_view key = c.args[1];

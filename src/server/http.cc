@@ -315,7 +315,7 @@ HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
   const ServerConfig cfg = impl_->state->config();
-  impl_->http.set_payload_max_length(cfg.http_max_body_bytes);
+  impl_->http.set_payload_max_length(static_cast<size_t>(cfg.http_max_body_bytes));
   // A connection holds a worker while it waits for a request: the library's default of 8
   // workers, each waiting up to 5 s, let 8 idle connections (a client pool kept open, a port
   // scanner) hold /health up for seconds, and a health probe times out. Workers are cheap

@@ -15,8 +15,10 @@ bool Logger::Open(const std::string& path) {
 }
 
 void Logger::SetLevel(std::string_view level) {
-  std::lock_guard l(mu_);
-  level_ = level == "debug" ? kDebug : level == "verbose" ? kVerbose : level == "warning" ? kWarning : kNotice;
+  level_ = level == "debug"     ? kDebug
+           : level == "verbose" ? kVerbose
+           : level == "warning" ? kWarning
+                                : kNotice;
 }
 
 std::string JsonString(std::string_view s) {
@@ -43,6 +45,7 @@ std::string JsonString(std::string_view s) {
 
 void Logger::Log(Level level, std::string_view msg,
                  std::initializer_list<std::pair<std::string_view, std::string>> fields) {
+  if (!Enabled(level)) return;
   static const char* kNames[] = {"debug", "verbose", "notice", "warning"};
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
@@ -57,7 +60,6 @@ void Logger::Log(Level level, std::string_view msg,
   for (const auto& [k, v] : fields) line += "," + JsonString(k) + ":" + JsonString(v);
   line += "}\n";
   std::lock_guard l(mu_);
-  if (level < level_) return;
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fflush(out_);
 }

@@ -4,6 +4,7 @@
 #ifndef BITCASK_SERVER_LOG_H_
 #define BITCASK_SERVER_LOG_H_
 
+#include <atomic>
 #include <cstdio>
 #include <initializer_list>
 #include <mutex>
@@ -20,13 +21,15 @@ class Logger {
   // path empty: stderr.
   bool Open(const std::string& path);
   void SetLevel(std::string_view level);
+  // Whether a message of this level would be written (to skip building its fields).
+  bool Enabled(Level level) const { return level >= level_.load(std::memory_order_relaxed); }
   void Log(Level level, std::string_view msg,
            std::initializer_list<std::pair<std::string_view, std::string>> fields = {});
 
  private:
   std::mutex mu_;
   FILE* out_ = stderr;
-  Level level_ = kNotice;
+  std::atomic<Level> level_{kNotice};
 };
 
 // A JSON string literal for s (quotes and escapes included).

@@ -10,10 +10,10 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
-#include "server/config.h"
 #include "server/fd_limit.h"
 #include "server/http.h"
 #include "server/log.h"
@@ -26,38 +26,41 @@ using namespace bitcask::server;
 int main(int argc, char** argv) {
   ServerConfig cfg;
   std::string config_file;
-  CLI::App app{"bitcask-server: a Redis-protocol server over a bitcask store"};
-  app.add_option("--config", config_file, "Config file (redis.conf style: 'name value' lines)");
-  // Flags given on the command line override the file: record them, apply after it.
+  CLI::App app{"bitcask-server: a Redis-protocol server over a bitcask store.\n"
+               "Every setting is a flag, a config file line (name value) and a CONFIG GET/SET "
+               "name alike."};
+  app.add_option("--config", config_file,
+                 "Config file (redis.conf style: 'name value' lines); flags override it")
+      ->check(CLI::ExistingFile);
+  // Flags given on the command line override the file: record them, apply after it. Each is
+  // checked as it is read, by the same rules as the file and CONFIG SET.
   std::vector<std::pair<std::string, std::string>> flags;
-  auto flag = [&](const char* name, const char* help) {
+  for (const Setting& setting : Settings()) {
+    const Setting* s = &setting;
     app.add_option_function<std::string>(
-        std::string("--") + name, [&flags, name](const std::string& v) { flags.emplace_back(name, v); },
-        help);
-  };
-  flag("dir", "Data directory (default: bitcask-data)");
-  flag("port", "RESP port (default 6380; 0: any free port)");
-  flag("bind", "Address to listen on (default 127.0.0.1)");
-  flag("http-port", "HTTP port for /metrics, /health and the JSON API (default 8380; 0: off)");
-  flag("requirepass", "Password clients must AUTH with (RESP) or send (HTTP: curl -u default:PASS)");
-  flag("http-metrics-auth", "yes: /metrics needs the password too (default no)");
-  flag("maxclients", "Most connections at once (default 10000)");
-  flag("timeout", "Close clients idle this many seconds (default 0: never)");
-  flag("sync", "none | interval | always (default interval: fsync every sync-interval-ms)");
-  flag("appendfsync", "Redis's spelling of --sync: no | everysec | always");
-  flag("sync-interval-ms", "Flush interval for --sync interval (default 1000)");
-  flag("max-file-size", "Data file size before rotation, bytes (default 256 MiB)");
-  flag("compression", "none | lz4 | zstd (default none)");
-  flag("io-threads", "Event-loop threads (default: one per core)");
-  flag("busy-poll-us", "After a busy round, poll this long before sleeping (default 30; 0: off)");
-  flag("proto-max-bulk-len", "Largest bulk string accepted, bytes (default 512 MiB)");
-  flag("client-query-buffer-limit", "Largest unanswered input per client, bytes (default 1 GiB)");
-  flag("http-idle-timeout", "Close HTTP connections quiet this many seconds (default 2)");
-  flag("logfile", "Log file (default: stderr); one JSON object per line");
-  flag("loglevel", "debug | verbose | notice | warning (default notice)");
-  CLI11_PARSE(app, argc, argv);
+           std::string("--") + s->name,
+           [&flags, s](const std::string& v) { flags.emplace_back(s->name, v); },
+           std::string(s->help) + " (default: " + FormatSetting(*s, ServerConfig()) + ")")
+        ->type_name(DescribeSetting(*s))
+        ->check(CLI::Validator(
+            [s](std::string& v) {
+              ServerConfig scratch;
+              const std::string why = ParseSetting(*s, v, &scratch);
+              return why.empty() ? why : "'" + std::string(s->name) + "' " + why + ", not '" + v + "'";
+            },
+            ""));
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
 
   if (!config_file.empty()) {
+    config_file = std::filesystem::absolute(config_file).string();  // CONFIG REWRITE's target
     if (Status s = LoadConfigFile(config_file, &cfg); !s.ok()) {
       std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
       return 2;
@@ -80,8 +83,8 @@ int main(int argc, char** argv) {
   // Each client takes a descriptor: make the limit on open files hold maxclients of them, or
   // serve fewer (Redis does the same).
   const uint64_t reserved = ReservedDescriptors(EventLoops(cfg));
-  if (const ClientRoom room = MakeRoomForClients(cfg.maxclients, reserved);
-      room.clients < cfg.maxclients) {
+  if (const ClientRoom room = MakeRoomForClients(uint64_t(cfg.maxclients), reserved);
+      room.clients < uint64_t(cfg.maxclients)) {
     if (room.clients == 0) {
       std::fprintf(stderr,
                    "bitcask-server: the limit on open files (ulimit -n) is %llu; the server "
@@ -92,7 +95,7 @@ int main(int argc, char** argv) {
     }
     const std::string message =
         "maxclients " + std::to_string(cfg.maxclients) + " needs " +
-        std::to_string(cfg.maxclients + reserved) + " open files, but the limit (ulimit -n) " +
+        std::to_string(uint64_t(cfg.maxclients) + reserved) + " open files, but the limit (ulimit -n) " +
         "stays at " + std::to_string(room.open_files) + " (" + room.error +
         "): serving at most " + std::to_string(room.clients) + " clients";
     log.Log(Logger::kWarning, "maxclients reduced to fit the limit on open files",
@@ -101,7 +104,7 @@ int main(int argc, char** argv) {
              {"open_files_limit", std::to_string(room.open_files)},
              {"error", room.error}});
     std::fprintf(stderr, "bitcask-server: %s\n", message.c_str());
-    cfg.maxclients = room.clients;
+    cfg.maxclients = int64_t(room.clients);
   }
 
   // Signals go to one thread (sigwait), never into the middle of the event loops.
@@ -115,8 +118,7 @@ int main(int argc, char** argv) {
   // default would end it on the spot, without flushing or closing the store).
   signal(SIGHUP, SIG_IGN);
 
-  Options options;
-  EngineOptions(cfg, &options);
+  const Options options = EngineOptions(cfg);
   std::unique_ptr<DB> db;
   if (Status s = DB::Open(options, cfg.dir, &db); !s.ok()) {
     log.Log(Logger::kWarning, "cannot open the store", {{"dir", cfg.dir}, {"error", s.ToString()}});
@@ -135,6 +137,7 @@ int main(int argc, char** argv) {
   db->GetStats(&stats);
   DB* store = db.get();
   ServerState state(std::move(db), cfg, &log);
+  state.config_file = config_file;
   RespServer resp(&state, &log);
   if (Status s = resp.Start(); !s.ok()) {
     std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());

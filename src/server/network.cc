@@ -120,7 +120,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
         jobs_(jobs) {
     state_->connected_clients++;
   }
-  ~Connection() { state_->connected_clients--; }
+  ~Connection() {
+    state_->connected_clients--;
+    if (log_->Enabled(Logger::kVerbose)) {
+      log_->Log(Logger::kVerbose, "client closed", {{"client", client_.address}});
+    }
+  }
 
   tcp::socket::executor_type executor() { return socket_.get_executor(); }
 
@@ -131,6 +136,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const auto peer = socket_.remote_endpoint(ec);
     client_.address = ec ? "?" : peer.address().to_string() + ":" + std::to_string(peer.port());
     socket_.set_option(tcp::no_delay(true), ec);
+    if (log_->Enabled(Logger::kVerbose)) {
+      log_->Log(Logger::kVerbose, "client connected",
+                {{"client", client_.address}, {"id", std::to_string(client_.id)}});
+    }
     config_version_ = state_->config_version();
     config_ = state_->config();
     client_.authenticated = config_.requirepass.empty();
@@ -148,13 +157,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   RespLimits Limits() const {
     RespLimits l;
-    l.max_bulk_bytes = config_.proto_max_bulk_len;
+    l.max_bulk_bytes = static_cast<size_t>(config_.proto_max_bulk_len);
     return l;
   }
 
   void ArmIdleTimer() {
-    if (config_.timeout_seconds == 0) return;
-    idle_.expires_after(std::chrono::seconds(config_.timeout_seconds));
+    if (config_.timeout == 0) return;
+    idle_.expires_after(std::chrono::seconds(config_.timeout));
     idle_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
       if (!ec) self->Close();  // idle too long
     });
@@ -231,7 +240,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       start_ = 0;
       prefetched_to_ = 0;
     }
-    if (in_.size() - start_ > config_.client_query_buffer_limit) {
+    if (in_.size() - start_ > static_cast<uint64_t>(config_.client_query_buffer_limit)) {
       log_->Log(Logger::kWarning, "closing client that reached max query buffer length",
                 {{"client", client_.address}, {"bytes", std::to_string(in_.size() - start_)}});
       reply::Error(&out_, "ERR max query buffer length reached");
@@ -359,7 +368,7 @@ struct RespServer::Impl {
         accept_failures = 0;
       }
       state->total_connections++;
-      if (state->connected_clients >= state->config().maxclients) {
+      if (state->connected_clients >= static_cast<uint64_t>(state->config().maxclients)) {
         state->rejected_connections++;
         static const char kFull[] = "-ERR max number of clients reached\r\n";
         asio::error_code wec;

@@ -7,11 +7,6 @@
 
 namespace bitcask::server {
 
-unsigned EventLoops(const ServerConfig& config) {
-  return config.io_threads > 0 ? unsigned(config.io_threads)
-                               : std::max(1u, std::thread::hardware_concurrency());
-}
-
 int64_t NowUnixMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -24,38 +24,9 @@
 #include "engine/histogram.h"
 #include "server/keyspace.h"
 #include "server/log.h"
+#include "server/settings.h"
 
 namespace bitcask::server {
-
-// Settings from the command line, the config file and CONFIG SET.
-struct ServerConfig {
-  std::string dir = "bitcask-data";
-  std::string bind = "127.0.0.1";
-  int port = 6380;
-  int http_port = 8380;  // /metrics, /health, the JSON data API; 0: off
-  std::string requirepass;
-  bool http_metrics_auth = false;  // /metrics needs the password too
-  uint64_t maxclients = 10000;
-  uint64_t timeout_seconds = 0;  // close idle clients; 0 = never
-  uint64_t client_query_buffer_limit = 1ull << 30;
-  uint64_t proto_max_bulk_len = 512ull << 20;
-  uint64_t http_max_body_bytes = 64ull << 20;
-  // Seconds an HTTP connection may stay quiet (before a request, between keep-alive
-  // requests, or inside one) before it is closed, giving its worker back.
-  uint64_t http_idle_timeout = 2;
-  std::string sync = "interval";  // none | interval | always
-  uint32_t sync_interval_ms = 1000;
-  uint64_t max_file_size = 256ull << 20;
-  std::string compression = "none";
-  int io_threads = 0;  // 0: one per core
-  // After a busy round, an event loop polls this long for more before it sleeps (0: never).
-  uint64_t busy_poll_us = 30;
-  std::string logfile;  // empty: stderr
-  std::string loglevel = "notice";
-};
-
-// Event-loop threads for a configuration: io_threads, or one per core when it is 0.
-unsigned EventLoops(const ServerConfig& config);
 
 // A transaction between MULTI and EXEC, and the keys WATCH watches.
 struct Transaction {
@@ -224,6 +195,7 @@ class ServerState {
   std::atomic<uint64_t> next_client_id{1};
   std::atomic<uint64_t> last_save_unix{0};
   const int64_t start_unix_ms;
+  std::string config_file;  // absolute path of --config; empty without one
   int bound_port = 0;
   int bound_http_port = 0;
 
