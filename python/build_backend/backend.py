@@ -15,7 +15,20 @@ import sysconfig
 import zipfile
 
 NAME = "bitcask"
-VERSION = "0.1.0"
+ROOT_FOR_VERSION = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _project_version():
+    """The version in CMakeLists.txt's project(): the one place it is written."""
+    import re
+    with open(os.path.join(ROOT_FOR_VERSION, "CMakeLists.txt")) as f:
+        match = re.search(r"project\(bitcask VERSION ([0-9.]+)", f.read())
+    if not match:
+        raise RuntimeError("no 'project(bitcask VERSION x.y.z' in CMakeLists.txt")
+    return match.group(1)
+
+
+VERSION = _project_version()
 SUMMARY = "A Bitcask key-value store (C++ engine) with the pybitcask API"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGES = ("bitcask", "pybitcask")

@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bitcask/version.h"
 #include "bitcask/db.h"
 
 namespace py = pybind11;
@@ -1116,7 +1117,7 @@ void InstallFastMethods(py::handle type) {
 
 PYBIND11_MODULE(_bitcask, m) {
   m.doc() = "libbitcask bound for Python; use the bitcask package (from bitcask import Bitcask)";
-  m.attr("__version__") = "0.1.0";
+  m.attr("__version__") = BITCASK_VERSION;
   // Built here, while the import holds Python's import lock: built later by the first Codec,
   // a thread holding the GIL could wait on the static's guard for a thread that waits for the
   // GIL (its constructor calls into Python, which may let the GIL go).

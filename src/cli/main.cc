@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "bitcask/version.h"
 #include "bitcask/db.h"
 
 namespace {
@@ -218,6 +219,7 @@ uint64_t CountKeys(DB* db) {
 
 int main(int argc, char** argv) {
   CLI::App app{"bitcask: inspect and manage a bitcask store"};
+  app.set_version_flag("--version", "bitcask " BITCASK_VERSION);
   app.require_subcommand(1);
   std::string dir;
   app.add_option("-d,--dir", dir, "The store's directory")->envname("BITCASK_DIR")->required();

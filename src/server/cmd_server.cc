@@ -7,6 +7,7 @@
 #include <chrono>
 #include <vector>
 
+#include "bitcask/version.h"
 #include "server/auth.h"
 #include "server/dispatch.h"
 
@@ -80,7 +81,7 @@ void Hello(CommandContext& c) {
   reply::Bulk(c.out, "server");
   reply::Bulk(c.out, "redis");
   reply::Bulk(c.out, "version");
-  reply::Bulk(c.out, "7.0.0");
+  reply::Bulk(c.out, BITCASK_REDIS_VERSION);
   reply::Bulk(c.out, "proto");
   reply::Integer(c.out, 2);
   reply::Bulk(c.out, "id");

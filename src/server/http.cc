@@ -8,7 +8,9 @@
 #include <thread>
 
 #include "server/auth.h"
-#include "server/dispatch.h"
+#include "bitcask/version.h"
+#include "server/command.h"
+#include "server/metrics.h"
 
 namespace bitcask::server {
 
@@ -44,105 +46,7 @@ bool ParseBody(const httplib::Request& req, httplib::Response& res, json* body) 
   return true;
 }
 
-void AppendMetric(std::string* out, const char* name, const char* type, const char* help) {
-  *out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-}
-
-void AppendValue(std::string* out, const std::string& name_and_labels, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, " %.17g\n", v);
-  *out += name_and_labels + buf;
-}
-
-void AppendSummary(std::string* out, const std::string& name, const std::string& labels,
-                   const LatencyStats& l) {
-  const std::string sep = labels.empty() ? "" : ",";
-  AppendValue(out, name + "{" + labels + sep + "quantile=\"0.5\"}", l.p50_us / 1e6);
-  AppendValue(out, name + "{" + labels + sep + "quantile=\"0.99\"}", l.p99_us / 1e6);
-  AppendValue(out, name + "{" + labels + sep + "quantile=\"0.999\"}", l.p999_us / 1e6);
-  AppendValue(out, name + "_count{" + labels + "}", double(l.samples));
-}
-
 }  // namespace
-
-std::string PrometheusMetrics(ServerState* state) {
-  std::string out;
-  const auto& table = AllCommands();
-  AppendMetric(&out, "bitcask_commands_total", "counter", "Commands processed, by command.");
-  for (size_t i = 0; i < table.size(); i++) {
-    AppendValue(&out, std::string("bitcask_commands_total{command=\"") + table[i].name + "\"}",
-                double(state->command_stats(i).calls.load()));
-  }
-  AppendMetric(&out, "bitcask_command_errors_total", "counter", "Error replies, by command.");
-  for (size_t i = 0; i < table.size(); i++) {
-    AppendValue(&out, std::string("bitcask_command_errors_total{command=\"") + table[i].name + "\"}",
-                double(state->command_stats(i).errors.load()));
-  }
-  AppendMetric(&out, "bitcask_command_rejected_total", "counter",
-               "Commands refused before running (wrong arity, not authenticated), by command.");
-  for (size_t i = 0; i < table.size(); i++) {
-    AppendValue(&out, std::string("bitcask_command_rejected_total{command=\"") + table[i].name + "\"}",
-                double(state->command_stats(i).rejected.load()));
-  }
-  AppendMetric(&out, "bitcask_command_duration_seconds", "summary",
-               "Time to run a command (the server's side, without the network), by command.");
-  for (size_t i = 0; i < table.size(); i++) {
-    if (state->command_stats(i).calls == 0) continue;
-    AppendSummary(&out, "bitcask_command_duration_seconds",
-                  std::string("command=\"") + table[i].name + "\"",
-                  state->command_stats(i).latency.Summary());
-  }
-  AppendMetric(&out, "bitcask_connected_clients", "gauge", "Open client connections.");
-  AppendValue(&out, "bitcask_connected_clients", double(state->connected_clients.load()));
-  AppendMetric(&out, "bitcask_connections_total", "counter", "Connections accepted.");
-  AppendValue(&out, "bitcask_connections_total", double(state->total_connections.load()));
-  AppendMetric(&out, "bitcask_rejected_connections_total", "counter",
-               "Connections refused (maxclients).");
-  AppendValue(&out, "bitcask_rejected_connections_total", double(state->rejected_connections.load()));
-  AppendMetric(&out, "bitcask_protocol_errors_total", "counter", "Malformed requests.");
-  AppendValue(&out, "bitcask_protocol_errors_total", double(state->protocol_errors.load()));
-  AppendMetric(&out, "bitcask_keyspace_hits_total", "counter", "Reads that found their key.");
-  AppendValue(&out, "bitcask_keyspace_hits_total", double(state->keyspace_hits.load()));
-  AppendMetric(&out, "bitcask_keyspace_misses_total", "counter", "Reads that did not.");
-  AppendValue(&out, "bitcask_keyspace_misses_total", double(state->keyspace_misses.load()));
-  AppendMetric(&out, "bitcask_uptime_seconds", "gauge", "Seconds since the server started.");
-  AppendValue(&out, "bitcask_uptime_seconds", (NowUnixMillis() - state->start_unix_ms) / 1000.0);
-
-  Stats st;
-  if (state->db().GetStats(&st).ok()) {
-    AppendMetric(&out, "bitcask_keys", "gauge", "Live keys.");
-    AppendValue(&out, "bitcask_keys", double(st.live_keys));
-    AppendMetric(&out, "bitcask_data_files", "gauge", "Data files.");
-    AppendValue(&out, "bitcask_data_files", double(st.data_files));
-    AppendMetric(&out, "bitcask_data_bytes", "gauge", "Bytes in data files.");
-    AppendValue(&out, "bitcask_data_bytes", double(st.total_bytes));
-    AppendMetric(&out, "bitcask_dead_bytes", "gauge", "Bytes a merge would reclaim.");
-    AppendValue(&out, "bitcask_dead_bytes", double(st.dead_bytes));
-    AppendMetric(&out, "bitcask_fragmentation_ratio", "gauge", "Dead bytes / all bytes.");
-    AppendValue(&out, "bitcask_fragmentation_ratio",
-                st.total_bytes ? double(st.dead_bytes) / double(st.total_bytes) : 0.0);
-    AppendMetric(&out, "bitcask_keydir_bytes", "gauge", "Memory of the key directory.");
-    AppendValue(&out, "bitcask_keydir_bytes", double(st.keydir_bytes));
-    AppendMetric(&out, "bitcask_merges_total", "counter", "Merges completed.");
-    AppendValue(&out, "bitcask_merges_total", double(st.merges));
-    AppendMetric(&out, "bitcask_merge_seconds_total", "counter", "Time spent merging.");
-    AppendValue(&out, "bitcask_merge_seconds_total", st.merge_micros / 1e6);
-    AppendMetric(&out, "bitcask_merge_reclaimed_bytes_total", "counter", "Bytes merges gave back.");
-    AppendValue(&out, "bitcask_merge_reclaimed_bytes_total", double(st.merge_bytes_reclaimed));
-    AppendMetric(&out, "bitcask_merge_failures_total", "counter",
-                 "Merges that stopped with an error (a full disk, most often).");
-    AppendValue(&out, "bitcask_merge_failures_total", double(st.merge_failures));
-    AppendMetric(&out, "bitcask_syncs_total", "counter", "Flushes to stable storage.");
-    AppendValue(&out, "bitcask_syncs_total", double(st.syncs));
-    AppendMetric(&out, "bitcask_engine_latency_seconds", "summary",
-                 "Engine latency by operation (sampled).");
-    AppendSummary(&out, "bitcask_engine_latency_seconds", "op=\"get\"", st.get_latency);
-    AppendSummary(&out, "bitcask_engine_latency_seconds", "op=\"put\"", st.put_latency);
-    AppendSummary(&out, "bitcask_engine_latency_seconds", "op=\"delete\"", st.delete_latency);
-    AppendSummary(&out, "bitcask_engine_latency_seconds", "op=\"batch\"", st.batch_latency);
-  }
-  return out;
-}
 
 struct HttpServer::Impl {
   ServerState* state;
@@ -189,7 +93,7 @@ struct HttpServer::Impl {
       const Status s = db.Count(&n);
       Reply(res, s.ok() ? 200 : 500,
             json{{"status", s.ok() ? "running" : s.ToString()}, {"service", "bitcask-server"},
-                 {"version", "0.1.0"}, {"data_dir", state->config().dir}, {"keys_count", n}});
+                 {"version", BITCASK_VERSION}, {"data_dir", state->config().dir}, {"keys_count", n}});
     });
     http.Get("/health", [&db](const httplib::Request&, httplib::Response& res) {
       // Unhealthy too when the store refuses every write after a failed flush: a restart
@@ -203,7 +107,7 @@ struct HttpServer::Impl {
       Reply(res, 503, json{{"status", "unhealthy"}, {"detail", s.ToString()}});
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(PrometheusMetrics(state), "text/plain; version=0.0.4");
+      res.set_content(PrometheusMetrics(*state), "text/plain; version=0.0.4");
     });
     http.Post("/put", [this, &db](const httplib::Request& req, httplib::Response& res) {
       json body;

@@ -37,9 +37,6 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// The Prometheus text exposition of the server's and the engine's figures.
-std::string PrometheusMetrics(ServerState* state);
-
 }  // namespace bitcask::server
 
 #endif  // BITCASK_SERVER_HTTP_H_

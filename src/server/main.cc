@@ -14,6 +14,7 @@
 #include <memory>
 #include <thread>
 
+#include "bitcask/version.h"
 #include "server/fd_limit.h"
 #include "server/http.h"
 #include "server/log.h"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   CLI::App app{"bitcask-server: a Redis-protocol server over a bitcask store.\n"
                "Every setting is a flag, a config file line (name value) and a CONFIG GET/SET "
                "name alike."};
+  app.set_version_flag("--version", "bitcask-server " BITCASK_VERSION " (Redis protocol " BITCASK_REDIS_VERSION ")");
   app.add_option("--config", config_file,
                  "Config file (redis.conf style: 'name value' lines); flags override it")
       ->check(CLI::ExistingFile);
