@@ -26,10 +26,12 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "util/text.h"
 #include "bitcask/version.h"
 #include "bitcask/db.h"
 
@@ -135,68 +137,13 @@ class Progress {
   std::chrono::steady_clock::time_point start_, last_;
 };
 
-bool ValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = s[i];
-    const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; k++) {
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    }
-    i += n;
-  }
-  return true;
-}
-
-std::string Base64(std::string_view in) {
-  static const char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 | uint8_t(in[i + 2]);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    const uint32_t v = uint32_t(uint8_t(in[i])) << 16;
-    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    const uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8;
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
-bool Unbase64(std::string_view in, std::string* out) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  if (in.size() % 4 != 0) return false;
-  out->clear();
-  for (size_t i = 0; i < in.size(); i += 4) {
-    int v[4];
-    for (int j = 0; j < 4; j++) v[j] = in[i + j] == '=' ? 0 : val(in[i + j]);
-    if (v[0] < 0 || v[1] < 0 || v[2] < 0 || v[3] < 0) return false;
-    const uint32_t n = uint32_t(v[0]) << 18 | uint32_t(v[1]) << 12 | uint32_t(v[2]) << 6 | uint32_t(v[3]);
-    out->push_back(char(n >> 16));
-    if (in[i + 2] != '=') out->push_back(char((n >> 8) & 0xff));
-    if (in[i + 3] != '=') out->push_back(char(n & 0xff));
-  }
-  return true;
-}
-
 // One record of a dump: {"key":..., "value":..., "expire_at_ms":...}; a key or value that is
 // not UTF-8 goes as key_base64 / value_base64.
 void PutField(json* j, const char* name, std::string_view bytes) {
-  if (ValidUtf8(bytes)) {
+  if (bitcask::util::IsValidUtf8(bytes)) {
     (*j)[name] = std::string(bytes);
   } else {
-    (*j)[std::string(name) + "_base64"] = Base64(bytes);
+    (*j)[std::string(name) + "_base64"] = bitcask::util::Base64Encode(bytes);
   }
 }
 
@@ -206,7 +153,10 @@ bool GetField(const json& j, const char* name, std::string* out) {
     return true;
   }
   const std::string b64 = std::string(name) + "_base64";
-  return j.contains(b64) && j[b64].is_string() && Unbase64(j[b64].get<std::string>(), out);
+  if (!j.contains(b64) || !j[b64].is_string()) return false;
+  std::optional<std::string> bytes = bitcask::util::Base64Decode(j[b64].get<std::string>());
+  if (bytes) *out = std::move(*bytes);
+  return bytes.has_value();
 }
 
 uint64_t CountKeys(DB* db) {

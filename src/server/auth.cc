@@ -1,5 +1,7 @@
 #include "server/auth.h"
 
+#include "util/text.h"
+
 namespace bitcask::server {
 
 bool AuthRequired(const ServerConfig& config) { return !config.requirepass.empty(); }
@@ -31,38 +33,6 @@ bool CredentialsValid(const ServerConfig& config, std::string_view user,
   return user == "default" && password_ok;
 }
 
-std::optional<std::string> Base64Decode(std::string_view text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int j = 0; j < 4; j++) {
-      const char c = text[i + size_t(j)];
-      if (c == '=' && i + 4 == text.size() && j >= 2) {
-        v[j] = 0;
-        pad++;
-      } else if (pad > 0 || (v[j] = value(c)) < 0) {
-        return std::nullopt;
-      }
-    }
-    const uint32_t n = uint32_t(v[0]) << 18 | uint32_t(v[1]) << 12 | uint32_t(v[2]) << 6 | uint32_t(v[3]);
-    out.push_back(static_cast<char>(n >> 16));
-    if (pad < 2) out.push_back(static_cast<char>(n >> 8 & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
-  }
-  return out;
-}
-
 std::optional<Credentials> ParseAuthorizationHeader(std::string_view header) {
   while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
   if (StartsWithNoCase(header, "bearer ")) {
@@ -73,7 +43,7 @@ std::optional<Credentials> ParseAuthorizationHeader(std::string_view header) {
   if (StartsWithNoCase(header, "basic ")) {
     header.remove_prefix(6);
     while (!header.empty() && header.front() == ' ') header.remove_prefix(1);
-    const std::optional<std::string> decoded = Base64Decode(header);
+    const std::optional<std::string> decoded = util::Base64Decode(header);
     if (!decoded) return std::nullopt;
     const size_t colon = decoded->find(':');
     if (colon == std::string::npos) return std::nullopt;

@@ -28,9 +28,6 @@ struct Credentials {
 };
 std::optional<Credentials> ParseAuthorizationHeader(std::string_view header);
 
-// Standard base64 (RFC 4648, with padding); nothing for text that is not.
-std::optional<std::string> Base64Decode(std::string_view text);
-
 }  // namespace bitcask::server
 
 #endif  // BITCASK_SERVER_AUTH_H_
