@@ -1,7 +1,8 @@
-// A page the disk cannot read, met while a store opens or merges. The test's mmap (linked
-// with -Wl,--wrap=mmap) maps the chosen pages of a data file from an empty file instead, so
-// that reading them raises SIGBUS exactly as a bad sector under a mapping does, while the
-// file itself stays whole: once the test stops doing that, the same file reads again.
+// A page the disk cannot read, met while a store opens or merges. The store's Env
+// (FaultInjectionEnv::SetBadPage) maps the chosen page of a data file from an empty file
+// instead, so that reading it raises SIGBUS exactly as a bad sector under a mapping does,
+// while the file itself stays whole: once the test stops doing that, the same file reads
+// again.
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -14,53 +15,15 @@
 #include <string>
 
 #include "engine/format.h"
+#include "fault_env.h"
 #include "test_util.h"
-
-extern "C" {
-void* __real_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset);
-void* __wrap_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset);
-void* __real_mmap64(void* addr, size_t length, int prot, int flags, int fd, off_t offset);
-void* __wrap_mmap64(void* addr, size_t length, int prot, int flags, int fd, off_t offset);
-}
-
-namespace {
-
-constexpr size_t kPage = 4096;
-
-// The file whose mappings get a bad page, and which page (file offset / kPage).
-std::string bad_path;
-size_t bad_page = 0;
-int empty_fd = -1;  // an empty file: a page mapped from it raises SIGBUS when read
-
-void* Overlay(void* p, size_t length, int prot, int fd) {
-  if (p == MAP_FAILED || fd < 0 || bad_path.empty()) return p;
-  char link[64], target[4096];
-  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  const ssize_t n = ::readlink(link, target, sizeof target - 1);
-  if (n <= 0 || std::string(target, static_cast<size_t>(n)) != bad_path) return p;
-  if ((bad_page + 1) * kPage > length) return p;
-  char* page = static_cast<char*>(p) + bad_page * kPage;
-  if (__real_mmap(page, kPage, prot, MAP_SHARED | MAP_FIXED, empty_fd, 0) == MAP_FAILED) {
-    std::perror("overlay");
-    std::abort();
-  }
-  return p;
-}
-
-}  // namespace
-
-void* __wrap_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
-  return Overlay(__real_mmap(addr, length, prot, flags, fd, offset), length, prot, fd);
-}
-void* __wrap_mmap64(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
-  return Overlay(__real_mmap64(addr, length, prot, flags, fd, offset), length, prot, fd);
-}
 
 namespace bitcask::test {
 namespace {
 
 namespace format = engine::format;
 
+constexpr size_t kPage = 4096;
 constexpr int kCount = 100;
 constexpr size_t kValueSize = 100;
 constexpr size_t kRecord = format::RecordSize(4, kValueSize);
@@ -74,15 +37,10 @@ std::string Value(int i) { return std::string(kValueSize, static_cast<char>('a' 
 
 class BadSectorTest : public DBTest {
  protected:
-  void SetUp() override {
-    const std::string empty = tmp_.Sub("empty");
-    empty_fd = ::open(empty.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
-    ASSERT_GE(empty_fd, 0);
-  }
+  void SetUp() override { env_ = &env_with_bad_page_; }
   void TearDown() override {
-    db_.reset();
-    bad_path.clear();
-    ::close(empty_fd);
+    db_.reset();  // before the Env it reads through
+    env_with_bad_page_.Heal();
   }
 
   // kCount records in one data file; closed, so the file has its hint unless removed.
@@ -96,8 +54,7 @@ class BadSectorTest : public DBTest {
   std::string DataFile() const { return dir() + "/00000001.data"; }
   // From now on, page 1 of the data file cannot be read.
   void BreakPage1() {
-    bad_path = std::filesystem::canonical(DataFile()).string();
-    bad_page = 1;
+    env_with_bad_page_.SetBadPage(DataFile(), 1);
   }
   // The keys whose records touch page 1.
   static std::set<int> KeysOnPage1() {
@@ -122,7 +79,7 @@ class BadSectorTest : public DBTest {
   // Reopens strictly with every page readable: the store must be sound.
   void ExpectSoundWithout(const std::set<int>& lost) {
     db_.reset();
-    bad_path.clear();
+    env_with_bad_page_.Heal();
     ASSERT_OK(Open());
     CheckReport report;
     ASSERT_OK(db_->Check(&report));
@@ -133,6 +90,8 @@ class BadSectorTest : public DBTest {
     ExpectAllBut(lost, "NOT_FOUND");
     EXPECT_EQ(Get("after"), "written");
   }
+
+  FaultInjectionEnv env_with_bad_page_;
 };
 
 // Opening scans the file (no hint). A strict open fails naming the page's trouble and the

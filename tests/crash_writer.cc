@@ -74,6 +74,12 @@ bitcask::Status MaybeSync(bitcask::DB* db, long sync_every, long i) {
 
 }  // namespace
 
+namespace bitcask::test {
+// The store's Env: null (the operating system's) here; power_writer links power_recorder.cc,
+// whose WriterEnv records what a power cut would keep.
+[[gnu::weak]] Env* WriterEnv() { return nullptr; }
+}  // namespace bitcask::test
+
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr, "usage: crash_writer DIR MODE [SYNC MAX_FILE_SIZE]\n");
@@ -97,6 +103,7 @@ int main(int argc, char** argv) {
     options.auto_merge = false;
   }
   std::unique_ptr<bitcask::DB> db;
+  options.env = bitcask::test::WriterEnv();
   bitcask::Status s = bitcask::DB::Open(options, dir, &db);
   if (mode == "open") {
     std::printf("%s\n", s.ToString().c_str());

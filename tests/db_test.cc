@@ -540,7 +540,7 @@ TEST_F(DBBasicTest, UpdateReadsModifiesAndWrites) {
 // came since, the same answer either way (expired and deleted keys left out).
 TEST_F(DBBasicTest, KeysByPrefix) {
   Options options;
-  options.clock = &clock_;
+  options.env = &clock_;
   Reopen(options);
   const std::string ff = "\xff\xff";
   std::map<std::string, std::string> model;
@@ -583,7 +583,7 @@ TEST_F(DBBasicTest, KeysByPrefix) {
 
 TEST_F(DBBasicTest, UpdateSeesAndSetsTheExpiry) {
   Options options;
-  options.clock = &clock_;
+  options.env = &clock_;
   Reopen(options);
   ASSERT_OK(db_->Put("c", "10", WriteOptions{.sync = false, .expire_at_ms = 1'000'500, .ttl_ms = 0}));
   // The function gets the expiry, and leaving it there keeps it (Redis's INCR keeps the TTL).
@@ -712,7 +712,7 @@ TEST_F(DBBasicTest, LatencyPercentilesAreSampled) {
 // GetView hands the stored bytes to a callback instead of copying them into a string.
 TEST_F(DBBasicTest, GetViewReadsInPlaceAndReportsLikeGet) {
   Options options;
-  options.clock = &clock_;
+  options.env = &clock_;
   Reopen(options);
   const std::string big(100000, 'b');
   ASSERT_OK(db_->Put("k", "v1"));
@@ -760,7 +760,7 @@ TEST_F(DBBasicTest, GetViewReadsInPlaceAndReportsLikeGet) {
 
 TEST_F(DBBasicTest, ExpiryWithInjectedClock) {
   Options options;
-  options.clock = &clock_;
+  options.env = &clock_;
   Reopen(options);
   WriteOptions ttl;
   ttl.ttl_ms = 500;
@@ -810,7 +810,7 @@ TEST_F(DBBasicTest, ExpiryWithInjectedClock) {
 TEST_F(DBBasicTest, TtlTooLargeForMillisecondsIsAnError) {
   // now + ttl_ms would wrap around to a time long past, and the key would vanish at once.
   Options options;
-  options.clock = &clock_;
+  options.env = &clock_;
   Reopen(options);
   const Status s = db_->Put("k", "v", WriteOptions{.ttl_ms = UINT64_MAX - 500'000});
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
@@ -824,7 +824,7 @@ TEST_F(DBBasicTest, TtlTooLargeForMillisecondsIsAnError) {
 
 TEST_F(DBBasicTest, DeleteOfAnExpiringKey) {
   Options options;
-  options.clock = &clock_;
+  options.env = &clock_;
   Reopen(options);
   ASSERT_OK(db_->Put("live", "1", WriteOptions{.ttl_ms = 100}));
   ASSERT_OK(db_->Put("expired", "2", WriteOptions{.ttl_ms = 10}));
@@ -847,7 +847,7 @@ TEST_F(DBBasicTest, DeleteOfAnExpiringKey) {
 
 TEST_F(DBTest, ExpiredKeysAreReapedFromMemoryInTheBackground) {
   Options options;
-  options.clock = &clock_;
+  options.env = &clock_;
   options.merge_check_interval_ms = 10;
   ASSERT_OK(Open(options));
   for (int i = 0; i < 1000; i++) {
@@ -902,7 +902,7 @@ TEST_F(DBTest, CreateAndExistenceOptions) {
 
 TEST_F(DBTest, MultiGetAnswersWhatGetAnswers) {
   Options o;
-  o.clock = &clock_;
+  o.env = &clock_;
   ASSERT_OK(Open(o));
   std::vector<std::string> names;
   for (int i = 0; i < 100; i++) {

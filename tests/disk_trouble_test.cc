@@ -1,6 +1,6 @@
 // A full or failing disk: a write that cannot get space fails with a clear IOError, nothing
 // acknowledged is lost, the store goes on working once there is space again, and a merge that
-// fails half way leaves the store as it was. The disk is simulated (disk_trouble.h).
+// fails half way leaves the store as it was. The disk is simulated (FaultInjectionEnv).
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "disk_trouble.h"
+#include "fault_env.h"
 #include "engine/db_impl.h"
 #include "merge_workload.h"
 #include "test_util.h"
@@ -23,7 +23,23 @@ namespace {
 
 class DiskTroubleTest : public DBTest {
  protected:
-  void TearDown() override { HealDisk(); }
+  void SetUp() override { env_ = &disk_; }
+  void TearDown() override {
+    db_.reset();  // its background threads call disk_
+    disk_.Heal();
+  }
+
+  // The disk: what allocations (data files are allocated ahead of their records) and writes
+  // (hint files, large records) may still use; after `calls` more allocations, writes,
+  // flushes and renames, each fails with ENOSPC.
+  void SetDiskFree(int64_t bytes) { disk_.SetDiskFree(bytes); }
+  void FailDiskAfter(int64_t calls) {
+    using E = FaultInjectionEnv;
+    disk_.FailAfter(E::kAllocate | E::kWrite | E::kSyncData | E::kRename, calls, ENOSPC);
+  }
+  void HealDisk() { disk_.Heal(); }
+  uint64_t DiskFailures() const { return disk_.failures(); }
+  std::vector<std::string> TakeFlushedPaths() { return disk_.TakeFlushedPaths(); }
 
   static Options SmallFiles() {
     Options o;
@@ -79,6 +95,8 @@ class DiskTroubleTest : public DBTest {
     ASSERT_OK(db_->Check(&report));
     EXPECT_TRUE(report.problems.empty()) << report.problems.front().reason;
   }
+
+  FaultInjectionEnv disk_;
 };
 
 bool IsDiskFull(const Status& s) {

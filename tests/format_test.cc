@@ -236,21 +236,22 @@ TEST(FormatTest, FindNextValidRecordSkipsGarbageAndZeros) {
 
 TEST(FileTest, OpenExistingTellsAMissingFileFromOneThatCannotBeOpened) {
   test::TempDir tmp;
+  Env* env = Env::Default();
   FileDescriptor fd;
   const std::string missing = tmp.Sub("missing");
-  EXPECT_TRUE(OpenExisting(missing, O_RDONLY, &fd).IsNotFound());
-  EXPECT_FALSE(PathExists(missing));  // and it creates nothing, even when asked to
-  EXPECT_TRUE(OpenExisting(missing, O_RDWR | O_CREAT, &fd).IsNotFound());
-  EXPECT_FALSE(PathExists(missing));
+  EXPECT_TRUE(OpenExisting(env, missing, O_RDONLY, &fd).IsNotFound());
+  EXPECT_FALSE(PathExists(env, missing));  // and it creates nothing, even when asked to
+  EXPECT_TRUE(OpenExisting(env, missing, O_RDWR | O_CREAT, &fd).IsNotFound());
+  EXPECT_FALSE(PathExists(env, missing));
   test::WriteFile(tmp.Sub("file"), "x");
-  const Status s = OpenExisting(tmp.Sub("file") + "/under", O_RDONLY, &fd);  // ENOTDIR
+  const Status s = OpenExisting(env, tmp.Sub("file") + "/under", O_RDONLY, &fd);  // ENOTDIR
   EXPECT_TRUE(s.IsIOError()) << s.ToString();
   EXPECT_NE(s.ToString().find("Not a directory"), std::string::npos) << s.ToString();
-  EXPECT_TRUE(OpenExisting(tmp.Sub("file"), O_RDONLY, &fd).ok());
+  EXPECT_TRUE(OpenExisting(env, tmp.Sub("file"), O_RDONLY, &fd).ok());
   EXPECT_GE(fd.get(), 0);
   // A hint file that is not there (not written yet, or deleted by a merge) is NotFound.
   HintReader hint;
-  EXPECT_TRUE(hint.Open(tmp.Sub("00000001.hint"), 1, 4096).IsNotFound());
+  EXPECT_TRUE(hint.Open(env, tmp.Sub("00000001.hint"), 1, 4096).IsNotFound());
 }
 
 }  // namespace

@@ -134,7 +134,7 @@ TEST_F(MergeTest, SpaceAfterTenOverwritesIsWithinTwentyPercentOfLiveData) {
 
 TEST_F(MergeTest, ExpiredKeysAreDroppedAndStayGone) {
   Options o = SmallFiles();
-  o.clock = &clock_;
+  o.env = &clock_;
   ASSERT_OK(Open(o));
   for (int i = 0; i < 200; i++) {
     WriteOptions w;
@@ -204,7 +204,7 @@ TEST_F(MergeTest, PartialMergeKeepsTombstonesThatHideOlderFiles) {
 
 TEST_F(MergeTest, ExpiredValueHidingAnOlderFileBecomesATombstone) {
   Options o = SmallFiles();
-  o.clock = &clock_;
+  o.env = &clock_;
   ASSERT_OK(Open(o));
   ASSERT_OK(db_->Put("k", "old, forever"));
   for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("filler" + std::to_string(i), std::string(150, 'f')));

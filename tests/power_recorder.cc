@@ -1,8 +1,7 @@
 // What a power cut would leave of a store, recorded while power_writer runs (it is
-// crash_writer linked with this file). Linked with
-// -Wl,--wrap=fdatasync,--wrap=fsync,--wrap=rename,--wrap=unlink, so the engine's flushes and
-// namespace changes come here before they reach the kernel. With BITCASK_POWER_SHADOW naming
-// a directory (the shadow), each one is recorded there first:
+// crash_writer linked with this file, whose WriterEnv gives the store an Env that sees the
+// engine's flushes and namespace changes before they reach the kernel). With
+// BITCASK_POWER_SHADOW naming a directory (the shadow), each one is recorded there first:
 //
 //   f-INO-GEN   a file's whole contents as an fdatasync/fsync of it began: durable once it
 //               returns (later bytes may or may not be; PowerCutImage decides)
@@ -27,16 +26,7 @@
 #include <mutex>
 #include <string>
 
-extern "C" {
-int __real_fdatasync(int fd);
-int __real_fsync(int fd);
-int __real_rename(const char* from, const char* to);
-int __real_unlink(const char* path);
-int __wrap_fdatasync(int fd);
-int __wrap_fsync(int fd);
-int __wrap_rename(const char* from, const char* to);
-int __wrap_unlink(const char* path);
-}
+#include "bitcask/env.h"
 
 namespace {
 
@@ -70,7 +60,7 @@ void Record(const std::string& name, const std::string& data) {
   if (fd < 0) Fail("open " + tmp);
   WriteAll(fd, data, tmp);
   ::close(fd);
-  if (__real_rename(tmp.c_str(), path.c_str()) != 0) Fail("rename " + tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) Fail("rename " + tmp);
 }
 
 // Caller holds mu.
@@ -136,24 +126,41 @@ void BeforeDrop(const char* path) {
   Record("gen-" + std::to_string(st.st_ino), std::to_string(gen));
 }
 
+// The operating system's Env, recording before each flush, rename and removal.
+class RecordingEnv : public bitcask::EnvWrapper {
+ public:
+  RecordingEnv() : EnvWrapper(bitcask::Env::Default()) {}
+
+  bitcask::Status SyncData(int fd, const std::string& path) override {
+    BeforeFlush(fd);
+    return EnvWrapper::SyncData(fd, path);
+  }
+  bitcask::Status SyncDir(const std::string& dir) override {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+      BeforeFlush(fd);
+      ::close(fd);
+    }
+    return EnvWrapper::SyncDir(dir);
+  }
+  bitcask::Status RenameFile(const std::string& from, const std::string& to) override {
+    BeforeDrop(to.c_str());
+    return EnvWrapper::RenameFile(from, to);
+  }
+  bitcask::Status RemoveFile(const std::string& path) override {
+    BeforeDrop(path.c_str());
+    return EnvWrapper::RemoveFile(path);
+  }
+};
+
 }  // namespace
 
-int __wrap_fdatasync(int fd) {
-  BeforeFlush(fd);
-  return __real_fdatasync(fd);
+namespace bitcask::test {
+
+// crash_writer's Env: this recorder, when there is a shadow to record into.
+Env* WriterEnv() {
+  static RecordingEnv env;
+  return Shadow() != nullptr ? &env : nullptr;
 }
 
-int __wrap_fsync(int fd) {
-  BeforeFlush(fd);
-  return __real_fsync(fd);
-}
-
-int __wrap_rename(const char* from, const char* to) {
-  BeforeDrop(to);
-  return __real_rename(from, to);
-}
-
-int __wrap_unlink(const char* path) {
-  BeforeDrop(path);
-  return __real_unlink(path);
-}
+}  // namespace bitcask::test

@@ -148,9 +148,10 @@ std::map<std::string, std::string> Contents(DB* db) {
 
 // Expiry is decided against this fixed time, so that no key expires half way through an
 // input's checks.
-class FixedClock : public bitcask::Clock {
+class FixedClock : public bitcask::EnvWrapper {
  public:
-  uint64_t NowMillis() const override { return 1'750'000'000'000; }
+  FixedClock() : EnvWrapper(bitcask::Env::Default()) {}
+  uint64_t NowUnixMillis() override { return 1'750'000'000'000; }
 };
 
 }  // namespace
@@ -201,8 +202,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.create_if_missing = false;
   options.auto_merge = false;
   options.max_file_size = 64 << 10;  // the active file's preallocation
-  static const FixedClock clock;
-  options.clock = &clock;
+  static FixedClock clock;
+  options.env = &clock;
   options.recovery_mode =
       (mode & 1) ? bitcask::RecoveryMode::kSkipCorrupt : bitcask::RecoveryMode::kStrict;
   options.read_only = (mode & 2) != 0;

@@ -33,11 +33,13 @@ class TempDir {
   std::string path_;
 };
 
-// A clock tests move by hand. Atomic: a store's background thread reads it meanwhile.
-class ManualClock : public Clock {
+// The operating system's Env with a clock tests move by hand. Atomic: a store's background
+// thread reads it meanwhile.
+class ManualClock : public EnvWrapper {
  public:
-  explicit ManualClock(uint64_t now_ms) : now_(now_ms) {}
-  uint64_t NowMillis() const override { return now_.load(std::memory_order_relaxed); }
+  explicit ManualClock(uint64_t now_ms) : EnvWrapper(Env::Default()), now_(now_ms) {}
+  uint64_t NowUnixMillis() override { return now_.load(std::memory_order_relaxed); }
+  uint64_t NowMillis() const { return now_.load(std::memory_order_relaxed); }
   void Advance(uint64_t ms) { now_.fetch_add(ms, std::memory_order_relaxed); }
   void Set(uint64_t now_ms) { now_.store(now_ms, std::memory_order_relaxed); }
 
@@ -49,7 +51,12 @@ class ManualClock : public Clock {
 class DBTest : public ::testing::Test {
  protected:
   std::string dir() const { return tmp_.Sub("db"); }
-  Status Open(const Options& options = Options()) { return DB::Open(options, dir(), &db_); }
+  // Opens dir() with options; with env_ set, through it unless options name an Env.
+  Status Open(const Options& options = Options()) {
+    Options o = options;
+    if (o.env == nullptr) o.env = env_;
+    return DB::Open(o, dir(), &db_);
+  }
   void Reopen(const Options& options = Options()) {
     db_.reset();
     ASSERT_TRUE(Open(options).ok());
@@ -69,6 +76,9 @@ class DBTest : public ::testing::Test {
   // For tests of expiry (Options::clock). Declared before db_ so that it outlives the store:
   // a store's background thread reads the clock until the store is closed.
   ManualClock clock_{1'000'000};
+  // The Env Open uses when its options name none (null: the operating system's). A fixture
+  // that sets it to one of its own members closes db_ before that member goes.
+  Env* env_ = nullptr;
   std::unique_ptr<DB> db_;
 };
 

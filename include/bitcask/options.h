@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "bitcask/env.h"
+
 namespace bitcask {
 
 // When a write reaches stable storage (survives power loss). Whatever the mode, an
@@ -47,15 +49,6 @@ enum class Compression : unsigned char {
   kNone,
   kLz4,   // fast, modest ratio
   kZstd,  // slower to write, smaller
-};
-
-// Source of wall-clock time for expiry (TTL). Tests inject their own; nullptr means the
-// system clock.
-class Clock {
- public:
-  virtual ~Clock() = default;
-  // Milliseconds since the Unix epoch.
-  virtual uint64_t NowMillis() const = 0;
 };
 
 struct Options {
@@ -101,8 +94,10 @@ struct Options {
   // reads cost about a fifth of a cached Get). 1 times every operation; 0 none.
   uint32_t latency_sample_every = 64;
 
-  // Time source for TTLs; not owned, must outlive the DB. nullptr = system clock.
-  const Clock* clock = nullptr;
+  // The file system and the clock the store uses (env.h): not owned, must outlive the DB.
+  // nullptr: the operating system's (Env::Default()). Tests wrap it to inject faults or
+  // move time by hand.
+  Env* env = nullptr;
 
   // ---- Merge (compaction) ------------------------------------------------------------
   // A merge rewrites the live records of some data files into new files (each with a hint

@@ -24,50 +24,57 @@ namespace {
 // The first n bytes of f, from its mapping, into a new file at path, flushed. Not from a
 // mapping with a page of zeros standing in for one that failed (map_faults.h): the copy
 // would hold the zeros.
-Status CopyPrefix(const DataFile& f, uint64_t n, const std::string& path) {
+Status CopyPrefix(Env* env, const DataFile& f, uint64_t n, const std::string& path) {
   auto unreadable = [&] {
     return Status::IOError(f.path() + ": " + map_faults::Explanation() +
                            "; a checkpoint cannot copy it");
   };
   if (f.faulted()) return unreadable();
   FileDescriptor fd;
-  if (Status s = OpenFile(path, O_WRONLY | O_CREAT | O_EXCL, 0644, &fd); !s.ok()) return s;
-  if (Status s = WriteAt(fd.get(), 0, f.base(), static_cast<size_t>(n), path); !s.ok()) return s;
+  if (Status s = OpenFile(env, path, O_WRONLY | O_CREAT | O_EXCL, 0644, &fd); !s.ok()) return s;
+  if (Status s = WriteAt(env, fd.get(), 0, f.base(), static_cast<size_t>(n), path); !s.ok()) {
+    return s;
+  }
   if (f.faulted()) return unreadable();
-  return SyncData(fd.get(), path);
+  return env->SyncData(fd.get(), path);
 }
 
 // A hard link to `from` at `to`, flushed; where the file system cannot link (another device,
 // or no links at all), copy() makes `to` instead.
 template <typename Copy>
-Status LinkOrCopy(const std::string& from, const std::string& to, Copy&& copy) {
-  if (::link(from.c_str(), to.c_str()) != 0) {
-    const int err = errno;
-    if (err != EXDEV && err != EPERM && err != EMLINK && err != ENOTSUP) {
-      return Status::IOError("link " + from + " to " + to + ": " + std::strerror(err));
-    }
-    return copy();
-  }
-  return SyncFile(to);
+Status LinkOrCopy(Env* env, const std::string& from, const std::string& to, Copy&& copy) {
+  const Status s = env->LinkFile(from, to);
+  if (s.IsNotSupported()) return copy();
+  if (!s.ok()) return s;
+  return SyncFile(env, to);
 }
 
 // A whole file (a hint) copied, flushed.
-Status CopyFile(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  std::filesystem::copy_file(from, to, ec);
-  if (ec) return Status::IOError("copy " + from + " to " + to + ": " + ec.message());
-  return SyncFile(to);
+Status CopyFile(Env* env, const std::string& from, const std::string& to) {
+  FileDescriptor in, out;
+  if (Status s = OpenFile(env, from, O_RDONLY, 0, &in); !s.ok()) return s;
+  if (Status s = OpenFile(env, to, O_WRONLY | O_CREAT | O_EXCL, 0644, &out); !s.ok()) return s;
+  std::string buf(1 << 20, '\0');
+  for (uint64_t offset = 0;;) {
+    size_t n = 0;
+    if (Status s = env->ReadAt(in.get(), offset, buf.data(), buf.size(), &n, from); !s.ok()) {
+      return s;
+    }
+    if (n == 0) break;
+    if (Status s = WriteAt(env, out.get(), offset, buf.data(), n, to); !s.ok()) return s;
+    offset += n;
+  }
+  return env->SyncData(out.get(), to);
 }
 
-// The complete staging directory into place. rename(2) replaces an empty directory but not
-// one with files: another checkpoint got there first.
-Status RenameCheckpoint(const std::string& staging, const std::string& target) {
-  if (::rename(staging.c_str(), target.c_str()) == 0) return Status::OK();
-  if (errno == ENOTEMPTY || errno == EEXIST) {
-    return Status::InvalidArgument(target + ": exists (made while this checkpoint was being "
-                                   "built); a checkpoint goes into a new directory");
+// Removes the staging directory of a checkpoint that failed (best effort: it holds only the
+// files this checkpoint made).
+void RemoveStaging(Env* env, const std::string& staging) {
+  std::vector<std::string> names;
+  if (env->ListDir(staging, &names).ok()) {
+    for (const std::string& name : names) (void)env->RemoveFile(staging + "/" + name);
   }
-  return Status::FromErrno("rename " + staging + " to " + target, errno);
+  (void)env->RemoveDir(staging);
 }
 
 }  // namespace
@@ -83,26 +90,47 @@ Status DBImpl::Checkpoint(const std::string& dir) {
   }
   std::string target = dir;
   while (target.size() > 1 && target.back() == '/') target.pop_back();
-  if (PathExists(target)) {
+  if (Status s = env_->FileExists(target); s.ok()) {
     return Status::InvalidArgument(target + ": exists; a checkpoint goes into a new directory");
-  }
-  // Built under a name of its own and renamed when complete: a crash leaves no half
-  // checkpoint under the name asked for (but NAME.checkpoint-tmp.XXXXXX, which may be
-  // removed), and two checkpoints into one directory at once never build in the same place:
-  // the second to finish finds the name taken.
-  std::string staging = target + ".checkpoint-tmp.XXXXXX";
-  if (::mkdtemp(staging.data()) == nullptr || ::chmod(staging.c_str(), 0755) != 0) {
-    return Status::IOError("mkdir " + staging + ": " + std::strerror(errno));
-  }
-  Status s = CheckpointInto(staging);
-  if (s.ok()) s = RenameCheckpoint(staging, target);
-  if (!s.ok()) {
-    std::error_code ec;
-    std::filesystem::remove_all(staging, ec);  // best effort
+  } else if (!s.IsNotFound()) {
     return s;
   }
+  // Built under a name of its own and renamed when complete: a crash leaves no half
+  // checkpoint under the name asked for (but NAME.checkpoint-tmp.N, which may be removed),
+  // and two checkpoints into one directory at once never build in the same place: the
+  // second to finish finds the name taken.
   const std::string parent = std::filesystem::path(target).parent_path().string();
-  return SyncDir(parent.empty() ? "." : parent);
+  if (Status s = env_->FileExists(parent.empty() ? "." : parent); s.IsNotFound()) {
+    return Status::IOError("checkpoint into " + target + ": its parent directory " + parent +
+                           " does not exist");
+  } else if (!s.ok()) {
+    return s;
+  }
+  std::string staging;
+  for (uint64_t n = env_->NowUnixMillis() ^ (uint64_t(::getpid()) << 40);; n++) {
+    staging = target + ".checkpoint-tmp." + std::to_string(n);
+    bool created = false;
+    if (Status s = env_->CreateDir(staging, &created); !s.ok()) return s;
+    if (created) break;  // ours; an existing one belongs to another checkpoint
+  }
+  Status s = CheckpointInto(staging);
+  if (s.ok()) {
+    // rename(2) replaces an empty directory but not one with files: another checkpoint got
+    // there first.
+    s = env_->RenameFile(staging, target);
+    if (!s.ok()) {
+      std::vector<std::string> names;
+      if (env_->ListDir(target, &names).ok() && !names.empty()) {
+        s = Status::InvalidArgument(target + ": exists (made while this checkpoint was being "
+                                    "built); a checkpoint goes into a new directory");
+      }
+    }
+  }
+  if (!s.ok()) {
+    RemoveStaging(env_, staging);
+    return s;
+  }
+  return env_->SyncDir(parent.empty() ? "." : parent);
 }
 
 Status DBImpl::CheckpointInto(const std::string& staging) {
@@ -130,20 +158,20 @@ Status DBImpl::CheckpointInto(const std::string& staging) {
   for (const DataFile* f : files) {
     const std::string to = DataFileName(staging, f->id());
     if (f->id() == active_id) {
-      if (Status s = CopyPrefix(*f, active_end, to); !s.ok()) return s;
+      if (Status s = CopyPrefix(env_, *f, active_end, to); !s.ok()) return s;
       continue;
     }
-    Status s = LinkOrCopy(f->path(), to, [&] { return CopyPrefix(*f, f->size(), to); });
+    Status s = LinkOrCopy(env_, f->path(), to, [&] { return CopyPrefix(env_, *f, f->size(), to); });
     if (!s.ok()) return s;
     uint64_t covered = 0;
     const std::string hint = HintFileName(dir_, f->id());
     const std::string hint_to = HintFileName(staging, f->id());
-    if (HintCoveredSize(hint, &covered) && covered == f->size()) {
-      s = LinkOrCopy(hint, hint_to, [&] { return CopyFile(hint, hint_to); });
+    if (HintCoveredSize(env_, hint, &covered) && covered == f->size()) {
+      s = LinkOrCopy(env_, hint, hint_to, [&] { return CopyFile(env_, hint, hint_to); });
       if (!s.ok()) return s;
     }
   }
-  return SyncDir(staging);
+  return env_->SyncDir(staging);
 }
 
 }  // namespace bitcask::engine

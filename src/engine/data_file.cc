@@ -29,18 +29,18 @@ std::string DataFileName(const std::string& dir, uint32_t id) {
   return dir + name;
 }
 
-Status DataFile::Create(const std::string& dir, uint32_t id, uint64_t capacity,
+Status DataFile::Create(Env* env, const std::string& dir, uint32_t id, uint64_t capacity,
                         std::unique_ptr<DataFile>* out, bool temporary, bool huge_pages) {
-  std::unique_ptr<DataFile> f(new DataFile(id, DataFileName(dir, id)));
+  std::unique_ptr<DataFile> f(new DataFile(env, id, DataFileName(dir, id)));
   if (temporary) f->temp_path_ = f->path_ + ".tmp";
-  Status s = OpenFile(f->disk_path(), O_RDWR | O_CREAT | O_EXCL, 0644, &f->fd_);
+  Status s = OpenFile(env, f->disk_path(), O_RDWR | O_CREAT | O_EXCL, 0644, &f->fd_);
   if (!s.ok()) return s;
   s = f->Initialize(capacity, temporary, huge_pages);
   if (!s.ok()) {
     // Most often the disk is full. Leave no file behind: a later try takes the same name.
     const std::string path = f->disk_path();
     f.reset();
-    RemoveFile(path);
+    (void)env->RemoveFile(path);
     return s;
   }
   *out = std::move(f);
@@ -51,7 +51,7 @@ Status DataFile::Initialize(uint64_t capacity, bool temporary, bool huge_pages) 
   writable_ = true;
   // Mapped on a 2 MiB boundary whether or not huge pages are asked for now: they can be
   // switched on later (SetHugePages).
-  Status s = MemoryMap::Map(fd_.get(), capacity, /*writable=*/true, path_, &map_,
+  Status s = MemoryMap::Map(env_, fd_.get(), capacity, /*writable=*/true, path_, &map_,
                             /*huge_aligned=*/true);
   if (!s.ok()) return s;
   SetHugePages(huge_pages);
@@ -63,20 +63,20 @@ Status DataFile::Initialize(uint64_t capacity, bool temporary, bool huge_pages) 
   return temporary ? Status::OK() : Sync();
 }
 
-Status DataFile::Open(const std::string& dir, uint32_t id, bool writable, uint64_t capacity,
-                      std::unique_ptr<DataFile>* out, bool huge_pages) {
-  std::unique_ptr<DataFile> f(new DataFile(id, DataFileName(dir, id)));
-  Status s = OpenFile(f->path_, writable ? O_RDWR : O_RDONLY, 0, &f->fd_);
+Status DataFile::Open(Env* env, const std::string& dir, uint32_t id, bool writable,
+                      uint64_t capacity, std::unique_ptr<DataFile>* out, bool huge_pages) {
+  std::unique_ptr<DataFile> f(new DataFile(env, id, DataFileName(dir, id)));
+  Status s = OpenFile(env, f->path_, writable ? O_RDWR : O_RDONLY, 0, &f->fd_);
   if (!s.ok()) return s;
   uint64_t file_size;
-  s = FileSize(f->fd_.get(), f->path_, &file_size);
+  s = env->FileSize(f->fd_.get(), f->path_, &file_size);
   if (!s.ok()) return s;
   f->writable_ = writable;
   f->allocated_ = file_size;
   f->populated_ = file_size;
   f->size_.store(file_size, std::memory_order_relaxed);
   const uint64_t map_length = writable ? std::max(capacity, file_size) : file_size;
-  s = MemoryMap::Map(f->fd_.get(), map_length, writable, f->path_, &f->map_,
+  s = MemoryMap::Map(env, f->fd_.get(), map_length, writable, f->path_, &f->map_,
                      /*huge_aligned=*/writable);
   if (!s.ok()) return s;
   if (writable) {
@@ -91,11 +91,11 @@ Status DataFile::Open(const std::string& dir, uint32_t id, bool writable, uint64
 Status DataFile::AllocateTo(uint64_t end) {
   uint64_t target =
       std::min<uint64_t>(capacity(), std::max<uint64_t>(end, allocated_ + kAllocationStep));
-  Status s = Allocate(fd_.get(), allocated_, target - allocated_, path_);
+  Status s = env_->Allocate(fd_.get(), allocated_, target - allocated_, path_);
   if (!s.ok() && target > end) {
     // A disk with less than a step left still has room for what is asked now.
     target = end;
-    s = Allocate(fd_.get(), allocated_, target - allocated_, path_);
+    s = env_->Allocate(fd_.get(), allocated_, target - allocated_, path_);
   }
   if (!s.ok()) return s;
   allocated_ = target;
@@ -119,8 +119,8 @@ void DataFile::SetHugePages(bool on) {
   map_.AdviseHugePages(populated_, on);
 }
 
-Status DataFile::WriteVectored(uint64_t offset, const struct iovec* iov, int count) {
-  return WriteVectorAt(fd_.get(), offset, iov, count, path_);
+Status DataFile::WriteVectored(uint64_t offset, std::span<const std::string_view> pieces) {
+  return env_->WriteAt(fd_.get(), offset, pieces, path_);
 }
 
 Status DataFile::Unreadable(uint64_t offset) const {
@@ -143,11 +143,7 @@ Status DataFile::Append(std::initializer_list<std::string_view> pieces) {
     }
     if (faulted()) [[unlikely]] return Unreadable(offset);
   } else {
-    std::vector<struct iovec> iov;
-    for (std::string_view p : pieces) {
-      if (!p.empty()) iov.push_back({const_cast<char*>(p.data()), p.size()});
-    }
-    if (s = WriteVectored(offset, iov.data(), static_cast<int>(iov.size())); !s.ok()) {
+    if (s = WriteVectored(offset, std::span(pieces.begin(), pieces.size())); !s.ok()) {
       DiscardUncommitted();
       return s;
     }
@@ -158,7 +154,7 @@ Status DataFile::Append(std::initializer_list<std::string_view> pieces) {
 
 Status DataFile::Publish() {
   if (temp_path_.empty()) return Status::OK();
-  Status s = RenameFile(temp_path_, path_);
+  Status s = env_->RenameFile(temp_path_, path_);
   if (s.ok()) temp_path_.clear();
   return s;
 }
@@ -166,7 +162,7 @@ Status DataFile::Publish() {
 Status DataFile::Sync() const {
   std::lock_guard l(fd_mu_);
   if (fd_.valid()) {
-    Status s = SyncData(fd_.get(), path_);
+    Status s = env_->SyncData(fd_.get(), path_);
     if (!writable()) fd_.reset();  // sealed while this ran: Seal left the closing to us
     return s;
   }
@@ -174,14 +170,14 @@ Status DataFile::Sync() const {
   // it for good. An earlier run may have left its pages unflushed, so that one is needed.
   if (flushed_) return Status::OK();
   FileDescriptor fd;
-  Status s = OpenFile(disk_path(), O_RDONLY, 0, &fd);
-  if (s.ok()) s = SyncData(fd.get(), path_);
+  Status s = OpenFile(env_, disk_path(), O_RDONLY, 0, &fd);
+  if (s.ok()) s = env_->SyncData(fd.get(), path_);
   if (s.ok()) flushed_ = true;
   return s;
 }
 
 Status DataFile::TruncateTo(uint64_t size) {
-  Status s = Truncate(fd_.get(), size, path_);
+  Status s = env_->Truncate(fd_.get(), size, path_);
   if (!s.ok()) return s;
   allocated_ = size;
   populated_ = size;
@@ -196,9 +192,9 @@ bool DataFile::HasSyncMark() const {
 
 Status DataFile::CutUnfinishedTail(uint64_t size) {
   FileDescriptor fd;
-  Status s = OpenFile(path_, O_RDWR, 0, &fd);
-  if (s.ok()) s = Truncate(fd.get(), size, path_);
-  if (s.ok()) s = SyncData(fd.get(), path_);
+  Status s = OpenFile(env_, path_, O_RDWR, 0, &fd);
+  if (s.ok()) s = env_->Truncate(fd.get(), size, path_);
+  if (s.ok()) s = env_->SyncData(fd.get(), path_);
   if (!s.ok()) return s;
   check_end_ = size;  // the mapping past it is beyond the end of the file now
   size_.store(size, std::memory_order_release);

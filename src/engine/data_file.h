@@ -20,6 +20,7 @@
 #include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -50,12 +51,12 @@ class DataFile {
   // With `huge_pages`, the mapping asks for 2 MiB pages and the writer maps 2 MiB at a time:
   // far fewer page faults per byte appended, but an fdatasync then writes back whole 2 MiB
   // folios, so it suits files that are synced rarely (see SetHugePages).
-  static Status Create(const std::string& dir, uint32_t id, uint64_t capacity,
+  static Status Create(Env* env, const std::string& dir, uint32_t id, uint64_t capacity,
                        std::unique_ptr<DataFile>* out, bool temporary = false,
                        bool huge_pages = false);
   // Opens an existing file. If `writable`, maps max(capacity, file size) bytes for appends;
   // size() is the file size until the caller sets the valid end with TruncateTo.
-  static Status Open(const std::string& dir, uint32_t id, bool writable, uint64_t capacity,
+  static Status Open(Env* env, const std::string& dir, uint32_t id, bool writable, uint64_t capacity,
                      std::unique_ptr<DataFile>* out, bool huge_pages = false);
 
   uint32_t id() const { return id_; }
@@ -98,7 +99,7 @@ class DataFile {
   }
   // Writes the pieces back to back at offset with pwritev. Cheaper than the mapping for large
   // records: the kernel copies whole pages without zeroing them first.
-  Status WriteVectored(uint64_t offset, const struct iovec* iov, int count);
+  Status WriteVectored(uint64_t offset, std::span<const std::string_view> pieces);
   // Publishes n bytes written past size().
   void Commit(uint64_t n) {
     size_.store(size_.load(std::memory_order_relaxed) + n, std::memory_order_release);
@@ -152,7 +153,7 @@ class DataFile {
   std::atomic<uint64_t> dead_bytes{0};
 
  private:
-  DataFile(uint32_t id, std::string path) : id_(id), path_(std::move(path)) {}
+  DataFile(Env* env, uint32_t id, std::string path) : env_(env), id_(id), path_(std::move(path)) {}
   // Create's work once the file exists: map it, allocate and write the header.
   Status Initialize(uint64_t capacity, bool temporary, bool huge_pages);
   // The slow paths of Reserve and MappedForWrite: allocate on disk up to at least `end`; map
@@ -160,6 +161,7 @@ class DataFile {
   Status AllocateTo(uint64_t end);
   void Populate(uint64_t offset, uint64_t end);
 
+  Env* const env_;
   const uint32_t id_;
   const std::string path_;
   std::string temp_path_;  // non-empty while the file is temporary

@@ -1,5 +1,6 @@
 #include "engine/db_impl.h"
 
+#include <fcntl.h>
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -160,6 +161,7 @@ uint32_t ForksSoFar() {
 
 DBImpl::DBImpl(const Options& options, std::string dir)
     : options_(options),
+      env_(options.env != nullptr ? options.env : Env::Default()),
       dir_(WithoutTrailingSlashes(std::move(dir))),
       forks_at_open_(ForksSoFar()),
       opener_pid_(::getpid()) {}
@@ -189,10 +191,7 @@ void DBImpl::ForgetParentState() {
 }
 
 uint64_t DBImpl::NowMillis() const {
-  if (options_.clock != nullptr) return options_.clock->NowMillis();
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
+  return env_->NowUnixMillis();
 }
 
 Status DBImpl::CheckWritable() const {
@@ -858,25 +857,25 @@ Status DBImpl::MappedWriteFailedLocked(uint64_t offset) {
 
 Status DBImpl::AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs) {
   std::vector<std::array<char, format::kRecordHeaderSize>> headers(ops.size());
-  std::vector<struct iovec> iov;
-  iov.reserve(std::min<size_t>(3 * ops.size(), kMaxIovecs));
+  std::vector<std::string_view> pieces;
+  pieces.reserve(std::min<size_t>(3 * ops.size(), kMaxIovecs));
   uint64_t offset = active_->size();
-  uint64_t run_offset = offset;  // file offset of iov[0]
+  uint64_t run_offset = offset;  // file offset of pieces[0]
   for (size_t i = 0; i < ops.size(); i++) {
     const Op& op = ops[i];
     const uint8_t flags = RecordFlags(op.is_delete, op.codec, i + 1 < ops.size());
     const size_t n = format::RecordSize(op.key.size(), op.value.size());
     char* header = headers[i].data();
     format::EncodeRecordHeader(header, ++last_seq_, op.expire_at_ms, flags, op.key, op.value);
-    iov.push_back({header, format::kRecordHeaderSize});
-    if (!op.key.empty()) iov.push_back({const_cast<char*>(op.key.data()), op.key.size()});
-    if (!op.value.empty()) iov.push_back({const_cast<char*>(op.value.data()), op.value.size()});
+    pieces.emplace_back(header, format::kRecordHeaderSize);
+    if (!op.key.empty()) pieces.push_back(op.key);
+    if (!op.value.empty()) pieces.push_back(op.value);
     locs[i] = LocationLocked(op, offset, n);
     offset += n;
-    if (iov.size() + 3 > kMaxIovecs || i + 1 == ops.size()) {
-      Status s = active_->WriteVectored(run_offset, iov.data(), static_cast<int>(iov.size()));
+    if (pieces.size() + 3 > kMaxIovecs || i + 1 == ops.size()) {
+      Status s = active_->WriteVectored(run_offset, pieces);
       if (!s.ok()) return s;
-      iov.clear();
+      pieces.clear();
       run_offset = offset;
     }
   }
@@ -931,7 +930,7 @@ Status DBImpl::RotateLocked(uint64_t record_bytes) {
   const uint64_t capacity =
       std::max<uint64_t>(options_.max_file_size, format::kFileHeaderSize + record_bytes);
   std::unique_ptr<DataFile> file;
-  if (Status s = DataFile::Create(dir_, next_file_id_, capacity, &file, /*temporary=*/false,
+  if (Status s = DataFile::Create(env_, dir_, next_file_id_, capacity, &file, /*temporary=*/false,
                                   huge_pages_);
       !s.ok()) {
     return s;
@@ -940,7 +939,7 @@ Status DBImpl::RotateLocked(uint64_t record_bytes) {
     if (Status s = active_->Seal(/*sync=*/false); !s.ok()) {
       const std::string path = file->path();
       file.reset();
-      RemoveFile(path);  // best effort: a file of just a header holds nothing
+      (void)env_->RemoveFile(path);  // best effort: a file of just a header holds nothing
       return s;
     }
     // Records in it may still wait for a flush; the next sync leader takes care of them.
@@ -991,7 +990,7 @@ Status DBImpl::SyncUpTo(uint64_t seq) {
     for (DataFile* f : files) {
       if (s.ok()) s = f->Sync();
     }
-    if (s.ok() && sync_dir) s = SyncDir(dir_);
+    if (s.ok() && sync_dir) s = env_->SyncDir(dir_);
     if (s.ok() && active != nullptr) {
       std::lock_guard wl(write_mu_);
       if (!closed_) AppendSyncMarkLocked(active, active_end);
@@ -1137,7 +1136,7 @@ Status DBImpl::Close() {
       Status seal = active_->Seal(/*sync=*/true);
       if (s.ok()) s = seal;
     }
-    if (s.ok() && dir_dirty_) s = SyncDir(dir_);
+    if (s.ok() && dir_dirty_) s = env_->SyncDir(dir_);
     // A flush that failed before may have lost writes this one cannot bring back.
     if (s.ok()) s = bg_error_;
     l.unlock();
@@ -1171,7 +1170,7 @@ Status DBImpl::GetStats(Stats* stats) {
     if (!bg_error_.ok()) stats->write_error = bg_error_.ToString();
   }
   for (FileStats& fs : stats->files) {
-    fs.has_hint = PathExists(HintFileName(dir_, fs.file_id));
+    fs.has_hint = PathExists(env_, HintFileName(dir_, fs.file_id));
     stats->total_bytes += fs.total_bytes;
     stats->dead_bytes += fs.dead_bytes;
   }
@@ -1220,24 +1219,24 @@ Status DBImpl::Recover() {
   Status s;
   huge_pages_ = options_.sync_mode != SyncMode::kAlways;
   if (options_.read_only) {
-    if (!PathExists(dir_)) {
+    if (!PathExists(env_, dir_)) {
       return Status::InvalidArgument(dir_ + ": no such store (a read-only open does not create one)");
     }
   } else {
-    if (!options_.create_if_missing && !PathExists(dir_)) {
+    if (!options_.create_if_missing && !PathExists(env_, dir_)) {
       return Status::InvalidArgument(dir_ + " does not exist and create_if_missing is false");
     }
     bool created;
-    if (s = CreateDirIfMissing(dir_, &created); !s.ok()) return s;
-    if (s = DirLock::Acquire(dir_, &lock_); !s.ok()) return s;
+    if (s = env_->CreateDir(dir_, &created); !s.ok()) return s;
+    if (s = DirLock::Acquire(env_, dir_, &lock_); !s.ok()) return s;
   }
 
   std::vector<std::string> names;
-  if (s = ListDir(dir_, &names); !s.ok()) return s;
+  if (s = env_->ListDir(dir_, &names); !s.ok()) return s;
   for (const std::string& name : names) {
     if (name.ends_with(".tmp") && !options_.read_only) {
       // Left by an interrupted merge; the files it was replacing are still here.
-      if (s = RemoveFile(dir_ + "/" + name); !s.ok()) return s;
+      if (s = env_->RemoveFile(dir_ + "/" + name); !s.ok()) return s;
     }
   }
   std::vector<uint32_t> ids = DataFileIds(names);
@@ -1361,14 +1360,16 @@ bool DBImpl::MappingFaulted() const {
 
 bool DBImpl::ChangedSinceListed() const {
   std::vector<std::string> names;
-  if (!ListDir(dir_, &names).ok()) return false;
+  if (!env_->ListDir(dir_, &names).ok()) return false;
   if (DataFileIds(names) != listed_) return true;
   // A read-only file is mapped as long as the file was when opened.
   for (uint32_t id : listed_) {
     const DataFile* f = files_.Get(id);
-    struct stat st;
-    if (f != nullptr && (::stat(f->path().c_str(), &st) != 0 ||
-                         static_cast<uint64_t>(st.st_size) != f->capacity())) {
+    if (f == nullptr) continue;
+    FileDescriptor fd;
+    uint64_t size = 0;
+    if (!OpenExisting(env_, f->path(), O_RDONLY, &fd).ok() ||
+        !env_->FileSize(fd.get(), f->path(), &size).ok() || size != f->capacity()) {
       return true;
     }
   }
@@ -1394,7 +1395,7 @@ Status DBImpl::DropUnwrittenNewest(std::vector<uint32_t>* ids) {
   while (!ids->empty()) {
     const uint32_t id = ids->back();
     std::unique_ptr<DataFile> f;
-    if (Status s = DataFile::Open(dir_, id, /*writable=*/false, 0, &f); !s.ok()) return s;
+    if (Status s = DataFile::Open(env_, dir_, id, /*writable=*/false, 0, &f); !s.ok()) return s;
     const uint64_t size = f->size();
     if (FindNextNonZero(f->base(), 0, size) != size) return Status::OK();
     // Not even a header: a crash right after the file was made, before its header reached
@@ -1403,7 +1404,7 @@ Status DBImpl::DropUnwrittenNewest(std::vector<uint32_t>* ids) {
     tail_bytes_truncated_ += size;
     f.reset();
     if (!options_.read_only) {
-      if (Status s = RemoveFile(DataFileName(dir_, id)); !s.ok()) return s;
+      if (Status s = env_->RemoveFile(DataFileName(dir_, id)); !s.ok()) return s;
     }
     ids->pop_back();
   }
@@ -1413,7 +1414,7 @@ Status DBImpl::DropUnwrittenNewest(std::vector<uint32_t>* ids) {
 Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   const bool writable = newest && !options_.read_only;
   std::unique_ptr<DataFile> owned;
-  Status s = DataFile::Open(dir_, id, writable, options_.max_file_size, &owned, huge_pages_);
+  Status s = DataFile::Open(env_, dir_, id, writable, options_.max_file_size, &owned, huge_pages_);
   if (!s.ok()) return s;
   DataFile* f = owned.get();
   const uint64_t size = f->size();
@@ -1433,7 +1434,7 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
     corrupt_bytes_skipped_ += std::min<uint64_t>(size, format::kFileHeaderSize);
     if (writable) {
       owned.reset();
-      if (s = DataFile::Open(dir_, id, /*writable=*/false, 0, &owned); !s.ok()) return s;
+      if (s = DataFile::Open(env_, dir_, id, /*writable=*/false, 0, &owned); !s.ok()) return s;
       f = owned.get();
     }
   }
@@ -1445,7 +1446,7 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   // A hint file, where there is a good one, stands for the records it covers; whatever the
   // data file holds past that (appends after the hint was written) is scanned.
   auto hint = std::make_unique<HintReader>();
-  if (header_ok && hint->Open(HintFileName(dir_, id), id, size).ok()) plan->hint = std::move(hint);
+  if (header_ok && hint->Open(env_, HintFileName(dir_, id), id, size).ok()) plan->hint = std::move(hint);
   return Status::OK();
 }
 

@@ -319,6 +319,7 @@ class DBImpl final : public DB {
   std::vector<FileStats> FileStatsList() const;
 
   const Options options_;
+  Env* const env_;  // options_.env, or the operating system's
   const std::string dir_;
   const uint32_t forks_at_open_;
   const int opener_pid_;

@@ -1,4 +1,5 @@
-// Thin POSIX wrappers that turn errno into a Status naming the call and the path.
+// What the engine holds of the files it opens (a descriptor, a mapping, the directory's
+// lock), and the Env calls it makes, in the shapes it makes them.
 
 #ifndef BITCASK_ENGINE_FILE_UTIL_H_
 #define BITCASK_ENGINE_FILE_UTIL_H_
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bitcask/env.h"
 #include "bitcask/status.h"
 #include "engine/map_faults.h"
 
@@ -55,8 +57,8 @@ class MemoryMap {
   // only bytes below the file size may be touched. With `huge_aligned`, the mapping starts on
   // a 2 MiB boundary, so that after AdviseHugePages the kernel may map the page cache in 2 MiB
   // folios (one fault and one TLB entry where 4 KiB pages need 512).
-  static Status Map(int fd, size_t length, bool writable, const std::string& path, MemoryMap* out,
-                    bool huge_aligned = false);
+  static Status Map(Env* env, int fd, size_t length, bool writable, const std::string& path,
+                    MemoryMap* out, bool huge_aligned = false);
   static constexpr size_t kHugePageSize = size_t{2} << 20;
 
   char* data() const { return data_; }
@@ -78,37 +80,26 @@ class MemoryMap {
   const std::atomic<bool>* fault_flag_ = map_faults::FaultFlag(-1);  // that slot's
 };
 
-Status OpenFile(const std::string& path, int flags, mode_t mode, FileDescriptor* out);
-// OpenFile without O_CREAT, that returns NotFound (not IOError) if there is no such file: in
-// one call, where a test for the file first could race with its creation or removal.
-Status OpenExisting(const std::string& path, int flags, FileDescriptor* out);
-Status FileSize(int fd, const std::string& path, uint64_t* size);
-// Reserves disk blocks for [offset, offset+length), extending the file size if needed, so a
-// later store through a mapping cannot fail for lack of space.
-Status Allocate(int fd, uint64_t offset, uint64_t length, const std::string& path);
-Status Truncate(int fd, uint64_t size, const std::string& path);
-Status SyncData(int fd, const std::string& path);  // fdatasync
-Status SyncDir(const std::string& dir);            // fsync of the directory itself
-Status SyncFile(const std::string& path);          // fdatasync of the file at path
-Status RenameFile(const std::string& from, const std::string& to);
-Status RemoveFile(const std::string& path);
-Status ListDir(const std::string& dir, std::vector<std::string>* names);
-// Bytes an unprivileged writer can still use on the file system holding path (statvfs).
-Status FreeSpace(const std::string& path, uint64_t* bytes);
-// Creates dir, and any missing parents, if it does not exist; *created tells whether it did.
-Status CreateDirIfMissing(const std::string& dir, bool* created);
-bool PathExists(const std::string& path);
-// Writes all of data at offset (pwrite loop).
-Status WriteAt(int fd, uint64_t offset, const char* data, size_t n, const std::string& path);
-// Writes all the pieces back to back at offset (pwritev loop).
-Status WriteVectorAt(int fd, uint64_t offset, const struct iovec* iov, int count,
-                     const std::string& path);
+// The calls the engine makes through its Env (bitcask/env.h), in the shapes it uses them.
+
+// env->OpenFile into a FileDescriptor.
+Status OpenFile(Env* env, const std::string& path, int flags, mode_t mode, FileDescriptor* out);
+// OpenFile without O_CREAT: NotFound (not IOError) if there is no such file, in one call,
+// where a test for the file first could race with its creation or removal.
+Status OpenExisting(Env* env, const std::string& path, int flags, FileDescriptor* out);
+// Writes all of data at offset.
+Status WriteAt(Env* env, int fd, uint64_t offset, const char* data, size_t n,
+               const std::string& path);
+// Flushes the data of the file at path.
+Status SyncFile(Env* env, const std::string& path);
+// Whether something is at path (a failed check counts as no).
+bool PathExists(Env* env, const std::string& path);
 
 // An exclusive advisory lock (flock) on DIR/LOCK, held until destroyed. A second holder,
 // in this process or another, gets Busy.
 class DirLock {
  public:
-  static Status Acquire(const std::string& dir, DirLock* out);
+  static Status Acquire(Env* env, const std::string& dir, DirLock* out);
   void Release() { fd_.reset(); }
 
  private:

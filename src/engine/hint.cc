@@ -23,20 +23,21 @@ std::string HintFileName(const std::string& dir, uint32_t id) {
   return dir + name;
 }
 
-HintWriter::HintWriter(std::string dir, uint32_t file_id)
-    : dir_(std::move(dir)), file_id_(file_id), tmp_path_(HintFileName(dir_, file_id) + ".tmp") {
+HintWriter::HintWriter(Env* env, std::string dir, uint32_t file_id)
+    : env_(env),
+      dir_(std::move(dir)), file_id_(file_id), tmp_path_(HintFileName(dir_, file_id) + ".tmp") {
   XXH3_64bits_reset(&hash_);
 }
 
 HintWriter::~HintWriter() {
   if (fd_.valid() && !finished_) {
     fd_.reset();
-    ::unlink(tmp_path_.c_str());
+    (void)env_->RemoveFile(tmp_path_);
   }
 }
 
 Status HintWriter::Open() {
-  Status s = OpenFile(tmp_path_, O_WRONLY | O_CREAT | O_TRUNC, 0644, &fd_);
+  Status s = OpenFile(env_, tmp_path_, O_WRONLY | O_CREAT | O_TRUNC, 0644, &fd_);
   if (!s.ok()) return s;
   buf_.reserve(kBufferSize);
   char header[format::kFileHeaderSize];
@@ -51,7 +52,7 @@ Status HintWriter::Append(const char* p, size_t n) {
 }
 
 Status HintWriter::Flush() {
-  Status s = WriteAt(fd_.get(), written_, buf_.data(), buf_.size(), tmp_path_);
+  Status s = WriteAt(env_, fd_.get(), written_, buf_.data(), buf_.size(), tmp_path_);
   written_ += buf_.size();
   buf_.clear();
   return s;
@@ -81,39 +82,37 @@ Status HintWriter::Finish(uint64_t data_size, uint64_t max_seq) {
   EncodeFixed64(footer + 32, XXH3_64bits_digest(&hash_));
   buf_.append(footer, sizeof footer);
   Status s = Flush();
-  if (s.ok()) s = SyncData(fd_.get(), tmp_path_);
+  if (s.ok()) s = env_->SyncData(fd_.get(), tmp_path_);
   fd_.reset();
-  if (s.ok()) s = RenameFile(tmp_path_, HintFileName(dir_, file_id_));
+  if (s.ok()) s = env_->RenameFile(tmp_path_, HintFileName(dir_, file_id_));
   if (s.ok()) finished_ = true;
-  else ::unlink(tmp_path_.c_str());
+  else (void)env_->RemoveFile(tmp_path_);
   return s;
 }
 
 namespace {
 // Reads the footer of the hint at path; false if there is no readable footer.
-bool ReadFooter(const std::string& path, char (&footer)[kFooterSize]) {
+bool ReadFooter(Env* env, const std::string& path, char (&footer)[kFooterSize]) {
   FileDescriptor fd;
   uint64_t size;
-  if (!OpenExisting(path, O_RDONLY, &fd).ok() ||
-      !FileSize(fd.get(), path, &size).ok() || size < kFooterSize) {
-    return false;
-  }
-  return ::pread(fd.get(), footer, kFooterSize, static_cast<off_t>(size - kFooterSize)) ==
-             static_cast<ssize_t>(kFooterSize) &&
-         std::memcmp(footer, kFooterMagic, 4) == 0;
+  size_t read = 0;
+  return OpenExisting(env, path, O_RDONLY, &fd).ok() &&
+         env->FileSize(fd.get(), path, &size).ok() && size >= kFooterSize &&
+         env->ReadAt(fd.get(), size - kFooterSize, footer, kFooterSize, &read, path).ok() &&
+         read == kFooterSize && std::memcmp(footer, kFooterMagic, 4) == 0;
 }
 }  // namespace
 
-bool HintCoveredSize(const std::string& path, uint64_t* data_size) {
+bool HintCoveredSize(Env* env, const std::string& path, uint64_t* data_size) {
   char footer[kFooterSize];
-  if (!ReadFooter(path, footer)) return false;
+  if (!ReadFooter(env, path, footer)) return false;
   *data_size = DecodeFixed64(footer + 16);
   return true;
 }
 
-bool HintEntryCount(const std::string& path, uint64_t* entries) {
+bool HintEntryCount(Env* env, const std::string& path, uint64_t* entries) {
   char footer[kFooterSize];
-  if (!ReadFooter(path, footer)) return false;
+  if (!ReadFooter(env, path, footer)) return false;
   *entries = DecodeFixed64(footer + 8);
   return true;
 }
@@ -128,18 +127,18 @@ const char* HintReader::Decode(const char* p, HintEntry* e) {
   return p + kHintEntryHeaderSize + ksize;
 }
 
-Status HintReader::Open(const std::string& path, uint32_t file_id, uint64_t file_size) {
+Status HintReader::Open(Env* env, const std::string& path, uint32_t file_id, uint64_t file_size) {
   FileDescriptor fd;
   // NotFound if absent: not written yet (the writer writes it in the background), or gone
   // (a merge deletes it with its data file, which a read-only store may still hold mapped).
-  Status s = OpenExisting(path, O_RDONLY, &fd);
+  Status s = OpenExisting(env, path, O_RDONLY, &fd);
   if (!s.ok()) return s;
   uint64_t size;
-  if (s = FileSize(fd.get(), path, &size); !s.ok()) return s;
+  if (s = env->FileSize(fd.get(), path, &size); !s.ok()) return s;
   if (size < format::kFileHeaderSize + kFooterSize) {
     return Status::Corruption(path + ": too short for a hint file");
   }
-  if (s = MemoryMap::Map(fd.get(), size, /*writable=*/false, path, &map_); !s.ok()) return s;
+  if (s = MemoryMap::Map(env, fd.get(), size, /*writable=*/false, path, &map_); !s.ok()) return s;
   const char* base = map_.data();
   s = format::DecodeFileHeader(std::string_view(base, size), format::kHintMagic, file_id, path);
   if (!s.ok()) return s;

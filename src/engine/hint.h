@@ -42,7 +42,7 @@ struct HintEntry {
 // place, so a hint file either is complete or does not exist.
 class HintWriter {
  public:
-  HintWriter(std::string dir, uint32_t file_id);
+  HintWriter(Env* env, std::string dir, uint32_t file_id);
   ~HintWriter();  // removes the temporary file if Finish was not reached
   HintWriter(const HintWriter&) = delete;
   HintWriter& operator=(const HintWriter&) = delete;
@@ -56,6 +56,7 @@ class HintWriter {
   Status Append(const char* p, size_t n);
   Status Flush();
 
+  Env* const env_;
   const std::string dir_;
   const uint32_t file_id_;
   const std::string tmp_path_;
@@ -70,8 +71,8 @@ class HintWriter {
 // The data size the hint at path says it covers, and its number of entries, read from its
 // footer without verifying the rest; false if there is no readable footer. For skipping hints
 // that are already current and sizing the keydir before a load.
-bool HintCoveredSize(const std::string& path, uint64_t* data_size);
-bool HintEntryCount(const std::string& path, uint64_t* entries);
+bool HintCoveredSize(Env* env, const std::string& path, uint64_t* data_size);
+bool HintEntryCount(Env* env, const std::string& path, uint64_t* entries);
 
 // A verified hint file, mapped. Open checks everything: checksum, the data size it covers
 // (not more than the data file's size) and every entry inside that; only then can entries be
@@ -79,7 +80,7 @@ bool HintEntryCount(const std::string& path, uint64_t* entries);
 class HintReader {
  public:
   // NotFound if there is no hint file; Corruption (with the reason) if it is unusable.
-  Status Open(const std::string& path, uint32_t file_id, uint64_t file_size);
+  Status Open(Env* env, const std::string& path, uint32_t file_id, uint64_t file_size);
 
   uint64_t data_size() const { return data_size_; }
   uint64_t max_seq() const { return max_seq_; }

@@ -138,7 +138,7 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
     // A merge writes the live records of its inputs before it deletes any of them: without
     // room for them it would fail half way, having taken the last of the disk from writers.
     uint64_t free_bytes = 0;
-    if (FreeSpace(dir_, &free_bytes).ok() && free_bytes < live) {
+    if (env_->FreeSpace(dir_, &free_bytes).ok() && free_bytes < live) {
       return Status::FromErrno(dir_ + ": a merge needs about " + std::to_string(live >> 20) +
                                    " MiB free to write what it keeps, and " +
                                    std::to_string(free_bytes >> 20) + " MiB are",
@@ -180,7 +180,7 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
     if (s.ok()) s = f->Publish();
     if (s.ok()) s = out.hint->Finish(f->size(), out.max_seq);
     out.hint.reset();
-    if (s.ok()) s = SyncDir(dir_);
+    if (s.ok()) s = env_->SyncDir(dir_);
     return s;
   };
   auto start_output = [&](uint64_t record_size) -> Status {
@@ -189,10 +189,10 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
     const uint64_t capacity = std::max<uint64_t>(options_.max_file_size,
                                                  format::kFileHeaderSize + record_size);
     // The hint first: a writer that fails removes its file, as Create does.
-    auto hint = std::make_unique<HintWriter>(dir_, next_output);
+    auto hint = std::make_unique<HintWriter>(env_, dir_, next_output);
     if (Status s = hint->Open(); !s.ok()) return s;
     // Written start to end and flushed once: huge pages cost no extra write-back here.
-    Status s = DataFile::Create(dir_, next_output, capacity, &file, /*temporary=*/true,
+    Status s = DataFile::Create(env_, dir_, next_output, capacity, &file, /*temporary=*/true,
                                 /*huge_pages=*/true);
     if (!s.ok()) return s;
     out.hint = std::move(hint);
@@ -340,12 +340,12 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
   for (const auto& f : removed) {
     // The hint goes first: a hint without its data file would be meaningless.
     const std::string hint = HintFileName(dir_, f->id());
-    if (PathExists(hint)) status = RemoveFile(hint);
-    if (status.ok()) status = RemoveFile(f->path());
+    if (PathExists(env_, hint)) status = env_->RemoveFile(hint);
+    if (status.ok()) status = env_->RemoveFile(f->path());
     if (!status.ok()) break;
     Hook("merge:input-deleted");
   }
-  if (status.ok()) status = SyncDir(dir_);
+  if (status.ok()) status = env_->SyncDir(dir_);
   removed.clear();  // unmaps
 
   merges_.fetch_add(1, std::memory_order_relaxed);
@@ -425,7 +425,7 @@ void DBImpl::AbandonOutputs(std::span<const uint32_t> inputs, std::span<DataFile
   // deletes it (its records are in the inputs), and no merge runs until then (MergeFiles
   // refuses while a file is unpublished).
   std::erase_if(abandoned, [&](uint32_t id) { return Referenced(*files_.Get(id)); });
-  for (const auto& f : DetachFiles(abandoned)) RemoveFile(f->disk_path());
+  for (const auto& f : DetachFiles(abandoned)) (void)env_->RemoveFile(f->disk_path());
 }
 
 bool DBImpl::Referenced(const DataFile& f) {
@@ -474,10 +474,10 @@ Status DBImpl::WriteHint(uint32_t id) {
   const DataFile* f = files_.Get(id);
   if (f == nullptr || f->writable()) return Status::OK();
   uint64_t covered = 0;
-  if (HintCoveredSize(HintFileName(dir_, id), &covered) && covered == f->size()) {
+  if (HintCoveredSize(env_, HintFileName(dir_, id), &covered) && covered == f->size()) {
     return Status::OK();
   }
-  HintWriter hint(dir_, id);
+  HintWriter hint(env_, dir_, id);
   Status s = hint.Open();
   if (!s.ok()) return s;
   uint64_t max_seq = 0;
@@ -661,7 +661,7 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
     // The hint, if any, must agree with the records it describes.
     const std::string hint_path = HintFileName(dir_, f->id());
     HintReader hint;
-    Status hs = hint.Open(hint_path, f->id(), size);
+    Status hs = hint.Open(env_, hint_path, f->id(), size);
     if (hs.ok()) {
       hint.ForEach([&](const HintEntry& e) {
         format::RecordView rec;
