@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/coding.h"
+#include "util/coding.h"
 #include "engine/file_util.h"
-#include "engine/hash.h"
+#include "util/hash.h"
 #include "engine/hint.h"
 #include "engine/recovery.h"
 #include "test_util.h"
@@ -41,10 +41,10 @@ TEST(FormatTest, RecordRoundTrip) {
 TEST(FormatTest, LayoutMatchesFormatDoc) {
   // docs/FORMAT.md: checksum@0, seq@4, expiry@12, value size@20, key size@24, flags@26.
   const std::string rec = Encode(0x0102030405060708, 9, kBatchContinues, "ab", "xyz");
-  EXPECT_EQ(DecodeFixed64(rec.data() + 4), 0x0102030405060708u);
-  EXPECT_EQ(DecodeFixed64(rec.data() + 12), 9u);
-  EXPECT_EQ(DecodeFixed32(rec.data() + 20), 3u);
-  EXPECT_EQ(DecodeFixed16(rec.data() + 24), 2u);
+  EXPECT_EQ(util::DecodeFixed64(rec.data() + 4), 0x0102030405060708u);
+  EXPECT_EQ(util::DecodeFixed64(rec.data() + 12), 9u);
+  EXPECT_EQ(util::DecodeFixed32(rec.data() + 20), 3u);
+  EXPECT_EQ(util::DecodeFixed16(rec.data() + 24), 2u);
   EXPECT_EQ(rec[26], static_cast<char>(kBatchContinues));
   EXPECT_EQ(rec.substr(27), "abxyz");
   // Little-endian on disk: the low byte of the sequence comes first.
@@ -80,10 +80,10 @@ TEST(HashTest, LongInputsHashAsTheInlineXxh3Does) {
   for (size_t n : {4095, 4096, 4097, 10043, 65536, 100000, (1 << 20) + 13}) lengths.push_back(n);
   for (size_t n : lengths) {
     const uint64_t want = XXH3_64bits(data.data(), n);
-    EXPECT_EQ(Hash64(data.data(), n), want) << n;
-    EXPECT_EQ(Checksum32(data.data(), n), static_cast<uint32_t>(want)) << n;
-    if (n > kLongHashInput) {
-      EXPECT_EQ(HashLong(data.data(), n), want) << n;
+    EXPECT_EQ(util::Hash64(data.data(), n), want) << n;
+    EXPECT_EQ(util::Checksum32(data.data(), n), static_cast<uint32_t>(want)) << n;
+    if (n > util::kLongHashInput) {
+      EXPECT_EQ(util::HashLong(data.data(), n), want) << n;
     }
   }
 }
@@ -92,10 +92,10 @@ TEST(HashTest, ChecksumOfPiecesIsTheChecksumOfTheirConcatenation) {
   const std::string data = PseudoRandomBytes(20000, 2);
   for (size_t total : {0, 1, 23, 130, 240, 241, 1000, 10043, 20000}) {
     const std::string_view all(data.data(), total);
-    const uint32_t want = Checksum32(all.data(), all.size());
+    const uint32_t want = util::Checksum32(all.data(), all.size());
     for (size_t i = 0; i <= total; i += std::max<size_t>(1, total / 7)) {
       for (size_t j = i; j <= total; j += std::max<size_t>(1, total / 5)) {
-        EXPECT_EQ(Checksum32(all.substr(0, i), all.substr(i, j - i), all.substr(j)), want)
+        EXPECT_EQ(util::Checksum32(all.substr(0, i), all.substr(i, j - i), all.substr(j)), want)
             << total << " split at " << i << ", " << j;
       }
     }
@@ -179,8 +179,8 @@ TEST(FormatTest, FileHeader) {
 std::string HeaderOfVersion(const char (&magic)[4], uint16_t version) {
   char buf[kFileHeaderSize];
   EncodeFileHeader(buf, magic, 1);
-  EncodeFixed16(buf + 4, version);
-  EncodeFixed32(buf + 12, static_cast<uint32_t>(XXH3_64bits(buf, 12)));
+  util::EncodeFixed16(buf + 4, version);
+  util::EncodeFixed32(buf + 12, static_cast<uint32_t>(XXH3_64bits(buf, 12)));
   return std::string(buf, sizeof buf);
 }
 
@@ -200,7 +200,7 @@ TEST(FormatTest, OlderVersionsAreReadNewerOnesAreNotSupported) {
   // A new data file is written at the current version.
   char buf[kFileHeaderSize];
   EncodeFileHeader(buf, kDataMagic, 1);
-  EXPECT_EQ(DecodeFixed16(buf + 4), kDataFormatVersion);
+  EXPECT_EQ(util::DecodeFixed16(buf + 4), kDataFormatVersion);
 }
 
 TEST(FormatTest, SyncMarkRoundTripsAndStandsAlone) {

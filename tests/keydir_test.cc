@@ -10,8 +10,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "engine/hash.h"
-#include "engine/histogram.h"
+#include "util/hash.h"
+#include "util/histogram.h"
 
 namespace bitcask::engine {
 namespace {
@@ -88,7 +88,7 @@ TEST(KeydirTest, MemoryPerKeyAtOneMillionKeys) {
   char buf[32];
   for (size_t i = 0; i < 1000000; i++) {
     std::snprintf(buf, sizeof buf, "key-%012zu", i);
-    const uint64_t h = HashKey(buf);
+    const uint64_t h = util::HashKey(buf);
     keydir.ShardFor(h).Upsert(buf, h, Loc(static_cast<uint32_t>(i)), &old);
   }
   const double per_key = double(keydir.MemoryUsage()) / 1e6 - 16;
@@ -99,7 +99,7 @@ TEST(KeydirTest, MemoryPerKeyAtOneMillionKeys) {
 TEST(KeydirShardTest, UpsertFindRemove) {
   KeydirShard shard;
   const std::string key = "hello";
-  const uint64_t h = HashKey(key);
+  const uint64_t h = util::HashKey(key);
   KeyLocation loc, old;
   EXPECT_FALSE(shard.Find(key, h, &loc));
   EXPECT_FALSE(shard.Upsert(key, h, Loc(1), &old));
@@ -121,8 +121,8 @@ TEST(KeydirShardTest, LocationFieldsRoundTripAtTheirLimits) {
   KeydirShard shard;
   const KeyLocation big{kMaxFileId, 0xffffffffu, kMaxLocationSize, true};
   KeyLocation got, old;
-  shard.Upsert("k", HashKey("k"), big, &old);
-  ASSERT_TRUE(shard.Find("k", HashKey("k"), &got));
+  shard.Upsert("k", util::HashKey("k"), big, &old);
+  ASSERT_TRUE(shard.Find("k", util::HashKey("k"), &got));
   EXPECT_EQ(got, big);
 }
 
@@ -134,7 +134,7 @@ TEST(KeydirShardTest, MatchesModelUnderRandomOperations) {
   std::mt19937_64 rng(1234);
   for (int i = 0; i < 300000; i++) {
     const std::string key = "key-" + std::to_string(rng() % 20000) + std::string(rng() % 40, 'p');
-    const uint64_t h = HashKey(key);
+    const uint64_t h = util::HashKey(key);
     KeyLocation old;
     if (rng() % 3 == 0) {
       const bool had = model.erase(key) > 0;
@@ -149,7 +149,7 @@ TEST(KeydirShardTest, MatchesModelUnderRandomOperations) {
   ASSERT_EQ(shard.size(), model.size());
   for (const auto& [key, loc] : model) {
     KeyLocation got;
-    ASSERT_TRUE(shard.Find(key, HashKey(key), &got)) << key;
+    ASSERT_TRUE(shard.Find(key, util::HashKey(key), &got)) << key;
     EXPECT_EQ(got, loc);
   }
   size_t seen = 0;
@@ -167,19 +167,19 @@ TEST(KeydirShardTest, ArenaIsReclaimedAfterMassDelete) {
   KeyLocation old;
   for (int i = 0; i < 50000; i++) {
     const std::string key = "a-fairly-long-key-to-fill-the-arena-" + std::to_string(i);
-    shard.Upsert(key, HashKey(key), Loc(i), &old);
+    shard.Upsert(key, util::HashKey(key), Loc(i), &old);
   }
   const size_t full = shard.MemoryUsage();
   for (int i = 0; i < 49000; i++) {
     const std::string key = "a-fairly-long-key-to-fill-the-arena-" + std::to_string(i);
-    ASSERT_TRUE(shard.Remove(key, HashKey(key), &old));
+    ASSERT_TRUE(shard.Remove(key, util::HashKey(key), &old));
   }
   // The table keeps its size, the key bytes shrink to about what is live.
   EXPECT_LT(shard.MemoryUsage(), full);
   for (int i = 49000; i < 50000; i++) {
     const std::string key = "a-fairly-long-key-to-fill-the-arena-" + std::to_string(i);
     KeyLocation got;
-    ASSERT_TRUE(shard.Find(key, HashKey(key), &got));
+    ASSERT_TRUE(shard.Find(key, util::HashKey(key), &got));
     EXPECT_EQ(got, Loc(i));
   }
 }
@@ -199,11 +199,11 @@ TEST(KeydirShardTest, OrderedIndexFollowsInsertsRemovesAndArenaRebuilds) {
   std::set<std::string> model;
   KeyLocation old;
   auto put = [&](const std::string& k) {
-    shard.Upsert(k, HashKey(k), Loc(1), &old);
+    shard.Upsert(k, util::HashKey(k), Loc(1), &old);
     model.insert(k);
   };
   auto del = [&](const std::string& k) {
-    shard.Remove(k, HashKey(k), &old);
+    shard.Remove(k, util::HashKey(k), &old);
     model.erase(k);
   };
   for (int i = 0; i < 1000; i++) put("before-index-" + std::to_string(i));
@@ -244,7 +244,7 @@ TEST(KeydirTest, ShardsSplitKeysAndCountThem) {
   KeyLocation old;
   for (int i = 0; i < 10000; i++) {
     const std::string key = std::to_string(i);
-    const uint64_t h = HashKey(key);
+    const uint64_t h = util::HashKey(key);
     keydir.ShardFor(h).Upsert(key, h, Loc(i), &old);
   }
   EXPECT_EQ(keydir.Size(), 10000u);
@@ -255,7 +255,7 @@ TEST(KeydirTest, ShardsSplitKeysAndCountThem) {
 }
 
 TEST(LatencyHistogramTest, PercentilesWithinABucket) {
-  LatencyHistogram h;
+  util::LatencyHistogram h;
   EXPECT_EQ(h.Summary().samples, 0u);
   // 1..10000 ns, once each: p50 ~ 5 us, p99 ~ 9.9 us; buckets are within ~12.5%.
   for (uint64_t ns = 1; ns <= 10000; ns++) h.Record(ns);
@@ -265,7 +265,7 @@ TEST(LatencyHistogramTest, PercentilesWithinABucket) {
   EXPECT_NEAR(s.p99_us, 9.9, 9.9 * 0.13);
   EXPECT_NEAR(s.p999_us, 9.99, 9.99 * 0.13);
   EXPECT_DOUBLE_EQ(s.max_us, 10.0);
-  LatencyHistogram big;
+  util::LatencyHistogram big;
   big.Record(3'600'000'000'000ull);  // an hour
   EXPECT_NEAR(big.Summary().p50_us, 3.6e9, 3.6e9 * 0.13);
 }
@@ -274,7 +274,7 @@ TEST(LatencyHistogramTest, PercentilesWithinABucket) {
 // further (seen in db_test: p99.9 of 36.864 us reported beside a maximum of 36.347 us).
 TEST(LatencyHistogramTest, PercentilesNeverExceedTheMaximum) {
   for (uint64_t top : {36'347ull, 32'769ull, 1'000ull, 9ull, 123'456'789ull}) {
-    LatencyHistogram h;
+    util::LatencyHistogram h;
     for (int i = 0; i < 1000; i++) h.Record(top - i % 2);
     const LatencyStats s = h.Summary();
     EXPECT_DOUBLE_EQ(s.max_us, top / 1000.0);

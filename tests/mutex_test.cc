@@ -2,7 +2,7 @@
 // and that sleepers are woken. Part of the ThreadSanitizer suite: a lock that let two holders
 // in would show there as a data race on the plain fields the tests guard with it.
 
-#include "engine/mutex.h"
+#include "util/mutex.h"
 
 #include <gtest/gtest.h>
 
@@ -36,7 +36,7 @@ void AwaitOrAbort(const std::atomic<int>& done, int n, const char* what) {
 }
 
 TEST(MutexTest, ExcludesAndWakesSleepers) {
-  Mutex mu;
+  util::Mutex mu;
   uint64_t counter = 0;  // plain: the lock is all that orders the increments
   int inside = 0;
   std::atomic<int> done{0};
@@ -55,13 +55,13 @@ TEST(MutexTest, ExcludesAndWakesSleepers) {
       done++;
     });
   }
-  AwaitOrAbort(done, kThreads, "Mutex");
+  AwaitOrAbort(done, kThreads, "util::Mutex");
   for (auto& th : threads) th.join();
   EXPECT_EQ(counter, uint64_t{kThreads} * kRounds);
 }
 
 TEST(MutexTest, TryLock) {
-  Mutex mu;
+  util::Mutex mu;
   ASSERT_TRUE(mu.try_lock());
   std::thread([&] { EXPECT_FALSE(mu.try_lock()); }).join();
   mu.unlock();
@@ -72,7 +72,7 @@ TEST(MutexTest, TryLock) {
 }
 
 TEST(SharedMutexTest, ReadersShareWritersExclude) {
-  SharedMutex mu;
+  util::SharedMutex mu;
   mu.lock_shared();
   std::thread([&] {
     EXPECT_TRUE(mu.try_lock_shared());  // a second reader
@@ -95,7 +95,7 @@ TEST(SharedMutexTest, ReadersShareWritersExclude) {
 // Writers keep a == b, changing them one at a time with a pause between; readers must never
 // see them differ. Threads hold the lock now and then long enough for others to sleep.
 TEST(SharedMutexTest, ReadersNeverSeeAWriteHalfDone) {
-  SharedMutex mu;
+  util::SharedMutex mu;
   uint64_t a = 0, b = 0;
   int writers_inside = 0;
   std::atomic<int> readers_inside{0};
@@ -130,7 +130,7 @@ TEST(SharedMutexTest, ReadersNeverSeeAWriteHalfDone) {
       done++;
     });
   }
-  AwaitOrAbort(done, kWriters + kReaders, "SharedMutex");
+  AwaitOrAbort(done, kWriters + kReaders, "util::SharedMutex");
   for (auto& th : threads) th.join();
   EXPECT_EQ(torn.load(), 0u);
   EXPECT_EQ(a, uint64_t{kWriters} * kRounds);
@@ -140,7 +140,7 @@ TEST(SharedMutexTest, ReadersNeverSeeAWriteHalfDone) {
 // A writer waiting behind a reader stops new readers from coming in (else a steady stream of
 // readers could starve it), and gets the lock when the reader leaves.
 TEST(SharedMutexTest, AWaitingWriterGoesBeforeNewReaders) {
-  SharedMutex mu;
+  util::SharedMutex mu;
   mu.lock_shared();
   std::atomic<bool> writer_in{false};
   std::thread writer([&] {
@@ -179,7 +179,7 @@ TEST(SharedMutexTest, AWaitingWriterGoesBeforeNewReaders) {
 
 // Every kind of call from every thread at once, in random order: nobody is left asleep.
 TEST(SharedMutexTest, MixedLoadFinishes) {
-  SharedMutex mu;
+  util::SharedMutex mu;
   uint64_t value = 0;
   uint64_t writes = 0;  // counted under the lock
   std::atomic<int> done{0};
@@ -216,7 +216,7 @@ TEST(SharedMutexTest, MixedLoadFinishes) {
       done++;
     });
   }
-  AwaitOrAbort(done, kThreads, "SharedMutex mixed");
+  AwaitOrAbort(done, kThreads, "util::SharedMutex mixed");
   for (auto& th : threads) th.join();
   EXPECT_EQ(value, writes);
 }

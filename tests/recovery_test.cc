@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "bitcask/write_batch.h"
-#include "engine/coding.h"
+#include "util/coding.h"
 #include "engine/format.h"
-#include "engine/hash.h"
+#include "util/hash.h"
 #include "test_util.h"
 
 namespace bitcask::test {
@@ -400,8 +400,8 @@ TEST_F(RecoveryTest, HintWithASequenceNumberOutOfRangeIsNotUsed) {
   std::string bytes = ReadFile(hint);
   ASSERT_GT(bytes.size(), 40u);
   char* footer = bytes.data() + bytes.size() - 40;
-  engine::EncodeFixed64(footer + 24, ~uint64_t{0});
-  engine::EncodeFixed64(footer + 32, engine::Hash64(bytes.data(), bytes.size() - 8));
+  util::EncodeFixed64(footer + 24, ~uint64_t{0});
+  util::EncodeFixed64(footer + 32, util::Hash64(bytes.data(), bytes.size() - 8));
   WriteFile(hint, bytes);
   ASSERT_OK(Open());
   Stats stats;
@@ -584,8 +584,8 @@ TEST_F(RecoveryTest, FormatVersion1FilesKeepTheRuleOfTheirTime) {
   // Rewrite the header as version 1 (no sync marks then: only a tail with nothing valid after
   // it is a crash's doing).
   std::string bytes = ReadFile(DataFile());
-  engine::EncodeFixed16(bytes.data() + 4, 1);
-  engine::EncodeFixed32(bytes.data() + 12, engine::Checksum32(bytes.data(), 12));
+  util::EncodeFixed16(bytes.data() + 4, 1);
+  util::EncodeFixed32(bytes.data() + 12, util::Checksum32(bytes.data(), 12));
   WriteFile(DataFile(), bytes + RecordsWithAHole(100, 1000, 3000));
   Status s = Open();
   ASSERT_TRUE(s.IsCorruption()) << s.ToString();

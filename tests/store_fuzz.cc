@@ -27,9 +27,9 @@
 
 #include "bitcask/db.h"
 #include "bitcask/iterator.h"
-#include "engine/coding.h"
+#include "util/coding.h"
 #include "engine/format.h"
-#include "engine/hash.h"
+#include "util/hash.h"
 
 namespace {
 

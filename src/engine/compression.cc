@@ -3,7 +3,7 @@
 #include <lz4.h>
 #include <zstd.h>
 
-#include "engine/coding.h"
+#include "util/coding.h"
 #include "engine/format.h"
 
 namespace bitcask::engine {
@@ -36,7 +36,7 @@ uint8_t CompressValue(Compression compression, int level, std::string_view value
   const size_t bound = lz4 ? static_cast<size_t>(LZ4_compressBound(static_cast<int>(value.size())))
                            : ZSTD_compressBound(value.size());
   out->resize(4 + bound);
-  EncodeFixed32(out->data(), static_cast<uint32_t>(value.size()));
+  util::EncodeFixed32(out->data(), static_cast<uint32_t>(value.size()));
   size_t n;
   if (lz4) {
     const int r = LZ4_compress_default(value.data(), out->data() + 4, static_cast<int>(value.size()),
@@ -55,7 +55,7 @@ uint8_t CompressValue(Compression compression, int level, std::string_view value
 Status DecompressValue(uint8_t codec, std::string_view stored, std::string* out,
                        const std::string& where) {
   if (stored.size() < 4) return Status::Corruption(where + ": compressed value is truncated");
-  const uint32_t original = DecodeFixed32(stored.data());
+  const uint32_t original = util::DecodeFixed32(stored.data());
   if (original > format::kMaxValueSize) {
     return Status::Corruption(where + ": compressed value claims " + std::to_string(original) +
                               " bytes");

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "engine/compression.h"
-#include "engine/hash.h"
+#include "util/hash.h"
 #include "engine/hint.h"
 #include "engine/limits.h"
 #include "engine/map_faults.h"
@@ -114,13 +114,13 @@ class ShardSetLock {
   ShardSetLock(const Keydir* keydir, uint64_t mask, Mode mode = kExclusive)
       : keydir_(keydir), mask_(mask), mode_(mode) {
     for (uint64_t m = mask_; m != 0; m &= m - 1) {
-      SharedMutex& mu = keydir_->shard(std::countr_zero(m)).mu;
+      util::SharedMutex& mu = keydir_->shard(std::countr_zero(m)).mu;
       mode_ == kShared ? mu.lock_shared() : mu.lock();
     }
   }
   ~ShardSetLock() {
     for (uint64_t m = mask_; m != 0; m &= m - 1) {
-      SharedMutex& mu = keydir_->shard(std::countr_zero(m)).mu;
+      util::SharedMutex& mu = keydir_->shard(std::countr_zero(m)).mu;
       mode_ == kShared ? mu.unlock_shared() : mu.unlock();
     }
   }
@@ -267,7 +267,7 @@ template <typename F>
 Status DBImpl::ReadKeyLocked(std::string_view key, F&& read) {
   if (Forked()) [[unlikely]] return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
-  const uint64_t hash = HashKey(key);
+  const uint64_t hash = util::HashKey(key);
   const KeydirShard& shard = keydir_.ShardFor(hash);
   std::shared_lock l(shard.mu);
   return FindLocked(shard, key, hash, std::forward<F>(read));
@@ -370,7 +370,7 @@ void DBImpl::Prefetch(std::span<const std::string_view> keys) {
   for (size_t base = 0; base < keys.size(); base += kPrefetchGroup) {
     const auto group = keys.subspan(base, std::min(kPrefetchGroup, keys.size() - base));
     uint64_t hashes[kPrefetchGroup];
-    for (size_t i = 0; i < group.size(); i++) hashes[i] = HashKey(group[i]);
+    for (size_t i = 0; i < group.size(); i++) hashes[i] = util::HashKey(group[i]);
     // Under the read locks of the shards: a concurrent write or merge only makes a prefetch
     // useless, never wrong.
     ShardSetLock lock(&keydir_, ShardMask(hashes, group.size()), ShardSetLock::kShared);
@@ -387,7 +387,7 @@ void DBImpl::MultiGet(std::span<const std::string_view> keys, std::span<std::str
   }
   thread_local std::vector<uint64_t> hashes;
   hashes.resize(n);
-  for (size_t i = 0; i < n; i++) hashes[i] = HashKey(keys[i]);
+  for (size_t i = 0; i < n; i++) hashes[i] = util::HashKey(keys[i]);
   // Every key is read under the read locks of all their shards, taken together: no write
   // (one Put, or a batch, which publishes under the write locks of all its shards) is seen
   // half way. Each group of keys is prefetched level by level, then read.
@@ -411,7 +411,7 @@ void DBImpl::MultiGet(std::span<const std::string_view> keys, std::span<std::str
 Status DBImpl::Contains(std::string_view key) {
   if (Forked()) [[unlikely]] return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
-  const uint64_t hash = HashKey(key);
+  const uint64_t hash = util::HashKey(key);
   const KeydirShard& shard = keydir_.ShardFor(hash);
   std::shared_lock l(shard.mu);
   if (shard.closed) return Status::Closed();
@@ -465,7 +465,7 @@ Status DBImpl::Keys(std::vector<std::string>* keys, std::string_view prefix) {
           KeyLocation loc;
           if (shard.expiring() == 0) {
             keys->push_back(key);
-          } else if (shard.Find(key, HashKey(key), &loc)) {
+          } else if (shard.Find(key, util::HashKey(key), &loc)) {
             add(key, loc);
           }
         }
@@ -536,7 +536,7 @@ void DBImpl::ReapExpired() {
     std::unique_lock l(shard.mu);
     for (const auto& [key, loc] : expired) {
       // Only if unchanged since: a write may have given the key a new value meanwhile.
-      if (shard.RemoveIf(key, HashKey(key), loc)) AddDeadBytes(loc);
+      if (shard.RemoveIf(key, util::HashKey(key), loc)) AddDeadBytes(loc);
     }
   }
 }
@@ -617,7 +617,7 @@ inline Status DBImpl::PrepareOp(Op& op, std::string* compressed) const {
 }
 
 inline void DBImpl::HashAndCompress(Op& op, std::string* compressed) const {
-  op.hash = HashKey(op.key);
+  op.hash = util::HashKey(op.key);
   // The op then points at the stored form.
   if (options_.compression != Compression::kNone && !op.is_delete &&
       op.value.size() >= options_.compression_min_bytes) {
@@ -731,7 +731,7 @@ Status DBImpl::Update(std::string_view key, const UpdateFn& update, const WriteO
   if (Forked()) [[unlikely]] return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
   Op op{false, key, {}, 0};
-  op.hash = HashKey(key);
+  op.hash = util::HashKey(key);
   KeydirShard& shard = keydir_.ShardFor(op.hash);
   std::string current, next;
   std::string compressed;
@@ -1475,7 +1475,7 @@ void DBImpl::ApplyFiles(const std::vector<LoadPlan>& plans, unsigned part, unsig
                        p.e.tombstone, p.e.expire_at_ms);
       };
       plan.hint->ForEach([&](const HintEntry& e) {
-        const uint64_t hash = HashKey(e.key);
+        const uint64_t hash = util::HashKey(e.key);
         if (!mine(hash)) return;
         keydir_.ShardFor(hash).Prefetch(hash);
         ring[(head + count) % kAhead] = Pending{e, hash};
@@ -1499,7 +1499,7 @@ void DBImpl::ApplyFiles(const std::vector<LoadPlan>& plans, unsigned part, unsig
         TailRule::For(plan.newest, f->format_version(), marked_later), options_.recovery_mode,
         [&](const format::RecordView& rec, uint64_t offset) {
           out->max_seq = std::max(out->max_seq, rec.seq);
-          const uint64_t hash = HashKey(rec.key);
+          const uint64_t hash = util::HashKey(rec.key);
           if (!mine(hash)) return;
           ApplyRecovered(rec.key, hash,
                          KeyLocation{id, static_cast<uint32_t>(offset),

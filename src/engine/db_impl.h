@@ -34,9 +34,9 @@
 #include "engine/file_util.h"
 #include "engine/format.h"
 #include "engine/hint.h"
-#include "engine/histogram.h"
+#include "util/histogram.h"
 #include "engine/keydir.h"
-#include "engine/mutex.h"
+#include "util/mutex.h"
 #include "engine/recovery.h"
 
 namespace bitcask::engine {
@@ -118,7 +118,7 @@ class DBImpl final : public DB {
   bool SampleThisOp() const;
   // Runs op() and, for a sample of calls, records its latency in h.
   template <typename F>
-  Status Timed(LatencyHistogram& h, F&& op) {
+  Status Timed(util::LatencyHistogram& h, F&& op) {
     if (!SampleThisOp()) return op();
     const auto t0 = std::chrono::steady_clock::now();
     Status s = op();
@@ -328,7 +328,7 @@ class DBImpl final : public DB {
   Keydir keydir_;
   FileTable files_;
 
-  Mutex write_mu_;
+  util::Mutex write_mu_;
   DataFile* active_ = nullptr;  // guarded by write_mu_; owned by files_
   uint32_t next_file_id_ = 1;   // guarded by write_mu_
   uint64_t last_seq_ = 0;       // guarded by write_mu_
@@ -377,7 +377,7 @@ class DBImpl final : public DB {
   std::atomic<uint64_t> keys_dropped_unreadable_{0};  // by merges in salvage mode
   uint64_t open_micros_ = 0;            // set by Recover
   uint64_t files_from_hints_ = 0;       // set by Recover
-  LatencyHistogram get_latency_, put_latency_, delete_latency_, batch_latency_;
+  util::LatencyHistogram get_latency_, put_latency_, delete_latency_, batch_latency_;
   std::atomic<uint64_t> merges_{0};
   std::atomic<uint64_t> merge_micros_{0};
   std::atomic<uint64_t> merge_reclaimed_{0};

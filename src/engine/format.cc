@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include "engine/coding.h"
-#include "engine/hash.h"
+#include "util/coding.h"
+#include "util/hash.h"
 
 namespace bitcask::engine::format {
 
@@ -15,10 +15,10 @@ uint16_t FormatVersion(const char (&magic)[4]) {
 
 void EncodeFileHeader(char* dst, const char (&magic)[4], uint32_t file_id) {
   std::memcpy(dst, magic, 4);
-  EncodeFixed16(dst + 4, FormatVersion(magic));
-  EncodeFixed16(dst + 6, 0);
-  EncodeFixed32(dst + 8, file_id);
-  EncodeFixed32(dst + 12, Checksum32(dst, 12));
+  util::EncodeFixed16(dst + 4, FormatVersion(magic));
+  util::EncodeFixed16(dst + 6, 0);
+  util::EncodeFixed32(dst + 8, file_id);
+  util::EncodeFixed32(dst + 12, util::Checksum32(dst, 12));
 }
 
 Status DecodeFileHeader(std::string_view src, const char (&magic)[4], uint32_t expected_id,
@@ -31,17 +31,17 @@ Status DecodeFileHeader(std::string_view src, const char (&magic)[4], uint32_t e
     return Status::Corruption(where + ": bad magic, not a bitcask " +
                               (magic[2] == 'D' ? "data" : "hint") + " file");
   }
-  if (DecodeFixed32(p + 12) != Checksum32(p, 12)) {
+  if (util::DecodeFixed32(p + 12) != util::Checksum32(p, 12)) {
     return Status::Corruption(where + ": file header checksum mismatch");
   }
-  const uint16_t version = DecodeFixed16(p + 4);
+  const uint16_t version = util::DecodeFixed16(p + 4);
   if (version == 0 || version > FormatVersion(magic)) {
     return Status::NotSupported(where + ": format version " + std::to_string(version) +
                                 ", this build reads versions 1 to " +
                                 std::to_string(FormatVersion(magic)));
   }
   if (version_out != nullptr) *version_out = version;
-  const uint32_t id = DecodeFixed32(p + 8);
+  const uint32_t id = util::DecodeFixed32(p + 8);
   if (id != expected_id) {
     return Status::Corruption(where + ": header says file id " + std::to_string(id) +
                               ", name says " + std::to_string(expected_id));
@@ -52,10 +52,10 @@ Status DecodeFileHeader(std::string_view src, const char (&magic)[4], uint32_t e
 namespace {
 void EncodeHeaderFields(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
                         size_t key_size, size_t value_size) {
-  EncodeFixed64(dst + 4, seq);
-  EncodeFixed64(dst + 12, expire_at_ms);
-  EncodeFixed32(dst + 20, static_cast<uint32_t>(value_size));
-  EncodeFixed16(dst + 24, static_cast<uint16_t>(key_size));
+  util::EncodeFixed64(dst + 4, seq);
+  util::EncodeFixed64(dst + 12, expire_at_ms);
+  util::EncodeFixed32(dst + 20, static_cast<uint32_t>(value_size));
+  util::EncodeFixed16(dst + 24, static_cast<uint16_t>(key_size));
   dst[26] = static_cast<char>(flags);
 }
 }  // namespace
@@ -63,7 +63,7 @@ void EncodeHeaderFields(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t 
 void EncodeRecordHeader(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
                         std::string_view key, std::string_view value) {
   EncodeHeaderFields(dst, seq, expire_at_ms, flags, key.size(), value.size());
-  EncodeFixed32(dst, Checksum32(std::string_view(dst + 4, kRecordHeaderSize - 4), key, value));
+  util::EncodeFixed32(dst, util::Checksum32(std::string_view(dst + 4, kRecordHeaderSize - 4), key, value));
 }
 
 size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
@@ -72,17 +72,17 @@ size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flag
   if (!key.empty()) std::memcpy(dst + kRecordHeaderSize, key.data(), key.size());
   if (!value.empty()) std::memcpy(dst + kRecordHeaderSize + key.size(), value.data(), value.size());
   const size_t size = RecordSize(key.size(), value.size());
-  EncodeFixed32(dst, Checksum32(dst + 4, size - 4));
+  util::EncodeFixed32(dst, util::Checksum32(dst + 4, size - 4));
   return size;
 }
 
 void EncodeSyncMark(char* dst, uint64_t seq, uint64_t synced_end) {
   char value[8];
-  EncodeFixed64(value, synced_end);
+  util::EncodeFixed64(value, synced_end);
   EncodeRecord(dst, seq, 0, kSyncMark, {}, std::string_view(value, sizeof value));
 }
 
-uint64_t RecordView::synced_end() const { return DecodeFixed64(value.data()); }
+uint64_t RecordView::synced_end() const { return util::DecodeFixed64(value.data()); }
 
 DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out) {
   if (avail < kRecordHeaderSize) {
@@ -92,12 +92,12 @@ DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out) {
     }
     return DecodeResult::kZero;
   }
-  const uint64_t seq = DecodeFixed64(p + 4);
-  const uint64_t expire = DecodeFixed64(p + 12);
-  const uint32_t vsize = DecodeFixed32(p + 20);
-  const uint16_t ksize = DecodeFixed16(p + 24);
+  const uint64_t seq = util::DecodeFixed64(p + 4);
+  const uint64_t expire = util::DecodeFixed64(p + 12);
+  const uint32_t vsize = util::DecodeFixed32(p + 20);
+  const uint16_t ksize = util::DecodeFixed16(p + 24);
   const uint8_t flags = static_cast<uint8_t>(p[26]);
-  const uint32_t stored = DecodeFixed32(p);
+  const uint32_t stored = util::DecodeFixed32(p);
   if (seq == 0) {
     if (stored == 0 && expire == 0 && vsize == 0 && ksize == 0 && flags == 0) {
       return DecodeResult::kZero;
@@ -113,7 +113,7 @@ DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out) {
   }
   const size_t size = RecordSize(ksize, vsize);
   if (size > avail) return DecodeResult::kTruncated;
-  if (stored != Checksum32(p + 4, size - 4)) return DecodeResult::kBadChecksum;
+  if (stored != util::Checksum32(p + 4, size - 4)) return DecodeResult::kBadChecksum;
   out->seq = seq;
   out->expire_at_ms = expire;
   out->flags = flags;

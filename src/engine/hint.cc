@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "engine/coding.h"
+#include "util/coding.h"
 #include "engine/format.h"
 
 namespace bitcask::engine {
@@ -60,10 +60,10 @@ Status HintWriter::Flush() {
 
 Status HintWriter::Add(const HintEntry& e) {
   char entry[kHintEntryHeaderSize];
-  EncodeFixed32(entry, e.offset);
-  EncodeFixed32(entry + 4, e.size);
-  EncodeFixed64(entry + 8, e.expire_at_ms);
-  EncodeFixed16(entry + 16, static_cast<uint16_t>(e.key.size()));
+  util::EncodeFixed32(entry, e.offset);
+  util::EncodeFixed32(entry + 4, e.size);
+  util::EncodeFixed64(entry + 8, e.expire_at_ms);
+  util::EncodeFixed16(entry + 16, static_cast<uint16_t>(e.key.size()));
   entry[18] = e.tombstone ? 1 : 0;
   entries_++;
   Status s = Append(entry, sizeof entry);
@@ -74,12 +74,12 @@ Status HintWriter::Add(const HintEntry& e) {
 Status HintWriter::Finish(uint64_t data_size, uint64_t max_seq) {
   char footer[kFooterSize];
   std::memcpy(footer, kFooterMagic, 4);
-  EncodeFixed32(footer + 4, 0);
-  EncodeFixed64(footer + 8, entries_);
-  EncodeFixed64(footer + 16, data_size);
-  EncodeFixed64(footer + 24, max_seq);
+  util::EncodeFixed32(footer + 4, 0);
+  util::EncodeFixed64(footer + 8, entries_);
+  util::EncodeFixed64(footer + 16, data_size);
+  util::EncodeFixed64(footer + 24, max_seq);
   XXH3_64bits_update(&hash_, footer, 32);
-  EncodeFixed64(footer + 32, XXH3_64bits_digest(&hash_));
+  util::EncodeFixed64(footer + 32, XXH3_64bits_digest(&hash_));
   buf_.append(footer, sizeof footer);
   Status s = Flush();
   if (s.ok()) s = env_->SyncData(fd_.get(), tmp_path_);
@@ -106,22 +106,22 @@ bool ReadFooter(Env* env, const std::string& path, char (&footer)[kFooterSize]) 
 bool HintCoveredSize(Env* env, const std::string& path, uint64_t* data_size) {
   char footer[kFooterSize];
   if (!ReadFooter(env, path, footer)) return false;
-  *data_size = DecodeFixed64(footer + 16);
+  *data_size = util::DecodeFixed64(footer + 16);
   return true;
 }
 
 bool HintEntryCount(Env* env, const std::string& path, uint64_t* entries) {
   char footer[kFooterSize];
   if (!ReadFooter(env, path, footer)) return false;
-  *entries = DecodeFixed64(footer + 8);
+  *entries = util::DecodeFixed64(footer + 8);
   return true;
 }
 
 const char* HintReader::Decode(const char* p, HintEntry* e) {
-  e->offset = DecodeFixed32(p);
-  e->size = DecodeFixed32(p + 4);
-  e->expire_at_ms = DecodeFixed64(p + 8);
-  const uint16_t ksize = DecodeFixed16(p + 16);
+  e->offset = util::DecodeFixed32(p);
+  e->size = util::DecodeFixed32(p + 4);
+  e->expire_at_ms = util::DecodeFixed64(p + 8);
+  const uint16_t ksize = util::DecodeFixed16(p + 16);
   e->tombstone = (p[18] & 1) != 0;
   e->key = std::string_view(p + kHintEntryHeaderSize, ksize);
   return p + kHintEntryHeaderSize + ksize;
@@ -146,12 +146,12 @@ Status HintReader::Open(Env* env, const std::string& path, uint32_t file_id, uin
   if (std::memcmp(footer, kFooterMagic, 4) != 0) {
     return Status::Corruption(path + ": no footer (the hint was not finished)");
   }
-  if (DecodeFixed64(footer + 32) != Hash64(base, size - 8)) {
+  if (util::DecodeFixed64(footer + 32) != util::Hash64(base, size - 8)) {
     return Status::Corruption(path + ": hint checksum mismatch");
   }
-  const uint64_t count = DecodeFixed64(footer + 8);
-  data_size_ = DecodeFixed64(footer + 16);
-  max_seq_ = DecodeFixed64(footer + 24);
+  const uint64_t count = util::DecodeFixed64(footer + 8);
+  data_size_ = util::DecodeFixed64(footer + 16);
+  max_seq_ = util::DecodeFixed64(footer + 24);
   if (max_seq_ > format::kMaxSequence) {
     return Status::Corruption(path + ": sequence number " + std::to_string(max_seq_) +
                               " is out of range");
@@ -165,7 +165,7 @@ Status HintReader::Open(Env* env, const std::string& path, uint32_t file_id, uin
   const char* p = base + format::kFileHeaderSize;
   for (uint64_t i = 0; i < count; i++) {
     if (footer - p < static_cast<ptrdiff_t>(kHintEntryHeaderSize) ||
-        footer - p < static_cast<ptrdiff_t>(kHintEntryHeaderSize + DecodeFixed16(p + 16))) {
+        footer - p < static_cast<ptrdiff_t>(kHintEntryHeaderSize + util::DecodeFixed16(p + 16))) {
       return Status::Corruption(path + ": entry " + std::to_string(i) + " runs past the footer");
     }
     HintEntry e;

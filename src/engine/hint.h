@@ -22,7 +22,7 @@
 #include "bitcask/status.h"
 #include "engine/file_util.h"
 #include "engine/format.h"
-#include "engine/hash.h"
+#include "util/hash.h"
 
 namespace bitcask::engine {
 

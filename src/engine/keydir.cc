@@ -7,7 +7,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "engine/coding.h"
+#include "util/coding.h"
 
 namespace bitcask::engine {
 
@@ -72,11 +72,11 @@ KeyLocation KeyArena::Location(uint32_t ref) const {
   // Two loads, the fields cut out of them: decoding field by field, GCC 12 assembled the
   // returned struct a byte at a time (37 instructions; 13 now).
   const char* p = Entry(ref);
-  const uint64_t file_flags_offset = DecodeFixed64(p);
+  const uint64_t file_flags_offset = util::DecodeFixed64(p);
   KeyLocation loc;
   loc.file_id = static_cast<uint32_t>(file_flags_offset) >> 8;
   loc.offset = static_cast<uint32_t>(file_flags_offset >> 32);
-  loc.size = DecodeFixed32(p + 8);
+  loc.size = util::DecodeFixed32(p + 8);
   loc.has_expiry = (file_flags_offset & kHasExpiryFlag) != 0;
   return loc;
 }
@@ -84,9 +84,9 @@ KeyLocation KeyArena::Location(uint32_t ref) const {
 void KeyArena::SetLocation(uint32_t ref, const KeyLocation& loc) {
   assert(loc.file_id <= kMaxFileId && loc.size <= kMaxLocationSize);
   char* p = Entry(ref);
-  EncodeFixed32(p, loc.file_id << 8 | (loc.has_expiry ? uint32_t{kHasExpiryFlag} : 0u));
-  EncodeFixed32(p + 4, loc.offset);
-  EncodeFixed32(p + 8, loc.size);
+  util::EncodeFixed32(p, loc.file_id << 8 | (loc.has_expiry ? uint32_t{kHasExpiryFlag} : 0u));
+  util::EncodeFixed32(p + 4, loc.offset);
+  util::EncodeFixed32(p + 8, loc.size);
 }
 
 void KeyArena::Release(uint32_t ref, size_t key_size) {

@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/mutex.h"
+#include "util/mutex.h"
 #include "engine/slot_array.h"
 
 namespace bitcask::engine {
@@ -125,7 +125,7 @@ class KeydirShard {
   KeydirShard& operator=(const KeydirShard&) = delete;
 
   // Shared for the const methods, exclusive for the others.
-  mutable SharedMutex mu;
+  mutable util::SharedMutex mu;
   // Set (under the exclusive lock) when the DB closes; readers check it under the lock.
   bool closed = false;
   // Reads served by this shard; relaxed, next to the lock readers touch anyway.

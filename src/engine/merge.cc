@@ -33,7 +33,7 @@
 #include <shared_mutex>
 
 #include "engine/db_impl.h"
-#include "engine/hash.h"
+#include "util/hash.h"
 #include "engine/hint.h"
 #include "engine/recovery.h"
 
@@ -75,7 +75,7 @@ uint64_t DBImpl::DropKeysPointingInto(uint32_t file_id) {
     shard.ForEach([&](std::string_view key, const KeyLocation& loc) {
       if (loc.file_id == file_id) found.emplace_back(key, loc);
     });
-    for (const auto& [key, loc] : found) dropped += shard.RemoveIf(key, HashKey(key), loc);
+    for (const auto& [key, loc] : found) dropped += shard.RemoveIf(key, util::HashKey(key), loc);
   }
   keys_dropped_unreadable_.fetch_add(dropped, std::memory_order_relaxed);
   return dropped;
@@ -244,7 +244,7 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
         options_.recovery_mode,
         [&](const format::RecordView& rec, uint64_t offset) {
           if (!status.ok()) return;
-          const uint64_t hash = HashKey(rec.key);
+          const uint64_t hash = util::HashKey(rec.key);
           KeydirShard& shard = keydir_.ShardFor(hash);
           const KeyLocation here{id, static_cast<uint32_t>(offset), static_cast<uint32_t>(rec.size),
                                  rec.expire_at_ms != 0};
@@ -402,7 +402,7 @@ void DBImpl::AbandonOutputs(std::span<const uint32_t> inputs, std::span<DataFile
         options_.recovery_mode,
         [&](const format::RecordView& rec, uint64_t offset) {
           if (rec.tombstone()) return;
-          const uint64_t hash = HashKey(rec.key);
+          const uint64_t hash = util::HashKey(rec.key);
           KeydirShard& shard = keydir_.ShardFor(hash);
           std::unique_lock xl(shard.mu);
           KeyLocation current;
@@ -435,7 +435,7 @@ bool DBImpl::Referenced(const DataFile& f) {
       f.base(), format::kFileHeaderSize, f.size(), f.path(), TailRule{}, RecoveryMode::kStrict,
       [&](const format::RecordView& rec, uint64_t offset) {
         if (referenced || rec.tombstone()) return;
-        const uint64_t hash = HashKey(rec.key);
+        const uint64_t hash = util::HashKey(rec.key);
         const KeydirShard& shard = keydir_.ShardFor(hash);
         std::shared_lock sl(shard.mu);
         KeyLocation current;

@@ -1,6 +1,6 @@
 #include "bitcask/write_batch.h"
 
-#include "engine/coding.h"
+#include "util/coding.h"
 #include "engine/write_batch_internal.h"
 
 namespace bitcask {
@@ -10,9 +10,9 @@ using engine::WriteBatchInternal;
 void WriteBatch::Put(std::string_view key, std::string_view value, uint64_t expire_at_ms) {
   char header[WriteBatchInternal::kPutHeader];
   header[0] = WriteBatchInternal::kTypePut;
-  engine::EncodeFixed64(header + 1, expire_at_ms);
-  engine::EncodeFixed32(header + 9, static_cast<uint32_t>(key.size()));
-  engine::EncodeFixed32(header + 13, static_cast<uint32_t>(value.size()));
+  util::EncodeFixed64(header + 1, expire_at_ms);
+  util::EncodeFixed32(header + 9, static_cast<uint32_t>(key.size()));
+  util::EncodeFixed32(header + 13, static_cast<uint32_t>(value.size()));
   rep_.append(header, sizeof header);
   rep_.append(key);
   rep_.append(value);
@@ -22,7 +22,7 @@ void WriteBatch::Put(std::string_view key, std::string_view value, uint64_t expi
 void WriteBatch::Delete(std::string_view key) {
   char header[WriteBatchInternal::kDeleteHeader];
   header[0] = WriteBatchInternal::kTypeDelete;
-  engine::EncodeFixed32(header + 1, static_cast<uint32_t>(key.size()));
+  util::EncodeFixed32(header + 1, static_cast<uint32_t>(key.size()));
   rep_.append(header, sizeof header);
   rep_.append(key);
   ++count_;

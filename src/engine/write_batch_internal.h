@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "bitcask/write_batch.h"
-#include "engine/coding.h"
+#include "util/coding.h"
 
 namespace bitcask::engine {
 
@@ -28,14 +28,14 @@ class WriteBatchInternal {
     const char* const end = p + batch.rep_.size();
     while (p < end) {
       if (*p == kTypePut) {
-        const uint64_t expire = DecodeFixed64(p + 1);
-        const uint32_t ksize = DecodeFixed32(p + 9);
-        const uint32_t vsize = DecodeFixed32(p + 13);
+        const uint64_t expire = util::DecodeFixed64(p + 1);
+        const uint32_t ksize = util::DecodeFixed32(p + 9);
+        const uint32_t vsize = util::DecodeFixed32(p + 13);
         p += kPutHeader;
         put(std::string_view(p, ksize), std::string_view(p + ksize, vsize), expire);
         p += size_t{ksize} + vsize;
       } else {
-        const uint32_t ksize = DecodeFixed32(p + 1);
+        const uint32_t ksize = util::DecodeFixed32(p + 1);
         p += kDeleteHeader;
         del(std::string_view(p, ksize));
         p += ksize;

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "engine/hash.h"
+#include "util/hash.h"
 #include "server/dispatch.h"
 
 namespace bitcask::server {
@@ -16,7 +16,7 @@ int64_t NowUnixMillis() {
 namespace {
 // The EXEC guard running on this thread, if any.
 thread_local const KeyLocks::Guard* exec_guard = nullptr;
-size_t SlotOf(std::string_view key, size_t slots) { return engine::HashKey(key) % slots; }
+size_t SlotOf(std::string_view key, size_t slots) { return util::HashKey(key) % slots; }
 }  // namespace
 
 KeyLocks::KeyLocks() : versions_(new std::atomic<uint64_t>[kSlots]()) {}

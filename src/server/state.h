@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "bitcask/db.h"
-#include "engine/histogram.h"
+#include "util/histogram.h"
 #include "server/keyspace.h"
 #include "server/log.h"
 #include "server/settings.h"
@@ -157,7 +157,7 @@ struct CommandStats {
   Counter nanos;  // time in the handler; INFO shows it in microseconds
   Counter errors;    // ran and replied with an error (Redis's failed_calls)
   Counter rejected;  // refused before running: wrong arity, not authenticated
-  engine::LatencyHistogram latency;
+  util::LatencyHistogram latency;
 };
 
 class ServerState {

@@ -19,7 +19,7 @@
 #define BITCASK_XXH3_UPDATE XXH3_64bits_update
 #endif
 
-namespace bitcask::engine {
+namespace bitcask::util {
 
 uint64_t HashLong(const void* p, size_t n) { return BITCASK_XXH3_64(p, n); }
 
@@ -33,4 +33,4 @@ uint64_t HashLong3(std::string_view a, std::string_view b, std::string_view c) {
   return XXH3_64bits_digest(&state);
 }
 
-}  // namespace bitcask::engine
+}  // namespace bitcask::util

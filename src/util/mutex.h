@@ -13,13 +13,13 @@
 // its futex RwLock (library/std/src/sys/sync/rwlock/futex.rs), written here from its
 // description.
 
-#ifndef BITCASK_ENGINE_MUTEX_H_
-#define BITCASK_ENGINE_MUTEX_H_
+#ifndef BITCASK_UTIL_MUTEX_H_
+#define BITCASK_UTIL_MUTEX_H_
 
 #include <atomic>
 #include <cstdint>
 
-namespace bitcask::engine {
+namespace bitcask::util {
 
 class Mutex {
  public:
@@ -135,6 +135,6 @@ class SharedMutex {
   std::atomic<uint32_t> writer_notify_{0};
 };
 
-}  // namespace bitcask::engine
+}  // namespace bitcask::util
 
-#endif  // BITCASK_ENGINE_MUTEX_H_
+#endif  // BITCASK_UTIL_MUTEX_H_

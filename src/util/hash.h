@@ -5,8 +5,8 @@
 // where the CPU has one, where the inline code is built for the SSE2 baseline. The hash
 // value is the same either way (XXH3 is defined by its output, not by the code path).
 
-#ifndef BITCASK_ENGINE_HASH_H_
-#define BITCASK_ENGINE_HASH_H_
+#ifndef BITCASK_UTIL_HASH_H_
+#define BITCASK_UTIL_HASH_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -16,7 +16,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-namespace bitcask::engine {
+namespace bitcask::util {
 
 // Above this many bytes XXH3 leaves its scalar mid-size code for the striped loop that
 // vector units speed up (XXH3_MIDSIZE_MAX).
@@ -51,6 +51,6 @@ inline uint32_t Checksum32(std::string_view a, std::string_view b, std::string_v
   return static_cast<uint32_t>(XXH3_64bits(joined, n));
 }
 
-}  // namespace bitcask::engine
+}  // namespace bitcask::util
 
-#endif  // BITCASK_ENGINE_HASH_H_
+#endif  // BITCASK_UTIL_HASH_H_

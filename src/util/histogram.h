@@ -4,8 +4,8 @@
 // are within a bucket of the truth from 1 ns to hours. Recording is one relaxed atomic add;
 // callers time only a sample of operations (Options::latency_sample_every).
 
-#ifndef BITCASK_ENGINE_HISTOGRAM_H_
-#define BITCASK_ENGINE_HISTOGRAM_H_
+#ifndef BITCASK_UTIL_HISTOGRAM_H_
+#define BITCASK_UTIL_HISTOGRAM_H_
 
 #include <algorithm>
 #include <array>
@@ -15,7 +15,7 @@
 
 #include "bitcask/stats.h"
 
-namespace bitcask::engine {
+namespace bitcask::util {
 
 class LatencyHistogram {
  public:
@@ -77,6 +77,6 @@ class LatencyHistogram {
   std::atomic<uint64_t> max_{0};
 };
 
-}  // namespace bitcask::engine
+}  // namespace bitcask::util
 
-#endif  // BITCASK_ENGINE_HISTOGRAM_H_
+#endif  // BITCASK_UTIL_HISTOGRAM_H_

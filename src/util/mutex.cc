@@ -1,6 +1,6 @@
 // The contended paths of Mutex and SharedMutex; see mutex.h.
 
-#include "engine/mutex.h"
+#include "util/mutex.h"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-namespace bitcask::engine {
+namespace bitcask::util {
 
 namespace {
 
@@ -166,4 +166,4 @@ void SharedMutex::WakeWriterOrReaders(uint32_t s) {
   }
 }
 
-}  // namespace bitcask::engine
+}  // namespace bitcask::util

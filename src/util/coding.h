@@ -1,14 +1,14 @@
 // Little-endian fixed-width encoding, the only byte order bitcask writes.
 
-#ifndef BITCASK_ENGINE_CODING_H_
-#define BITCASK_ENGINE_CODING_H_
+#ifndef BITCASK_UTIL_CODING_H_
+#define BITCASK_UTIL_CODING_H_
 
 #include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
-namespace bitcask::engine {
+namespace bitcask::util {
 
 static_assert(std::endian::native == std::endian::little,
               "bitcask's on-disk format is little-endian; a big-endian port needs byte swaps here");
@@ -44,6 +44,6 @@ inline void PutFixed64(std::string* dst, uint64_t v) {
   dst->append(buf, sizeof buf);
 }
 
-}  // namespace bitcask::engine
+}  // namespace bitcask::util
 
-#endif  // BITCASK_ENGINE_CODING_H_
+#endif  // BITCASK_UTIL_CODING_H_
