@@ -122,15 +122,6 @@ uint64_t DBImpl::NowMillis() const {
   return env_->NowUnixMillis();
 }
 
-Status DBImpl::CheckWritable() const {
-  if (closed_) return Status::Closed();
-  if (options_.read_only) {
-    return Status::InvalidArgument(dir_ + " is open read-only; writes are refused");
-  }
-  if (!bg_error_.ok()) [[unlikely]] return bg_error_;
-  return Status::OK();  // not a copy of bg_error_: Status's copy is a call
-}
-
 Status DBImpl::Close() {
   if (Forked()) [[unlikely]] {
     ForgetParentState();

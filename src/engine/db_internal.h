@@ -87,6 +87,16 @@ static_assert(Keydir::kNumShards <= 64, "ShardSetLock keeps one bit per shard in
 constexpr uint64_t kAllShards =
     Keydir::kNumShards == 64 ? ~uint64_t{0} : (uint64_t{1} << Keydir::kNumShards) - 1;
 
+// On every write (and merge), under write_mu_: inline, as the write path's other steps.
+inline Status DBImpl::CheckWritable() const {
+  if (closed_) [[unlikely]] return Status::Closed();
+  if (options_.read_only) [[unlikely]] {
+    return Status::InvalidArgument(dir_ + " is open read-only; writes are refused");
+  }
+  if (!bg_error_.ok()) [[unlikely]] return bg_error_;
+  return Status::OK();  // not a copy of bg_error_: Status's copy is a call
+}
+
 // On every write: an inline member, for the write path and the sync marks alike.
 inline void DBImpl::CountAppendedLocked(uint64_t bytes, uint64_t puts, uint64_t deletes) {
   appended_ += bytes;

@@ -105,7 +105,7 @@ inline Status DBImpl::PrepareOp(Op& op, std::string* compressed) const {
   return Status::OK();
 }
 
-inline void DBImpl::HashAndCompress(Op& op, std::string* compressed) const {
+[[gnu::always_inline]] inline void DBImpl::HashAndCompress(Op& op, std::string* compressed) const {
   op.hash = util::HashKey(op.key);
   // The op then points at the stored form.
   if (options_.compression != Compression::kNone && !op.is_delete &&

@@ -33,6 +33,7 @@
 #include <shared_mutex>
 
 #include "engine/db_impl.h"
+#include "engine/db_internal.h"
 #include "util/hash.h"
 #include "engine/hint.h"
 #include "engine/recovery.h"
