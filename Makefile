@@ -29,8 +29,9 @@ build-asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBITCASK_SANITIZE=address $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-asan
 
+# With clang: its thread-safety analysis (-Werror=thread-safety) checks the engine's locks.
 build-tsan: deps
-	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBITCASK_SANITIZE=thread -DBITCASK_TSAN_ONLY=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B build-tsan -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBITCASK_SANITIZE=thread -DBITCASK_TSAN_ONLY=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-tsan
 
 PORT ?= 6380

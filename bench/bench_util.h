@@ -24,6 +24,11 @@ namespace bitcask::bench {
   std::exit(1);
 }
 
+// Dies (as Die) unless s is OK.
+inline void Must(const Status& s, const char* what) {
+  if (!s.ok()) Die(what, s);
+}
+
 // A store with default options in dir, emptied first.
 inline std::unique_ptr<DB> OpenFresh(const std::string& dir) {
   std::filesystem::remove_all(dir);

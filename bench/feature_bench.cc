@@ -92,7 +92,7 @@ std::string OpenSection(const std::string& dir, const std::vector<size_t>& sizes
     }
     {
       auto db = OpenOrDie(o, d);
-      db->GetStats(&with);
+      Must(db->GetStats(&with), "stats");
       if (with.files_loaded_from_hints != with.data_files) {
         std::fprintf(stderr, "open: only %llu of %llu files had hints\n",
                      (unsigned long long)with.files_loaded_from_hints,
@@ -103,8 +103,8 @@ std::string OpenSection(const std::string& dir, const std::vector<size_t>& sizes
     {
       Options no_bg = o;
       auto db = OpenOrDie(no_bg, d);
-      db->GetStats(&without);
-      db->Close();  // (re-creates hints; irrelevant now)
+      Must(db->GetStats(&without), "stats");
+      Must(db->Close(), "close");  // (re-creates hints; irrelevant now)
     }
     char row[256];
     std::snprintf(row, sizeof row, "| %zu | %llu | %.0f ms | %.0f ms | %.1fx |\n", n,
@@ -152,7 +152,7 @@ std::string MergeSection(const std::string& dir, size_t n) {
   auto db = OpenOrDie(o, d);
   for (int round = 0; round < 3; round++) Load(db.get(), n, 100, 10 + round);  // 2/3 garbage
   Stats before;
-  db->GetStats(&before);
+  Must(db->GetStats(&before), "stats");
   const Latencies base = Traffic(db.get(), n, 3.0, nullptr);
   std::atomic<bool> done{false};
   double merge_seconds = 0;
@@ -165,7 +165,7 @@ std::string MergeSection(const std::string& dir, size_t n) {
   const Latencies during = Traffic(db.get(), n, 0, &done);
   merger.join();
   Stats after;
-  db->GetStats(&after);
+  Must(db->GetStats(&after), "stats");
   std::ostringstream md;
   char buf[512];
   std::snprintf(buf, sizeof buf,
@@ -211,7 +211,7 @@ std::string SpaceSection(const std::string& dir, size_t n, double seconds) {
   };
   for (size_t i = 0; i < n; i++) put(i);
   Stats st;
-  db->GetStats(&st);
+  Must(db->GetStats(&st), "stats");
   const uint64_t merges_before = st.merges;
   bytes_put = 0;
   uint64_t puts = 0, samples = 0, sum = 0, peak = 0;
@@ -231,7 +231,7 @@ std::string SpaceSection(const std::string& dir, size_t n, double seconds) {
   }
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  db->GetStats(&st);
+  Must(db->GetStats(&st), "stats");
   constexpr double kMiB = 1048576.0;
   const double live = static_cast<double>(st.total_bytes - st.dead_bytes);
   const double mean = static_cast<double>(sum) / static_cast<double>(samples);
@@ -278,7 +278,7 @@ std::string IndexSection(const std::string& dir, size_t n) {
     return t.MicrosPer(n);
   };
   Stats s0;
-  db->GetStats(&s0);
+  Must(db->GetStats(&s0), "stats");
   auto median_of_5 = [&] {
     std::vector<double> xs;
     for (int i = 0; i < 5; i++) xs.push_back(random_gets());
@@ -293,7 +293,7 @@ std::string IndexSection(const std::string& dir, size_t n) {
   }
   const double build_ms = build.Seconds() * 1000;
   Stats s1;
-  db->GetStats(&s1);
+  Must(db->GetStats(&s1), "stats");
   const double after = median_of_5();
   // Scans: a full walk, and prefix scans of 100 keys each.
   Timer full;
@@ -439,7 +439,7 @@ std::string CompressionSection(const std::string& dir, size_t n) {
     }
     const double get_us = t.MicrosPer(n);
     Stats st;
-    db->GetStats(&st);
+    Must(db->GetStats(&st), "stats");
     char row[256];
     std::snprintf(row, sizeof row, "| %s | %.1f MiB | %.2fx | %.2f | %.2f |\n", name,
                   st.total_bytes / 1048576.0, double(raw) / st.total_bytes, put_us, get_us);
@@ -480,7 +480,7 @@ std::string FlushSection(const std::string& dir, size_t puts) {
     for (auto& w : workers) w.join();
     const double us = t.MicrosPer(puts);
     Stats st;
-    db->GetStats(&st);
+    Must(db->GetStats(&st), "stats");
     char row[160];
     std::snprintf(row, sizeof row, "| %zu | %.1f | %.2f | %.1f |\n", threads, us,
                   double(st.syncs) / puts, double(st.total_bytes - 16) / puts);
@@ -513,7 +513,7 @@ std::string MemorySection(const std::string& dir, size_t n) {
   Load(db.get(), n, 100, 6);
   const uint64_t after = RssAnon();
   Stats st;
-  db->GetStats(&st);
+  Must(db->GetStats(&st), "stats");
   char buf[768];
   std::snprintf(buf, sizeof buf,
                 "### Key directory memory\n\n%zu keys of 16 bytes (V=100): the keydir holds "

@@ -307,8 +307,8 @@ TEST_F(DBTest, IteratorsWhileWriting) {
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     for (int i = 0; !stop; i++) {
-      db_->Put("churn-" + std::to_string(i % 300), std::to_string(i));
-      db_->Delete("churn-" + std::to_string((i + 150) % 300));
+      (void)db_->Put("churn-" + std::to_string(i % 300), std::to_string(i));
+      (void)db_->Delete("churn-" + std::to_string((i + 150) % 300));
     }
   });
   for (int round = 0; round < 20; round++) {

@@ -76,7 +76,7 @@ TEST_F(DBBasicTest, ReopenRestoresEverything) {
     const std::string key = "k" + std::to_string(rng() % 2000);
     if (rng() % 4 == 0) {
       model.erase(key);
-      db_->Delete(key);
+      (void)db_->Delete(key);
     } else {
       const std::string value(rng() % 200, static_cast<char>('a' + i % 26));
       model[key] = value;

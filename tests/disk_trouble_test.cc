@@ -406,7 +406,7 @@ TEST_F(DiskTroubleTest, FirstFlushAfterOpenCoversOlderFilesAnEarlierRunLeftUnflu
   ASSERT_OK(Open(o));
   // The background hint writer may flush some first (these stores' pages are clean, so its
   // flushes are quick): the files the first flush is to cover are checked directly too.
-  const std::vector<uint32_t> pending = impl()->FilesAwaitingFlush();
+  const std::vector<uint32_t> pending = impl()->TEST_FilesAwaitingFlush();
   for (size_t i = 0; i + 1 < files.size(); i++) {
     const uint32_t id = static_cast<uint32_t>(std::stoul(files[i].substr(0, 8)));
     EXPECT_NE(std::find(pending.begin(), pending.end(), id), pending.end())

@@ -22,7 +22,7 @@ class IteratorTest : public DBTest {
     model_[k] = v;
   }
   void Del(const std::string& k) {
-    db_->Delete(k);
+    (void)db_->Delete(k);
     model_.erase(k);
   }
   // Model of what an iterator with these options sees.

@@ -75,12 +75,12 @@ TEST_F(DBTest, ReadOnlyOpensAlongsideAWriter) {
 class OpenHook {
  public:
   explicit OpenHook(std::function<void(std::string_view)> at) {
-    engine::DBImpl::SetOpenTestHook([this, at = std::move(at)](std::string_view point) {
+    engine::DBImpl::TEST_SetOpenHook([this, at = std::move(at)](std::string_view point) {
       (point == "open:listed" ? listed : mapped)++;
       at(point);
     });
   }
-  ~OpenHook() { engine::DBImpl::SetOpenTestHook(nullptr); }
+  ~OpenHook() { engine::DBImpl::TEST_SetOpenHook(nullptr); }
   int listed = 0, mapped = 0;
 };
 

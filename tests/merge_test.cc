@@ -100,7 +100,7 @@ TEST_F(MergeTest, MergeKeepsLiveDataAndDropsTheRest) {
   ASSERT_OK(db_->Put("key-1", "after-merge"));
   Reopen(SmallFiles());
   EXPECT_EQ(Get("key-1"), "after-merge");
-  db_->Delete("key-1");
+  (void)db_->Delete("key-1");
   ExpectWorkloadState();
   Stats reopened;
   ASSERT_OK(db_->GetStats(&reopened));

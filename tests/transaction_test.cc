@@ -191,7 +191,7 @@ TEST_F(TransactionViewTest, IteratorMatchesModel) {
           break;
         }
         case 1:
-          view.Delete(k);
+          (void)view.Delete(k);
           model.erase(k);
           break;
         default: {

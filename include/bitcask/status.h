@@ -14,7 +14,7 @@
 
 namespace bitcask {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code : unsigned char {
     kOk = 0,

@@ -161,7 +161,7 @@ bool GetField(const json& j, const char* name, std::string* out) {
 
 uint64_t CountKeys(DB* db) {
   uint64_t n = 0;
-  db->Count(&n);
+  (void)db->Count(&n);
   return n;
 }
 

@@ -22,7 +22,7 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
   std::lock_guard merge_lock(merge_mu_);  // no file disappears while we read it
   std::vector<DataFile*> files;
   {
-    std::lock_guard l(write_mu_);
+    util::MutexLock l(&write_mu_);
     if (closed_) return Status::Closed();
     files = files_.List();
   }
@@ -56,7 +56,7 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
     // Every published record is complete, the active file's too, so nothing here may be
     // passed over as an unfinished end, except in a file a read-only open found may end
     // early, which Open judged the same way.
-    ScanRecords(
+    (void)ScanRecords(
         f->base(), format::kFileHeaderSize, size, f->path(),
         may_end_early ? TailRule::For(/*newest=*/true, f->format_version(), marked_later)
                       : TailRule{},

@@ -139,7 +139,7 @@ Status DBImpl::CheckpointInto(const std::string& staging) {
   uint32_t active_id = 0;
   uint64_t active_end = 0;
   {
-    std::lock_guard l(write_mu_);
+    util::MutexLock l(&write_mu_);
     if (closed_) return Status::Closed();
     // After a failed flush nobody knows what the disk holds (see Sync): no copy of it either.
     if (!bg_error_.ok()) return bg_error_;

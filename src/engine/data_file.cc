@@ -144,7 +144,7 @@ Status DataFile::Append(std::initializer_list<std::string_view> pieces) {
     if (faulted()) [[unlikely]] return Unreadable(offset);
   } else {
     if (s = WriteVectored(offset, std::span(pieces.begin(), pieces.size())); !s.ok()) {
-      DiscardUncommitted();
+      (void)DiscardUncommitted();
       return s;
     }
   }

@@ -92,9 +92,11 @@ DBImpl::DBImpl(const Options& options, std::string dir)
       env_(options.env != nullptr ? options.env : Env::Default()),
       dir_(WithoutTrailingSlashes(std::move(dir))),
       forks_at_open_(ForksSoFar()),
-      opener_pid_(::getpid()) {}
+      opener_pid_(::getpid()) {
+  huge_pages_ = HugePagesAtOpen();  // no other thread yet
+}
 
-DBImpl::~DBImpl() { Close(); }
+DBImpl::~DBImpl() { (void)Close(); }
 
 Status DBImpl::ForkedChildError() const {
   return Status::Closed("the store " + dir_ + " was opened by process " +
@@ -143,17 +145,19 @@ Status DBImpl::Close() {
   if (sync_thread_.joinable()) sync_thread_.join();
   std::lock_guard merge_lock(merge_mu_);  // waits for a Merge() called by another thread
 
-  std::unique_lock l(write_mu_);
-  if (closed_) return Status::OK();
-  closed_ = true;
-  // After this no reader is inside a file, and none will enter one.
-  for (unsigned i = 0; i < Keydir::kNumShards; i++) {
-    KeydirShard& shard = keydir_.shard(i);
-    std::unique_lock sl(shard.mu);
-    shard.closed = true;
-  }
   Status s;
-  if (!options_.read_only) {
+  const DataFile* last_active = nullptr;
+  {
+    util::MutexLock l(&write_mu_);
+    if (closed_) return Status::OK();
+    closed_ = true;
+    // After this no reader is inside a file, and none will enter one.
+    for (unsigned i = 0; i < Keydir::kNumShards; i++) {
+      KeydirShard& shard = keydir_.shard(i);
+      std::unique_lock sl(shard.mu);
+      shard.closed = true;
+    }
+    if (options_.read_only) return s;
     // A clean close leaves every acknowledged write on stable storage.
     for (uint32_t id : unsynced_sealed_) {
       if (DataFile* f = files_.Get(id); f != nullptr && s.ok()) s = f->Sync();
@@ -173,20 +177,20 @@ Status DBImpl::Close() {
     if (s.ok() && dir_dirty_) s = env_->SyncDir(dir_);
     // A flush that failed before may have lost writes this one cannot bring back.
     if (s.ok()) s = bg_error_;
-    l.unlock();
-    // Hints for the active file and any sealed file still without one: the next Open reads
-    // them instead of the data. Only time is lost if this fails, so its status is dropped.
-    std::deque<uint32_t> pending;
-    {
-      std::lock_guard ml(maintenance_mu_);
-      pending.swap(hints_pending_);
-    }
-    if (active_ != nullptr) pending.push_back(active_->id());
-    if (s.ok()) {
-      for (uint32_t id : pending) WriteHint(id);
-    }
-    lock_.Release();
+    last_active = active_;
   }
+  // Hints for the active file and any sealed file still without one: the next Open reads
+  // them instead of the data. Only time is lost if this fails, so its status is dropped.
+  std::deque<uint32_t> pending;
+  {
+    std::lock_guard ml(maintenance_mu_);
+    pending.swap(hints_pending_);
+  }
+  if (last_active != nullptr) pending.push_back(last_active->id());
+  if (s.ok()) {
+    for (uint32_t id : pending) (void)WriteHint(id);
+  }
+  lock_.Release();
   return s;
 }
 
@@ -196,7 +200,7 @@ Status DBImpl::GetStats(Stats* stats) {
   *stats = Stats();
   if (Forked()) [[unlikely]] return ForkedChildError();
   {
-    std::lock_guard l(write_mu_);
+    util::MutexLock l(&write_mu_);
     if (closed_) return Status::Closed();
     stats->files = FileStatsList();
     stats->huge_pages = active_ != nullptr && active_->huge_pages();

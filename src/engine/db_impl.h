@@ -37,6 +37,7 @@
 #include "util/histogram.h"
 #include "engine/keydir.h"
 #include "util/mutex.h"
+#include "util/thread_annotations.h"
 #include "engine/recovery.h"
 
 namespace bitcask::engine {
@@ -60,7 +61,7 @@ class DBImpl final : public DB {
   bool MappingFaulted() const;
   // Test-only, process-wide: called with "open:listed" once Recover has listed the directory
   // and "open:mapped" once it has mapped every data file, before reading them. Null to clear.
-  static void SetOpenTestHook(std::function<void(std::string_view)> hook);
+  static void TEST_SetOpenHook(std::function<void(std::string_view)> hook);
 
   Status Put(std::string_view key, std::string_view value, const WriteOptions& options) override;
   Status Get(std::string_view key, std::string* value) override;
@@ -95,10 +96,10 @@ class DBImpl final : public DB {
   // Test-only: called with the name of each step a merge reaches ("merge:output-written",
   // "merge:outputs-published", "merge:input-deleted", "merge:done"), so crash tests can kill
   // the process between steps. Set before any merge runs.
-  void SetTestHook(std::function<void(std::string_view)> hook) { test_hook_ = std::move(hook); }
+  void TEST_SetMergeHook(std::function<void(std::string_view)> hook) { test_hook_ = std::move(hook); }
   // Test-only: the sealed files the next flush covers.
-  std::vector<uint32_t> FilesAwaitingFlush() {
-    std::lock_guard l(write_mu_);
+  std::vector<uint32_t> TEST_FilesAwaitingFlush() {
+    util::MutexLock l(&write_mu_);
     return unsynced_sealed_;
   }
 
@@ -154,7 +155,9 @@ class DBImpl final : public DB {
   bool Expired(uint64_t expire_at_ms) const {
     return expire_at_ms != 0 && expire_at_ms <= NowMillis();
   }
-  Status CheckWritable() const;  // caller holds write_mu_
+  Status CheckWritable() const REQUIRES(write_mu_);
+  // Whether files start with huge pages (never with SyncMode::kAlways; see huge_pages_).
+  bool HugePagesAtOpen() const { return options_.sync_mode != SyncMode::kAlways; }
 
   // Whether this process is a child forked after the store was opened. The store then
   // belongs to the parent, which goes on writing its files; its threads are not here, and
@@ -183,59 +186,59 @@ class DBImpl final : public DB {
   void HashAndCompress(Op& op, std::string* compressed) const;
   // Caller holds write_mu_. Appends and publishes ops; returns the sequence number to sync
   // up to.
-  Status CommitLocked(std::span<const Op> ops, bool sync, uint64_t* seq);
+  Status CommitLocked(std::span<const Op> ops, bool sync, uint64_t* seq) REQUIRES(write_mu_);
   // CommitLocked for one op, with a third fewer instructions than the batch machinery: the
   // record is encoded before the shard lock is taken (while the key's slot, which ApplyOne
   // prefetched, loads), and a delete's lookup, its tombstone and the keydir change share one
   // hold of the shard lock. NotFound for a delete of an absent or expired key, which writes
   // nothing.
-  Status CommitOneLocked(const Op& op, bool sync, uint64_t* seq);
+  Status CommitOneLocked(const Op& op, bool sync, uint64_t* seq) REQUIRES(write_mu_);
   // After the write lock is released: the flush that `sync` (or SyncMode::kAlways) asks for.
   Status FinishWrite(uint64_t seq, bool sync);
   // Caller holds write_mu_. Appends the records of ops to the active file.
-  Status AppendLocked(std::span<const Op> ops, KeyLocation* locs);
+  Status AppendLocked(std::span<const Op> ops, KeyLocation* locs) REQUIRES(write_mu_);
   // Caller holds write_mu_. Rotates the active file if `bytes` more do not fit, and reserves
   // their disk space.
-  Status MakeRoomLocked(uint64_t bytes);
+  Status MakeRoomLocked(uint64_t bytes) REQUIRES(write_mu_);
   // Caller holds write_mu_. After a failed append: drops what it wrote past the published
   // end, returns s.
-  Status DiscardLocked(Status s);
+  Status DiscardLocked(Status s) REQUIRES(write_mu_);
   // Caller holds write_mu_. Counts `bytes` appended for ops (puts and deletes, or one op).
-  void CountAppendedLocked(uint64_t bytes, uint64_t puts, uint64_t deletes);
+  void CountAppendedLocked(uint64_t bytes, uint64_t puts, uint64_t deletes) REQUIRES(write_mu_);
   // Caller holds write_mu_. After a flush of `file` up to `synced_end` returned: appends a
   // sync mark saying so (see recovery.h), if the file is still the active one and holds
   // records past the last mark. Best effort: without it a power cut costs more of the tail.
-  void AppendSyncMarkLocked(const DataFile* file, uint64_t synced_end);
+  void AppendSyncMarkLocked(const DataFile* file, uint64_t synced_end) REQUIRES(write_mu_);
   // Caller holds write_mu_ and active_ is set: the active file holds records past its last
   // sync mark that a flush up to synced_end covers.
-  bool NeedsSyncMarkLocked(uint64_t synced_end) const;
-  void CountAppendedLocked(uint64_t bytes, std::span<const Op> ops);
+  bool NeedsSyncMarkLocked(uint64_t synced_end) const REQUIRES(write_mu_);
+  void CountAppendedLocked(uint64_t bytes, std::span<const Op> ops) REQUIRES(write_mu_);
   // Caller holds write_mu_. Where op's record of n bytes at offset of the active file is.
-  KeyLocation LocationLocked(const Op& op, uint64_t offset, uint64_t n) const {
+  KeyLocation LocationLocked(const Op& op, uint64_t offset, uint64_t n) const REQUIRES(write_mu_) {
     return KeyLocation{active_->id(), static_cast<uint32_t>(offset), static_cast<uint32_t>(n),
                        !op.is_delete && op.expire_at_ms != 0};
   }
   // AppendLocked's two ways, once the space is reserved: records copied into the mapping, or
   // written with pwritev (many per call). Neither publishes the new end.
-  Status AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs);
-  Status AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs);
+  Status AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs) REQUIRES(write_mu_);
+  Status AppendVectoredLocked(std::span<const Op> ops, KeyLocation* locs) REQUIRES(write_mu_);
   // A copy into the active file's mapping met a page that failed (map_faults.h): stops all
   // writes (bg_error_) and returns the error.
-  Status MappedWriteFailedLocked(uint64_t offset);
+  Status MappedWriteFailedLocked(uint64_t offset) REQUIRES(write_mu_);
   // Caller holds write_mu_. Makes the ops visible: locks every shard they touch (in index
   // order, so a reader never sees part of a batch) and updates the keydir and dead bytes.
-  void PublishLocked(std::span<const Op> ops, const KeyLocation* locs);
+  void PublishLocked(std::span<const Op> ops, const KeyLocation* locs) REQUIRES(write_mu_);
   // One op's keydir change, its record at loc; caller holds write_mu_ and the shard's lock
   // exclusively. found: where a delete's key was found under this hold of the lock, or null.
   void PublishOneLocked(KeydirShard& shard, const Op& op, const KeyLocation& loc,
-                        const KeydirShard::Position* found);
+                        const KeydirShard::Position* found) REQUIRES(write_mu_);
   // Caller holds write_mu_. Seals the active file and starts a new one big enough for
   // `record_bytes`.
-  Status RotateLocked(uint64_t record_bytes);
+  Status RotateLocked(uint64_t record_bytes) REQUIRES(write_mu_);
   // Caller holds write_mu_. A flush is about to be asked for (Sync, WriteOptions::sync, or
   // the SyncMode::kInterval thread): decides from how far apart flushes come whether data
   // files use huge pages, whose whole-page write-back would multiply what each flush writes.
-  void NoteSyncRequestLocked();
+  void NoteSyncRequestLocked() REQUIRES(write_mu_);
   void AddDeadBytes(const KeyLocation& loc);
 
   // Reads and verifies the record at loc, which must hold `key`. Caller holds the key's
@@ -316,7 +319,7 @@ class DBImpl final : public DB {
   // Drops expired keys from the keydir (their records read as deletes from now on).
   void ReapExpired();
   // Caller holds write_mu_ (for active_).
-  std::vector<FileStats> FileStatsList() const;
+  std::vector<FileStats> FileStatsList() const REQUIRES(write_mu_);
 
   const Options options_;
   Env* const env_;  // options_.env, or the operating system's
@@ -329,22 +332,22 @@ class DBImpl final : public DB {
   FileTable files_;
 
   util::Mutex write_mu_;
-  DataFile* active_ = nullptr;  // guarded by write_mu_; owned by files_
-  uint32_t next_file_id_ = 1;   // guarded by write_mu_
-  uint64_t last_seq_ = 0;       // guarded by write_mu_
-  bool closed_ = false;         // guarded by write_mu_
-  Status bg_error_;             // guarded by write_mu_: a failed flush stops all writes
-  std::vector<uint32_t> unsynced_sealed_;  // guarded by write_mu_: sealed, not yet flushed
-  // Guarded by write_mu_: the file and end of the last sync mark written.
-  uint32_t sync_mark_file_ = 0;
-  uint64_t sync_mark_end_ = 0;
-  bool dir_dirty_ = false;                 // guarded by write_mu_: a file was created
-  // Guarded by write_mu_: whether new active files are mapped with huge pages (never with
-  // SyncMode::kAlways; off while flushes come close together, see NoteSyncRequestLocked),
-  // and the append position, counted over all files, at the last flush request.
-  bool huge_pages_ = false;
-  uint64_t appended_ = 0;
-  uint64_t appended_at_sync_request_ = 0;
+  DataFile* active_ GUARDED_BY(write_mu_) = nullptr;  // owned by files_
+  uint32_t next_file_id_ GUARDED_BY(write_mu_) = 1;
+  uint64_t last_seq_ GUARDED_BY(write_mu_) = 0;
+  bool closed_ GUARDED_BY(write_mu_) = false;
+  Status bg_error_ GUARDED_BY(write_mu_);  // a failed flush stops all writes
+  std::vector<uint32_t> unsynced_sealed_ GUARDED_BY(write_mu_);  // sealed, not yet flushed
+  // The file and end of the last sync mark written.
+  uint32_t sync_mark_file_ GUARDED_BY(write_mu_) = 0;
+  uint64_t sync_mark_end_ GUARDED_BY(write_mu_) = 0;
+  bool dir_dirty_ GUARDED_BY(write_mu_) = false;  // a file was created
+  // Whether new active files are mapped with huge pages (never with SyncMode::kAlways; off
+  // while flushes come close together, see NoteSyncRequestLocked), and the append position,
+  // counted over all files, at the last flush request.
+  bool huge_pages_ GUARDED_BY(write_mu_) = false;
+  uint64_t appended_ GUARDED_BY(write_mu_) = 0;
+  uint64_t appended_at_sync_request_ GUARDED_BY(write_mu_) = 0;
   std::mutex close_mu_;                    // serialises Close
 
   std::mutex sync_mu_;

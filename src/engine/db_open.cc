@@ -36,7 +36,6 @@ namespace bitcask::engine {
 Status DBImpl::Recover() {
   const auto start = std::chrono::steady_clock::now();
   Status s;
-  huge_pages_ = options_.sync_mode != SyncMode::kAlways;
   if (options_.read_only) {
     if (!PathExists(env_, dir_)) {
       return Status::InvalidArgument(dir_ + ": no such store (a read-only open does not create one)");
@@ -65,7 +64,10 @@ Status DBImpl::Recover() {
     return Status::InvalidArgument(dir_ + ": a store already exists here (error_if_exists is set)");
   }
 
-  next_file_id_ = ids.empty() ? 1 : ids.back() + 1;
+  {
+    util::MutexLock l(&write_mu_);
+    next_file_id_ = ids.empty() ? 1 : ids.back() + 1;
+  }
   if (s = DropUnwrittenNewest(&ids); !s.ok()) return s;
 
   std::vector<LoadPlan> plans;
@@ -132,12 +134,15 @@ Status DBImpl::Recover() {
       QueueHint(p.file->id());  // missing or unusable: write a good one in the background
     }
   }
-  last_seq_ = max_seq;
+  {
+    util::MutexLock l(&write_mu_);
+    last_seq_ = max_seq;
+  }
   written_seq_.store(max_seq);
   synced_seq_ = max_seq;
 
   if (!options_.read_only) {
-    std::lock_guard l(write_mu_);
+    util::MutexLock l(&write_mu_);
     DataFile* newest = ids.empty() ? nullptr : files_.Get(ids.back());
     // Not one with a page that could not be read (a salvage open skipped it): writes through
     // its mapping would go to the page of zeros that stands for it, and fail.
@@ -202,7 +207,7 @@ std::function<void(std::string_view)>& OpenTestHook() {
 }
 }  // namespace
 
-void DBImpl::SetOpenTestHook(std::function<void(std::string_view)> hook) {
+void DBImpl::TEST_SetOpenHook(std::function<void(std::string_view)> hook) {
   OpenTestHook() = std::move(hook);
 }
 
@@ -233,7 +238,8 @@ Status DBImpl::DropUnwrittenNewest(std::vector<uint32_t>* ids) {
 Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   const bool writable = newest && !options_.read_only;
   std::unique_ptr<DataFile> owned;
-  Status s = DataFile::Open(env_, dir_, id, writable, options_.max_file_size, &owned, huge_pages_);
+  Status s = DataFile::Open(env_, dir_, id, writable, options_.max_file_size, &owned,
+                            HugePagesAtOpen());
   if (!s.ok()) return s;
   DataFile* f = owned.get();
   const uint64_t size = f->size();

@@ -122,7 +122,7 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
   if (Status s = PrepareOps(ops, &compressed); !s.ok()) return s;  // outside the lock
   uint64_t seq;
   {
-    std::lock_guard l(write_mu_);
+    util::MutexLock l(&write_mu_);
     if (Status s = CheckWritable(); !s.ok()) return s;
     if (Status s = CommitLocked(ops, sync, &seq); !s.ok()) return s;
   }
@@ -138,7 +138,7 @@ Status DBImpl::ApplyOne(Op& op, bool sync) {
   keydir_.ShardFor(op.hash).PrefetchUnlocked(op.hash);
   uint64_t seq;
   {
-    std::lock_guard l(write_mu_);
+    util::MutexLock l(&write_mu_);
     if (Status s = CheckWritable(); !s.ok()) return s;
     if (Status s = CommitOneLocked(op, sync, &seq); !s.ok()) return s;
   }
@@ -226,7 +226,7 @@ Status DBImpl::Update(std::string_view key, const UpdateFn& update, const WriteO
   std::string compressed;
   uint64_t seq;
   {
-    std::lock_guard l(write_mu_);
+    util::MutexLock l(&write_mu_);
     if (Status s = CheckWritable(); !s.ok()) return s;
     bool present = false;
     uint64_t expiry = 0;
@@ -273,7 +273,7 @@ Status DBImpl::MakeRoomLocked(uint64_t bytes) {
 Status DBImpl::DiscardLocked(Status s) {
   // Records already written are past the published end; cut them off so that no complete
   // record of a failed write lingers there.
-  active_->DiscardUncommitted();
+  (void)active_->DiscardUncommitted();
   return s;
 }
 

@@ -50,7 +50,7 @@ Status DBImpl::SyncUpTo(uint64_t seq) {
     DataFile* active = nullptr;
     uint64_t active_end = 0;
     {
-      std::lock_guard wl(write_mu_);
+      util::MutexLock wl(&write_mu_);
       target = last_seq_;
       for (uint32_t id : unsynced_sealed_) {
         if (DataFile* f = files_.Get(id)) files.push_back(f);
@@ -69,7 +69,7 @@ Status DBImpl::SyncUpTo(uint64_t seq) {
     }
     if (s.ok() && sync_dir) s = env_->SyncDir(dir_);
     if (s.ok() && active != nullptr) {
-      std::lock_guard wl(write_mu_);
+      util::MutexLock wl(&write_mu_);
       if (!closed_) AppendSyncMarkLocked(active, active_end);
     }
     syncs_.fetch_add(1, std::memory_order_relaxed);
@@ -83,7 +83,7 @@ Status DBImpl::SyncUpTo(uint64_t seq) {
       sync_error_ = s;
       l.unlock();
       {
-        std::lock_guard wl(write_mu_);
+        util::MutexLock wl(&write_mu_);
         if (bg_error_.ok()) bg_error_ = s;
       }
       l.lock();
@@ -135,7 +135,7 @@ Status DBImpl::Sync() {
   if (Forked()) [[unlikely]] return ForkedChildError();
   uint64_t seq;
   {
-    std::lock_guard l(write_mu_);
+    util::MutexLock l(&write_mu_);
     if (closed_) return Status::Closed();
     if (options_.read_only) return Status::OK();
     NoteSyncRequestLocked();
@@ -156,10 +156,10 @@ void DBImpl::SyncLoop() {
     if (target > synced_seq_ && sync_error_.ok()) {
       l.unlock();
       {
-        std::lock_guard wl(write_mu_);
+        util::MutexLock wl(&write_mu_);
         NoteSyncRequestLocked();
       }
-      SyncUpTo(target);  // a failure is recorded in sync_error_ and bg_error_
+      (void)SyncUpTo(target);  // a failure is recorded in sync_error_ and bg_error_
       l.lock();
     }
   }

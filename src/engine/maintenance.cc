@@ -104,7 +104,7 @@ bool DBImpl::AutoMergeDue(const std::vector<FileStats>& files) const {
 Status DBImpl::AutoMergeIfDue() {
   std::vector<FileStats> files;
   {
-    std::lock_guard wl(write_mu_);
+    util::MutexLock wl(&write_mu_);
     if (!closed_) files = FileStatsList();
   }
   if (!AutoMergeDue(files)) return Status::OK();
@@ -145,7 +145,7 @@ void DBImpl::MaintenanceLoop() {
       l.unlock();
       {
         std::lock_guard m(merge_mu_);
-        WriteHint(id);  // a failure costs only open time later; the data file is intact
+        (void)WriteHint(id);  // a failure costs only open time later; the data file is intact
       }
       l.lock();
     }

@@ -99,7 +99,7 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
   uint32_t oldest_kept = UINT32_MAX;  // oldest immutable file that stays outside the merge
   uint64_t input_bytes = 0;
   {
-    std::lock_guard l(write_mu_);
+    util::MutexLock l(&write_mu_);
     if (Status s = CheckWritable(); !s.ok()) return s;
     uint64_t immutable_bytes = 0;
     for (const DataFile* f : files_.List()) {
@@ -357,7 +357,7 @@ std::vector<std::unique_ptr<DataFile>> DBImpl::DetachFiles(std::span<const uint3
   // No flush may be running on a file we are about to destroy.
   std::unique_lock sl(sync_mu_);
   sync_cv_.wait(sl, [this] { return !sync_running_; });
-  std::lock_guard l(write_mu_);
+  util::MutexLock l(&write_mu_);
   for (uint32_t id : ids) {
     std::erase(unsynced_sealed_, id);
     removed.push_back(files_.Remove(id));
@@ -384,7 +384,8 @@ void DBImpl::AbandonOutputs(std::span<const uint32_t> inputs, std::span<DataFile
     ScanSummary summary;
     // In the mode the merge read it in: a salvage merge copied records past damage, and
     // their keys must come back too (or the output stays, and no merge runs until a reopen).
-    ScanRecords(
+    // A scan that stops at damage gives back what it read: Referenced then keeps the output.
+    (void)ScanRecords(
         in->base(), format::kFileHeaderSize, in->size(), in->path(), TailRule{},
         options_.recovery_mode,
         [&](const format::RecordView& rec, uint64_t offset) {
@@ -418,7 +419,7 @@ void DBImpl::AbandonOutputs(std::span<const uint32_t> inputs, std::span<DataFile
 bool DBImpl::Referenced(const DataFile& f) {
   bool referenced = false;
   ScanSummary summary;
-  ScanRecords(
+  const Status scanned = ScanRecords(
       f.base(), format::kFileHeaderSize, f.size(), f.path(), TailRule{}, RecoveryMode::kStrict,
       [&](const format::RecordView& rec, uint64_t offset) {
         if (referenced || rec.tombstone()) return;
@@ -430,7 +431,8 @@ bool DBImpl::Referenced(const DataFile& f) {
                      current.offset == offset;
       },
       [](uint64_t, uint64_t, const std::string&) {}, &summary);
-  return referenced;
+  // Records past damage could not be looked at: one of them may be the newest of its key.
+  return referenced || !scanned.ok();
 }
 
 std::vector<FileStats> DBImpl::FileStatsList() const {

@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   Stats stats;
-  db->GetStats(&stats);
+  (void)db->GetStats(&stats);
   DB* store = db.get();
   ServerState state(std::move(db), cfg, &log);
   state.config_file = config_file;

@@ -19,25 +19,27 @@
 #include <atomic>
 #include <cstdint>
 
+#include "util/thread_annotations.h"
+
 namespace bitcask::util {
 
-class Mutex {
+class CAPABILITY("mutex") Mutex {
  public:
   Mutex() = default;
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
-  void lock() {
+  void lock() ACQUIRE() {
     uint32_t expected = kUnlocked;
     if (!state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire)) [[unlikely]] {
       LockContended();
     }
   }
-  bool try_lock() {
+  bool try_lock() TRY_ACQUIRE(true) {
     uint32_t expected = kUnlocked;
     return state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire);
   }
-  void unlock() {
+  void unlock() RELEASE() {
     if (state_.exchange(kUnlocked, std::memory_order_release) == kContended) [[unlikely]] {
       WakeOne();
     }
@@ -54,45 +56,45 @@ class Mutex {
   std::atomic<uint32_t> state_{kUnlocked};
 };
 
-class SharedMutex {
+class CAPABILITY("shared mutex") SharedMutex {
  public:
   SharedMutex() = default;
   SharedMutex(const SharedMutex&) = delete;
   SharedMutex& operator=(const SharedMutex&) = delete;
 
-  void lock() {
+  void lock() ACQUIRE() {
     uint32_t expected = 0;
     if (!state_.compare_exchange_strong(expected, kWriteLocked, std::memory_order_acquire)) [[unlikely]] {
       LockContended();
     }
   }
-  bool try_lock() {
+  bool try_lock() TRY_ACQUIRE(true) {
     uint32_t s = state_.load(std::memory_order_relaxed);
     while (IsUnlocked(s)) {
       if (state_.compare_exchange_weak(s, s + kWriteLocked, std::memory_order_acquire)) return true;
     }
     return false;
   }
-  void unlock() {
+  void unlock() RELEASE() {
     const uint32_t s = state_.fetch_sub(kWriteLocked, std::memory_order_release) - kWriteLocked;
     if (HasReadersWaiting(s) || HasWritersWaiting(s)) [[unlikely]] WakeWriterOrReaders(s);
   }
 
-  void lock_shared() {
+  void lock_shared() ACQUIRE_SHARED() {
     uint32_t s = state_.load(std::memory_order_relaxed);
     if (!ReadLockable(s) ||
         !state_.compare_exchange_weak(s, s + kReadLocked, std::memory_order_acquire)) [[unlikely]] {
       LockSharedContended();
     }
   }
-  bool try_lock_shared() {
+  bool try_lock_shared() TRY_ACQUIRE_SHARED(true) {
     uint32_t s = state_.load(std::memory_order_relaxed);
     while (ReadLockable(s)) {
       if (state_.compare_exchange_weak(s, s + kReadLocked, std::memory_order_acquire)) return true;
     }
     return false;
   }
-  void unlock_shared() {
+  void unlock_shared() RELEASE_SHARED() {
     const uint32_t s = state_.fetch_sub(kReadLocked, std::memory_order_release) - kReadLocked;
     // Readers wait on a read-locked mutex only behind a waiting writer: the last reader out
     // lets the writer in.
@@ -133,6 +135,19 @@ class SharedMutex {
   // Writers sleep on this counter, not on state_, so that waking one writer does not wake the
   // readers; it is bumped before each wake so that a writer about to sleep notices.
   std::atomic<uint32_t> writer_notify_{0};
+};
+
+// Holds a Mutex for its scope, as std::lock_guard, in a way the thread-safety analysis
+// understands (libstdc++'s lock_guard carries no annotations).
+class SCOPED_CAPABILITY MutexLock {
+ public:
+  explicit MutexLock(Mutex* mu) ACQUIRE(mu) : mu_(mu) { mu_->lock(); }
+  ~MutexLock() RELEASE() { mu_->unlock(); }
+  MutexLock(const MutexLock&) = delete;
+  MutexLock& operator=(const MutexLock&) = delete;
+
+ private:
+  Mutex* const mu_;
 };
 
 }  // namespace bitcask::util
