@@ -3,7 +3,8 @@
 #   make run     build, then start bitcask-server on ./data, port 6380 (http 8380);
 #                connect with `redis-cli -p 6380`, stop with Ctrl-C
 #                (PORT=, HTTP_PORT=, DATA_DIR= override; `make demo` runs the library demo)
-#   make test    build release, ASan+UBSan and TSan trees and run every test suite
+#   make test    build release, ASan+UBSan and TSan (clang) trees, run every test suite and
+#                check the formatting (make format fixes it)
 #   make bench   the engine on the seed's grid, its features, and the Python package;
 #                writes bench/results/{engine,features,python}.md
 #                (bench-peers: vs LMDB/LevelDB/RocksDB; bench-server: vs redis-server)
@@ -14,7 +15,7 @@
 PYTHON := $(shell command -v python3)
 CMAKE_FLAGS := -G Ninja $(if $(filter true,$(CI)),-DBITCASK_WERROR=ON,) -DPython_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build build-asan build-tsan run demo test bench bench-quick bench-peers bench-peers-full bench-server fuzz soak clean
+.PHONY: all deps build build-asan build-tsan run demo test format bench bench-quick bench-peers bench-peers-full bench-server fuzz soak clean
 
 all: build
 
@@ -46,6 +47,10 @@ demo: build
 
 test: build build-asan build-tsan
 	@scripts/run-tests
+
+# clang-format every C++ file in place (make test checks that nothing would change).
+format: deps
+	@scripts/format
 
 bench: build
 	./build/bench/engine_bench --out bench/results/engine.md

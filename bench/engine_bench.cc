@@ -33,8 +33,8 @@ using bitcask::bench::Die;
 using bitcask::bench::Key;
 using bitcask::bench::OpenFresh;
 using bitcask::bench::ParseList;
-using bitcask::bench::RandomBytes;
 using bitcask::bench::Permuted;
+using bitcask::bench::RandomBytes;
 using bitcask::bench::ShuffledOrder;
 using bitcask::bench::Timer;
 
@@ -44,7 +44,7 @@ constexpr size_t kRecordHeader = 27;  // docs/FORMAT.md
 struct Cell {
   size_t n, v;
   double write, read, random_read, batch_write, del;  // us/op
-  double floor_write, floor_pread;                     // us/op
+  double floor_write, floor_pread;                    // us/op
 };
 
 // One measurement of every operation for (n, v).
@@ -130,7 +130,8 @@ Cell Measure(const std::string& dir, size_t n, size_t v) {
   // cells that write over 200 MB per run.
   const size_t reps = n * v > (200u << 20) ? 1 : std::clamp<size_t>(100000 / n, 3, 25);
   std::vector<Cell> runs;
-  for (size_t r = 0; r < reps; r++) runs.push_back(MeasureOnce(dir, n, v, keys, shuffled, order, value));
+  for (size_t r = 0; r < reps; r++)
+    runs.push_back(MeasureOnce(dir, n, v, keys, shuffled, order, value));
   auto median = [&](double Cell::*field) {
     std::vector<double> xs;
     for (const Cell& c : runs) xs.push_back(c.*field);
@@ -177,9 +178,8 @@ std::string MemoryReport(const std::string& dir, size_t n) {
                   "Key directory at %zu keys of %zu bytes (V=100): process heap grew by %.1f "
                   "bytes/key, %.1f beyond the key bytes; the keydir's own count is %.1f "
                   "bytes/key (%.1f beyond the key bytes).\n",
-                  n, key.size(), double(after - before) / n,
-                  double(after - before - key_bytes) / n, double(stats.keydir_bytes) / n,
-                  double(stats.keydir_bytes - key_bytes) / n);
+                  n, key.size(), double(after - before) / n, double(after - before - key_bytes) / n,
+                  double(stats.keydir_bytes) / n, double(stats.keydir_bytes - key_bytes) / n);
     std::filesystem::remove_all(dir + "/mem");
     return buf;
   }

@@ -181,9 +181,9 @@ std::string MergeSection(const std::string& dir, size_t n) {
   for (const auto& [label, l] : {std::pair<const char*, const Latencies&>{"no merge (3 s)", base},
                                  {"during the merge", during}}) {
     std::snprintf(buf, sizeof buf, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %zu |\n",
-                  label, Percentile(l.get, 0.5), Percentile(l.get, 0.99),
-                  Percentile(l.get, 0.999), Percentile(l.put, 0.5), Percentile(l.put, 0.99),
-                  Percentile(l.put, 0.999), l.get.size() + l.put.size());
+                  label, Percentile(l.get, 0.5), Percentile(l.get, 0.99), Percentile(l.get, 0.999),
+                  Percentile(l.put, 0.5), Percentile(l.put, 0.99), Percentile(l.put, 0.999),
+                  l.get.size() + l.put.size());
     md << buf;
   }
   std::printf("%s", md.str().c_str());
@@ -245,8 +245,7 @@ std::string SpaceSection(const std::string& dir, size_t n, double seconds) {
                 "the end. The merge triggers are checked when a file fills up, not only every "
                 "%.0f s (merge_check_interval_ms).\n",
                 n, live / kMiB, elapsed, static_cast<double>(defaults.max_file_size) / kMiB,
-                static_cast<unsigned long long>(puts),
-                static_cast<double>(bytes_put) / kMiB,
+                static_cast<unsigned long long>(puts), static_cast<double>(bytes_put) / kMiB,
                 static_cast<unsigned long long>(st.merges - merges_before), mean / kMiB,
                 mean / live, static_cast<double>(peak) / kMiB, static_cast<double>(peak) / live,
                 static_cast<double>(DirBytes(d)) / kMiB, defaults.merge_check_interval_ms / 1000.0);
@@ -318,7 +317,8 @@ std::string IndexSection(const std::string& dir, size_t n) {
   std::snprintf(buf, sizeof buf,
                 "### Ordered index\n\n%zu keys (V=100). The index is built by the first scan "
                 "(%.0f ms here); gets never touch it. Random get, median of 5 passes over all "
-                "keys: %.3f µs before it exists, %.3f µs after (%+.1f%%). It adds %.1f bytes per key to the keydir (%.1f -> %.1f). "
+                "keys: %.3f µs before it exists, %.3f µs after (%+.1f%%). It adds %.1f bytes per "
+                "key to the keydir (%.1f -> %.1f). "
                 "A full ordered walk costs %.3f µs per key; a prefix scan returning 100 keys "
                 "%.0f µs (%zu keys in %d scans).\n",
                 n, build_ms, before, after, 100.0 * (after - before) / before,
@@ -393,8 +393,8 @@ std::string Json(size_t i) {
   std::mt19937 rng(static_cast<uint32_t>(i));
   std::string doc = "{\"device_id\": \"sensor-" + std::to_string(i % 5000) +
                     "\", \"site\": \"building-" + std::to_string(rng() % 5) +
-                    "\", \"firmware\": \"2." + std::to_string(rng() % 10) +
-                    "\", \"status\": \"" + (rng() % 10 ? "ok" : "degraded") + "\", \"readings\": [";
+                    "\", \"firmware\": \"2." + std::to_string(rng() % 10) + "\", \"status\": \"" +
+                    (rng() % 10 ? "ok" : "degraded") + "\", \"readings\": [";
   for (int r = 0; r < 12; r++) {
     char buf[96];
     std::snprintf(buf, sizeof buf,
@@ -537,10 +537,14 @@ int main(int argc, char** argv) {
   std::string dir = "/tmp/bitcask-feature-bench", out, only;
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
-    else if (a == "--out" && i + 1 < argc) out = argv[++i];
-    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    if (a == "--quick")
+      quick = true;
+    else if (a == "--dir" && i + 1 < argc)
+      dir = argv[++i];
+    else if (a == "--out" && i + 1 < argc)
+      out = argv[++i];
+    else if (a == "--only" && i + 1 < argc)
+      only = argv[++i];
     else {
       std::fprintf(stderr,
                    "usage: %s [--quick] [--dir DIR] [--out FILE] "
@@ -554,8 +558,9 @@ int main(int argc, char** argv) {
   auto want = [&](const char* name) { return only.empty() || only == name; };
   if (want("memory")) md += MemorySection(dir, quick ? 1000000 : 10000000) + "\n";
   if (want("open")) {
-    md += OpenSection(dir, quick ? std::vector<size_t>{1000000}
-                                 : std::vector<size_t>{1000000, 10000000}) + "\n";
+    md += OpenSection(
+              dir, quick ? std::vector<size_t>{1000000} : std::vector<size_t>{1000000, 10000000}) +
+          "\n";
   }
   if (want("merge")) md += MergeSection(dir, 1000000) + "\n";
   if (want("index")) md += IndexSection(dir, 1000000) + "\n";

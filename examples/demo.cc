@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
 
   const int n = 100000;
   for (int i = 0; i < n; i++) {
-    s = db->Put("sensor:" + std::to_string(i), "{\"temperature\": " + std::to_string(20 + i % 10) + "}");
+    s = db->Put("sensor:" + std::to_string(i),
+                "{\"temperature\": " + std::to_string(20 + i % 10) + "}");
     if (!s.ok()) return Fail("put", s);
   }
   bitcask::WriteBatch batch;
@@ -40,11 +41,11 @@ int main(int argc, char** argv) {
   std::printf("sensor:0 after delete -> %s\n", db->Get("sensor:0", &value).ToString().c_str());
   bitcask::Stats stats;
   if (s = db->GetStats(&stats); !s.ok()) return Fail("stats", s);
-  std::printf("store %s: %llu live keys, %llu data files, %llu bytes (%llu dead), "
-              "keydir %llu bytes, reopened in %.1f ms\n",
-              dir.c_str(), (unsigned long long)stats.live_keys,
-              (unsigned long long)stats.data_files, (unsigned long long)stats.total_bytes,
-              (unsigned long long)stats.dead_bytes, (unsigned long long)stats.keydir_bytes,
-              stats.open_micros / 1000.0);
+  std::printf(
+      "store %s: %llu live keys, %llu data files, %llu bytes (%llu dead), "
+      "keydir %llu bytes, reopened in %.1f ms\n",
+      dir.c_str(), (unsigned long long)stats.live_keys, (unsigned long long)stats.data_files,
+      (unsigned long long)stats.total_bytes, (unsigned long long)stats.dead_bytes,
+      (unsigned long long)stats.keydir_bytes, stats.open_micros / 1000.0);
   return 0;
 }

@@ -53,9 +53,7 @@ class BadSectorTest : public DBTest {
   }
   std::string DataFile() const { return dir() + "/00000001.data"; }
   // From now on, page 1 of the data file cannot be read.
-  void BreakPage1() {
-    env_with_bad_page_.SetBadPage(DataFile(), 1);
-  }
+  void BreakPage1() { env_with_bad_page_.SetBadPage(DataFile(), 1); }
   // The keys whose records touch page 1.
   static std::set<int> KeysOnPage1() {
     std::set<int> on;

@@ -29,7 +29,7 @@ class CheckpointTest : public DBTest {
   }
 
   static nlink_t Links(const std::string& path) {
-    struct stat st{};
+    struct stat st {};
     return ::stat(path.c_str(), &st) == 0 ? st.st_nlink : 0;
   }
 };
@@ -178,7 +178,8 @@ TEST_F(CheckpointTest, TwoAtOnceIntoOneDirectory) {
 
 // Onto another file system no hard link can be made: the files are copied.
 TEST_F(CheckpointTest, CopiesAcrossFileSystems) {
-  struct stat here{}, shm{};
+  struct stat here {
+  }, shm{};
   if (::stat(tmp_.path().c_str(), &here) != 0 || ::stat("/dev/shm", &shm) != 0 ||
       here.st_dev == shm.st_dev) {
     GTEST_SKIP() << "no second file system (/dev/shm) beside " << tmp_.path();
@@ -253,7 +254,8 @@ TEST_F(CheckpointTest, WhileWritingAndMerging) {
       ASSERT_OK(copy->Get("pair" + std::to_string(t) + "a", &a));
       ASSERT_OK(copy->Get("pair" + std::to_string(t) + "b", &b));
       EXPECT_EQ(a, b) << "round " << round << ": half a batch";
-      EXPECT_GE(std::stoi(a), before[t] - 1) << "round " << round << ": an acknowledged write is missing";
+      EXPECT_GE(std::stoi(a), before[t] - 1)
+          << "round " << round << ": an acknowledged write is missing";
       // The last 500 writes of each thread, by key, as far as the checkpoint reaches.
       const int last = std::stoi(a);
       for (int i = std::max(0, last - 499); i <= last; i++) {

@@ -4,7 +4,6 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
-
 #include <unistd.h>
 
 #include <chrono>
@@ -94,9 +93,10 @@ TEST_F(CliTest, PutWithTtlSetsAnExpiry) {
   ASSERT_OK(Open());
   uint64_t expiry = 0;
   ASSERT_OK(db_->GetWithExpiry("session", nullptr, &expiry));
-  const uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 std::chrono::system_clock::now().time_since_epoch())
-                                                 .count());
+  const uint64_t now =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
   EXPECT_GT(expiry, now + 50'000);
   EXPECT_LE(expiry, now + 60'000);
   db_.reset();
@@ -109,7 +109,8 @@ TEST_F(CliTest, PutWithTtlSetsAnExpiry) {
 
 TEST_F(CliTest, ScanByPrefixRangeReverseAndLimit) {
   ASSERT_OK(Open());
-  for (const char* k : {"a:1", "a:2", "a:3", "b:1", "b:2", "c:1"}) ASSERT_OK(db_->Put(k, std::string("v") + k));
+  for (const char* k : {"a:1", "a:2", "a:3", "b:1", "b:2", "c:1"})
+    ASSERT_OK(db_->Put(k, std::string("v") + k));
   db_.reset();
 
   EXPECT_EQ(Cli("scan").out, "a:1\na:2\na:3\nb:1\nb:2\nc:1\n");
@@ -162,7 +163,8 @@ TEST_F(CliTest, UsageErrorsExitWithTwoAndHelpWithZero) {
 
   r = RunCli("--help");
   EXPECT_EQ(r.code, 0);
-  for (const char* sub : {"get", "put", "delete", "scan", "stats", "merge", "check", "repair", "dump", "load"}) {
+  for (const char* sub :
+       {"get", "put", "delete", "scan", "stats", "merge", "check", "repair", "dump", "load"}) {
     EXPECT_NE(r.out.find(std::string("\n  ") + sub + " "), std::string::npos) << sub;
   }
   r = RunCli("scan --help");
@@ -211,7 +213,9 @@ TEST_F(CliTest, DumpAndLoadRoundTripTextBinaryAndExpiry) {
 TEST_F(CliTest, DumpAndLoadRoundTripEveryByteString) {
   ASSERT_OK(Open());
   std::vector<std::pair<std::string, std::string>> records = {
-      {"overlong", "a\xC0\x80" "b"},
+      {"overlong",
+       "a\xC0\x80"
+       "b"},
       {"surrogate", "\xED\xA0\x80"},
       {"past-max", "\xF4\x90\x80\x80"},
       {"overlong3", "\xE0\x80\xAF"},
@@ -270,7 +274,8 @@ TEST_F(CliTest, StatsAsTextAndJson) {
 TEST_F(CliTest, MergeReclaimsOverwrittenSpace) {
   ASSERT_OK(Open());
   for (int round = 0; round < 10; round++) {
-    for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(1000, 'x')));
+    for (int i = 0; i < 100; i++)
+      ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(1000, 'x')));
   }
   db_.reset();
   uint64_t before = 0;

@@ -1,14 +1,13 @@
 // bitcask-server's commands, called in-process through Dispatch: replies and error texts are
 // compared byte for byte with what Redis sends.
 
-#include "server/dispatch.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <set>
 #include <thread>
 
+#include "server/dispatch.h"
 #include "test_util.h"
 
 namespace bitcask::server {
@@ -53,7 +52,8 @@ TEST_F(CommandsTest, PingEchoAndUnknown) {
   EXPECT_EQ(Call({"ECHO", "a", "b"}), "-ERR wrong number of arguments for 'echo' command\r\n");
   // What the client sent, quoted in an error, cannot break its line (commands_fuzz).
   EXPECT_EQ(Call({"CONFIG", "A\r"}), "-ERR unknown subcommand 'A '. Try CONFIG HELP.\r\n");
-  EXPECT_EQ(Call({"no\r\nsuch"}), "-ERR unknown command 'no  such', with args beginning with: \r\n");
+  EXPECT_EQ(Call({"no\r\nsuch"}),
+            "-ERR unknown command 'no  such', with args beginning with: \r\n");
 }
 
 // CHECKPOINT leaves its work to be run off the event loop (Client::deferred); Call runs it as
@@ -94,7 +94,8 @@ TEST_F(CommandsTest, GetSetAndOptions) {
   EXPECT_EQ(Call({"SET", "k", "v", "NX", "XX"}), "-ERR syntax error\r\n");
   EXPECT_EQ(Call({"SET", "k", "v", "EX", "10", "PX", "100"}), "-ERR syntax error\r\n");
   EXPECT_EQ(Call({"SET", "k", "v", "EX", "0"}), "-ERR invalid expire time in 'set' command\r\n");
-  EXPECT_EQ(Call({"SET", "k", "v", "EX", "ten"}), "-ERR value is not an integer or out of range\r\n");
+  EXPECT_EQ(Call({"SET", "k", "v", "EX", "ten"}),
+            "-ERR value is not an integer or out of range\r\n");
   EXPECT_EQ(Call({"SET", "k", "v", "EX", "9223372036854775807"}),
             "-ERR invalid expire time in 'set' command\r\n");
   EXPECT_EQ(Call({"SET", "k", "v", "BOGUS"}), "-ERR syntax error\r\n");
@@ -336,17 +337,20 @@ TEST_F(CommandsTest, AuthAndHello) {
   EXPECT_EQ(Call({"CLIENT", "SETNAME", "has space"}),
             "-ERR Client names cannot contain spaces, newlines or special characters.\r\n");
   state_->UpdateConfig([](ServerConfig* c) { c->requirepass.clear(); });
-  EXPECT_EQ(Call({"AUTH", "x"}).substr(0, 52), "-ERR AUTH <password> called without any password con");
+  EXPECT_EQ(Call({"AUTH", "x"}).substr(0, 52),
+            "-ERR AUTH <password> called without any password con");
 }
 
 TEST_F(CommandsTest, ConfigInfoCommand) {
   EXPECT_EQ(Call({"CONFIG", "GET", "maxclients"}), "*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n");
-  EXPECT_EQ(Call({"CONFIG", "GET", "appendfsync"}), "*2\r\n$11\r\nappendfsync\r\n$8\r\neverysec\r\n");
+  EXPECT_EQ(Call({"CONFIG", "GET", "appendfsync"}),
+            "*2\r\n$11\r\nappendfsync\r\n$8\r\neverysec\r\n");
   EXPECT_EQ(Call({"CONFIG", "GET", "nomatch*"}), "*0\r\n");
   EXPECT_EQ(Call({"CONFIG", "SET", "maxclients", "5"}), "+OK\r\n");
   EXPECT_EQ(state_->config().maxclients, 5u);
   EXPECT_EQ(Call({"CONFIG", "SET", "port", "1"}),
-            "-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config\r\n");
+            "-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable "
+            "config\r\n");
   EXPECT_EQ(Call({"CONFIG", "SET", "bogus", "1"}),
             "-ERR Unknown option or number of arguments for CONFIG SET - 'bogus'\r\n");
   EXPECT_EQ(Call({"CONFIG", "SET", "maxclients", "lots"}).substr(0, 23), "-ERR CONFIG SET failed ");
@@ -371,7 +375,8 @@ TEST_F(CommandsTest, BackgroundMergeAndSave) {
   for (int i = 0; i < 500 && state_->background_running(); i++) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_NE(state_->background_last().find("merge: OK"), std::string::npos) << state_->background_last();
+  EXPECT_NE(state_->background_last().find("merge: OK"), std::string::npos)
+      << state_->background_last();
   EXPECT_EQ(Call({"SAVE"}), "+OK\r\n");
   EXPECT_EQ(Call({"GET", "k"}), "$2\r\n99\r\n");
 }

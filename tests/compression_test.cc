@@ -2,6 +2,8 @@
 // that do not shrink are stored plain, and a compressed payload that does not decode is
 // Corruption, not data.
 
+#include "engine/compression.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -10,7 +12,6 @@
 #include <string>
 #include <tuple>
 
-#include "engine/compression.h"
 #include "engine/format.h"
 #include "test_util.h"
 
@@ -21,7 +22,8 @@ std::string Json(int i) {
   return "{\"device\": \"sensor-" + std::to_string(i % 50) +
          "\", \"temperature\": " + std::to_string(20 + i % 15) +
          ".5, \"humidity\": 60, \"status\": \"ok\", \"tags\": [\"building-a\", \"floor-3\", "
-         "\"room-" + std::to_string(i % 40) + "\"], \"firmware\": \"v2.14.1\"}";
+         "\"room-" +
+         std::to_string(i % 40) + "\"], \"firmware\": \"v2.14.1\"}";
 }
 
 std::string Noise(size_t n, int seed) {
@@ -75,7 +77,8 @@ TEST_P(CompressionTest, RoundTripsAndShrinksText) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Codecs, CompressionTest,
-                         ::testing::Values(Compression::kNone, Compression::kLz4, Compression::kZstd),
+                         ::testing::Values(Compression::kNone, Compression::kLz4,
+                                           Compression::kZstd),
                          [](const auto& info) {
                            return info.param == Compression::kNone  ? std::string("none")
                                   : info.param == Compression::kLz4 ? std::string("lz4")
@@ -88,12 +91,14 @@ TEST_F(DBTest, AnyMixOfCodecsReadsBack) {
     Options o;
     o.compression = codecs[c];
     ASSERT_OK(Open(o));
-    for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put(std::to_string(c) + "-" + std::to_string(i), Json(i) + Json(i)));
+    for (int i = 0; i < 100; i++)
+      ASSERT_OK(db_->Put(std::to_string(c) + "-" + std::to_string(i), Json(i) + Json(i)));
     db_.reset();
   }
   ASSERT_OK(Open());
   for (int c = 0; c < 3; c++) {
-    for (int i = 0; i < 100; i++) ASSERT_EQ(Get(std::to_string(c) + "-" + std::to_string(i)), Json(i) + Json(i));
+    for (int i = 0; i < 100; i++)
+      ASSERT_EQ(Get(std::to_string(c) + "-" + std::to_string(i)), Json(i) + Json(i));
   }
 }
 
@@ -104,9 +109,8 @@ TEST_F(DBTest, UndecodableCompressedValueIsCorruption) {
   // A record whose checksum is right but whose lz4 payload is garbage: written by hand.
   const std::string garbage = std::string("\x00\x10\x00\x00", 4) + "this is not an lz4 block";
   std::string rec(engine::format::RecordSize(3, garbage.size()), '\0');
-  engine::format::EncodeRecord(rec.data(), 99, 0,
-                               engine::format::kCodecLz4 << engine::format::kCodecShift, "bad",
-                               garbage);
+  engine::format::EncodeRecord(
+      rec.data(), 99, 0, engine::format::kCodecLz4 << engine::format::kCodecShift, "bad", garbage);
   const std::string path = dir() + "/00000001.data";
   std::filesystem::remove(dir() + "/00000001.hint");
   WriteFile(path, ReadFile(path) + rec);

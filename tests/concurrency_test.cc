@@ -355,8 +355,8 @@ TEST_F(DBTest, ParallelOpenMatchesWhatWasWritten) {
   std::filesystem::create_directory(crashed);
   for (const auto& entry : std::filesystem::directory_iterator(dir())) {
     std::error_code ec;
-    std::filesystem::copy_file(entry.path(), std::filesystem::path(crashed) / entry.path().filename(),
-                               ec);
+    std::filesystem::copy_file(entry.path(),
+                               std::filesystem::path(crashed) / entry.path().filename(), ec);
     ASSERT_TRUE(!ec || ec == std::errc::no_such_file_or_directory)
         << entry.path() << ": " << ec.message();
   }

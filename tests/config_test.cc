@@ -31,13 +31,15 @@ std::vector<std::pair<std::string, std::string>> Pairs(const std::string& out) {
 TEST_F(ConfigTest, PortsOutOfRangeAreRefusedEverywhere) {
   std::string out = Shell(SERVER_PATH " --dir " + dir() + " --port 70000 2>&1; echo exit=$?");
   EXPECT_NE(out.find("--port: 'port' must be between 0 and 65535 inclusive, not '70000'"),
-            std::string::npos) << out;
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("exit=2"), std::string::npos) << out;
   const std::string conf = tmp_.Sub("bad.conf");
   WriteFile(conf, "port 70000\n");
   out = Shell(SERVER_PATH " --dir " + dir() + " --config " + conf + " 2>&1; echo exit=$?");
   EXPECT_NE(out.find("bad.conf line 1 ('port 70000'): 'port' must be between 0 and 65535"),
-            std::string::npos) << out;
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("exit=2"), std::string::npos) << out;
   ServerProcess server(dir());
   ASSERT_TRUE(server.ready());
@@ -49,9 +51,9 @@ TEST_F(ConfigTest, PortsOutOfRangeAreRefusedEverywhere) {
 // What CONFIG GET * prints, written as "name value" lines, is a config file the server takes,
 // and a server started with it shows the same settings.
 TEST_F(ConfigTest, ConfigGetOutputIsAConfigFile) {
-  ServerProcess first(dir(), {"--maxclients", "321", "--appendfsync", "always",
-                              "--max-file-size", "8mb", "--compression", "lz4",
-                              "--sync-interval-ms", "250", "--requirepass", "pw"});
+  ServerProcess first(dir(),
+                      {"--maxclients", "321", "--appendfsync", "always", "--max-file-size", "8mb",
+                       "--compression", "lz4", "--sync-interval-ms", "250", "--requirepass", "pw"});
   ASSERT_TRUE(first.ready());
   const std::string all = Cli(first.port(), "-a pw --no-auth-warning CONFIG GET '*'");
   const auto pairs = Pairs(all);
@@ -130,8 +132,7 @@ TEST_F(ConfigTest, ConfigRewrite) {
     ASSERT_EQ(Cli(server.port(), "CONFIG REWRITE"), "OK\n");
   }
   const std::string text = ReadFile(conf);
-  EXPECT_EQ(text.substr(0, text.find("# Generated")),
-            "# kept\nmaxclients 77\ntimeout 9\n") << text;
+  EXPECT_EQ(text.substr(0, text.find("# Generated")), "# kept\nmaxclients 77\ntimeout 9\n") << text;
   EXPECT_NE(text.find("loglevel warning\n"), std::string::npos) << text;
   ServerProcess server(dir(), {"--config", conf});
   ASSERT_TRUE(server.ready());

@@ -87,7 +87,9 @@ class CrashTest : public DBTest, public ::testing::WithParamInterface<std::strin
  protected:
   static constexpr std::string_view kPowerCut = "power_cut_";
   bool power_cut() const { return GetParam().starts_with(kPowerCut); }
-  std::string sync() const { return power_cut() ? GetParam().substr(kPowerCut.size()) : GetParam(); }
+  std::string sync() const {
+    return power_cut() ? GetParam().substr(kPowerCut.size()) : GetParam();
+  }
   // A write is durable once acknowledged, except for a power cut without kAlways: then once
   // a DB::Sync that began after it returned (the writer syncs every 64 operations).
   bool durable_at_sync() const { return power_cut() && sync() != "always"; }
@@ -245,7 +247,8 @@ TEST_F(DBTest, PowerCutAfterARestartKeepsWhatTheSecondRunSynced) {
   ::setenv("BITCASK_POWER_SHADOW", shadow.c_str(), 1);
   // No flush in the first run: interval mode, killed well within its first second.
   RunAndKill(POWER_WRITER_PATH, {dir(), "puts", "interval", "65536"}, 3000);
-  const std::vector<Ack> acks = RunAndKill(POWER_WRITER_PATH, {dir(), "puts", "always", "65536"}, 20);
+  const std::vector<Ack> acks =
+      RunAndKill(POWER_WRITER_PATH, {dir(), "puts", "always", "65536"}, 20);
   ::unsetenv("BITCASK_POWER_SHADOW");
   ASSERT_FALSE(acks.empty());
   ForEachPowerCut(shadow, 6, [&] {
@@ -256,7 +259,8 @@ TEST_F(DBTest, PowerCutAfterARestartKeepsWhatTheSecondRunSynced) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(SyncModes, CrashTest, ::testing::Values("none", "interval", "always", "power_cut_always",
+INSTANTIATE_TEST_SUITE_P(SyncModes, CrashTest,
+                         ::testing::Values("none", "interval", "always", "power_cut_always",
                                            "power_cut_interval"),
                          [](const auto& info) { return info.param; });
 

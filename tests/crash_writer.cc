@@ -113,9 +113,10 @@ int main(int argc, char** argv) {
   if (mode == "merge") {
     const std::string point = argc > 3 ? argv[3] : "";
     if (s = bitcask::test::MergeWorkload(db.get()); !s.ok()) return Die("workload", s);
-    static_cast<bitcask::engine::DBImpl*>(db.get())->TEST_SetMergeHook([point](std::string_view at) {
-      if (at == point) ::raise(SIGKILL);
-    });
+    static_cast<bitcask::engine::DBImpl*>(db.get())->TEST_SetMergeHook(
+        [point](std::string_view at) {
+          if (at == point) ::raise(SIGKILL);
+        });
     if (s = db->Merge(); !s.ok()) return Die("merge", s);
     std::printf("merged\n");
     return 0;

@@ -46,9 +46,7 @@ class DamageTest : public ::testing::Test {
  protected:
   std::string dir() const { return tmp_.Sub("db"); }
 
-  static std::string Key(std::mt19937_64& rng) {
-    return "key-" + std::to_string(rng() % kKeys);
-  }
+  static std::string Key(std::mt19937_64& rng) { return "key-" + std::to_string(rng() % kKeys); }
 
   // Values of 0-700 bytes: random bytes, or text that compresses (so that some records carry
   // an lz4 or zstd value when the round compresses).

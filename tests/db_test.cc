@@ -12,8 +12,8 @@
 #include <chrono>
 #include <map>
 #include <random>
-#include <thread>
 #include <string>
+#include <thread>
 
 #include "engine/format.h"
 #include "test_util.h"
@@ -167,7 +167,8 @@ TEST_F(DBBasicTest, LoneDeletesOfSmallAndLargeKeys) {
       EXPECT_TRUE(db_->Delete(k).IsNotFound());
       Stats again;
       ASSERT_OK(db_->GetStats(&again));
-      EXPECT_EQ(again.bytes_written, after.bytes_written) << "an absent key's delete writes nothing";
+      EXPECT_EQ(again.bytes_written, after.bytes_written)
+          << "an absent key's delete writes nothing";
     }
     Reopen(options);
     for (const std::string& k : keys) EXPECT_EQ(Get(k), "NOT_FOUND") << k.size();
@@ -521,7 +522,9 @@ TEST_F(DBBasicTest, UpdateReadsModifiesAndWrites) {
   ASSERT_OK(db_->GetStats(&st));
   EXPECT_EQ(st.bytes_written, written);
   // kDelete removes the key, and writes nothing for an absent one.
-  auto erase = [](const std::string*, uint64_t*, std::string*) { return DB::UpdateAction::kDelete; };
+  auto erase = [](const std::string*, uint64_t*, std::string*) {
+    return DB::UpdateAction::kDelete;
+  };
   ASSERT_OK(db_->Update("n", erase));
   EXPECT_EQ(Get("n"), "NOT_FOUND");
   ASSERT_OK(db_->GetStats(&st));
@@ -570,8 +573,8 @@ TEST_F(DBBasicTest, KeysByPrefix) {
     EXPECT_EQ(got, want) << "prefix " << prefix;
   };
   for (int round = 0; round < 3; round++) {
-    for (const std::string& p : {std::string("user:"), std::string("users"), std::string("u"),
-                                 ff, std::string("\xff"), std::string("nothing"), std::string()}) {
+    for (const std::string& p : {std::string("user:"), std::string("users"), std::string("u"), ff,
+                                 std::string("\xff"), std::string("nothing"), std::string()}) {
       expect(p);
     }
     // Writes after the indexes were brought up to date: some shards are walked next time.
@@ -585,7 +588,8 @@ TEST_F(DBBasicTest, UpdateSeesAndSetsTheExpiry) {
   Options options;
   options.env = &clock_;
   Reopen(options);
-  ASSERT_OK(db_->Put("c", "10", WriteOptions{.sync = false, .expire_at_ms = 1'000'500, .ttl_ms = 0}));
+  ASSERT_OK(
+      db_->Put("c", "10", WriteOptions{.sync = false, .expire_at_ms = 1'000'500, .ttl_ms = 0}));
   // The function gets the expiry, and leaving it there keeps it (Redis's INCR keeps the TTL).
   uint64_t seen = 0;
   ASSERT_OK(db_->Update("c", [&](const std::string* cur, uint64_t* expiry, std::string* next) {
@@ -801,7 +805,8 @@ TEST_F(DBBasicTest, ExpiryWithInjectedClock) {
   ASSERT_OK(db_->GetStats(&stats));
   EXPECT_EQ(stats.live_keys, 1u);
   // A later put without expiry replaces an expiring value for good.
-  ASSERT_OK(db_->Put("token", "again", WriteOptions{.sync = false, .expire_at_ms = 0, .ttl_ms = 10}));
+  ASSERT_OK(
+      db_->Put("token", "again", WriteOptions{.sync = false, .expire_at_ms = 0, .ttl_ms = 10}));
   ASSERT_OK(db_->Put("token", "kept"));
   clock_.Advance(1000);
   EXPECT_EQ(Get("token"), "kept");
@@ -851,7 +856,8 @@ TEST_F(DBTest, ExpiredKeysAreReapedFromMemoryInTheBackground) {
   options.merge_check_interval_ms = 10;
   ASSERT_OK(Open(options));
   for (int i = 0; i < 1000; i++) {
-    ASSERT_OK(db_->Put("k" + std::to_string(i), "v", {.sync = false, .expire_at_ms = 0, .ttl_ms = 5}));
+    ASSERT_OK(
+        db_->Put("k" + std::to_string(i), "v", {.sync = false, .expire_at_ms = 0, .ttl_ms = 5}));
   }
   Stats stats;
   ASSERT_OK(db_->GetStats(&stats));
@@ -914,9 +920,9 @@ TEST_F(DBTest, MultiGetAnswersWhatGetAnswers) {
   ASSERT_OK(db_->Put("key0", "soon gone", ttl));
   ASSERT_OK(db_->Delete("key1"));
   clock_.Advance(11);
-  names.push_back("");                          // empty: a valid key, absent here
-  names.push_back(std::string(70000, 'k'));     // too long
-  names.push_back("key2");                      // twice in one call
+  names.push_back("");                       // empty: a valid key, absent here
+  names.push_back(std::string(70000, 'k'));  // too long
+  names.push_back("key2");                   // twice in one call
 
   std::vector<std::string_view> keys(names.begin(), names.end());
   std::vector<std::string> values;

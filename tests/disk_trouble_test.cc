@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "fault_env.h"
 #include "engine/db_impl.h"
+#include "fault_env.h"
 #include "merge_workload.h"
 #include "test_util.h"
 
@@ -124,7 +124,8 @@ TEST_F(DiskTroubleTest, FullDiskFailsPutsClearlyAndKeepsWhatWasAcknowledged) {
   Status last;
   auto acked = PutUntilFull(db_.get(), std::string(1000, 'x'), &last);
   ASSERT_TRUE(IsDiskFull(last)) << last.ToString();
-  EXPECT_NE(last.ToString().find(dir()), std::string::npos) << "says which file: " << last.ToString();
+  EXPECT_NE(last.ToString().find(dir()), std::string::npos)
+      << "says which file: " << last.ToString();
   EXPECT_GT(acked.size(), 40u) << "the free space is used";
   acked["before"] = "v";
   // Reads go on; so do writes that need no new space (the rest of the allocated file).
@@ -397,7 +398,8 @@ TEST_F(DiskTroubleTest, FirstFlushAfterOpenCoversOlderFilesAnEarlierRunLeftUnflu
   db_.reset();
   std::vector<std::string> files = DataFiles(dir());
   ASSERT_GE(files.size(), 4u);
-  for (const std::string& f : files) std::filesystem::remove(dir() + "/" + f.substr(0, 8) + ".hint");
+  for (const std::string& f : files)
+    std::filesystem::remove(dir() + "/" + f.substr(0, 8) + ".hint");
   Options o = SmallFiles();
   o.sync_mode = SyncMode::kAlways;
   // Flushed from the open until the put is acknowledged: by the put's flush, or before it by

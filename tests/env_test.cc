@@ -135,9 +135,9 @@ class EnvFaultTest : public DBTest {
 // nothing acknowledged is lost.
 TEST_F(EnvFaultTest, AFaultInAnyKindOfCallAtAnyPointLosesNothing) {
   using E = FaultInjectionEnv;
-  const uint32_t kinds[] = {E::kOpen,   E::kAllocate,  E::kTruncate, E::kWrite,   E::kSyncData,
-                            E::kMap,    E::kRename,    E::kRemove,   E::kLink,    E::kListDir,
-                            E::kCreateDir, E::kSyncDir, E::kLock,    E::kFileSize, E::kExists};
+  const uint32_t kinds[] = {E::kOpen,      E::kAllocate, E::kTruncate, E::kWrite,    E::kSyncData,
+                            E::kMap,       E::kRename,   E::kRemove,   E::kLink,     E::kListDir,
+                            E::kCreateDir, E::kSyncDir,  E::kLock,     E::kFileSize, E::kExists};
   std::map<std::string, std::string> acked;
   int round = 0, failed = 0;
   for (uint32_t kind : kinds) {
@@ -146,7 +146,8 @@ TEST_F(EnvFaultTest, AFaultInAnyKindOfCallAtAnyPointLosesNothing) {
     ASSERT_OK(Workload(&acked, round++));
     const uint64_t made = faults_.calls(kind) - before;
     for (uint64_t n = 0; n < made; n += std::max<uint64_t>(1, made / 12)) {
-      for (const auto& [err, times] : {std::pair{EIO, int64_t{1}}, std::pair{ENOSPC, int64_t{-1}}}) {
+      for (const auto& [err, times] :
+           {std::pair{EIO, int64_t{1}}, std::pair{ENOSPC, int64_t{-1}}}) {
         faults_.FailAfter(kind, static_cast<int64_t>(n), err, times);
         const uint64_t failures = faults_.failures();
         const Status s = Workload(&acked, round++);

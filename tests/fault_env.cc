@@ -15,9 +15,9 @@ namespace bitcask::test {
 namespace {
 constexpr size_t kPage = 4096;
 const char* Name(uint32_t kind) {
-  static const char* kNames[] = {"open",   "fstat",  "allocate", "truncate", "write", "read",
-                                 "fdatasync", "mmap", "rename", "unlink",  "link",  "stat",
-                                 "opendir", "mkdir", "rmdir",   "fsync",   "statvfs", "flock"};
+  static const char* kNames[] = {"open",      "fstat", "allocate", "truncate", "write",   "read",
+                                 "fdatasync", "mmap",  "rename",   "unlink",   "link",    "stat",
+                                 "opendir",   "mkdir", "rmdir",    "fsync",    "statvfs", "flock"};
   for (uint32_t i = 0; i < std::size(kNames); i++) {
     if (kind == (1u << i)) return kNames[i];
   }

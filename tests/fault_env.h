@@ -105,15 +105,15 @@ class FaultInjectionEnv : public EnvWrapper {
   Status Fail(Kind kind, const std::string& path, int err);
 
   mutable std::mutex mu_;
-  std::vector<Rule> rules_;                                  // guarded by mu_
-  int64_t free_bytes_ = -1;                                  // guarded by mu_
-  bool short_writes_ = false;                                // guarded by mu_
-  uint64_t failures_ = 0;                                    // guarded by mu_
-  uint64_t calls_[32] = {};                                  // guarded by mu_, by kind bit
-  std::vector<std::string> flushed_;                         // guarded by mu_
-  std::function<void(Kind, const std::string&)> before_;     // guarded by mu_
-  std::string bad_path_;                                     // guarded by mu_
-  size_t bad_page_ = 0;                                      // guarded by mu_
+  std::vector<Rule> rules_;                               // guarded by mu_
+  int64_t free_bytes_ = -1;                               // guarded by mu_
+  bool short_writes_ = false;                             // guarded by mu_
+  uint64_t failures_ = 0;                                 // guarded by mu_
+  uint64_t calls_[32] = {};                               // guarded by mu_, by kind bit
+  std::vector<std::string> flushed_;                      // guarded by mu_
+  std::function<void(Kind, const std::string&)> before_;  // guarded by mu_
+  std::string bad_path_;                                  // guarded by mu_
+  size_t bad_page_ = 0;                                   // guarded by mu_
   int empty_fd_ = -1;  // an empty file: a page mapped from it faults when read
 };
 

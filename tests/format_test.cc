@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "util/coding.h"
 #include "engine/file_util.h"
-#include "util/hash.h"
 #include "engine/hint.h"
 #include "engine/recovery.h"
 #include "test_util.h"
+#include "util/coding.h"
+#include "util/hash.h"
 
 namespace bitcask::engine::format {
 namespace {
@@ -196,7 +196,8 @@ TEST(FormatTest, OlderVersionsAreReadNewerOnesAreNotSupported) {
   EXPECT_NE(s.ToString().find("format version 3"), std::string::npos) << s.ToString();
   // Hint files are still at version 1.
   EXPECT_TRUE(DecodeFileHeader(HeaderOfVersion(kHintMagic, 1), kHintMagic, 1, "f").ok());
-  EXPECT_TRUE(DecodeFileHeader(HeaderOfVersion(kHintMagic, 2), kHintMagic, 1, "f").IsNotSupported());
+  EXPECT_TRUE(
+      DecodeFileHeader(HeaderOfVersion(kHintMagic, 2), kHintMagic, 1, "f").IsNotSupported());
   // A new data file is written at the current version.
   char buf[kFileHeaderSize];
   EncodeFileHeader(buf, kDataMagic, 1);
@@ -216,9 +217,9 @@ TEST(FormatTest, SyncMarkRoundTripsAndStandsAlone) {
   // The mark bit with anything else is not a record.
   const std::string value(8, '\0');
   for (const std::string& bad :
-       {Encode(1, 0, kSyncMark | kTombstone, "", value), Encode(1, 0, kSyncMark | kBatchContinues, "", value),
-        Encode(1, 0, kSyncMark, "k", value), Encode(1, 0, kSyncMark, "", "1234567"),
-        Encode(1, 5, kSyncMark, "", value)}) {
+       {Encode(1, 0, kSyncMark | kTombstone, "", value),
+        Encode(1, 0, kSyncMark | kBatchContinues, "", value), Encode(1, 0, kSyncMark, "k", value),
+        Encode(1, 0, kSyncMark, "", "1234567"), Encode(1, 5, kSyncMark, "", value)}) {
     EXPECT_EQ(DecodeRecord(bad.data(), bad.size(), &view), DecodeResult::kBadHeader);
   }
 }

@@ -32,7 +32,8 @@ TEST_F(HttpTest, HttpMetricsHealthAndDataApi) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_NE(r->body.find("healthy"), std::string::npos);
-  r = http.Post("/put", R"({"key": "user", "value": {"name": "Alice", "tags": [1, 2]}})", "application/json");
+  r = http.Post("/put", R"({"key": "user", "value": {"name": "Alice", "tags": [1, 2]}})",
+                "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   r = http.Get("/get/user");
@@ -49,7 +50,8 @@ TEST_F(HttpTest, HttpMetricsHealthAndDataApi) {
   EXPECT_NE(r->body.find("detail"), std::string::npos);
   r = http.Post("/put", R"({"value": 1})", "application/json");
   EXPECT_EQ(r->status, 400);
-  r = http.Post("/put", "{\"key\": \"big\", \"value\": \"" + std::string(2000, 'x') + "\"}", "application/json");
+  r = http.Post("/put", "{\"key\": \"big\", \"value\": \"" + std::string(2000, 'x') + "\"}",
+                "application/json");
   EXPECT_EQ(r->status, 413);
   r = http.Post("/batch", R"({"data": {"a": 1, "b": "two"}})", "application/json");
   EXPECT_EQ(r->status, 200);
@@ -96,9 +98,10 @@ TEST_F(HttpTest, HttpHealthAnswersWhileConnectionsSitIdle) {
   idle.front()->Read(1, 5000, &closed);
   EXPECT_TRUE(closed) << "idle HTTP connection not closed";
   // The time is a setting, of a second at least.
-  const std::string out = Shell(SERVER_PATH " --dir " + dir() +
-                                "-x --port 0 --http-idle-timeout 0 2>&1; echo exit=$?");
-  EXPECT_NE(out.find("--http-idle-timeout: 'http-idle-timeout' must be between 1 and 86400 inclusive, not '0'"),
+  const std::string out =
+      Shell(SERVER_PATH " --dir " + dir() + "-x --port 0 --http-idle-timeout 0 2>&1; echo exit=$?");
+  EXPECT_NE(out.find("--http-idle-timeout: 'http-idle-timeout' must be between 1 and 86400 "
+                     "inclusive, not '0'"),
             std::string::npos)
       << out;
   EXPECT_NE(out.find("exit=2"), std::string::npos) << out;
@@ -135,7 +138,8 @@ httplib::Result Send(httplib::Client& http, const Endpoint& e, const httplib::He
 // password or with a wrong one, and changes nothing; with it, as Basic credentials of the
 // user "default" (curl -u default:PASS) or as a Bearer token, it works. /health stays open.
 TEST_F(HttpTest, PasswordGuardsEveryDataEndpoint) {
-  ServerProcess server(dir(), {"--requirepass", "s3cret", "--http-port", ServerProcess::kFreeHttpPort});
+  ServerProcess server(dir(),
+                       {"--requirepass", "s3cret", "--http-port", ServerProcess::kFreeHttpPort});
   ASSERT_TRUE(server.ready());
   const std::string cli = "-a s3cret --no-auth-warning ";
   ASSERT_EQ(Cli(server.port(), cli + "SET secret classified"), "OK\n");
@@ -192,8 +196,9 @@ TEST_F(HttpTest, PasswordGuardsEveryDataEndpoint) {
   // A password set at run time guards HTTP from then on; cleared, it opens it again.
   ASSERT_EQ(Cli(server.port(), cli + "CONFIG SET requirepass other"), "OK\n");
   EXPECT_EQ(http.Get("/keys", basic)->status, 401);
-  EXPECT_EQ(http.Get("/keys", {httplib::make_basic_authentication_header("default", "other")})->status,
-            200);
+  EXPECT_EQ(
+      http.Get("/keys", {httplib::make_basic_authentication_header("default", "other")})->status,
+      200);
   ASSERT_EQ(Cli(server.port(), "-a other --no-auth-warning CONFIG SET requirepass ''"), "OK\n");
   EXPECT_EQ(http.Get("/keys")->status, 200);
 }
@@ -218,7 +223,8 @@ TEST_F(HttpTest, PortZeroTurnsItOff) {
   EXPECT_NE(server.ready_line().find("(http off)"), std::string::npos) << server.ready_line();
   EXPECT_EQ(Cli(server.port(), "PING"), "PONG\n");
   EXPECT_NE(ReadFile(dir() + ".log").find("HTTP API off (http-port 0)"), std::string::npos);
-  const std::string out = Shell(SERVER_PATH " --dir " + dir() + "-x --http-port 70000 2>&1; echo exit=$?");
+  const std::string out =
+      Shell(SERVER_PATH " --dir " + dir() + "-x --http-port 70000 2>&1; echo exit=$?");
   EXPECT_NE(out.find("'http-port' must be between 0 and 65535"), std::string::npos) << out;
   EXPECT_NE(out.find("exit=2"), std::string::npos) << out;
 }

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <map>
 #include <memory>
-#include <set>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -52,8 +52,12 @@ TEST(KeyArenaTest, KeyEqualsTellsApartKeysThatDifferInOneByte) {
 
 TEST(KeyArenaTest, StoresEntriesOfEveryLengthClass) {
   KeyArena arena;
-  const std::string keys[] = {"", "a", std::string(127, 'x'), std::string(128, 'y'),
-                              std::string(16383, 'z'), std::string(16384, 'w'),
+  const std::string keys[] = {"",
+                              "a",
+                              std::string(127, 'x'),
+                              std::string(128, 'y'),
+                              std::string(16383, 'z'),
+                              std::string(16384, 'w'),
                               std::string(65535, 'v')};
   std::vector<uint32_t> refs;
   for (size_t i = 0; i < std::size(keys); i++) {
@@ -232,7 +236,8 @@ TEST(KeydirShardTest, OrderedIndexFollowsInsertsRemovesAndArenaRebuilds) {
   const std::string_view from = "k2", upper = "k3";
   const bool done = shard.CollectAscending(&from, true, &upper, 3, &some);
   std::vector<std::string> expect;
-  for (auto it = model.lower_bound("k2"); it != model.end() && *it < "k3" && expect.size() < 3; ++it) {
+  for (auto it = model.lower_bound("k2"); it != model.end() && *it < "k3" && expect.size() < 3;
+       ++it) {
     expect.push_back(*it);
   }
   EXPECT_EQ(some, expect);

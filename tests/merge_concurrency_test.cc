@@ -46,7 +46,8 @@ TEST_F(DBTest, ReadsAndWritesDuringMerges) {
     std::mt19937 rng(99);
     std::string value;
     while (!stop) {
-      const std::string key = "w" + std::to_string(rng() % kWriters) + "-" + std::to_string(rng() % kKeys);
+      const std::string key =
+          "w" + std::to_string(rng() % kWriters) + "-" + std::to_string(rng() % kKeys);
       const Status s = db_->Get(key, &value);
       if (s.ok() ? value.rfind(key + "=", 0) != 0 : !s.IsNotFound()) errors++;
     }

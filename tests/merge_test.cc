@@ -7,14 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <thread>
+#include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "engine/db_impl.h"
 #include "engine/format.h"
@@ -59,7 +59,8 @@ class MergeTest : public DBTest {
   // Puts k0..k199, 200 bytes each, five times over ('a' to 'e'): files of mostly garbage.
   void OverwriteFiveTimes() {
     for (int round = 0; round < 5; round++) {
-      for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round)));
+      for (int i = 0; i < 200; i++)
+        ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round)));
     }
   }
   void ExpectOverwritten() {
@@ -172,7 +173,8 @@ TEST_F(MergeTest, RecordsFromBatchesStayReadableWithoutHints) {
     if (e.path().extension() == ".hint") std::filesystem::remove(e.path());
   }
   ASSERT_OK(Open(SmallFiles()));
-  for (int i = 0; i < 299; i++) ASSERT_EQ(Get("k" + std::to_string(i)), "v" + std::to_string(i)) << i;
+  for (int i = 0; i < 299; i++)
+    ASSERT_EQ(Get("k" + std::to_string(i)), "v" + std::to_string(i)) << i;
   EXPECT_EQ(Get("k299"), "NOT_FOUND");
   CheckReport report;
   EXPECT_OK(db_->Check(&report));
@@ -183,7 +185,8 @@ TEST_F(MergeTest, PartialMergeKeepsTombstonesThatHideOlderFiles) {
   // File 1 (filled): the first versions. Then deletes of half, in later files.
   for (int i = 0; i < 100; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(150, 'a')));
   for (int i = 0; i < 100; i += 2) ASSERT_OK(db_->Delete("k" + std::to_string(i)));
-  for (int i = 0; i < 300; i++) ASSERT_OK(db_->Put("filler" + std::to_string(i), std::string(150, 'f')));
+  for (int i = 0; i < 300; i++)
+    ASSERT_OK(db_->Put("filler" + std::to_string(i), std::string(150, 'f')));
   // Merge every file but the oldest: the tombstones must survive, or the deleted keys would
   // come back from file 1 at the next open.
   ASSERT_OK(impl()->MergeFiles([](const FileStats& f) { return f.file_id != 1; }));
@@ -207,7 +210,8 @@ TEST_F(MergeTest, ExpiredValueHidingAnOlderFileBecomesATombstone) {
   o.env = &clock_;
   ASSERT_OK(Open(o));
   ASSERT_OK(db_->Put("k", "old, forever"));
-  for (int i = 0; i < 200; i++) ASSERT_OK(db_->Put("filler" + std::to_string(i), std::string(150, 'f')));
+  for (int i = 0; i < 200; i++)
+    ASSERT_OK(db_->Put("filler" + std::to_string(i), std::string(150, 'f')));
   WriteOptions ttl;
   ttl.ttl_ms = 10;
   ASSERT_OK(db_->Put("k", "new, expiring", ttl));
@@ -238,7 +242,8 @@ TEST_F(MergeTest, AutomaticMergeChecksWhenAFileFillsUp) {
 // merge would rewrite the whole store (and one runs each time a file fills up).
 TEST_F(MergeTest, AutomaticMergeLeavesFullFilesWithoutGarbageAlone) {
   ASSERT_OK(Open(AutoMerging(3600 * 1000)));
-  for (int i = 0; i < 400; i++) ASSERT_OK(db_->Put("stable" + std::to_string(i), std::string(200, 's')));
+  for (int i = 0; i < 400; i++)
+    ASSERT_OK(db_->Put("stable" + std::to_string(i), std::string(200, 's')));
   Stats s;
   ASSERT_OK(db_->GetStats(&s));
   std::vector<uint32_t> full;  // sealed, every record live
@@ -274,7 +279,8 @@ TEST_F(MergeTest, AFailedAutomaticMergeWaitsForTheNextIntervalToTryAgain) {
   // Files fill up for 2.5 s (one every 80 ms or so): each would bring a check forward.
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(2500);
   for (int round = 0; std::chrono::steady_clock::now() < end; round++) {
-    for (int i = 0; i < 300; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round % 26)));
+    for (int i = 0; i < 300; i++)
+      ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(200, 'a' + round % 26)));
     std::this_thread::sleep_for(std::chrono::milliseconds(80));
   }
   Stats s;

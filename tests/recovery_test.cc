@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "bitcask/write_batch.h"
-#include "util/coding.h"
 #include "engine/format.h"
-#include "util/hash.h"
 #include "test_util.h"
+#include "util/coding.h"
+#include "util/hash.h"
 
 namespace bitcask::test {
 namespace {
@@ -115,20 +115,18 @@ class RecoveryTest : public DBTest {
     return mark;
   }
   // Offset of record i written by Fill (all have the same size below 10 keys).
-  static uint64_t OffsetOf(int i) {
-    return format::kFileHeaderSize + i * format::RecordSize(2, 7);
-  }
+  static uint64_t OffsetOf(int i) { return format::kFileHeaderSize + i * format::RecordSize(2, 7); }
 };
 
 TEST_F(RecoveryTest, TornTailsOfEveryKindAreTruncated) {
   const std::string full = Record(100, "torn", "this record was cut short by a crash");
   const std::vector<std::string> tails = {
-      full.substr(0, 5),                      // part of the header
+      full.substr(0, 5),                              // part of the header
       full.substr(0, format::kRecordHeaderSize + 2),  // header and part of the key
-      full.substr(0, full.size() - 1),        // all but the last byte
-      std::string(4096, '\0'),                // reserved blocks never written
-      full.substr(0, 30) + std::string(5000, '\0'),  // a torn record, then reserved zeros
-      std::string("\x13\x37garbage"),         // bytes that are no record at all
+      full.substr(0, full.size() - 1),                // all but the last byte
+      std::string(4096, '\0'),                        // reserved blocks never written
+      full.substr(0, 30) + std::string(5000, '\0'),   // a torn record, then reserved zeros
+      std::string("\x13\x37garbage"),                 // bytes that are no record at all
   };
   for (size_t t = 0; t < tails.size(); t++) {
     SCOPED_TRACE("tail " + std::to_string(t));
@@ -136,7 +134,8 @@ TEST_F(RecoveryTest, TornTailsOfEveryKindAreTruncated) {
     const uint64_t good_size = FileSize(DataFile());
     Append(DataFile(), tails[t]);
     ASSERT_OK(Open());
-    for (int i = 0; i < 5; i++) EXPECT_EQ(Get("k" + std::to_string(i)), "value-" + std::to_string(i));
+    for (int i = 0; i < 5; i++)
+      EXPECT_EQ(Get("k" + std::to_string(i)), "value-" + std::to_string(i));
     EXPECT_EQ(Get("torn"), "NOT_FOUND");
     Stats stats;
     ASSERT_OK(db_->GetStats(&stats));
@@ -251,7 +250,8 @@ TEST_F(RecoveryTest, MergeAfterSalvageLeavesASoundStore) {
 // than leave it pointing into a file that is gone.
 TEST_F(RecoveryTest, MergeAfterSalvageDropsAKeyWhoseRecordIsDamaged) {
   ASSERT_OK(Open());
-  for (int i = 0; i < 5; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+  for (int i = 0; i < 5; i++)
+    ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
   db_.reset();  // writes a hint
   FlipByte(DataFile(), OffsetOf(2) + format::kRecordHeaderSize + 3);
   // And damage that runs to the end of the file: the sync mark Close wrote after the records.
@@ -278,7 +278,8 @@ TEST_F(RecoveryTest, MergeAfterSalvageDropsAKeyWhoseRecordIsDamaged) {
 // saying the file changed under the store.)
 TEST_F(RecoveryTest, MergeAfterSalvageDropsTheKeysOfAZeroedTail) {
   ASSERT_OK(Open());
-  for (int i = 0; i < 5; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+  for (int i = 0; i < 5; i++)
+    ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
   db_.reset();  // writes a hint
   std::string bytes = ReadFile(DataFile());
   std::fill(bytes.begin() + static_cast<ptrdiff_t>(OffsetOf(3)), bytes.end(), '\0');
@@ -299,7 +300,8 @@ TEST_F(RecoveryTest, MergeAfterSalvageDropsTheKeysOfAZeroedTail) {
 // drop records, which only salvage mode agrees to.
 TEST_F(RecoveryTest, StrictMergeKeepsADamagedFile) {
   ASSERT_OK(Open());
-  for (int i = 0; i < 5; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+  for (int i = 0; i < 5; i++)
+    ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
   db_.reset();
   FlipByte(DataFile(), OffsetOf(2) + format::kRecordHeaderSize + 3);
   ASSERT_OK(Open());
@@ -356,7 +358,8 @@ TEST_F(RecoveryTest, WithHintsDamageIsFoundOnRead) {
   // Open trusts a good hint file and does not read values; the checksum on every read still
   // keeps damaged bytes from being returned.
   ASSERT_OK(Open());
-  for (int i = 0; i < 5; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+  for (int i = 0; i < 5; i++)
+    ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
   db_.reset();
   ASSERT_TRUE(std::filesystem::exists(dir() + "/00000001.hint"));
   FlipByte(DataFile(), OffsetOf(2) + format::kRecordHeaderSize + 3);
@@ -372,7 +375,8 @@ TEST_F(RecoveryTest, WithHintsDamageIsFoundOnRead) {
 
 TEST_F(RecoveryTest, DamagedHintFallsBackToTheDataFile) {
   ASSERT_OK(Open());
-  for (int i = 0; i < 5; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+  for (int i = 0; i < 5; i++)
+    ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
   ASSERT_OK(db_->Delete("k1"));
   db_.reset();
   const std::string hint = dir() + "/00000001.hint";
@@ -394,7 +398,8 @@ TEST_F(RecoveryTest, DamagedHintFallsBackToTheDataFile) {
 // used: the writer would otherwise number on from it and wrap to zero.
 TEST_F(RecoveryTest, HintWithASequenceNumberOutOfRangeIsNotUsed) {
   ASSERT_OK(Open());
-  for (int i = 0; i < 5; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+  for (int i = 0; i < 5; i++)
+    ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
   db_.reset();
   const std::string hint = dir() + "/00000001.hint";
   std::string bytes = ReadFile(hint);
@@ -439,7 +444,8 @@ TEST_F(RecoveryTest, HintOfAPrefixThenScanOfTheRest) {
 
 TEST_F(RecoveryTest, CheckFindsEveryDamagedRecordAndBadHint) {
   ASSERT_OK(Open());
-  for (int i = 0; i < 5; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
+  for (int i = 0; i < 5; i++)
+    ASSERT_OK(db_->Put("k" + std::to_string(i), "value-" + std::to_string(i)));
   CheckReport report;
   ASSERT_OK(db_->Check(&report));
   EXPECT_EQ(report.data_files, 1u);
@@ -506,7 +512,7 @@ TEST_F(RecoveryTest, DamageInsideAnUnfinishedBatchIsCorruptionOnlyWhereASyncMark
   db_.reset();
   RemoveHints();
   const uint64_t first = OffsetOf(0) + format::RecordSize(6, 1);  // the batch's first record
-  const uint64_t damaged = first + format::RecordSize(2, 50);    // its second
+  const uint64_t damaged = first + format::RecordSize(2, 50);     // its second
   const std::string bytes = ReadFile(DataFile());
   ASSERT_EQ(bytes.size(), first + 5 * format::RecordSize(2, 50) + format::kSyncMarkSize);
   FlipByte(DataFile(), damaged + format::kRecordHeaderSize + 5);
@@ -534,7 +540,8 @@ TEST_F(RecoveryTest, DamageInsideAnUnfinishedBatchIsCorruptionOnlyWhereASyncMark
                             SyncMark(100, bytes.size()));
   Status s = Open();
   ASSERT_TRUE(s.IsCorruption()) << s.ToString();
-  EXPECT_NE(s.ToString().find("offset " + std::to_string(damaged)), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("offset " + std::to_string(damaged)), std::string::npos)
+      << s.ToString();
   EXPECT_NE(s.ToString().find("sync mark"), std::string::npos) << s.ToString();
   ASSERT_OK(Open(check));
   EXPECT_EQ(Get("before"), "1");
@@ -663,8 +670,7 @@ TEST_F(RecoveryTest, SequenceNumberNearTheTopOfItsRangeIsCorruptionNotAWrap) {
   Append(DataFile(), appended + SyncMark(1000, at + appended.size()));
   Status s = Open();
   ASSERT_TRUE(s.IsCorruption()) << s.ToString();
-  EXPECT_NE(s.ToString().find("offset " + std::to_string(at)), std::string::npos)
-      << s.ToString();
+  EXPECT_NE(s.ToString().find("offset " + std::to_string(at)), std::string::npos) << s.ToString();
   // Salvage skips it, and the writer numbers on from the valid records.
   Options salvage;
   salvage.recovery_mode = RecoveryMode::kSkipCorrupt;
@@ -707,7 +713,7 @@ TEST_F(RecoveryTest, SalvageReadsTheRecordsOfAFileWhoseHeaderIsDamaged) {
   ASSERT_GE(files.size(), 3u);
   FlipByte(DataFile(1), 9);  // an older file (it has a hint, which is not used now)
   const std::string newest = dir() + "/" + files.back();
-  FlipByte(newest, 2);       // and the newest
+  FlipByte(newest, 2);  // and the newest
   Status s = Open(options);
   ASSERT_TRUE(s.IsCorruption()) << s.ToString();
   EXPECT_NE(s.ToString().find("header"), std::string::npos) << s.ToString();
@@ -932,7 +938,8 @@ TEST_F(RecoveryTest, GetViewFailsIfThePageFailsUnderItsCallback) {
   Options options;
   options.max_file_size = 64 << 10;
   ASSERT_OK(Open(options));
-  for (int i = 0; i < 1000; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
+  for (int i = 0; i < 1000; i++)
+    ASSERT_OK(db_->Put("k" + std::to_string(i), std::string(100, 'v')));
   Reopen(options);
   const std::string victim = DataFile(1);
   std::string seen;
@@ -992,8 +999,7 @@ TEST_F(RecoveryTest, OtherSigbusStillEndsTheProcess) {
   EXPECT_DEATH(
       {
         const int fd = ::open(path.c_str(), O_RDWR);
-        auto* p = static_cast<volatile char*>(
-            ::mmap(nullptr, 8192, PROT_READ, MAP_SHARED, fd, 0));
+        auto* p = static_cast<volatile char*>(::mmap(nullptr, 8192, PROT_READ, MAP_SHARED, fd, 0));
         if (::ftruncate(fd, 0) != 0) std::abort();
         std::printf("%d\n", p[4096]);
       },

@@ -39,8 +39,8 @@ int FreePort() {
 
 ServerProcess::ServerProcess(const std::string& dir, std::vector<std::string> extra,
                              unsigned open_files) {
-  std::vector<std::string> args = {SERVER_PATH, "--dir", dir, "--port", "0", "--logfile",
-                                   dir + ".log"};
+  std::vector<std::string> args = {SERVER_PATH, "--dir",     dir,         "--port",
+                                   "0",         "--logfile", dir + ".log"};
   auto http = std::find(extra.begin(), extra.end(), "--http-port");
   const bool free_http = http != extra.end() && http + 1 != extra.end() && http[1] == kFreeHttpPort;
   if (http == extra.end()) args.insert(args.end(), {"--http-port", "0"});
@@ -225,7 +225,8 @@ RealRedis::RealRedis(const std::string& dir, const std::string& extra_args) {
     const int port = FreePort();
     const std::string cmd = "redis-server --port " + std::to_string(port) +
                             " --bind 127.0.0.1 --save '' --appendonly no --daemonize no "
-                            "--dir " + dir + " " + extra_args;
+                            "--dir " +
+                            dir + " " + extra_args;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
@@ -249,7 +250,8 @@ void RealRedis::Stop() {
   pid_ = -1;
 }
 
-void ExpectRepliesLikeRedis(const TempDir& tmp, int ours, const std::vector<std::string>& commands) {
+void ExpectRepliesLikeRedis(const TempDir& tmp, int ours,
+                            const std::vector<std::string>& commands) {
   ASSERT_FALSE(Shell("command -v redis-server").empty())
       << "redis-server is not installed (Debian: redis-server; scripts/install-deps installs it)";
   RealRedis redis(tmp.path());
@@ -260,14 +262,16 @@ void ExpectRepliesLikeRedis(const TempDir& tmp, int ours, const std::vector<std:
   const std::string expected = Cli(redis.port(), "< " + tmp.Sub("cmds.txt"));
   const std::string got = Cli(ours, "< " + tmp.Sub("cmds.txt"));
   ASSERT_GE(std::count(expected.begin(), expected.end(), '\n'), long(commands.size()))
-      << "redis-server did not answer every command:\n" << expected;
+      << "redis-server did not answer every command:\n"
+      << expected;
   // Compare line by line, to name the first command that differs.
   std::istringstream e(expected), g(got);
   std::string el, gl;
   for (int line = 1; std::getline(e, el); line++) {
     ASSERT_TRUE(std::getline(g, gl)) << "bitcask-server's output ends early at line " << line;
-    ASSERT_EQ(gl, el) << "line " << line << " of the replies differs\n--- redis:\n" << expected
-                      << "\n--- bitcask:\n" << got;
+    ASSERT_EQ(gl, el) << "line " << line << " of the replies differs\n--- redis:\n"
+                      << expected << "\n--- bitcask:\n"
+                      << got;
   }
 }
 

@@ -95,8 +95,8 @@ TEST_F(ServerTest, PipelinedGetsSeeTheWritesBeforeThem) {
   std::string sent, expect;
   for (int round = 0; round < 50; round++) {
     const std::string v = "v" + std::to_string(round);
-    sent += Resp({"SET", "k", v}) + Resp({"GET", "k"}) + Resp({"get", "missing"}) +
-            Resp({"GET", "k"});
+    sent +=
+        Resp({"SET", "k", v}) + Resp({"GET", "k"}) + Resp({"get", "missing"}) + Resp({"GET", "k"});
     expect += "+OK\r\n$" + std::to_string(v.size()) + "\r\n" + v + "\r\n$-1\r\n$" +
               std::to_string(v.size()) + "\r\n" + v + "\r\n";
     sent += Resp({"DEL", "k"}) + Resp({"GET", "k"}) + Resp({"GET", "k", "extra"});
@@ -189,7 +189,8 @@ TEST_F(ServerTest, ScanCoversEveryKeyUnderConcurrentWrites) {
     resp += "*3\r\n$3\r\nSET\r\n$" + std::to_string(k.size()) + "\r\n" + k + "\r\n$1\r\nx\r\n";
   }
   WriteFile(tmp_.Sub("old.resp"), resp);
-  ASSERT_NE(Cli(server.port(), "--pipe < " + tmp_.Sub("old.resp")).find("errors: 0"), std::string::npos);
+  ASSERT_NE(Cli(server.port(), "--pipe < " + tmp_.Sub("old.resp")).find("errors: 0"),
+            std::string::npos);
   // Writers add and delete other keys while the scan runs.
   std::atomic<bool> stop{false};
   std::thread writer([&] {
@@ -226,7 +227,8 @@ TEST_F(ServerTest, RestartKeepsDataAndTtls) {
     const int status = server.Stop(SIGTERM);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   }
-  EXPECT_NE(ReadFile(dir() + ".log").find("\"msg\":\"store closed\",\"status\":\"OK\""), std::string::npos);
+  EXPECT_NE(ReadFile(dir() + ".log").find("\"msg\":\"store closed\",\"status\":\"OK\""),
+            std::string::npos);
   {
     ServerProcess server(dir());
     ASSERT_TRUE(server.ready());
@@ -337,8 +339,9 @@ size_t CountLines(const std::string& text, const std::string& needle) {
 // retried at once, with a log line each (700k lines in 2 s and a busy core).
 TEST_F(ServerTest, FitsClientsToTheOpenFileLimit) {
   // HTTP connections left idle hold descriptors here: long enough for the whole test.
-  ServerProcess server(dir(), {"--io-threads", "1", "--http-idle-timeout", "30", "--http-port",
-                                ServerProcess::kFreeHttpPort},
+  ServerProcess server(dir(),
+                       {"--io-threads", "1", "--http-idle-timeout", "30", "--http-port",
+                        ServerProcess::kFreeHttpPort},
                        /*open_files=*/64);
   ASSERT_TRUE(server.ready());
   const std::string log_path = dir() + ".log";
@@ -384,9 +387,9 @@ TEST_F(ServerTest, FitsClientsToTheOpenFileLimit) {
 
 // Below what the server needs besides clients, it does not start, and says why.
 TEST_F(ServerTest, RefusesToStartWithTooFewOpenFiles) {
-  const std::string out =
-      Shell("prlimit --nofile=20:20 -- " SERVER_PATH " --dir " + dir() + " --port 0 "
-            "--http-port 0 --io-threads 1 2>&1; echo exit=$?");
+  const std::string out = Shell("prlimit --nofile=20:20 -- " SERVER_PATH " --dir " + dir() +
+                                " --port 0 "
+                                "--http-port 0 --io-threads 1 2>&1; echo exit=$?");
   EXPECT_NE(out.find("the limit on open files (ulimit -n) is 20"), std::string::npos) << out;
   EXPECT_NE(out.find("exit=1"), std::string::npos) << out;
 }
@@ -402,8 +405,8 @@ TEST_F(ServerTest, RefusesADamagedStoreAndSaysHowToMendIt) {
   std::string bytes = ReadFile(dir() + "/00000001.data");
   bytes[40] ^= 0x20;
   WriteFile(dir() + "/00000001.data", bytes);
-  const std::string out = Shell(SERVER_PATH " --dir " + dir() +
-                                " --port 0 --http-port 0 2>&1; echo exit=$?");
+  const std::string out =
+      Shell(SERVER_PATH " --dir " + dir() + " --port 0 --http-port 0 2>&1; echo exit=$?");
   EXPECT_NE(out.find("Corruption: " + dir() + "/00000001.data offset"), std::string::npos) << out;
   EXPECT_NE(out.find("merge --salvage"), std::string::npos) << out;
   EXPECT_NE(out.find("exit=1"), std::string::npos) << out;
@@ -444,7 +447,6 @@ TEST_F(ServerTest, BusyPollSetting) {
   EXPECT_EQ(c.Read(expect.size(), 10000), expect);
 }
 
-
 // What monitoring reads from INFO: redis-cli --stat shows keys, memory and clients (it printed
 // 0B of memory and a huge negative count of blocked clients when INFO lacked used_memory and
 // blocked_clients); the keyspace line counts keys with an expiry and their mean time left.
@@ -458,16 +460,18 @@ TEST_F(ServerTest, InfoHasWhatMonitoringReads) {
   ASSERT_EQ(Cli(server.port(), "PEXPIRE b 50000"), "1\n");
   const std::string keyspace = Cli(server.port(), "INFO keyspace");
   long keys = 0, expires = 0, avg_ttl = 0;
-  ASSERT_EQ(std::sscanf(keyspace.c_str(), "# Keyspace\ndb0:keys=%ld,expires=%ld,avg_ttl=%ld",
-                        &keys, &expires, &avg_ttl), 3) << keyspace;
+  ASSERT_EQ(std::sscanf(keyspace.c_str(), "# Keyspace\ndb0:keys=%ld,expires=%ld,avg_ttl=%ld", &keys,
+                        &expires, &avg_ttl),
+            3)
+      << keyspace;
   EXPECT_EQ(keys, 3);
   EXPECT_EQ(expires, 2);
   EXPECT_GT(avg_ttl, 60000);  // (100 s + 50 s) / 2, less the time since
   EXPECT_LE(avg_ttl, 75000);
   const std::string info = Cli(server.port(), "INFO");
-  for (const char* field : {"used_memory:", "used_memory_human:", "used_memory_rss:",
-                            "maxmemory:0", "blocked_clients:0", "role:master",
-                            "used_cpu_user:", "bitcask_mapped_file_rss:"}) {
+  for (const char* field :
+       {"used_memory:", "used_memory_human:", "used_memory_rss:", "maxmemory:0",
+        "blocked_clients:0", "role:master", "used_cpu_user:", "bitcask_mapped_file_rss:"}) {
     EXPECT_NE(info.find(std::string("\n") + field), std::string::npos) << field << "\n" << info;
   }
   // redis-cli --stat prints a line a second: keys, mem, clients, blocked, requests, connections.
@@ -542,7 +546,8 @@ TEST_F(ServerTest, UnreadablePageIsAnErrorReplyNotACrash) {
   ASSERT_TRUE(server.ready());
   const int p = server.port();
   std::string resp;
-  for (int i = 0; i < 1500; i++) resp += Resp({"SET", "k" + std::to_string(i), std::string(100, 'v')});
+  for (int i = 0; i < 1500; i++)
+    resp += Resp({"SET", "k" + std::to_string(i), std::string(100, 'v')});
   WriteFile(tmp_.Sub("fill.resp"), resp);
   ASSERT_NE(Cli(p, "--pipe < " + tmp_.Sub("fill.resp")).find("errors: 0"), std::string::npos);
   const std::string first = dir() + "/00000001.data";  // sealed: the store has rotated since
@@ -561,21 +566,88 @@ TEST_F(ServerTest, RepliesMatchRealRedis) {
   ServerProcess ours(dir());
   ASSERT_TRUE(ours.ready());
   const std::vector<std::string> commands = {
-      "PING", "PING hello", "ECHO 'two words'", "FOO bar", "GET", "GET missing",
-      "SET k abc", "GET k", "SET k v NX", "SET k v2 XX GET", "SET k v EX 0", "SET k v EX x",
-      "SET k v PX 100 EX 100", "SET k v BOGUS", "INCR k", "SET n 10", "INCR n", "INCRBY n -20",
-      "DECR n", "DECRBY n 5", "INCRBY n x", "SET big 9223372036854775807", "INCR big",
-      "INCRBYFLOAT n 2.5", "INCRBYFLOAT n x", "APPEND s Hello", "APPEND s ' World'", "STRLEN s",
-      "STRLEN missing", "GETRANGE s 0 4", "GETRANGE s -5 -1", "GETRANGE s 5 1", "SETRANGE s 6 Redis",
-      "GET s", "SETRANGE s -1 x", "MSET a 1 b 2", "MSET a", "MGET a missing b", "MSETNX a 9 c 3",
-      "MSETNX c 3 d 4", "EXISTS a a missing c", "DEL a a missing", "TYPE b", "TYPE missing",
-      "SETNX b 5", "SETNX e 5", "GETSET e 6", "GETDEL e", "GETDEL e", "TTL b", "TTL missing",
-      "EXPIRE b 100", "TTL b", "EXPIRE b 50 GT", "EXPIRE b 150 GT", "TTL b", "EXPIRE b 10 NX XX",
-      "PERSIST b", "PERSIST b", "TTL b", "SETEX x 0 v", "SETEX x 100 v", "TTL x", "PSETEX y -5 v",
-      "GETEX x PERSIST", "TTL x", "RENAME missing z", "RENAME b z", "GET z", "RENAMENX z c",
-      "RENAMENX z w", "EXPIRE w -1", "EXISTS w", "SELECT 0", "SELECT x", "DBSIZE",
-      "CONFIG SET bogus 1", "CLIENT SETNAME 'has space'", "CLIENT BOGUS", "SCAN x",
-      "SCAN 0 COUNT 0", "AUTH x",
+      "PING",
+      "PING hello",
+      "ECHO 'two words'",
+      "FOO bar",
+      "GET",
+      "GET missing",
+      "SET k abc",
+      "GET k",
+      "SET k v NX",
+      "SET k v2 XX GET",
+      "SET k v EX 0",
+      "SET k v EX x",
+      "SET k v PX 100 EX 100",
+      "SET k v BOGUS",
+      "INCR k",
+      "SET n 10",
+      "INCR n",
+      "INCRBY n -20",
+      "DECR n",
+      "DECRBY n 5",
+      "INCRBY n x",
+      "SET big 9223372036854775807",
+      "INCR big",
+      "INCRBYFLOAT n 2.5",
+      "INCRBYFLOAT n x",
+      "APPEND s Hello",
+      "APPEND s ' World'",
+      "STRLEN s",
+      "STRLEN missing",
+      "GETRANGE s 0 4",
+      "GETRANGE s -5 -1",
+      "GETRANGE s 5 1",
+      "SETRANGE s 6 Redis",
+      "GET s",
+      "SETRANGE s -1 x",
+      "MSET a 1 b 2",
+      "MSET a",
+      "MGET a missing b",
+      "MSETNX a 9 c 3",
+      "MSETNX c 3 d 4",
+      "EXISTS a a missing c",
+      "DEL a a missing",
+      "TYPE b",
+      "TYPE missing",
+      "SETNX b 5",
+      "SETNX e 5",
+      "GETSET e 6",
+      "GETDEL e",
+      "GETDEL e",
+      "TTL b",
+      "TTL missing",
+      "EXPIRE b 100",
+      "TTL b",
+      "EXPIRE b 50 GT",
+      "EXPIRE b 150 GT",
+      "TTL b",
+      "EXPIRE b 10 NX XX",
+      "PERSIST b",
+      "PERSIST b",
+      "TTL b",
+      "SETEX x 0 v",
+      "SETEX x 100 v",
+      "TTL x",
+      "PSETEX y -5 v",
+      "GETEX x PERSIST",
+      "TTL x",
+      "RENAME missing z",
+      "RENAME b z",
+      "GET z",
+      "RENAMENX z c",
+      "RENAMENX z w",
+      "EXPIRE w -1",
+      "EXISTS w",
+      "SELECT 0",
+      "SELECT x",
+      "DBSIZE",
+      "CONFIG SET bogus 1",
+      "CLIENT SETNAME 'has space'",
+      "CLIENT BOGUS",
+      "SCAN x",
+      "SCAN 0 COUNT 0",
+      "AUTH x",
   };
   ExpectRepliesLikeRedis(tmp_, ours.port(), commands);
 }
@@ -588,12 +660,15 @@ TEST_F(ServerTest, TransactionsMatchRealRedis) {
   ASSERT_TRUE(ours.ready());
   ExpectRepliesLikeRedis(
       tmp_, ours.port(),
-      {"EXEC", "DISCARD", "MULTI", "MULTI", "SET a 1", "INCR a", "INCR a", "GET a", "FOO bar",
-       "EXEC", "GET a", "MULTI", "SET a 1", "INCR a", "WATCH x", "GET a", "EXEC", "MULTI",
-       "SET b x", "INCR b", "GET b", "EXEC", "MULTI", "GET nope", "SET", "EXEC", "WATCH a b",
-       "UNWATCH", "MULTI", "MSET a 5 c 6", "DEL a", "MGET a c", "DISCARD", "GET c", "WATCH c",
-       "MULTI", "GET c", "EXEC", "MULTI", "EXEC", "MULTI", "PING", "ECHO hi", "EXEC",
-       "WATCH", "MULTI", "EXPIRE c 100", "TTL c", "RENAME c d", "EXISTS c d", "EXEC"});
+      {"EXEC",       "DISCARD",    "MULTI",     "MULTI",   "SET a 1",      "INCR a",
+       "INCR a",     "GET a",      "FOO bar",   "EXEC",    "GET a",        "MULTI",
+       "SET a 1",    "INCR a",     "WATCH x",   "GET a",   "EXEC",         "MULTI",
+       "SET b x",    "INCR b",     "GET b",     "EXEC",    "MULTI",        "GET nope",
+       "SET",        "EXEC",       "WATCH a b", "UNWATCH", "MULTI",        "MSET a 5 c 6",
+       "DEL a",      "MGET a c",   "DISCARD",   "GET c",   "WATCH c",      "MULTI",
+       "GET c",      "EXEC",       "MULTI",     "EXEC",    "MULTI",        "PING",
+       "ECHO hi",    "EXEC",       "WATCH",     "MULTI",   "EXPIRE c 100", "TTL c",
+       "RENAME c d", "EXISTS c d", "EXEC"});
 }
 
 // Inside a transaction each command sees what the ones before it wrote (EXEC keeps the
@@ -603,15 +678,51 @@ TEST_F(ServerTest, TransactionsMatchRealRedis) {
 TEST_F(ServerTest, TransactionsSeeTheirOwnWritesLikeRedis) {
   ServerProcess ours(dir());
   ASSERT_TRUE(ours.ready());
-  ExpectRepliesLikeRedis(
-      tmp_, ours.port(),
-      {"MSET k1 a k2 b k3 c", "MULTI", "SET k4 d", "DEL k2", "KEYS k4", "KEYS k2", "DBSIZE",
-       "SCAN 0 MATCH k4 COUNT 100", "EXISTS k1 k2 k3 k4", "SETNX k4 x", "GETDEL k1",
-       "APPEND k3 z", "GET k3", "STRLEN k3", "INCR n", "INCR n", "INCRBYFLOAT f 1.5",
-       "SETRANGE k3 0 Q", "GETRANGE k3 0 -1", "RENAME k3 k5", "EXISTS k3 k5", "EXPIRE k5 100",
-       "TTL k5", "PERSIST k5", "TTL k5", "GETSET k5 e", "MGET k1 k2 k3 k4 k5 n", "TYPE k5",
-       "DBSIZE", "FLUSHDB", "DBSIZE", "KEYS *", "SET z 1", "KEYS *", "EXEC", "KEYS *", "DBSIZE",
-       "GET z", "MULTI", "SET y 1", "DEL y", "GET y", "EXEC", "EXISTS y"});
+  ExpectRepliesLikeRedis(tmp_, ours.port(),
+                         {"MSET k1 a k2 b k3 c",
+                          "MULTI",
+                          "SET k4 d",
+                          "DEL k2",
+                          "KEYS k4",
+                          "KEYS k2",
+                          "DBSIZE",
+                          "SCAN 0 MATCH k4 COUNT 100",
+                          "EXISTS k1 k2 k3 k4",
+                          "SETNX k4 x",
+                          "GETDEL k1",
+                          "APPEND k3 z",
+                          "GET k3",
+                          "STRLEN k3",
+                          "INCR n",
+                          "INCR n",
+                          "INCRBYFLOAT f 1.5",
+                          "SETRANGE k3 0 Q",
+                          "GETRANGE k3 0 -1",
+                          "RENAME k3 k5",
+                          "EXISTS k3 k5",
+                          "EXPIRE k5 100",
+                          "TTL k5",
+                          "PERSIST k5",
+                          "TTL k5",
+                          "GETSET k5 e",
+                          "MGET k1 k2 k3 k4 k5 n",
+                          "TYPE k5",
+                          "DBSIZE",
+                          "FLUSHDB",
+                          "DBSIZE",
+                          "KEYS *",
+                          "SET z 1",
+                          "KEYS *",
+                          "EXEC",
+                          "KEYS *",
+                          "DBSIZE",
+                          "GET z",
+                          "MULTI",
+                          "SET y 1",
+                          "DEL y",
+                          "GET y",
+                          "EXEC",
+                          "EXISTS y"});
 }
 
 // Another client's reads never see part of a transaction: a writer sets a, then 200 other
@@ -767,9 +878,8 @@ TEST_F(ServerTest, WatchAbortsExecAfterAnotherClientsWrite) {
   // MultiGet): the GETs inside MULTI are queued, and every reply comes in order.
   ASSERT_EQ(roundtrip(a, Resp({"SET", "a", "1"}), 5), "+OK\r\n");
   const std::string pipeline = Resp({"GET", "a"}) + Resp({"GET", "b"}) + Resp({"MULTI"}) +
-                               Resp({"GET", "a"}) + Resp({"GET", "b"}) +
-                               Resp({"SET", "b", "2"}) + Resp({"EXEC"}) + Resp({"GET", "a"}) +
-                               Resp({"GET", "b"});
+                               Resp({"GET", "a"}) + Resp({"GET", "b"}) + Resp({"SET", "b", "2"}) +
+                               Resp({"EXEC"}) + Resp({"GET", "a"}) + Resp({"GET", "b"});
   const std::string replies =
       "$1\r\n1\r\n$-1\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n"
       "*3\r\n$1\r\n1\r\n$-1\r\n+OK\r\n$1\r\n1\r\n$1\r\n2\r\n";
@@ -820,8 +930,8 @@ TEST_F(ServerTest, ExecIsAtomicAgainstOtherClients) {
   std::atomic<int> torn{0}, reads{0};
   std::thread reader([&] {
     RawConnection c(server.port());
-    const std::string tx = Resp({"MULTI"}) + Resp({"GET", "x"}) + Resp({"GET", "y"}) +
-                           Resp({"EXEC"});
+    const std::string tx =
+        Resp({"MULTI"}) + Resp({"GET", "x"}) + Resp({"GET", "y"}) + Resp({"EXEC"});
     // +OK +QUEUED +QUEUED, then EXEC's array of two bulk strings (or nulls).
     const std::string head = "+OK\r\n+QUEUED\r\n+QUEUED\r\n";
     while (!stop) {
@@ -845,8 +955,8 @@ TEST_F(ServerTest, ExecIsAtomicAgainstOtherClients) {
   for (int w = 0; w < kWriters; w++) {
     writers.emplace_back([&] {
       RawConnection c(server.port());
-      const std::string tx = Resp({"MULTI"}) + Resp({"INCR", "x"}) + Resp({"INCR", "y"}) +
-                             Resp({"EXEC"});
+      const std::string tx =
+          Resp({"MULTI"}) + Resp({"INCR", "x"}) + Resp({"INCR", "y"}) + Resp({"EXEC"});
       for (int i = 0; i < kRounds; i++) {
         c.Send(tx);
         std::string got;

@@ -58,8 +58,9 @@ TEST(SettingsTest, BadValuesNameTheSettingAndWhatItAccepts) {
 TEST(SettingsTest, BytesTakeRedisUnits) {
   ServerConfig c;
   const std::pair<const char*, int64_t> cases[] = {
-      {"1000", 1000}, {"1k", 1000},          {"1kb", 1024},         {"64mb", 64 << 20},
-      {"1M", 1000000}, {"2GB", int64_t{2} << 30}, {"5b", 5},
+      {"1000", 1000},     {"1k", 1000},    {"1kb", 1024},
+      {"64mb", 64 << 20}, {"1M", 1000000}, {"2GB", int64_t{2} << 30},
+      {"5b", 5},
   };
   for (const auto& [text, bytes] : cases) {
     ASSERT_TRUE(ApplySetting("proto-max-bulk-len", text, &c).ok()) << text;
@@ -96,9 +97,10 @@ TEST_F(ConfigFileTest, ReadsRedisStyleLines) {
   EXPECT_EQ(c.maxclients, 64);
   EXPECT_EQ(c.client_query_buffer_limit, 2 << 20);
 
-  EXPECT_EQ(LoadConfigFile(Write("port 1\nport 70000\n"), &c).ToString(),
-            "Invalid argument: " + tmp_.Sub("bitcask.conf") +
-                " line 2 ('port 70000'): 'port' must be between 0 and 65535 inclusive, not '70000'");
+  EXPECT_EQ(
+      LoadConfigFile(Write("port 1\nport 70000\n"), &c).ToString(),
+      "Invalid argument: " + tmp_.Sub("bitcask.conf") +
+          " line 2 ('port 70000'): 'port' must be between 0 and 65535 inclusive, not '70000'");
   EXPECT_NE(LoadConfigFile(Write("requirepass \"open\n"), &c).ToString().find("unbalanced quotes"),
             std::string::npos);
   EXPECT_NE(LoadConfigFile(Write("timeout\n"), &c).ToString().find("'timeout' needs a value"),
@@ -136,7 +138,8 @@ TEST_F(ConfigFileTest, RewriteKeepsCommentsAndPlacesAndAddsWhatChanged) {
                             "appendfsync always\nrequirepass \"it's \\\"quoted\\\"\\n\"\n");
   ServerConfig back;
   ASSERT_TRUE(LoadConfigFile(path, &back).ok());
-  for (const Setting& s : Settings()) EXPECT_EQ(FormatSetting(s, back), FormatSetting(s, c)) << s.name;
+  for (const Setting& s : Settings())
+    EXPECT_EQ(FormatSetting(s, back), FormatSetting(s, c)) << s.name;
 }
 
 }  // namespace

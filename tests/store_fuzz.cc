@@ -27,8 +27,8 @@
 
 #include "bitcask/db.h"
 #include "bitcask/iterator.h"
-#include "util/coding.h"
 #include "engine/format.h"
+#include "util/coding.h"
 #include "util/hash.h"
 
 namespace {

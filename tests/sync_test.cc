@@ -39,7 +39,8 @@ TEST_F(DBTest, ConcurrentSyncWritersShareFlushes) {
   for (int t = 0; t < kThreads; t++) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; i++) {
-        ASSERT_OK(db_->Put("t" + std::to_string(t) + "-" + std::to_string(i), std::string(100, 'x')));
+        ASSERT_OK(
+            db_->Put("t" + std::to_string(t) + "-" + std::to_string(i), std::string(100, 'x')));
       }
     });
   }

@@ -15,8 +15,8 @@ namespace bitcask::test {
 
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                     "/bitcask-test-XXXXXX";
+  std::string tmpl =
+      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/bitcask-test-XXXXXX";
   char* p = ::mkdtemp(tmpl.data());
   if (p == nullptr) std::abort();
   path_ = p;

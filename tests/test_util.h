@@ -108,14 +108,14 @@ void PowerCutImage(const std::string& killed, const std::string& shadow, const s
 
 }  // namespace bitcask::test
 
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    const ::bitcask::Status _s = (expr);                  \
+#define ASSERT_OK(expr)                                     \
+  do {                                                      \
+    const ::bitcask::Status _s = (expr);                    \
     ASSERT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
   } while (0)
-#define EXPECT_OK(expr)                                   \
-  do {                                                    \
-    const ::bitcask::Status _s = (expr);                  \
+#define EXPECT_OK(expr)                                     \
+  do {                                                      \
+    const ::bitcask::Status _s = (expr);                    \
     EXPECT_TRUE(_s.ok()) << #expr << ": " << _s.ToString(); \
   } while (0)
 

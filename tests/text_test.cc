@@ -30,7 +30,9 @@ TEST(TextTest, Utf8AsRfc3629DefinesIt) {
                            "\xF4\x8F\xBF\xBF", "\xED\x9F\xBF", "\xEE\x80\x80"}) {
     EXPECT_TRUE(IsValidUtf8(good)) << good;
   }
-  for (const char* bad : {"a\xC0\x80" "b", "\xC1\xBF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xED\xBF\xBF",
+  for (const char* bad : {"a\xC0\x80"
+                          "b",
+                          "\xC1\xBF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xED\xBF\xBF",
                           "\xF0\x80\x80\x80", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80", "\x80",
                           "\xBF", "\xE2\x82", "\xC3", "\xFF", "\xE2\x28\xA1"}) {
     EXPECT_FALSE(IsValidUtf8(bad)) << bad;

@@ -58,20 +58,24 @@ TEST_F(TransactionViewTest, ReadsSeeItsWritesAndTheStoreSeesNothingBeforeCommit)
   WriteOptions ttl;
   ttl.expire_at_ms = kFarAway;
   ASSERT_TRUE(view.Put("d", "4", ttl).ok());
-  ASSERT_TRUE(view.Update("c", [](const std::string* cur, uint64_t*, std::string* next) {
-                    *next = *cur + "x";
-                    return DB::UpdateAction::kPut;
-                  }).ok());
-  ASSERT_TRUE(view.Update("e", [](const std::string* cur, uint64_t* expiry, std::string* next) {
-                    EXPECT_EQ(cur, nullptr);
-                    EXPECT_EQ(*expiry, 0u);
-                    *next = "5";
-                    return DB::UpdateAction::kPut;
-                  }).ok());
+  ASSERT_TRUE(view.Update("c",
+                          [](const std::string* cur, uint64_t*, std::string* next) {
+                            *next = *cur + "x";
+                            return DB::UpdateAction::kPut;
+                          })
+                  .ok());
+  ASSERT_TRUE(view.Update("e",
+                          [](const std::string* cur, uint64_t* expiry, std::string* next) {
+                            EXPECT_EQ(cur, nullptr);
+                            EXPECT_EQ(*expiry, 0u);
+                            *next = "5";
+                            return DB::UpdateAction::kPut;
+                          })
+                  .ok());
   // An update that deletes an absent key writes nothing.
-  ASSERT_TRUE(view.Update("f", [](const std::string*, uint64_t*, std::string*) {
-                    return DB::UpdateAction::kDelete;
-                  }).ok());
+  ASSERT_TRUE(view.Update("f", [](const std::string*, uint64_t*,
+                                  std::string*) { return DB::UpdateAction::kDelete; })
+                  .ok());
 
   EXPECT_EQ(ViewGet(view, "a"), "10");
   EXPECT_EQ(ViewGet(view, "b"), "NOT_FOUND");

@@ -146,9 +146,7 @@ class LmdbEngine final : public Engine {
   static void Check(const char* what, int rc) {
     if (rc != 0) Fail("lmdb", what, mdb_strerror(rc));
   }
-  static MDB_val Val(std::string_view s) {
-    return MDB_val{s.size(), const_cast<char*>(s.data())};
-  }
+  static MDB_val Val(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
   // A read-only transaction per thread, renewed for each read.
   MDB_txn* ReadTxn() {
     thread_local MDB_txn* txn = nullptr;

@@ -32,7 +32,8 @@ class Engine {
   virtual bool Get(std::string_view key, std::string* value) = 0;
   virtual void Delete(std::string_view key) = 0;
   // Applies the pairs atomically, with the engine's batch API.
-  virtual void WriteBatch(const std::vector<std::pair<std::string_view, std::string_view>>& kvs) = 0;
+  virtual void WriteBatch(
+      const std::vector<std::pair<std::string_view, std::string_view>>& kvs) = 0;
 };
 
 // "bitcask", "lmdb", "leveldb" or "rocksdb"; nullptr for an unknown name.

@@ -107,8 +107,8 @@ class Reporter {
         "{\"engine\":\"%s\",\"workload\":\"%s\",\"op\":\"%s\",\"n\":%zu,\"v\":%zu,"
         "\"threads\":%zu,\"ops\":%zu,\"seconds\":%.4f,\"mean_us\":%.4f,\"p50_us\":%.4f,"
         "\"p99_us\":%.4f,\"ops_per_sec\":%.1f}\n",
-        a_.engine.c_str(), a_.workload.c_str(), op.c_str(), a_.n, a_.v, threads, st.ops,
-        st.seconds, st.seconds * 1e6 * threads / std::max<size_t>(st.ops, 1), st.Percentile(0.5),
+        a_.engine.c_str(), a_.workload.c_str(), op.c_str(), a_.n, a_.v, threads, st.ops, st.seconds,
+        st.seconds * 1e6 * threads / std::max<size_t>(st.ops, 1), st.Percentile(0.5),
         st.Percentile(0.99), st.ops / std::max(st.seconds, 1e-9));
     std::fflush(stdout);
   }
@@ -363,7 +363,8 @@ void Sync(const Args& a, Engine* e, Reporter* r) {
   for (size_t t = 0; t < a.threads; t++) {
     threads.emplace_back([&, t] {
       const std::string prefix = "t" + std::to_string(t) + "-";
-      stats[t] = RunUntil(stop, [&](size_t i) { e->Put(prefix + std::to_string(i), values.For(i)); });
+      stats[t] =
+          RunUntil(stop, [&](size_t i) { e->Put(prefix + std::to_string(i), values.For(i)); });
     });
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(a.seconds));
@@ -383,14 +384,22 @@ int main(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--engine") a.engine = v;
-    else if (k == "--workload") a.workload = v;
-    else if (k == "--dir") a.dir = v;
-    else if (k == "--n") a.n = ParseList(v).at(0);
-    else if (k == "--v") a.v = ParseList(v).at(0);
-    else if (k == "--threads") a.threads = ParseList(v).at(0);
-    else if (k == "--ops") a.ops = ParseList(v).at(0);
-    else if (k == "--seconds") a.seconds = std::atof(v.c_str());
+    if (k == "--engine")
+      a.engine = v;
+    else if (k == "--workload")
+      a.workload = v;
+    else if (k == "--dir")
+      a.dir = v;
+    else if (k == "--n")
+      a.n = ParseList(v).at(0);
+    else if (k == "--v")
+      a.v = ParseList(v).at(0);
+    else if (k == "--threads")
+      a.threads = ParseList(v).at(0);
+    else if (k == "--ops")
+      a.ops = ParseList(v).at(0);
+    else if (k == "--seconds")
+      a.seconds = std::atof(v.c_str());
     else {
       std::fprintf(stderr, "unknown option %s\n", k.c_str());
       return 2;
@@ -407,11 +416,16 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(a.dir);
   std::filesystem::create_directories(a.dir);
   Reporter r(a);
-  if (a.workload == "grid") Grid(a, engine.get(), &r);
-  else if (a.workload == "load") Load(a, engine.get(), &r);
-  else if (a.workload == "mixed") Mixed(a, engine.get(), &r);
-  else if (a.workload == "readers") Readers(a, engine.get(), &r);
-  else if (a.workload == "sync") Sync(a, engine.get(), &r);
+  if (a.workload == "grid")
+    Grid(a, engine.get(), &r);
+  else if (a.workload == "load")
+    Load(a, engine.get(), &r);
+  else if (a.workload == "mixed")
+    Mixed(a, engine.get(), &r);
+  else if (a.workload == "readers")
+    Readers(a, engine.get(), &r);
+  else if (a.workload == "sync")
+    Sync(a, engine.get(), &r);
   else {
     std::fprintf(stderr, "unknown workload %s\n", a.workload.c_str());
     return 2;

@@ -82,8 +82,7 @@ class DB {
   template <typename F>
   Status GetView(std::string_view key, F&& read) {
     return GetView(
-        key,
-        [](void* f, std::string_view v) { (*static_cast<std::remove_reference_t<F>*>(f))(v); },
+        key, [](void* f, std::string_view v) { (*static_cast<std::remove_reference_t<F>*>(f))(v); },
         const_cast<void*>(static_cast<const void*>(&read)));
   }
 

@@ -19,7 +19,9 @@ struct FileStats {
 
   uint64_t live_bytes() const { return total_bytes - dead_bytes; }
   // Share of the file a merge would reclaim.
-  double fragmentation() const { return total_bytes == 0 ? 0.0 : double(dead_bytes) / double(total_bytes); }
+  double fragmentation() const {
+    return total_bytes == 0 ? 0.0 : double(dead_bytes) / double(total_bytes);
+  }
 };
 
 // Latency percentiles of one kind of operation, from the sampled operations (see
@@ -48,8 +50,8 @@ struct Stats {
   uint64_t deletes = 0;
   uint64_t gets = 0;
   uint64_t batches = 0;
-  uint64_t syncs = 0;            // flushes to stable storage (fdatasync calls)
-  uint64_t bytes_written = 0;    // record bytes appended (sync marks included)
+  uint64_t syncs = 0;                  // flushes to stable storage (fdatasync calls)
+  uint64_t bytes_written = 0;          // record bytes appended (sync marks included)
   uint64_t corrupt_bytes_skipped = 0;  // by RecoveryMode::kSkipCorrupt at Open
   uint64_t tail_bytes_truncated = 0;   // unfinished end (torn, unflushed, unwritten) cut at Open
   // Keys a merge dropped because their newest record did not verify (a store opened with
@@ -71,7 +73,7 @@ struct Stats {
   LatencyStats delete_latency;
   LatencyStats batch_latency;
 
-  uint64_t open_micros = 0;  // time Open took
+  uint64_t open_micros = 0;              // time Open took
   uint64_t files_loaded_from_hints = 0;  // at Open
 
   // Merges since Open.

@@ -29,8 +29,8 @@
 #include <string_view>
 #include <vector>
 
-#include "bitcask/version.h"
 #include "bitcask/db.h"
+#include "bitcask/version.h"
 
 namespace py = pybind11;
 
@@ -62,14 +62,29 @@ PyObject* NewError(py::module_& m, const char* name, PyObject* bases, const char
 [[noreturn]] void Raise(const Status& s) {
   PyObject* type = errors.error;
   switch (s.code()) {
-    case Status::Code::kCorruption: type = errors.corruption; break;
-    case Status::Code::kBusy: type = errors.locked; break;
-    case Status::Code::kClosed: type = errors.closed; break;
-    case Status::Code::kInvalidArgument: type = errors.invalid_argument; break;
-    case Status::Code::kIOError: type = errors.disk; break;
-    case Status::Code::kNotSupported: type = errors.not_supported; break;
-    case Status::Code::kNotFound: type = PyExc_KeyError; break;
-    default: break;
+    case Status::Code::kCorruption:
+      type = errors.corruption;
+      break;
+    case Status::Code::kBusy:
+      type = errors.locked;
+      break;
+    case Status::Code::kClosed:
+      type = errors.closed;
+      break;
+    case Status::Code::kInvalidArgument:
+      type = errors.invalid_argument;
+      break;
+    case Status::Code::kIOError:
+      type = errors.disk;
+      break;
+    case Status::Code::kNotSupported:
+      type = errors.not_supported;
+      break;
+    case Status::Code::kNotFound:
+      type = PyExc_KeyError;
+      break;
+    default:
+      break;
   }
   PyErr_SetString(type, s.ToString().c_str());
   throw py::error_already_set();
@@ -95,7 +110,8 @@ std::string_view KeyView(py::handle key) {
   if (PyUnicode_Check(o)) {
     // An ASCII str holds its characters inline, and they are their own UTF-8.
     if (PyUnicode_IS_COMPACT_ASCII(o)) {
-      return {static_cast<const char*>(PyUnicode_DATA(o)), static_cast<size_t>(PyUnicode_GET_LENGTH(o))};
+      return {static_cast<const char*>(PyUnicode_DATA(o)),
+              static_cast<size_t>(PyUnicode_GET_LENGTH(o))};
     }
     Py_ssize_t n;
     const char* p = PyUnicode_AsUTF8AndSize(o, &n);
@@ -246,8 +262,14 @@ class JsonContainers {
     if (!direct_) return PyObject_CallOneArg(dumps_.ptr(), o);
     PyObject* markers = PyDict_New();  // what check_circular=True gives each call
     if (markers == nullptr) return nullptr;
-    PyObject* make_args[] = {markers, default_.ptr(), encode_string_.ptr(), Py_None,
-                             key_separator_.ptr(), item_separator_.ptr(), Py_False, Py_False,
+    PyObject* make_args[] = {markers,
+                             default_.ptr(),
+                             encode_string_.ptr(),
+                             Py_None,
+                             key_separator_.ptr(),
+                             item_separator_.ptr(),
+                             Py_False,
+                             Py_False,
                              Py_True};
     PyObject* encoder = PyObject_Vectorcall(make_encoder_.ptr(), make_args, 9, nullptr);
     Py_DECREF(markers);
@@ -320,8 +342,7 @@ class JsonContainers {
 // JsonScalarObject, else JsonContainers, whose references live as long as the process).
 class Codec {
  public:
-  explicit Codec(bool raw)
-      : raw_(raw), json_(JsonContainers::Get()) {}
+  explicit Codec(bool raw) : raw_(raw), json_(JsonContainers::Get()) {}
 
   // Encodes value into *out (the stored bytes); may return a view of value itself.
   std::string_view Encode(py::handle value, std::string* out) const {
@@ -352,7 +373,8 @@ class Codec {
       tag = 'j';
       body = JsonScalarText(o, number, &keep);
       if (body.empty()) {
-        keep = py::reinterpret_steal<py::object>(json_.Dumps(o));  // TypeError for what JSON cannot hold
+        keep = py::reinterpret_steal<py::object>(
+            json_.Dumps(o));  // TypeError for what JSON cannot hold
         if (!keep) throw py::error_already_set();
         body = KeyView(keep);
       }
@@ -390,8 +412,9 @@ class Codec {
       }
       default:
         PyErr_SetString(errors.error,
-                        BadValue(key, "was not written by the Python API (no type tag); open the "
-                                      "store with raw=True to read values as bytes")
+                        BadValue(key,
+                                 "was not written by the Python API (no type tag); open the "
+                                 "store with raw=True to read values as bytes")
                             .c_str());
         throw py::error_already_set();
     }
@@ -404,10 +427,13 @@ class Codec {
   // to call while the store holds a lock.
   PyObject* DecodeWithoutPython(std::string_view stored, bool* decodes) const {
     *decodes = true;
-    if (raw_) return PyBytes_FromStringAndSize(stored.data(), static_cast<Py_ssize_t>(stored.size()));
-    if (!stored.empty() && stored[0] == 's') return StrFromUtf8(stored.data() + 1, stored.size() - 1);
+    if (raw_)
+      return PyBytes_FromStringAndSize(stored.data(), static_cast<Py_ssize_t>(stored.size()));
+    if (!stored.empty() && stored[0] == 's')
+      return StrFromUtf8(stored.data() + 1, stored.size() - 1);
     if (!stored.empty() && stored[0] == 'b') {
-      return PyBytes_FromStringAndSize(stored.data() + 1, static_cast<Py_ssize_t>(stored.size() - 1));
+      return PyBytes_FromStringAndSize(stored.data() + 1,
+                                       static_cast<Py_ssize_t>(stored.size() - 1));
     }
     *decodes = false;
     return nullptr;
@@ -510,9 +536,12 @@ class ScanIterator {
     if (buffer_pos_ == buffer_.size()) throw py::stop_iteration();
     const auto& [k, v] = buffer_[buffer_pos_++];
     switch (mode_) {
-      case Mode::kKeys: return KeyObject(k);
-      case Mode::kValues: return codec_.Decode(v, k);
-      case Mode::kItems: break;
+      case Mode::kKeys:
+        return KeyObject(k);
+      case Mode::kValues:
+        return codec_.Decode(v, k);
+      case Mode::kItems:
+        break;
     }
     return py::make_tuple(KeyObject(k), codec_.Decode(v, k));
   }
@@ -611,7 +640,8 @@ class Store {
     } else if (compression == "zstd") {
       o.compression = bitcask::Compression::kZstd;
     } else {
-      throw py::value_error("compression must be 'none', 'lz4' or 'zstd', not '" + compression + "'");
+      throw py::value_error("compression must be 'none', 'lz4' or 'zstd', not '" + compression +
+                            "'");
     }
     o.sync_interval_ms = sync_interval_ms;
     o.max_file_size = max_file_size;
@@ -635,8 +665,7 @@ class Store {
     const std::string_view k = KeyView(key);
     thread_local std::string scratch;
     const std::string_view v = codec_.Encode(value, &scratch);
-    const uint64_t expiry =
-        ttl.is_none() && expire_at.is_none() ? 0 : ExpiryMillis(ttl, expire_at);
+    const uint64_t expiry = ttl.is_none() && expire_at.is_none() ? 0 : ExpiryMillis(ttl, expire_at);
     const bitcask::WriteOptions w = MakeWriteOptions(expiry, sync);
     Status s;
     if (sync || v.size() >= kReleaseGilBytes) {
@@ -1036,7 +1065,8 @@ PyObject* FastGet(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObj
 PyObject* FastPut(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   return Guarded([&]() -> PyObject* {
     PyObject* a[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};  // key value ttl expire_at sync
-    if (!BindArgs("put", args, nargs, kwnames, 2, {"key", "value", "ttl", "expire_at", "sync"}, a)) {
+    if (!BindArgs("put", args, nargs, kwnames, 2, {"key", "value", "ttl", "expire_at", "sync"},
+                  a)) {
       return nullptr;
     }
     if (a[0] == nullptr || a[1] == nullptr) {
@@ -1131,10 +1161,10 @@ PYBIND11_MODULE(_bitcask, m) {
   errors.locked = NewError(m, "LockedError", error_base.ptr(),
                            "Another writer holds the store (open it read_only=True to read).");
   errors.closed = NewError(m, "ClosedError", error_base.ptr(), "The store was closed.");
-  errors.invalid_argument = NewError(
-      m, "InvalidArgumentError",
-      py::make_tuple(py::handle(errors.error), py::handle(PyExc_ValueError)).ptr(),
-      "An argument was out of range (a key over 64 KiB, a value over 1 GiB, ...).");
+  errors.invalid_argument =
+      NewError(m, "InvalidArgumentError",
+               py::make_tuple(py::handle(errors.error), py::handle(PyExc_ValueError)).ptr(),
+               "An argument was out of range (a key over 64 KiB, a value over 1 GiB, ...).");
   errors.disk = NewError(m, "DiskError",
                          py::make_tuple(py::handle(errors.error), py::handle(PyExc_OSError)).ptr(),
                          "A system call failed; the message has the path and the errno text.");

@@ -31,9 +31,9 @@
 #include <thread>
 #include <vector>
 
-#include "util/text.h"
-#include "bitcask/version.h"
 #include "bitcask/db.h"
+#include "bitcask/version.h"
+#include "util/text.h"
 
 namespace {
 
@@ -51,8 +51,9 @@ void Check(const Status& s, const std::string& context = "") {
   if (s.ok()) return;
   std::string msg = context.empty() ? s.ToString() : context + ": " + s.ToString();
   if (s.IsBusy()) {
-    msg += "\n(another process, bitcask-server perhaps, has the store open for writing; stop it, "
-           "or go through it with redis-cli)";
+    msg +=
+        "\n(another process, bitcask-server perhaps, has the store open for writing; stop it, "
+        "or go through it with redis-cli)";
   }
   Fail(msg);
 }
@@ -69,7 +70,8 @@ CLI::Validator Number(std::string expected, bool (*ok)(double)) {
         } catch (const std::exception&) {
           used = 0;
         }
-        if (used != in.size() || used == 0 || !ok(v)) return "expects " + expected + ", not '" + in + "'";
+        if (used != in.size() || used == 0 || !ok(v))
+          return "expects " + expected + ", not '" + in + "'";
         return {};
       },
       "");
@@ -91,7 +93,9 @@ std::unique_ptr<DB> OpenStore(const std::string& dir, bool read_only,
 class Progress {
  public:
   Progress(std::string label, uint64_t total)
-      : label_(std::move(label)), total_(total), tty_(isatty(STDERR_FILENO) != 0),
+      : label_(std::move(label)),
+        total_(total),
+        tty_(isatty(STDERR_FILENO) != 0),
         start_(std::chrono::steady_clock::now()) {}
   ~Progress() { Finish(); }
 
@@ -296,23 +300,30 @@ int main(int argc, char** argv) {
     if (as_json) {
       json files = json::array();
       for (const auto& f : st.files) {
-        files.push_back({{"id", f.file_id}, {"total_bytes", f.total_bytes}, {"dead_bytes", f.dead_bytes},
-                         {"fragmentation", f.fragmentation()}, {"has_hint", f.has_hint}});
+        files.push_back({{"id", f.file_id},
+                         {"total_bytes", f.total_bytes},
+                         {"dead_bytes", f.dead_bytes},
+                         {"fragmentation", f.fragmentation()},
+                         {"has_hint", f.has_hint}});
       }
-      std::cout << json{{"live_keys", st.live_keys}, {"data_files", st.data_files},
-                        {"total_bytes", st.total_bytes}, {"dead_bytes", st.dead_bytes},
-                        {"keydir_bytes", st.keydir_bytes}, {"open_seconds", st.open_micros / 1e6},
+      std::cout << json{{"live_keys", st.live_keys},
+                        {"data_files", st.data_files},
+                        {"total_bytes", st.total_bytes},
+                        {"dead_bytes", st.dead_bytes},
+                        {"keydir_bytes", st.keydir_bytes},
+                        {"open_seconds", st.open_micros / 1e6},
                         {"files", files}}
                        .dump(2)
                 << "\n";
       return 0;
     }
-    std::printf("store          %s\nlive keys      %llu\ndata files     %llu\nbytes          %llu\n"
-                "dead bytes     %llu (%.1f%%)\nkeydir memory  %llu bytes\nopened in      %.1f ms\n\n",
-                dir.c_str(), (unsigned long long)st.live_keys, (unsigned long long)st.data_files,
-                (unsigned long long)st.total_bytes, (unsigned long long)st.dead_bytes,
-                st.total_bytes ? 100.0 * st.dead_bytes / st.total_bytes : 0.0,
-                (unsigned long long)st.keydir_bytes, st.open_micros / 1000.0);
+    std::printf(
+        "store          %s\nlive keys      %llu\ndata files     %llu\nbytes          %llu\n"
+        "dead bytes     %llu (%.1f%%)\nkeydir memory  %llu bytes\nopened in      %.1f ms\n\n",
+        dir.c_str(), (unsigned long long)st.live_keys, (unsigned long long)st.data_files,
+        (unsigned long long)st.total_bytes, (unsigned long long)st.dead_bytes,
+        st.total_bytes ? 100.0 * st.dead_bytes / st.total_bytes : 0.0,
+        (unsigned long long)st.keydir_bytes, st.open_micros / 1000.0);
     std::printf("%-10s %14s %14s %8s %5s\n", "file", "bytes", "dead", "frag", "hint");
     for (const auto& f : st.files) {
       std::printf("%08u.data %12llu %14llu %7.1f%% %5s\n", f.file_id,
@@ -322,9 +333,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (merge->parsed()) {
-    auto db = OpenStore(dir, false,
-                        salvage ? bitcask::RecoveryMode::kSkipCorrupt
-                                : bitcask::RecoveryMode::kStrict);
+    auto db = OpenStore(
+        dir, false, salvage ? bitcask::RecoveryMode::kSkipCorrupt : bitcask::RecoveryMode::kStrict);
     bitcask::Stats before, after;
     Check(db->GetStats(&before));
     Status s;
@@ -348,10 +358,11 @@ int main(int argc, char** argv) {
                 (unsigned long long)before.total_bytes, (unsigned long long)after.total_bytes,
                 (unsigned long long)after.data_files, after.merge_bytes_reclaimed / 1048576.0);
     if (salvage) {
-      std::printf("salvaged: %llu bytes of damaged records skipped while opening, %llu keys "
-                  "whose records were damaged dropped\n",
-                  (unsigned long long)after.corrupt_bytes_skipped,
-                  (unsigned long long)after.damaged_keys_dropped);
+      std::printf(
+          "salvaged: %llu bytes of damaged records skipped while opening, %llu keys "
+          "whose records were damaged dropped\n",
+          (unsigned long long)after.corrupt_bytes_skipped,
+          (unsigned long long)after.damaged_keys_dropped);
     }
     return 0;
   }
@@ -378,9 +389,10 @@ int main(int argc, char** argv) {
       std::printf("OK: every checksum verified\n");
       return 0;
     }
-    std::printf("%zu problem(s); `bitcask merge --salvage` rewrites the store without the "
-                "damaged records, `bitcask repair` copies what is readable into a new store\n",
-                r.problems.size());
+    std::printf(
+        "%zu problem(s); `bitcask merge --salvage` rewrites the store without the "
+        "damaged records, `bitcask repair` copies what is readable into a new store\n",
+        r.problems.size());
     return 1;
   }
   if (repair->parsed()) {
@@ -420,10 +432,11 @@ int main(int argc, char** argv) {
       Check(dst->Write(batch), "writing " + output);
     }
     Check(dst->Close());
-    std::printf("copied %llu keys into %s; %llu unreadable; %llu bytes of damaged records "
-                "skipped while opening\n",
-                (unsigned long long)copied, output.c_str(), (unsigned long long)unreadable,
-                (unsigned long long)st.corrupt_bytes_skipped);
+    std::printf(
+        "copied %llu keys into %s; %llu unreadable; %llu bytes of damaged records "
+        "skipped while opening\n",
+        (unsigned long long)copied, output.c_str(), (unsigned long long)unreadable,
+        (unsigned long long)st.corrupt_bytes_skipped);
     return 0;
   }
   if (dump->parsed()) {
@@ -445,7 +458,8 @@ int main(int argc, char** argv) {
         PutField(&j, "key", it->key());
         PutField(&j, "value", it->value());
         uint64_t expiry = 0;
-        if (db->GetWithExpiry(it->key(), nullptr, &expiry).ok() && expiry != 0) j["expire_at_ms"] = expiry;
+        if (db->GetWithExpiry(it->key(), nullptr, &expiry).ok() && expiry != 0)
+          j["expire_at_ms"] = expiry;
         out << j.dump() << "\n";
         p.Update(++n);
       }
@@ -471,8 +485,10 @@ int main(int argc, char** argv) {
       for (uint64_t number = 1; std::getline(in, line); number++) {
         if (line.empty()) continue;
         const json j = json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.is_object() || !GetField(j, "key", &k) || !GetField(j, "value", &v)) {
-          Fail("line " + std::to_string(number) + " of the input is not a dump record "
+        if (j.is_discarded() || !j.is_object() || !GetField(j, "key", &k) ||
+            !GetField(j, "value", &v)) {
+          Fail("line " + std::to_string(number) +
+               " of the input is not a dump record "
                "({\"key\": ..., \"value\": ...})");
         }
         const uint64_t expiry = j.value("expire_at_ms", uint64_t{0});

@@ -2,8 +2,8 @@
 // against its data file.
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 #include <memory>
 #include <shared_mutex>
@@ -18,7 +18,8 @@ namespace bitcask::engine {
 
 Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
   *report = CheckReport();
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   std::lock_guard merge_lock(merge_mu_);  // no file disappears while we read it
   std::vector<DataFile*> files;
   {
@@ -45,8 +46,8 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
     };
     report->bytes += size;
     // A salvage open reads the records of a file whose header is damaged.
-    if (Status hs = format::DecodeFileHeader(std::string_view(f->base(), size),
-                                             format::kDataMagic, f->id(), f->path());
+    if (Status hs = format::DecodeFileHeader(std::string_view(f->base(), size), format::kDataMagic,
+                                             f->id(), f->path());
         !hs.ok()) {
       report->problems.push_back({f->path(), 0, std::min<uint64_t>(size, format::kFileHeaderSize),
                                   std::string(hs.message())});
@@ -92,14 +93,15 @@ Status DBImpl::Check(CheckReport* report, const CheckProgress& progress) {
     if (hs.ok()) {
       report->hint_files++;
     } else if (!hs.IsNotFound()) {
-      report->problems.push_back({hint_path, 0, 0, std::string(hs.message()) + " (Open ignores it)"});
+      report->problems.push_back(
+          {hint_path, 0, 0, std::string(hs.message()) + " (Open ignores it)"});
     }
   }
   if (progress) progress(report->bytes, std::max(total, report->bytes));
   if (report->problems.empty()) return Status::OK();
   const CheckProblem& p = report->problems.front();
-  return Status::Corruption(std::to_string(report->problems.size()) + " problem(s); first: " +
-                            p.reason);
+  return Status::Corruption(std::to_string(report->problems.size()) +
+                            " problem(s); first: " + p.reason);
 }
 
 }  // namespace bitcask::engine

@@ -3,13 +3,13 @@
 // merge_mu_ held no merge adds or deletes files, and the file list and the active file's end
 // are read together under write_mu_, where no batch is half written.
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include "engine/data_file.h"
 #include "engine/db_impl.h"
@@ -80,12 +80,14 @@ void RemoveStaging(Env* env, const std::string& staging) {
 }  // namespace
 
 Status DBImpl::Checkpoint(const std::string& dir) {
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   if (dir.empty()) return Status::InvalidArgument("the checkpoint directory is an empty path");
   if (options_.read_only) {
     // The writer (another process) may be appending to its newest file and merging files
     // away: a consistent copy needs its locks.
-    return Status::NotSupported(dir_ + " is open read-only: a checkpoint is made through the "
+    return Status::NotSupported(dir_ +
+                                " is open read-only: a checkpoint is made through the "
                                 "process that writes the store");
   }
   std::string target = dir;
@@ -121,7 +123,8 @@ Status DBImpl::Checkpoint(const std::string& dir) {
     if (!s.ok()) {
       std::vector<std::string> names;
       if (env_->ListDir(target, &names).ok() && !names.empty()) {
-        s = Status::InvalidArgument(target + ": exists (made while this checkpoint was being "
+        s = Status::InvalidArgument(target +
+                                    ": exists (made while this checkpoint was being "
                                     "built); a checkpoint goes into a new directory");
       }
     }

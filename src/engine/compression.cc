@@ -3,8 +3,8 @@
 #include <lz4.h>
 #include <zstd.h>
 
-#include "util/coding.h"
 #include "engine/format.h"
+#include "util/coding.h"
 
 namespace bitcask::engine {
 
@@ -39,12 +39,13 @@ uint8_t CompressValue(Compression compression, int level, std::string_view value
   util::EncodeFixed32(out->data(), static_cast<uint32_t>(value.size()));
   size_t n;
   if (lz4) {
-    const int r = LZ4_compress_default(value.data(), out->data() + 4, static_cast<int>(value.size()),
-                                       static_cast<int>(bound));
+    const int r = LZ4_compress_default(value.data(), out->data() + 4,
+                                       static_cast<int>(value.size()), static_cast<int>(bound));
     if (r <= 0) return format::kCodecNone;
     n = static_cast<size_t>(r);
   } else {
-    n = ZSTD_compressCCtx(ThreadZstd().c, out->data() + 4, bound, value.data(), value.size(), level);
+    n = ZSTD_compressCCtx(ThreadZstd().c, out->data() + 4, bound, value.data(), value.size(),
+                          level);
     if (ZSTD_isError(n)) return format::kCodecNone;
   }
   if (4 + n >= value.size()) return format::kCodecNone;  // not worth it
@@ -64,10 +65,9 @@ Status DecompressValue(uint8_t codec, std::string_view stored, std::string* out,
   // Checked before the output is allocated, so that a forged length cannot make a read take
   // up to 1 GiB for a value that does not decode: lz4 turns one byte into at most 255, and a
   // zstd frame (as this writer makes them) states its content size.
-  const bool plausible =
-      codec == format::kCodecLz4
-          ? original <= 255 * uint64_t{payload.size()} + 64
-          : ZSTD_getFrameContentSize(payload.data(), payload.size()) == original;
+  const bool plausible = codec == format::kCodecLz4
+                             ? original <= 255 * uint64_t{payload.size()} + 64
+                             : ZSTD_getFrameContentSize(payload.data(), payload.size()) == original;
   if (!plausible) {
     return Status::Corruption(where + ": compressed value of " + std::to_string(payload.size()) +
                               " bytes cannot hold the " + std::to_string(original) +

@@ -15,8 +15,7 @@ namespace bitcask::engine {
 // Compresses value into *out (the stored form: u32 original length, then the codec's output)
 // and returns the codec to record in the flags, or format::kCodecNone (and leaves *out alone)
 // when compression is off or would not make the value smaller.
-uint8_t CompressValue(Compression compression, int level, std::string_view value,
-                      std::string* out);
+uint8_t CompressValue(Compression compression, int level, std::string_view value, std::string* out);
 
 // Restores a stored value. Corruption, naming `where`, if it does not decode.
 Status DecompressValue(uint8_t codec, std::string_view stored, std::string* out,

@@ -141,7 +141,8 @@ Status DataFile::Append(std::initializer_list<std::string_view> pieces) {
       std::memcpy(dst, p.data(), p.size());
       dst += p.size();
     }
-    if (faulted()) [[unlikely]] return Unreadable(offset);
+    if (faulted()) [[unlikely]]
+      return Unreadable(offset);
   } else {
     if (s = WriteVectored(offset, std::span(pieces.begin(), pieces.size())); !s.ok()) {
       (void)DiscardUncommitted();
@@ -187,7 +188,7 @@ Status DataFile::TruncateTo(uint64_t size) {
 
 bool DataFile::HasSyncMark() const {
   return format_version_ >= 2 && FindSyncMark(base(), format::kFileHeaderSize, check_end(),
-                                               [](uint64_t, uint64_t) { return true; });
+                                              [](uint64_t, uint64_t) { return true; });
 }
 
 Status DataFile::CutUnfinishedTail(uint64_t size) {

@@ -14,6 +14,8 @@
 #ifndef BITCASK_ENGINE_DATA_FILE_H_
 #define BITCASK_ENGINE_DATA_FILE_H_
 
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -23,8 +25,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <sys/uio.h>
 
 #include "bitcask/status.h"
 #include "engine/file_util.h"
@@ -56,8 +56,8 @@ class DataFile {
                        bool huge_pages = false);
   // Opens an existing file. If `writable`, maps max(capacity, file size) bytes for appends;
   // size() is the file size until the caller sets the valid end with TruncateTo.
-  static Status Open(Env* env, const std::string& dir, uint32_t id, bool writable, uint64_t capacity,
-                     std::unique_ptr<DataFile>* out, bool huge_pages = false);
+  static Status Open(Env* env, const std::string& dir, uint32_t id, bool writable,
+                     uint64_t capacity, std::unique_ptr<DataFile>* out, bool huge_pages = false);
 
   uint32_t id() const { return id_; }
   // The file's name once published (error messages use it even while it is temporary).
@@ -88,13 +88,15 @@ class DataFile {
   // size() + n <= capacity() first.
   Status Reserve(uint64_t n) {
     const uint64_t end = size_.load(std::memory_order_relaxed) + n;
-    if (end > allocated_) [[unlikely]] return AllocateTo(end);
+    if (end > allocated_) [[unlikely]]
+      return AllocateTo(end);
     return Status::OK();
   }
   // Where to copy bytes [offset, offset + n) of the reserved space through the mapping; maps
   // the pages writable ahead of time.
   char* MappedForWrite(uint64_t offset, uint64_t n) {
-    if (offset + n > populated_) [[unlikely]] Populate(offset, offset + n);
+    if (offset + n > populated_) [[unlikely]]
+      Populate(offset, offset + n);
     return map_.data() + offset;
   }
   // Writes the pieces back to back at offset with pwritev. Cheaper than the mapping for large
@@ -174,9 +176,9 @@ class DataFile {
   MemoryMap map_;
   std::atomic<bool> writable_{false};  // set false by Seal, read by background jobs
   std::atomic<uint64_t> size_{0};
-  uint64_t allocated_ = 0;  // file size on disk, >= size_
-  uint64_t populated_ = 0;  // end of the pages mapped writable ahead of size_
-  uint64_t check_end_ = 0;          // set once, by Open's recovery (SetValidEnd)
+  uint64_t allocated_ = 0;         // file size on disk, >= size_
+  uint64_t populated_ = 0;         // end of the pages mapped writable ahead of size_
+  uint64_t check_end_ = 0;         // set once, by Open's recovery (SetValidEnd)
   bool tail_may_be_torn_ = false;  // likewise
   bool huge_pages_ = false;
   uint16_t format_version_ = 0;

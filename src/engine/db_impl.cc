@@ -1,6 +1,10 @@
 #include "engine/db_impl.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -13,18 +17,14 @@
 #include <thread>
 #include <utility>
 
-#include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "engine/compression.h"
-#include "util/hash.h"
+#include "engine/db_internal.h"
 #include "engine/hint.h"
 #include "engine/limits.h"
 #include "engine/map_faults.h"
 #include "engine/recovery.h"
 #include "engine/write_batch_internal.h"
-#include "engine/db_internal.h"
+#include "util/hash.h"
 
 namespace bitcask {
 
@@ -47,8 +47,8 @@ Status DB::Open(const Options& options, const std::string& dir, std::unique_ptr<
   for (int attempt = 1;; attempt++) {
     auto impl = std::make_unique<engine::DBImpl>(options, dir);
     Status s = impl->Recover();
-    const bool changed = options.read_only && (!s.ok() || impl->MappingFaulted()) &&
-                         impl->ChangedSinceListed();
+    const bool changed =
+        options.read_only && (!s.ok() || impl->MappingFaulted()) && impl->ChangedSinceListed();
     // On the last attempt, what a salvage open passed over stands.
     if (!changed || (s.ok() && attempt == kReadOnlyAttempts)) {
       if (s.ok()) *db = std::move(impl);
@@ -80,8 +80,7 @@ namespace {
 uint32_t ForksSoFar() {
   static std::once_flag registered;
   std::call_once(registered, [] {
-    pthread_atfork(nullptr, nullptr,
-                   [] { forks_counted.fetch_add(1, std::memory_order_relaxed); });
+    pthread_atfork(nullptr, nullptr, [] { forks_counted.fetch_add(1, std::memory_order_relaxed); });
   });
   return forks_counted.load(std::memory_order_relaxed);
 }
@@ -120,9 +119,7 @@ void DBImpl::ForgetParentState() {
   new (&maintenance_cv_) std::condition_variable();
 }
 
-uint64_t DBImpl::NowMillis() const {
-  return env_->NowUnixMillis();
-}
+uint64_t DBImpl::NowMillis() const { return env_->NowUnixMillis(); }
 
 Status DBImpl::Close() {
   if (Forked()) [[unlikely]] {
@@ -198,7 +195,8 @@ Status DBImpl::Close() {
 
 Status DBImpl::GetStats(Stats* stats) {
   *stats = Stats();
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   {
     util::MutexLock l(&write_mu_);
     if (closed_) return Status::Closed();
@@ -250,4 +248,3 @@ Status DBImpl::GetStats(Stats* stats) {
 
 }  // namespace engine
 }  // namespace bitcask
-

@@ -34,11 +34,11 @@
 #include "engine/file_util.h"
 #include "engine/format.h"
 #include "engine/hint.h"
-#include "util/histogram.h"
 #include "engine/keydir.h"
+#include "engine/recovery.h"
+#include "util/histogram.h"
 #include "util/mutex.h"
 #include "util/thread_annotations.h"
-#include "engine/recovery.h"
 
 namespace bitcask::engine {
 
@@ -96,7 +96,9 @@ class DBImpl final : public DB {
   // Test-only: called with the name of each step a merge reaches ("merge:output-written",
   // "merge:outputs-published", "merge:input-deleted", "merge:done"), so crash tests can kill
   // the process between steps. Set before any merge runs.
-  void TEST_SetMergeHook(std::function<void(std::string_view)> hook) { test_hook_ = std::move(hook); }
+  void TEST_SetMergeHook(std::function<void(std::string_view)> hook) {
+    test_hook_ = std::move(hook);
+  }
   // Test-only: the sealed files the next flush covers.
   std::vector<uint32_t> TEST_FilesAwaitingFlush() {
     util::MutexLock l(&write_mu_);
@@ -136,8 +138,7 @@ class DBImpl final : public DB {
   Status ReadKeyLocked(std::string_view key, F&& read);
   // The same once the caller holds the read lock of the key's shard.
   template <typename F>
-  Status FindLocked(const KeydirShard& shard, std::string_view key, uint64_t hash,
-                    F&& read) const;
+  Status FindLocked(const KeydirShard& shard, std::string_view key, uint64_t hash, F&& read) const;
   // Keys (with their hashes) MultiGet and Prefetch read at once: at most kPrefetchGroup.
   static constexpr size_t kPrefetchGroup = 16;
   // Brings the keydir slots, entries and record heads of keys into the cache, one pass per
@@ -164,9 +165,7 @@ class DBImpl final : public DB {
   // its locks may have been held by them at the fork. Every call then fails with
   // ForkedChildError (checked before any lock is taken), and Close and the destructor
   // forget the parent's state (ForgetParentState) instead of flushing, sealing or joining.
-  bool Forked() const {
-    return forks_at_open_ != forks_counted.load(std::memory_order_relaxed);
-  }
+  bool Forked() const { return forks_at_open_ != forks_counted.load(std::memory_order_relaxed); }
   Status ForkedChildError() const;
   void ForgetParentState();
 
@@ -265,7 +264,7 @@ class DBImpl final : public DB {
   struct LoadPlan {
     DataFile* file = nullptr;
     bool newest = false;
-    bool header_ok = true;  // false: a salvage open reads it past a damaged header
+    bool header_ok = true;             // false: a salvage open reads it past a damaged header
     std::unique_ptr<HintReader> hint;  // null: the data file is read from its header on
   };
   struct LoadResult {
@@ -336,7 +335,7 @@ class DBImpl final : public DB {
   uint32_t next_file_id_ GUARDED_BY(write_mu_) = 1;
   uint64_t last_seq_ GUARDED_BY(write_mu_) = 0;
   bool closed_ GUARDED_BY(write_mu_) = false;
-  Status bg_error_ GUARDED_BY(write_mu_);  // a failed flush stops all writes
+  Status bg_error_ GUARDED_BY(write_mu_);                        // a failed flush stops all writes
   std::vector<uint32_t> unsynced_sealed_ GUARDED_BY(write_mu_);  // sealed, not yet flushed
   // The file and end of the last sync mark written.
   uint32_t sync_mark_file_ GUARDED_BY(write_mu_) = 0;
@@ -348,13 +347,13 @@ class DBImpl final : public DB {
   bool huge_pages_ GUARDED_BY(write_mu_) = false;
   uint64_t appended_ GUARDED_BY(write_mu_) = 0;
   uint64_t appended_at_sync_request_ GUARDED_BY(write_mu_) = 0;
-  std::mutex close_mu_;                    // serialises Close
+  std::mutex close_mu_;  // serialises Close
 
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
-  uint64_t synced_seq_ = 0;      // guarded by sync_mu_
-  bool sync_running_ = false;    // guarded by sync_mu_
-  Status sync_error_;            // guarded by sync_mu_: the first failed flush, sticky
+  uint64_t synced_seq_ = 0;        // guarded by sync_mu_
+  bool sync_running_ = false;      // guarded by sync_mu_
+  Status sync_error_;              // guarded by sync_mu_: the first failed flush, sticky
   bool stop_sync_thread_ = false;  // guarded by sync_mu_
   std::condition_variable stop_cv_;
   std::thread sync_thread_;
@@ -375,18 +374,18 @@ class DBImpl final : public DB {
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> syncs_{0};
   std::atomic<uint64_t> bytes_written_{0};
-  uint64_t corrupt_bytes_skipped_ = 0;  // set by Recover
-  uint64_t tail_bytes_truncated_ = 0;   // set by Recover
+  uint64_t corrupt_bytes_skipped_ = 0;                // set by Recover
+  uint64_t tail_bytes_truncated_ = 0;                 // set by Recover
   std::atomic<uint64_t> keys_dropped_unreadable_{0};  // by merges in salvage mode
-  uint64_t open_micros_ = 0;            // set by Recover
-  uint64_t files_from_hints_ = 0;       // set by Recover
+  uint64_t open_micros_ = 0;                          // set by Recover
+  uint64_t files_from_hints_ = 0;                     // set by Recover
   util::LatencyHistogram get_latency_, put_latency_, delete_latency_, batch_latency_;
   std::atomic<uint64_t> merges_{0};
   std::atomic<uint64_t> merge_micros_{0};
   std::atomic<uint64_t> merge_reclaimed_{0};
   mutable std::mutex merge_status_mu_;
-  uint64_t merge_failures_ = 0;      // guarded by merge_status_mu_
-  std::string last_merge_error_;     // guarded by merge_status_mu_
+  uint64_t merge_failures_ = 0;   // guarded by merge_status_mu_
+  std::string last_merge_error_;  // guarded by merge_status_mu_
 };
 
 }  // namespace bitcask::engine

@@ -89,11 +89,13 @@ constexpr uint64_t kAllShards =
 
 // On every write (and merge), under write_mu_: inline, as the write path's other steps.
 inline Status DBImpl::CheckWritable() const {
-  if (closed_) [[unlikely]] return Status::Closed();
+  if (closed_) [[unlikely]]
+    return Status::Closed();
   if (options_.read_only) [[unlikely]] {
     return Status::InvalidArgument(dir_ + " is open read-only; writes are refused");
   }
-  if (!bg_error_.ok()) [[unlikely]] return bg_error_;
+  if (!bg_error_.ok()) [[unlikely]]
+    return bg_error_;
   return Status::OK();  // not a copy of bg_error_: Status's copy is a call
 }
 

@@ -99,8 +99,8 @@ class DBIter final : public Iterator {
         inclusive = false;
       }
     }
-    const std::string_view* limit = forward ? (has_upper_ ? &upper : nullptr)
-                                            : (has_lower_ ? &lower : nullptr);
+    const std::string_view* limit =
+        forward ? (has_upper_ ? &upper : nullptr) : (has_lower_ ? &lower : nullptr);
     // Few keys per shard at first (a short scan reads little); more as the scan goes on.
     const size_t per_shard = per_shard_;
     per_shard_ = std::min<size_t>(per_shard_ * 2, 256);

@@ -1,9 +1,11 @@
 // DBImpl::Recover: opening a store. Lists the directory, loads each data file from its hint
 // or by scanning it, cuts an unfinished tail, and builds the key directory.
 
-#include "engine/db_impl.h"
-
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -16,18 +18,15 @@
 #include <thread>
 #include <utility>
 
-#include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "engine/compression.h"
-#include "util/hash.h"
+#include "engine/db_impl.h"
+#include "engine/db_internal.h"
 #include "engine/hint.h"
 #include "engine/limits.h"
 #include "engine/map_faults.h"
 #include "engine/recovery.h"
 #include "engine/write_batch_internal.h"
-#include "engine/db_internal.h"
+#include "util/hash.h"
 
 namespace bitcask::engine {
 
@@ -38,7 +37,8 @@ Status DBImpl::Recover() {
   Status s;
   if (options_.read_only) {
     if (!PathExists(env_, dir_)) {
-      return Status::InvalidArgument(dir_ + ": no such store (a read-only open does not create one)");
+      return Status::InvalidArgument(dir_ +
+                                     ": no such store (a read-only open does not create one)");
     }
   } else {
     if (!options_.create_if_missing && !PathExists(env_, dir_)) {
@@ -91,9 +91,9 @@ Status DBImpl::Recover() {
     }
   }
   // Worth threads only for a large store (a thread per core, up to 4).
-  const unsigned parts =
-      announced + to_scan / 64 < 200000 ? 1u
-                                        : std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  const unsigned parts = announced + to_scan / 64 < 200000
+                             ? 1u
+                             : std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
   std::vector<LoadResult> results(parts);
   {
     std::vector<std::thread> helpers;
@@ -168,7 +168,8 @@ Status DBImpl::Recover() {
       if (p.file != active_ && !flushed) unsynced_sealed_.push_back(p.file->id());
     }
     dir_dirty_ = true;
-    if (options_.sync_mode == SyncMode::kInterval) sync_thread_ = std::thread([this] { SyncLoop(); });
+    if (options_.sync_mode == SyncMode::kInterval)
+      sync_thread_ = std::thread([this] { SyncLoop(); });
     maintenance_thread_ = std::thread([this] { MaintenanceLoop(); });
   }
   open_micros_ = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
@@ -238,8 +239,8 @@ Status DBImpl::DropUnwrittenNewest(std::vector<uint32_t>* ids) {
 Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   const bool writable = newest && !options_.read_only;
   std::unique_ptr<DataFile> owned;
-  Status s = DataFile::Open(env_, dir_, id, writable, options_.max_file_size, &owned,
-                            HugePagesAtOpen());
+  Status s =
+      DataFile::Open(env_, dir_, id, writable, options_.max_file_size, &owned, HugePagesAtOpen());
   if (!s.ok()) return s;
   DataFile* f = owned.get();
   const uint64_t size = f->size();
@@ -248,8 +249,8 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
                                 " bytes; data files are limited to 4 GiB");
   }
   uint16_t version = 0;
-  s = format::DecodeFileHeader(std::string_view(f->base(), size), format::kDataMagic, id,
-                               f->path(), &version);
+  s = format::DecodeFileHeader(std::string_view(f->base(), size), format::kDataMagic, id, f->path(),
+                               &version);
   const bool header_ok = s.ok();
   if (!header_ok) {
     // A file of a newer format is not ours to salvage. A damaged header is 16 bytes of
@@ -271,7 +272,8 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   // A hint file, where there is a good one, stands for the records it covers; whatever the
   // data file holds past that (appends after the hint was written) is scanned.
   auto hint = std::make_unique<HintReader>();
-  if (header_ok && hint->Open(env_, HintFileName(dir_, id), id, size).ok()) plan->hint = std::move(hint);
+  if (header_ok && hint->Open(env_, HintFileName(dir_, id), id, size).ok())
+    plan->hint = std::move(hint);
   return Status::OK();
 }
 
@@ -296,8 +298,8 @@ void DBImpl::ApplyFiles(const std::vector<LoadPlan>& plans, unsigned part, unsig
       size_t head = 0, count = 0;
       auto apply = [&](const Pending& p) {
         ApplyRecovered(p.e.key, p.hash,
-                       KeyLocation{id, p.e.offset, p.e.size, p.e.expire_at_ms != 0},
-                       p.e.tombstone, p.e.expire_at_ms);
+                       KeyLocation{id, p.e.offset, p.e.size, p.e.expire_at_ms != 0}, p.e.tombstone,
+                       p.e.expire_at_ms);
       };
       plan.hint->ForEach([&](const HintEntry& e) {
         const uint64_t hash = util::HashKey(e.key);

@@ -1,9 +1,11 @@
 // DBImpl's read path: Get, GetView, MultiGet, Prefetch, Contains, Keys, Count. Readers take
 // the read lock of one keydir shard (or of a set, in index order), never the writer's.
 
-#include "engine/db_impl.h"
-
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -16,18 +18,15 @@
 #include <thread>
 #include <utility>
 
-#include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "engine/compression.h"
-#include "util/hash.h"
+#include "engine/db_impl.h"
+#include "engine/db_internal.h"
 #include "engine/hint.h"
 #include "engine/limits.h"
 #include "engine/map_faults.h"
 #include "engine/recovery.h"
 #include "engine/write_batch_internal.h"
-#include "engine/db_internal.h"
+#include "util/hash.h"
 
 namespace bitcask::engine {
 
@@ -57,7 +56,8 @@ Status DBImpl::ReadRecordLocked(const KeyLocation& loc, std::string_view key,
 inline Status DBImpl::CheckCopiedLocked(const KeyLocation& loc, uint64_t faults) const {
   // A page of the record that passed its checksum and then failed (evicted, and unreadable
   // when read again) would have handed out zeros.
-  if (map_faults::Count() == faults) [[likely]] return Status::OK();
+  if (map_faults::Count() == faults) [[likely]]
+    return Status::OK();
   return CopyFaultedLocked(loc);
 }
 
@@ -92,7 +92,8 @@ Status DBImpl::GetWithExpiry(std::string_view key, std::string* value, uint64_t*
 
 template <typename F>
 Status DBImpl::ReadKeyLocked(std::string_view key, F&& read) {
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
   const uint64_t hash = util::HashKey(key);
   const KeydirShard& shard = keydir_.ShardFor(hash);
@@ -111,9 +112,8 @@ Status DBImpl::FindLocked(const KeydirShard& shard, std::string_view key, uint64
 }
 
 Status DBImpl::GetImpl(std::string_view key, std::string* value, uint64_t* expire_at_ms) {
-  return ReadKeyLocked(key, [&](const KeyLocation& loc) {
-    return ReadValueLocked(loc, key, value, expire_at_ms);
-  });
+  return ReadKeyLocked(
+      key, [&](const KeyLocation& loc) { return ReadValueLocked(loc, key, value, expire_at_ms); });
 }
 
 Status DBImpl::GetView(std::string_view key, ValueReader read, void* arg) {
@@ -193,7 +193,8 @@ uint64_t DBImpl::ShardMask(const uint64_t* hashes, size_t n) {
 }
 
 void DBImpl::Prefetch(std::span<const std::string_view> keys) {
-  if (Forked()) [[unlikely]] return;
+  if (Forked()) [[unlikely]]
+    return;
   for (size_t base = 0; base < keys.size(); base += kPrefetchGroup) {
     const auto group = keys.subspan(base, std::min(kPrefetchGroup, keys.size() - base));
     uint64_t hashes[kPrefetchGroup];
@@ -236,7 +237,8 @@ void DBImpl::MultiGet(std::span<const std::string_view> keys, std::span<std::str
 }
 
 Status DBImpl::Contains(std::string_view key) {
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
   const uint64_t hash = util::HashKey(key);
   const KeydirShard& shard = keydir_.ShardFor(hash);
@@ -250,7 +252,8 @@ Status DBImpl::Contains(std::string_view key) {
 
 Status DBImpl::Keys(std::vector<std::string>* keys, std::string_view prefix) {
   keys->clear();
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   // A prefix is found through the ordered indexes, brought up to date one shard at a time
   // first (as an iterator does); a shard written to since is walked whole below.
   std::string upper;
@@ -317,7 +320,8 @@ Status DBImpl::CountLive(uint64_t* n, uint64_t* expiring, double* ttl_sum_ms) {
     *expiring = 0;
     *ttl_sum_ms = 0;
   }
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   const uint64_t now = NowMillis();
   ShardSetLock lock(&keydir_, kAllShards, ShardSetLock::kShared);  // one moment, as Keys
   for (unsigned i = 0; i < Keydir::kNumShards; i++) {

@@ -1,9 +1,11 @@
 // DBImpl's write path: Put, Delete, Write (batches), Update; appending records to the active
 // file, publishing them in the keydir, rotating to a new file.
 
-#include "engine/db_impl.h"
-
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -16,18 +18,15 @@
 #include <thread>
 #include <utility>
 
-#include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "engine/compression.h"
-#include "util/hash.h"
+#include "engine/db_impl.h"
+#include "engine/db_internal.h"
 #include "engine/hint.h"
 #include "engine/limits.h"
 #include "engine/map_faults.h"
 #include "engine/recovery.h"
 #include "engine/write_batch_internal.h"
-#include "engine/db_internal.h"
+#include "util/hash.h"
 
 namespace bitcask::engine {
 
@@ -69,7 +68,9 @@ Status DBImpl::Write(const WriteBatch& batch, const WriteOptions& options) {
       [&ops](std::string_view k, std::string_view v, uint64_t expire) {
         ops.push_back(Op{false, k, v, expire});
       },
-      [&ops](std::string_view k) { ops.push_back(Op{true, k, {}, 0}); });
+      [&ops](std::string_view k) {
+        ops.push_back(Op{true, k, {}, 0});
+      });
   if (ops.empty()) return Status::OK();
   return Timed(batch_latency_, [&] { return Apply(ops, options.sync); });
 }
@@ -110,14 +111,15 @@ inline Status DBImpl::PrepareOp(Op& op, std::string* compressed) const {
   // The op then points at the stored form.
   if (options_.compression != Compression::kNone && !op.is_delete &&
       op.value.size() >= options_.compression_min_bytes) {
-    op.codec = CompressValue(options_.compression, options_.compression_level, op.value,
-                             compressed);
+    op.codec =
+        CompressValue(options_.compression, options_.compression_level, op.value, compressed);
     if (op.codec != format::kCodecNone) op.value = *compressed;
   }
 }
 
 Status DBImpl::Apply(std::span<Op> ops, bool sync) {
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   std::vector<std::string> compressed;
   if (Status s = PrepareOps(ops, &compressed); !s.ok()) return s;  // outside the lock
   uint64_t seq;
@@ -130,7 +132,8 @@ Status DBImpl::Apply(std::span<Op> ops, bool sync) {
 }
 
 Status DBImpl::ApplyOne(Op& op, bool sync) {
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   std::string compressed;
   if (Status s = PrepareOp(op, &compressed); !s.ok()) return s;  // outside the lock
   // The key's slot is a cache miss in a large keydir: it loads while the write lock is taken
@@ -199,7 +202,8 @@ Status DBImpl::CommitOneLocked(const Op& op, bool sync, uint64_t* seq) {
     }
     if (mapped) {
       std::memcpy(dst, record, n);
-      if (active_->faulted()) [[unlikely]] return MappedWriteFailedLocked(loc.offset);
+      if (active_->faulted()) [[unlikely]]
+        return MappedWriteFailedLocked(loc.offset);
       ++last_seq_;
     }
     active_->Commit(n);
@@ -217,7 +221,8 @@ Status DBImpl::FinishWrite(uint64_t seq, bool sync) {
 }
 
 Status DBImpl::Update(std::string_view key, const UpdateFn& update, const WriteOptions& options) {
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   if (Status s = ValidateKey(key); !s.ok()) return s;
   Op op{false, key, {}, 0};
   op.hash = util::HashKey(key);
@@ -325,7 +330,8 @@ Status DBImpl::AppendMappedLocked(std::span<const Op> ops, KeyLocation* locs) {
     locs[i] = LocationLocked(op, offset, n);
     offset += n;
   }
-  if (active_->faulted()) [[unlikely]] return MappedWriteFailedLocked(active_->size());
+  if (active_->faulted()) [[unlikely]]
+    return MappedWriteFailedLocked(active_->size());
   return Status::OK();
 }
 

@@ -29,7 +29,8 @@ class FileTable {
 
   DataFile* Get(uint32_t id) const {
     const Page* page = pages_[id >> kPageBits].load(std::memory_order_acquire);
-    return page == nullptr ? nullptr : (*page)[id & (kPageSize - 1)].load(std::memory_order_acquire);
+    return page == nullptr ? nullptr
+                           : (*page)[id & (kPageSize - 1)].load(std::memory_order_acquire);
   }
 
   void Add(std::unique_ptr<DataFile> file);

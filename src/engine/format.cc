@@ -63,7 +63,8 @@ void EncodeHeaderFields(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t 
 void EncodeRecordHeader(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
                         std::string_view key, std::string_view value) {
   EncodeHeaderFields(dst, seq, expire_at_ms, flags, key.size(), value.size());
-  util::EncodeFixed32(dst, util::Checksum32(std::string_view(dst + 4, kRecordHeaderSize - 4), key, value));
+  util::EncodeFixed32(
+      dst, util::Checksum32(std::string_view(dst + 4, kRecordHeaderSize - 4), key, value));
 }
 
 size_t EncodeRecord(char* dst, uint64_t seq, uint64_t expire_at_ms, uint8_t flags,
@@ -106,9 +107,8 @@ DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out) {
   }
   if (seq > kMaxSequence || (flags & ~kKnownFlags) != 0 ||
       ((flags & kCodecMask) >> kCodecShift) > kCodecZstd || vsize > kMaxValueSize ||
-      ((flags & kSyncMark) != 0 &&
-       (flags != kSyncMark || ksize != 0 || vsize != kSyncMarkSize - kRecordHeaderSize ||
-        expire != 0))) {
+      ((flags & kSyncMark) != 0 && (flags != kSyncMark || ksize != 0 ||
+                                    vsize != kSyncMarkSize - kRecordHeaderSize || expire != 0))) {
     return DecodeResult::kBadHeader;
   }
   const size_t size = RecordSize(ksize, vsize);
@@ -125,11 +125,16 @@ DecodeResult DecodeRecord(const char* p, size_t avail, RecordView* out) {
 
 const char* DecodeResultName(DecodeResult r) {
   switch (r) {
-    case DecodeResult::kOk: return "ok";
-    case DecodeResult::kZero: return "zero bytes where a record should start";
-    case DecodeResult::kTruncated: return "record runs past the end of the file";
-    case DecodeResult::kBadHeader: return "invalid record header";
-    case DecodeResult::kBadChecksum: return "record checksum mismatch";
+    case DecodeResult::kOk:
+      return "ok";
+    case DecodeResult::kZero:
+      return "zero bytes where a record should start";
+    case DecodeResult::kTruncated:
+      return "record runs past the end of the file";
+    case DecodeResult::kBadHeader:
+      return "invalid record header";
+    case DecodeResult::kBadChecksum:
+      return "record checksum mismatch";
   }
   return "unknown";
 }

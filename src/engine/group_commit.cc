@@ -1,9 +1,11 @@
 // DBImpl's durability: group commit (concurrent writers share one flush), sync marks, the
 // interval flusher, Sync.
 
-#include "engine/db_impl.h"
-
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -16,18 +18,15 @@
 #include <thread>
 #include <utility>
 
-#include <pthread.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "engine/compression.h"
-#include "util/hash.h"
+#include "engine/db_impl.h"
+#include "engine/db_internal.h"
 #include "engine/hint.h"
 #include "engine/limits.h"
 #include "engine/map_faults.h"
 #include "engine/recovery.h"
 #include "engine/write_batch_internal.h"
-#include "engine/db_internal.h"
+#include "util/hash.h"
 
 namespace bitcask::engine {
 
@@ -116,7 +115,8 @@ bool DBImpl::NeedsSyncMarkLocked(uint64_t synced_end) const {
 
 void DBImpl::AppendSyncMarkLocked(const DataFile* file, uint64_t synced_end) {
   // A file sealed meanwhile takes no more bytes (and the next flush covers the new one).
-  if (file == nullptr || file != active_ || !active_->writable() || !NeedsSyncMarkLocked(synced_end)) {
+  if (file == nullptr || file != active_ || !active_->writable() ||
+      !NeedsSyncMarkLocked(synced_end)) {
     return;
   }
   const uint64_t offset = active_->size();
@@ -132,7 +132,8 @@ void DBImpl::AppendSyncMarkLocked(const DataFile* file, uint64_t synced_end) {
 }
 
 Status DBImpl::Sync() {
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   uint64_t seq;
   {
     util::MutexLock l(&write_mu_);

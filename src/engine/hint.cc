@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "util/coding.h"
 #include "engine/format.h"
+#include "util/coding.h"
 
 namespace bitcask::engine {
 
@@ -25,7 +25,9 @@ std::string HintFileName(const std::string& dir, uint32_t id) {
 
 HintWriter::HintWriter(Env* env, std::string dir, uint32_t file_id)
     : env_(env),
-      dir_(std::move(dir)), file_id_(file_id), tmp_path_(HintFileName(dir_, file_id) + ".tmp") {
+      dir_(std::move(dir)),
+      file_id_(file_id),
+      tmp_path_(HintFileName(dir_, file_id) + ".tmp") {
   XXH3_64bits_reset(&hash_);
 }
 
@@ -85,8 +87,10 @@ Status HintWriter::Finish(uint64_t data_size, uint64_t max_seq) {
   if (s.ok()) s = env_->SyncData(fd_.get(), tmp_path_);
   fd_.reset();
   if (s.ok()) s = env_->RenameFile(tmp_path_, HintFileName(dir_, file_id_));
-  if (s.ok()) finished_ = true;
-  else (void)env_->RemoveFile(tmp_path_);
+  if (s.ok())
+    finished_ = true;
+  else
+    (void)env_->RemoveFile(tmp_path_);
   return s;
 }
 
@@ -96,8 +100,8 @@ bool ReadFooter(Env* env, const std::string& path, char (&footer)[kFooterSize]) 
   FileDescriptor fd;
   uint64_t size;
   size_t read = 0;
-  return OpenExisting(env, path, O_RDONLY, &fd).ok() &&
-         env->FileSize(fd.get(), path, &size).ok() && size >= kFooterSize &&
+  return OpenExisting(env, path, O_RDONLY, &fd).ok() && env->FileSize(fd.get(), path, &size).ok() &&
+         size >= kFooterSize &&
          env->ReadAt(fd.get(), size - kFooterSize, footer, kFooterSize, &read, path).ok() &&
          read == kFooterSize && std::memcmp(footer, kFooterMagic, 4) == 0;
 }
@@ -176,7 +180,8 @@ Status HintReader::Open(Env* env, const std::string& path, uint32_t file_id, uin
                                 " points outside the data it describes");
     }
   }
-  if (p != footer) return Status::Corruption(path + ": bytes left between the entries and the footer");
+  if (p != footer)
+    return Status::Corruption(path + ": bytes left between the entries and the footer");
   begin_ = base + format::kFileHeaderSize;
   count_ = count;
   return Status::OK();

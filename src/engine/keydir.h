@@ -9,9 +9,10 @@
 // Concurrency: the table is split into 32 shards by the top bits of the key's hash, each with
 // its own reader-writer lock, so readers of different keys rarely share a cache line and a
 // table resize stalls 1/32 of the keys. (A batch locks every shard it touches: 32 shards keep
-// that within what ThreadSanitizer's deadlock detector can follow, 64 locks.) Callers take the shard lock themselves (shared to
-// read, exclusive to change); the DB holds it while it copies a value out of a data file,
-// which is what makes it safe to unmap a file once no slot points into it.
+// that within what ThreadSanitizer's deadlock detector can follow, 64 locks.) Callers take the
+// shard lock themselves (shared to read, exclusive to change); the DB holds it while it copies a
+// value out of a data file, which is what makes it safe to unmap a file once no slot points into
+// it.
 
 #ifndef BITCASK_ENGINE_KEYDIR_H_
 #define BITCASK_ENGINE_KEYDIR_H_
@@ -25,8 +26,8 @@
 #include <string_view>
 #include <vector>
 
-#include "util/mutex.h"
 #include "engine/slot_array.h"
+#include "util/mutex.h"
 
 namespace bitcask::engine {
 
@@ -84,8 +85,10 @@ class KeyArena {
   bool KeyEquals(uint32_t ref, std::string_view key) const {
     const auto* p = reinterpret_cast<const unsigned char*>(Entry(ref) + kLocationBytes);
     // Keys under 128 bytes (one length byte) are compared here; longer ones by Key.
-    if (p[0] >= 0x80) [[unlikely]] return Key(ref) == key;
-    return p[0] == key.size() && BytesEqual(reinterpret_cast<const char*>(p + 1), key.data(), key.size());
+    if (p[0] >= 0x80) [[unlikely]]
+      return Key(ref) == key;
+    return p[0] == key.size() &&
+           BytesEqual(reinterpret_cast<const char*>(p + 1), key.data(), key.size());
   }
   // Marks the entry, whose key is key_size bytes long, as removed: its bytes are garbage, and
   // the ordered index skips it.
@@ -201,8 +204,9 @@ class KeydirShard {
   bool CollectAscending(const std::string_view* from, bool inclusive, const std::string_view* upper,
                         size_t max, std::vector<std::string>* out) const;
   // The same walking down: keys k <= from (k < from if !inclusive), k >= *lower.
-  bool CollectDescending(const std::string_view* from, bool inclusive, const std::string_view* lower,
-                         size_t max, std::vector<std::string>* out) const;
+  bool CollectDescending(const std::string_view* from, bool inclusive,
+                         const std::string_view* lower, size_t max,
+                         std::vector<std::string>* out) const;
   // Bytes held by the ordered index.
   size_t OrderedIndexBytes() const;
 
@@ -243,8 +247,8 @@ class KeydirShard {
   // slots_'s address and capacity_ for PrefetchUnlocked, set by Rehash.
   std::atomic<uintptr_t> unlocked_slots_{0};
   std::atomic<size_t> unlocked_capacity_{0};
-  size_t count_ = 0;    // live keys
-  size_t deleted_ = 0;  // slots marked deleted
+  size_t count_ = 0;     // live keys
+  size_t deleted_ = 0;   // slots marked deleted
   size_t expiring_ = 0;  // live keys with has_expiry
   KeyArena arena_;
 
@@ -264,7 +268,9 @@ class Keydir {
 
   Keydir() : shards_(new PaddedShard[kNumShards]) {}
 
-  static unsigned ShardIndex(uint64_t hash) { return static_cast<unsigned>(hash >> (64 - kShardBits)); }
+  static unsigned ShardIndex(uint64_t hash) {
+    return static_cast<unsigned>(hash >> (64 - kShardBits));
+  }
   KeydirShard& shard(unsigned index) { return shards_[index]; }
   const KeydirShard& shard(unsigned index) const { return shards_[index]; }
   KeydirShard& ShardFor(uint64_t hash) { return shards_[ShardIndex(hash)]; }

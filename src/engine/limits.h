@@ -22,12 +22,14 @@ std::string Printable(std::string_view key);
 [[gnu::cold, gnu::noinline]] Status ValueTooLong(std::string_view key, std::string_view value);
 
 inline Status ValidateKey(std::string_view key) {
-  if (key.size() > format::kMaxKeySize) [[unlikely]] return KeyTooLong(key);
+  if (key.size() > format::kMaxKeySize) [[unlikely]]
+    return KeyTooLong(key);
   return Status::OK();
 }
 
 inline Status ValidateValue(std::string_view key, std::string_view value) {
-  if (value.size() > format::kMaxValueSize) [[unlikely]] return ValueTooLong(key, value);
+  if (value.size() > format::kMaxValueSize) [[unlikely]]
+    return ValueTooLong(key, value);
   return Status::OK();
 }
 

@@ -2,8 +2,8 @@
 // checks the triggers of automatic merges, and reaps expired keys.
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 #include <memory>
 #include <shared_mutex>
@@ -59,8 +59,7 @@ Status DBImpl::WriteHint(uint32_t id) {
   ScanSummary summary;
   Status add;
   s = ScanRecords(
-      f->base(), format::kFileHeaderSize, f->size(), f->path(), TailRule{},
-      RecoveryMode::kStrict,
+      f->base(), format::kFileHeaderSize, f->size(), f->path(), TailRule{}, RecoveryMode::kStrict,
       [&](const format::RecordView& rec, uint64_t offset) {
         max_seq = std::max(max_seq, rec.seq);
         if (add.ok()) {
@@ -82,7 +81,8 @@ Status DBImpl::WriteHint(uint32_t id) {
 
 bool DBImpl::AutoMergeDue(const std::vector<FileStats>& files) const {
   if (!options_.auto_merge) return false;
-  if (!InWindow(options_.merge_window_start_hour, options_.merge_window_end_hour, LocalHour(NowMillis()))) {
+  if (!InWindow(options_.merge_window_start_hour, options_.merge_window_end_hour,
+                LocalHour(NowMillis()))) {
     return false;
   }
   uint64_t total_dead = 0;

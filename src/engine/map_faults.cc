@@ -23,8 +23,8 @@ std::atomic<uint64_t> fault_count{0};
 namespace {
 
 using internal::fault_count;
-using internal::Slot;
 using internal::kSlots;
+using internal::Slot;
 using internal::slots;
 
 std::atomic<size_t> slots_used{0};  // no slot at or past this was ever claimed

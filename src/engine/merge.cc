@@ -26,17 +26,17 @@
 // everything; after it, (I) makes outputs and leftover inputs agree.
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <ctime>
 #include <memory>
 #include <shared_mutex>
 
 #include "engine/db_impl.h"
 #include "engine/db_internal.h"
-#include "util/hash.h"
 #include "engine/hint.h"
 #include "engine/recovery.h"
+#include "util/hash.h"
 
 namespace bitcask::engine {
 
@@ -74,7 +74,8 @@ Status DBImpl::Merge() {
 }
 
 Status DBImpl::MergeFiles(const std::function<bool(const FileStats&)>& select) {
-  if (Forked()) [[unlikely]] return ForkedChildError();
+  if (Forked()) [[unlikely]]
+    return ForkedChildError();
   std::lock_guard merge_lock(merge_mu_);
   Status s = MergeFilesLocked(select);
   // A closed or read-only store refuses to merge: that is no failed merge.
@@ -173,8 +174,8 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
   auto start_output = [&](uint64_t record_size) -> Status {
     if (next_output >= output_limit) return Status::Busy("merge ran out of reserved file ids");
     std::unique_ptr<DataFile> file;
-    const uint64_t capacity = std::max<uint64_t>(options_.max_file_size,
-                                                 format::kFileHeaderSize + record_size);
+    const uint64_t capacity =
+        std::max<uint64_t>(options_.max_file_size, format::kFileHeaderSize + record_size);
     // The hint first: a writer that fails removes its file, as Create does.
     auto hint = std::make_unique<HintWriter>(env_, dir_, next_output);
     if (Status s = hint->Open(); !s.ok()) return s;
@@ -336,10 +337,11 @@ Status DBImpl::MergeFilesLocked(const std::function<bool(const FileStats&)>& sel
   removed.clear();  // unmaps
 
   merges_.fetch_add(1, std::memory_order_relaxed);
-  merge_micros_.fetch_add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                    std::chrono::steady_clock::now() - started)
-                                                    .count()),
-                          std::memory_order_relaxed);
+  merge_micros_.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - started)
+                                .count()),
+      std::memory_order_relaxed);
   if (input_bytes > output_bytes) {
     merge_reclaimed_.fetch_add(input_bytes - output_bytes, std::memory_order_relaxed);
   }

@@ -65,7 +65,8 @@ bool TailRule::AllowsTail(const char* base, uint64_t next, uint64_t size, uint64
       marks_[i - 1].second = std::max(marks_[i - 1].second, marks_[i].second);
     }
   }
-  const auto first = std::lower_bound(marks_.begin(), marks_.end(), std::make_pair(next, uint64_t{0}));
+  const auto first =
+      std::lower_bound(marks_.begin(), marks_.end(), std::make_pair(next, uint64_t{0}));
   if (first != marks_.end() && first->second > offset) return false;
   return !MarkedLater();
 }

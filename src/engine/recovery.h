@@ -130,7 +130,7 @@ Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::s
     format::RecordView rec;
     uint64_t offset;
   };
-  std::vector<Pending> batch;  // records of an unfinished batch
+  std::vector<Pending> batch;            // records of an unfinished batch
   uint64_t off = std::min(start, size);  // a salvaged file may be shorter than its header
   uint64_t committed = off;
   *summary = ScanSummary();
@@ -172,12 +172,12 @@ Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::s
       break;
     }
     const std::string reason =
-        unreadable ? std::string(UnreadableFile(path, off).message()) +
-                         (next == size ? ""
-                                       : "; valid records resume at offset " + std::to_string(next))
-        : DescribeBadRecord(path, off, r) +
-              (tail.kind() == TailRule::kUnsynced
-                   ? "; a sync mark after it says this part of the file was flushed"
+        unreadable
+            ? std::string(UnreadableFile(path, off).message()) +
+                  (next == size ? "" : "; valid records resume at offset " + std::to_string(next))
+            : DescribeBadRecord(path, off, r) +
+                  (tail.kind() == TailRule::kUnsynced
+                       ? "; a sync mark after it says this part of the file was flushed"
                    : next == size ? "; nothing valid follows in this file, which is not the newest"
                                   : "; valid records resume at offset " + std::to_string(next));
     if (mode == RecoveryMode::kStrict) return Status::Corruption(reason);
@@ -191,11 +191,11 @@ Status ScanRecords(const char* base, uint64_t start, uint64_t size, const std::s
     if (tail.AllowsUnfinishedBatch()) {
       summary->unfinished_end = true;
     } else if (mode == RecoveryMode::kStrict) {
-      return Status::Corruption(
-          path + " offset " + std::to_string(batch.front().offset) +
-          ": batch without its last record in a file that is not the newest" +
-          (tail.kind() == TailRule::kUnsynced ? ", and a sync mark in a newer one says it was flushed"
-                                            : ""));
+      return Status::Corruption(path + " offset " + std::to_string(batch.front().offset) +
+                                ": batch without its last record in a file that is not the newest" +
+                                (tail.kind() == TailRule::kUnsynced
+                                     ? ", and a sync mark in a newer one says it was flushed"
+                                     : ""));
     }
   }
   // Zeros where a page failed are no end of the file: a strict recovery must not cut it there.

@@ -30,11 +30,12 @@ class SlotArray {
     if (bytes >= kHugePage) {
       // Over-map by one huge page so the array can start on a 2 MiB boundary.
       mapped_ = (bytes + kHugePage - 1) / kHugePage * kHugePage + kHugePage;
-      void* p = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      void* p =
+          ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p == MAP_FAILED) throw std::bad_alloc();
       base_ = p;
-      char* aligned = reinterpret_cast<char*>(
-          (reinterpret_cast<uintptr_t>(p) + kHugePage - 1) & ~uintptr_t{kHugePage - 1});
+      char* aligned = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(p) + kHugePage - 1) &
+                                              ~uintptr_t{kHugePage - 1});
       ::madvise(aligned, mapped_ - static_cast<size_t>(aligned - static_cast<char*>(p)),
                 MADV_HUGEPAGE);  // advisory
       data_ = reinterpret_cast<T*>(aligned);

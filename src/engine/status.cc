@@ -28,14 +28,29 @@ Status Status::FromErrno(std::string_view context, int err) {
 std::string Status::ToString() const {
   const char* name = "OK";
   switch (code_) {
-    case Code::kOk: return "OK";
-    case Code::kNotFound: name = "NotFound"; break;
-    case Code::kCorruption: name = "Corruption"; break;
-    case Code::kNotSupported: name = "Not supported"; break;
-    case Code::kInvalidArgument: name = "Invalid argument"; break;
-    case Code::kIOError: name = "IO error"; break;
-    case Code::kBusy: name = "Busy"; break;
-    case Code::kClosed: name = "Closed"; break;
+    case Code::kOk:
+      return "OK";
+    case Code::kNotFound:
+      name = "NotFound";
+      break;
+    case Code::kCorruption:
+      name = "Corruption";
+      break;
+    case Code::kNotSupported:
+      name = "Not supported";
+      break;
+    case Code::kInvalidArgument:
+      name = "Invalid argument";
+      break;
+    case Code::kIOError:
+      name = "IO error";
+      break;
+    case Code::kBusy:
+      name = "Busy";
+      break;
+    case Code::kClosed:
+      name = "Closed";
+      break;
   }
   std::string out(name);
   if (msg_ && !msg_->empty()) {

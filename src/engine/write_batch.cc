@@ -1,7 +1,7 @@
 #include "bitcask/write_batch.h"
 
-#include "util/coding.h"
 #include "engine/write_batch_internal.h"
+#include "util/coding.h"
 
 namespace bitcask {
 

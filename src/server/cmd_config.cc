@@ -1,11 +1,10 @@
 // CONFIG GET / SET / RESETSTAT / REWRITE (Redis's config.c), over the settings table
 // (server/settings.h).
 
-#include "server/command.h"
-
 #include <algorithm>
 #include <set>
 
+#include "server/command.h"
 #include "server/glob.h"
 #include "server/settings.h"
 
@@ -38,8 +37,8 @@ void ConfigSet(CommandContext& c) {
   ServerConfig next = c.server.config();
   std::set<const Setting*> named;
   auto failed = [&](const Setting& s, const std::string& why) {
-    Err(c, "ERR CONFIG SET failed (possibly related to argument '" + std::string(s.name) +
-               "') - " + why);
+    Err(c, "ERR CONFIG SET failed (possibly related to argument '" + std::string(s.name) + "') - " +
+               why);
   };
   for (size_t i = 2; i < c.args.size(); i += 2) {
     const Setting* s = FindSetting(c.args[i]);

@@ -1,7 +1,6 @@
 // INFO (Redis's genRedisInfoString in server.c), over the figures of server/metrics.h.
 
 #include "server/command.h"
-
 #include "server/metrics.h"
 
 namespace bitcask::server {

@@ -1,10 +1,9 @@
 // Keyspace and expiry commands: DEL, EXISTS, EXPIRE..., TTL, PERSIST, TYPE, RENAME, KEYS,
 // SCAN, DBSIZE, FLUSHDB (Redis's db.c and expire.c).
 
-#include "server/command.h"
-
 #include <algorithm>
 
+#include "server/command.h"
 #include "server/glob.h"
 
 namespace bitcask::server {
@@ -50,11 +49,16 @@ void ExpireGeneric(CommandContext& c, bool seconds, bool relative) {
   if (!ParseInt(c.args[2], &t)) return NotInteger(c);
   bool nx = false, xx = false, gt = false, lt = false;
   for (size_t i = 3; i < c.args.size(); i++) {
-    if (IEquals(c.args[i], "nx")) nx = true;
-    else if (IEquals(c.args[i], "xx")) xx = true;
-    else if (IEquals(c.args[i], "gt")) gt = true;
-    else if (IEquals(c.args[i], "lt")) lt = true;
-    else return Err(c, "ERR Unsupported option " + std::string(c.args[i]));
+    if (IEquals(c.args[i], "nx"))
+      nx = true;
+    else if (IEquals(c.args[i], "xx"))
+      xx = true;
+    else if (IEquals(c.args[i], "gt"))
+      gt = true;
+    else if (IEquals(c.args[i], "lt"))
+      lt = true;
+    else
+      return Err(c, "ERR Unsupported option " + std::string(c.args[i]));
   }
   if (nx && (xx || gt || lt)) {
     return Err(c, "ERR NX and XX, GT or LT options at the same time are not compatible");
@@ -169,7 +173,8 @@ bool ForKeys(CommandContext& c, std::string_view prefix, const std::string& afte
 void KeysCmd(CommandContext& c) {
   const std::string_view pattern = c.args[1];
   std::vector<std::string> keys;
-  if (Status s = c.keyspace.Keys(&keys, GlobLiteralPrefix(pattern)); !s.ok()) return StoreError(c, s);
+  if (Status s = c.keyspace.Keys(&keys, GlobLiteralPrefix(pattern)); !s.ok())
+    return StoreError(c, s);
   std::erase_if(keys, [&](const std::string& k) { return !GlobMatch(pattern, k); });
   reply::ArrayHeader(c.out, keys.size());
   for (const auto& k : keys) reply::Bulk(c.out, k);
@@ -232,8 +237,8 @@ void DbSize(CommandContext& c) {
 // FLUSHDB / FLUSHALL [ASYNC|SYNC]: every key goes in one atomic batch (a crash leaves all or
 // nothing), then a background merge gives the space back.
 void Flush(CommandContext& c) {
-  if (c.args.size() > 2 || (c.args.size() == 2 && !IEquals(c.args[1], "async") &&
-                            !IEquals(c.args[1], "sync"))) {
+  if (c.args.size() > 2 ||
+      (c.args.size() == 2 && !IEquals(c.args[1], "async") && !IEquals(c.args[1], "sync"))) {
     return SyntaxError(c);
   }
   if (Status s = FlushKeyspace(c.server, c.keyspace); !s.ok()) return StoreError(c, s);
@@ -259,24 +264,24 @@ Status FlushKeyspace(ServerState& server, Keyspace& ks) {
 std::span<const CommandSpec> KeyCommands() {
   // name, arity, flags, first key, last key, step, handler
   static const CommandSpec kRows[] = {
-    {"del", -2, kCmdWrite, 1, -1, 1, Del},
-    {"unlink", -2, kCmdWrite | kCmdFast, 1, -1, 1, Del},
-    {"exists", -2, kCmdReadOnly | kCmdFast, 1, -1, 1, Exists},
-    {"expire", -3, kCmdWrite | kCmdFast, 1, 1, 1, Expire},
-    {"pexpire", -3, kCmdWrite | kCmdFast, 1, 1, 1, PExpire},
-    {"expireat", -3, kCmdWrite | kCmdFast, 1, 1, 1, ExpireAt},
-    {"pexpireat", -3, kCmdWrite | kCmdFast, 1, 1, 1, PExpireAt},
-    {"ttl", 2, kCmdReadOnly | kCmdFast, 1, 1, 1, Ttl},
-    {"pttl", 2, kCmdReadOnly | kCmdFast, 1, 1, 1, PTtl},
-    {"persist", 2, kCmdWrite | kCmdFast, 1, 1, 1, Persist},
-    {"type", 2, kCmdReadOnly | kCmdFast, 1, 1, 1, Type},
-    {"rename", 3, kCmdWrite, 1, 2, 1, Rename},
-    {"renamenx", 3, kCmdWrite | kCmdFast, 1, 2, 1, RenameNx},
-    {"keys", 2, kCmdReadOnly, 0, 0, 0, KeysCmd},
-    {"scan", -2, kCmdReadOnly, 0, 0, 0, Scan},
-    {"dbsize", 1, kCmdReadOnly | kCmdFast, 0, 0, 0, DbSize},
-    {"flushdb", -1, kCmdWrite, 0, 0, 0, Flush},
-    {"flushall", -1, kCmdWrite, 0, 0, 0, Flush},
+      {"del", -2, kCmdWrite, 1, -1, 1, Del},
+      {"unlink", -2, kCmdWrite | kCmdFast, 1, -1, 1, Del},
+      {"exists", -2, kCmdReadOnly | kCmdFast, 1, -1, 1, Exists},
+      {"expire", -3, kCmdWrite | kCmdFast, 1, 1, 1, Expire},
+      {"pexpire", -3, kCmdWrite | kCmdFast, 1, 1, 1, PExpire},
+      {"expireat", -3, kCmdWrite | kCmdFast, 1, 1, 1, ExpireAt},
+      {"pexpireat", -3, kCmdWrite | kCmdFast, 1, 1, 1, PExpireAt},
+      {"ttl", 2, kCmdReadOnly | kCmdFast, 1, 1, 1, Ttl},
+      {"pttl", 2, kCmdReadOnly | kCmdFast, 1, 1, 1, PTtl},
+      {"persist", 2, kCmdWrite | kCmdFast, 1, 1, 1, Persist},
+      {"type", 2, kCmdReadOnly | kCmdFast, 1, 1, 1, Type},
+      {"rename", 3, kCmdWrite, 1, 2, 1, Rename},
+      {"renamenx", 3, kCmdWrite | kCmdFast, 1, 2, 1, RenameNx},
+      {"keys", 2, kCmdReadOnly, 0, 0, 0, KeysCmd},
+      {"scan", -2, kCmdReadOnly, 0, 0, 0, Scan},
+      {"dbsize", 1, kCmdReadOnly | kCmdFast, 0, 0, 0, DbSize},
+      {"flushdb", -1, kCmdWrite, 0, 0, 0, Flush},
+      {"flushall", -1, kCmdWrite, 0, 0, 0, Flush},
   };
   return kRows;
 }

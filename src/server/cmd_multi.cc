@@ -1,7 +1,6 @@
 // MULTI / EXEC / DISCARD / WATCH / UNWATCH (Redis's multi.c).
 
 #include "server/command.h"
-
 #include "server/dispatch.h"
 #include "server/transaction.h"
 
@@ -79,11 +78,11 @@ void Exec(CommandContext& c) {
 std::span<const CommandSpec> MultiCommands() {
   // name, arity, flags, first key, last key, step, handler
   static const CommandSpec kRows[] = {
-    {"multi", 1, kCmdFast | kCmdNoQueue, 0, 0, 0, Multi},
-    {"exec", 1, kCmdNoQueue, 0, 0, 0, Exec},
-    {"discard", 1, kCmdFast | kCmdNoQueue, 0, 0, 0, Discard},
-    {"watch", -2, kCmdFast | kCmdNoQueue, 1, -1, 1, Watch},
-    {"unwatch", 1, kCmdFast, 0, 0, 0, Unwatch},
+      {"multi", 1, kCmdFast | kCmdNoQueue, 0, 0, 0, Multi},
+      {"exec", 1, kCmdNoQueue, 0, 0, 0, Exec},
+      {"discard", 1, kCmdFast | kCmdNoQueue, 0, 0, 0, Discard},
+      {"watch", -2, kCmdFast | kCmdNoQueue, 1, -1, 1, Watch},
+      {"unwatch", 1, kCmdFast, 0, 0, 0, Unwatch},
   };
   return kRows;
 }

@@ -1,14 +1,13 @@
 // Connection and server commands: PING, AUTH, HELLO, CLIENT, SHUTDOWN, SAVE, CHECKPOINT,
 // COMMAND... (Redis's server.c and networking.c).
 
-#include "server/command.h"
-
 #include <algorithm>
 #include <chrono>
 #include <vector>
 
 #include "bitcask/version.h"
 #include "server/auth.h"
+#include "server/command.h"
 #include "server/dispatch.h"
 
 namespace bitcask::server {
@@ -43,8 +42,9 @@ bool CheckPassword(CommandContext& c, std::string_view user, std::string_view pa
 void Auth(CommandContext& c) {
   if (c.args.size() > 3) return SyntaxError(c);
   if (c.server.config().requirepass.empty()) {
-    return Err(c, "ERR AUTH <password> called without any password configured for the default "
-                  "user. Are you sure your configuration is correct?");
+    return Err(c,
+               "ERR AUTH <password> called without any password configured for the default "
+               "user. Are you sure your configuration is correct?");
   }
   const std::string_view user = c.args.size() == 3 ? c.args[1] : "default";
   if (CheckPassword(c, user, c.args.back())) Ok(c);
@@ -72,9 +72,10 @@ void Hello(CommandContext& c) {
     }
   }
   if (!c.client.authenticated) {
-    return Err(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise "
-                  "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
-                  "client and select the RESP protocol version at the same time");
+    return Err(c,
+               "NOAUTH HELLO must be called with the client already authenticated, otherwise "
+               "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
+               "client and select the RESP protocol version at the same time");
   }
   if (!setname.empty()) c.client.name = setname;
   reply::ArrayHeader(c.out, 14);
@@ -204,7 +205,6 @@ void LastSave(CommandContext& c) {
   reply::Integer(c.out, static_cast<int64_t>(c.server.last_save_unix.load()));
 }
 
-
 void WriteCommandInfo(std::string* out, const CommandSpec& spec) {
   reply::ArrayHeader(out, 10);
   reply::Bulk(out, spec.name);
@@ -278,21 +278,21 @@ void Command(CommandContext& c) {
 std::span<const CommandSpec> ServerCommands() {
   // name, arity, flags, first key, last key, step, handler
   static const CommandSpec kRows[] = {
-    {"ping", -1, kCmdFast, 0, 0, 0, Ping},
-    {"echo", 2, kCmdFast, 0, 0, 0, Echo},
-    {"quit", -1, kCmdFast | kCmdNoAuth | kCmdNoQueue, 0, 0, 0, Quit},
-    {"auth", -2, kCmdFast | kCmdNoAuth, 0, 0, 0, Auth},
-    {"hello", -1, kCmdFast | kCmdNoAuth, 0, 0, 0, Hello},
-    {"select", 2, kCmdFast, 0, 0, 0, Select},
-    {"client", -2, kCmdAdmin, 0, 0, 0, ClientCmd},
-    {"time", 1, kCmdFast, 0, 0, 0, Time},
-    {"shutdown", -1, kCmdAdmin, 0, 0, 0, Shutdown},
-    {"save", 1, kCmdAdmin, 0, 0, 0, Save},
-    {"bgsave", -1, kCmdAdmin, 0, 0, 0, BgSave},
-    {"bgrewriteaof", 1, kCmdAdmin, 0, 0, 0, BgRewriteAof},
-    {"lastsave", 1, kCmdFast, 0, 0, 0, LastSave},
-    {"checkpoint", 2, kCmdAdmin | kCmdNoMulti, 0, 0, 0, CheckpointCmd},
-    {"command", -1, 0, 0, 0, 0, Command},
+      {"ping", -1, kCmdFast, 0, 0, 0, Ping},
+      {"echo", 2, kCmdFast, 0, 0, 0, Echo},
+      {"quit", -1, kCmdFast | kCmdNoAuth | kCmdNoQueue, 0, 0, 0, Quit},
+      {"auth", -2, kCmdFast | kCmdNoAuth, 0, 0, 0, Auth},
+      {"hello", -1, kCmdFast | kCmdNoAuth, 0, 0, 0, Hello},
+      {"select", 2, kCmdFast, 0, 0, 0, Select},
+      {"client", -2, kCmdAdmin, 0, 0, 0, ClientCmd},
+      {"time", 1, kCmdFast, 0, 0, 0, Time},
+      {"shutdown", -1, kCmdAdmin, 0, 0, 0, Shutdown},
+      {"save", 1, kCmdAdmin, 0, 0, 0, Save},
+      {"bgsave", -1, kCmdAdmin, 0, 0, 0, BgSave},
+      {"bgrewriteaof", 1, kCmdAdmin, 0, 0, 0, BgRewriteAof},
+      {"lastsave", 1, kCmdFast, 0, 0, 0, LastSave},
+      {"checkpoint", 2, kCmdAdmin | kCmdNoMulti, 0, 0, 0, CheckpointCmd},
+      {"command", -1, 0, 0, 0, 0, Command},
   };
   return kRows;
 }

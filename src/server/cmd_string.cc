@@ -1,13 +1,13 @@
 // String commands: GET, SET and its variants, MGET, MSET, INCR..., APPEND, GETRANGE, SETRANGE
 // (Redis's t_string.c).
 
-#include "server/command.h"
-
 #include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cmath>
 #include <cstdio>
+
+#include "server/command.h"
 
 namespace bitcask::server {
 
@@ -249,8 +249,8 @@ void Append(CommandContext& c) {
     size_t length = 0;
     bool too_long = false;
   } st{c.args[2], static_cast<uint64_t>(c.server.config().proto_max_bulk_len)};
-  const Status s = c.keyspace.Update(
-      key, [&st](const std::string* cur, uint64_t*, std::string* next) {
+  const Status s =
+      c.keyspace.Update(key, [&st](const std::string* cur, uint64_t*, std::string* next) {
         const size_t had = cur == nullptr ? 0 : cur->size();
         if (had + st.suffix.size() > st.limit) {
           st.too_long = true;
@@ -317,26 +317,26 @@ void SetRange(CommandContext& c) {
 std::span<const CommandSpec> StringCommands() {
   // name, arity, flags, first key, last key, step, handler
   static const CommandSpec kRows[] = {
-    {"get", 2, kCmdReadOnly | kCmdFast, 1, 1, 1, Get},
-    {"set", -3, kCmdWrite, 1, 1, 1, Set},
-    {"setnx", 3, kCmdWrite | kCmdFast, 1, 1, 1, SetNx},
-    {"setex", 4, kCmdWrite, 1, 1, 1, SetEx},
-    {"psetex", 4, kCmdWrite, 1, 1, 1, PSetEx},
-    {"getset", 3, kCmdWrite | kCmdFast, 1, 1, 1, GetSet},
-    {"getdel", 2, kCmdWrite | kCmdFast, 1, 1, 1, GetDel},
-    {"getex", -2, kCmdWrite | kCmdFast, 1, 1, 1, GetEx},
-    {"mget", -2, kCmdReadOnly | kCmdFast, 1, -1, 1, MGet},
-    {"mset", -3, kCmdWrite, 1, -1, 2, MSet},
-    {"msetnx", -3, kCmdWrite, 1, -1, 2, MSetNx},
-    {"incr", 2, kCmdWrite | kCmdFast, 1, 1, 1, Incr},
-    {"decr", 2, kCmdWrite | kCmdFast, 1, 1, 1, Decr},
-    {"incrby", 3, kCmdWrite | kCmdFast, 1, 1, 1, IncrByCmd},
-    {"decrby", 3, kCmdWrite | kCmdFast, 1, 1, 1, DecrByCmd},
-    {"incrbyfloat", 3, kCmdWrite | kCmdFast, 1, 1, 1, IncrByFloat},
-    {"append", 3, kCmdWrite | kCmdFast, 1, 1, 1, Append},
-    {"strlen", 2, kCmdReadOnly | kCmdFast, 1, 1, 1, StrLen},
-    {"getrange", 4, kCmdReadOnly, 1, 1, 1, GetRange},
-    {"setrange", 4, kCmdWrite, 1, 1, 1, SetRange},
+      {"get", 2, kCmdReadOnly | kCmdFast, 1, 1, 1, Get},
+      {"set", -3, kCmdWrite, 1, 1, 1, Set},
+      {"setnx", 3, kCmdWrite | kCmdFast, 1, 1, 1, SetNx},
+      {"setex", 4, kCmdWrite, 1, 1, 1, SetEx},
+      {"psetex", 4, kCmdWrite, 1, 1, 1, PSetEx},
+      {"getset", 3, kCmdWrite | kCmdFast, 1, 1, 1, GetSet},
+      {"getdel", 2, kCmdWrite | kCmdFast, 1, 1, 1, GetDel},
+      {"getex", -2, kCmdWrite | kCmdFast, 1, 1, 1, GetEx},
+      {"mget", -2, kCmdReadOnly | kCmdFast, 1, -1, 1, MGet},
+      {"mset", -3, kCmdWrite, 1, -1, 2, MSet},
+      {"msetnx", -3, kCmdWrite, 1, -1, 2, MSetNx},
+      {"incr", 2, kCmdWrite | kCmdFast, 1, 1, 1, Incr},
+      {"decr", 2, kCmdWrite | kCmdFast, 1, 1, 1, Decr},
+      {"incrby", 3, kCmdWrite | kCmdFast, 1, 1, 1, IncrByCmd},
+      {"decrby", 3, kCmdWrite | kCmdFast, 1, 1, 1, DecrByCmd},
+      {"incrbyfloat", 3, kCmdWrite | kCmdFast, 1, 1, 1, IncrByFloat},
+      {"append", 3, kCmdWrite | kCmdFast, 1, 1, 1, Append},
+      {"strlen", 2, kCmdReadOnly | kCmdFast, 1, 1, 1, StrLen},
+      {"getrange", 4, kCmdReadOnly, 1, 1, 1, GetRange},
+      {"setrange", 4, kCmdWrite, 1, 1, 1, SetRange},
   };
   return kRows;
 }

@@ -9,8 +9,7 @@
 namespace bitcask::server {
 
 bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -99,8 +98,7 @@ Status PutWithExpiry(Keyspace& ks, std::string_view key, std::string_view value,
 // Reads key into *out (exists false for a missing key; the value only if want_value). On a
 // store error, replies with it and returns false.
 bool ReadForUpdate(CommandContext& c, std::string_view key, Stored* out, bool want_value) {
-  const Status s =
-      c.keyspace.GetWithExpiry(key, want_value ? &out->value : nullptr, &out->expiry);
+  const Status s = c.keyspace.GetWithExpiry(key, want_value ? &out->value : nullptr, &out->expiry);
   out->exists = s.ok();
   if (s.ok() || s.IsNotFound()) return true;
   StoreError(c, s);

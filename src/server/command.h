@@ -39,9 +39,9 @@ enum CommandFlag : uint32_t {
   kCmdReadOnly = 1u << 1,  // reads the store
   kCmdNoAuth = 1u << 2,    // allowed before AUTH
   kCmdAdmin = 1u << 3,
-  kCmdFast = 1u << 4,      // O(1) or O(log n)
-  kCmdNoQueue = 1u << 5,   // runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT)
-  kCmdNoMulti = 1u << 6,   // refused inside MULTI ("Command not allowed inside a transaction")
+  kCmdFast = 1u << 4,     // O(1) or O(log n)
+  kCmdNoQueue = 1u << 5,  // runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT)
+  kCmdNoMulti = 1u << 6,  // refused inside MULTI ("Command not allowed inside a transaction")
 };
 
 struct CommandSpec {

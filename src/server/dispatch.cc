@@ -87,7 +87,8 @@ void FailTransaction(Client& client) {
 void Queue(ServerState& server, Client& client, const Args& args, std::string* out) {
   size_t bytes = 0;
   for (std::string_view a : args) bytes += a.size() + 16;
-  if (client.tx.queued_bytes + bytes > static_cast<uint64_t>(server.config().client_query_buffer_limit)) {
+  if (client.tx.queued_bytes + bytes >
+      static_cast<uint64_t>(server.config().client_query_buffer_limit)) {
     client.tx.failed = true;
     return reply::Error(out, "ERR the transaction is larger than client-query-buffer-limit");
   }

@@ -16,9 +16,9 @@ namespace bitcask::server {
 uint64_t ReservedDescriptors(unsigned event_loops);
 
 struct ClientRoom {
-  uint64_t clients = 0;      // clients the limit allows now, at most the number asked for
-  uint64_t open_files = 0;   // the soft limit now
-  std::string error;         // why it could not be raised far enough (setrlimit's error)
+  uint64_t clients = 0;     // clients the limit allows now, at most the number asked for
+  uint64_t open_files = 0;  // the soft limit now
+  std::string error;        // why it could not be raised far enough (setrlimit's error)
 };
 
 // Raises the soft limit on open files, if need be and as far as the hard limit allows, to

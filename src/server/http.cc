@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "server/auth.h"
 #include "bitcask/version.h"
+#include "server/auth.h"
 #include "server/command.h"
 #include "server/metrics.h"
 
@@ -34,7 +34,9 @@ json StoredToJson(const std::string& stored) {
   return json(stored);
 }
 
-std::string JsonToStored(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string JsonToStored(const json& v) {
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 // Parses a JSON object body; replies 400 and returns false if it is not one.
 bool ParseBody(const httplib::Request& req, httplib::Response& res, json* body) {
@@ -92,8 +94,11 @@ struct HttpServer::Impl {
       uint64_t n = 0;
       const Status s = db.Count(&n);
       Reply(res, s.ok() ? 200 : 500,
-            json{{"status", s.ok() ? "running" : s.ToString()}, {"service", "bitcask-server"},
-                 {"version", BITCASK_VERSION}, {"data_dir", state->config().dir}, {"keys_count", n}});
+            json{{"status", s.ok() ? "running" : s.ToString()},
+                 {"service", "bitcask-server"},
+                 {"version", BITCASK_VERSION},
+                 {"data_dir", state->config().dir},
+                 {"keys_count", n}});
     });
     http.Get("/health", [&db](const httplib::Request&, httplib::Response& res) {
       // Unhealthy too when the store refuses every write after a failed flush: a restart
@@ -103,7 +108,8 @@ struct HttpServer::Impl {
       if (s.ok() && !st.write_error.empty()) {
         s = Status::IOError("writes are refused until a restart: " + st.write_error);
       }
-      if (s.ok()) return Reply(res, 200, json{{"status", "healthy"}, {"service", "bitcask-server"}});
+      if (s.ok())
+        return Reply(res, 200, json{{"status", "healthy"}, {"service", "bitcask-server"}});
       Reply(res, 503, json{{"status", "unhealthy"}, {"detail", s.ToString()}});
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
@@ -152,18 +158,21 @@ struct HttpServer::Impl {
       const std::string key = req.matches[1];
       std::string value;
       const Status s = db.Get(key, &value);
-      if (s.IsNotFound()) return Reply(res, 404, json{{"key", key}, {"value", nullptr}, {"found", false}});
+      if (s.IsNotFound())
+        return Reply(res, 404, json{{"key", key}, {"value", nullptr}, {"found", false}});
       if (!s.ok()) return Problem(res, s.IsInvalidArgument() ? 400 : 500, s.ToString());
       Reply(res, 200, json{{"key", key}, {"value", StoredToJson(value)}, {"found", true}});
     });
-    http.Delete(R"(/delete/(.+))", [this, &db](const httplib::Request& req, httplib::Response& res) {
-      const std::string key = req.matches[1];
-      KeyLocks::Guard lock(&state->key_locks(), {key});
-      const Status s = db.Delete(key);
-      if (s.IsNotFound()) return Reply(res, 404, json{{"key", key}, {"deleted", false}});
-      if (!s.ok()) return Problem(res, s.IsInvalidArgument() ? 400 : 500, s.ToString());
-      Reply(res, 200, json{{"key", key}, {"deleted", true}});
-    });
+    http.Delete(R"(/delete/(.+))",
+                [this, &db](const httplib::Request& req, httplib::Response& res) {
+                  const std::string key = req.matches[1];
+                  KeyLocks::Guard lock(&state->key_locks(), {key});
+                  const Status s = db.Delete(key);
+                  if (s.IsNotFound())
+                    return Reply(res, 404, json{{"key", key}, {"deleted", false}});
+                  if (!s.ok()) return Problem(res, s.IsInvalidArgument() ? 400 : 500, s.ToString());
+                  Reply(res, 200, json{{"key", key}, {"deleted", true}});
+                });
     http.Get("/keys", [&db](const httplib::Request& req, httplib::Response& res) {
       IteratorOptions o;
       if (req.has_param("prefix")) o.prefix = req.get_param_value("prefix");
@@ -190,19 +199,20 @@ struct HttpServer::Impl {
       }
       Reply(res, 200, json{{"status", "success"}, {"message", "Database cleared"}});
     });
-    http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-      std::string what = "internal error";
-      try {
-        if (ep) std::rethrow_exception(ep);
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
-      }
-      Problem(res, 500, what);
-    });
+    http.set_exception_handler(
+        [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+          std::string what = "internal error";
+          try {
+            if (ep) std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          Problem(res, 500, what);
+        });
     http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
       if (!res.body.empty()) return;
-      const char* why = res.status == 413 ? "the request body is too large"
+      const char* why = res.status == 413   ? "the request body is too large"
                         : res.status == 404 ? "no such endpoint"
                                             : "bad request";
       Problem(res, res.status, why);

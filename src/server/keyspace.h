@@ -29,8 +29,7 @@ class Keyspace {
   template <typename F>
   Status GetView(std::string_view key, F&& read) {
     return GetView(
-        key,
-        [](void* f, std::string_view v) { (*static_cast<std::remove_reference_t<F>*>(f))(v); },
+        key, [](void* f, std::string_view v) { (*static_cast<std::remove_reference_t<F>*>(f))(v); },
         const_cast<void*>(static_cast<const void*>(&read)));
   }
   virtual Status GetWithExpiry(std::string_view key, std::string* value,
@@ -69,8 +68,7 @@ class StoreKeyspace final : public Keyspace {
   Status GetView(std::string_view key, DB::ValueReader read, void* arg) override {
     return db_->GetView(key, read, arg);
   }
-  Status GetWithExpiry(std::string_view key, std::string* value,
-                       uint64_t* expire_at_ms) override {
+  Status GetWithExpiry(std::string_view key, std::string* value, uint64_t* expire_at_ms) override {
     return db_->GetWithExpiry(key, value, expire_at_ms);
   }
   void MultiGet(std::span<const std::string_view> keys, std::span<std::string> values,

@@ -27,10 +27,12 @@ using namespace bitcask::server;
 int main(int argc, char** argv) {
   ServerConfig cfg;
   std::string config_file;
-  CLI::App app{"bitcask-server: a Redis-protocol server over a bitcask store.\n"
-               "Every setting is a flag, a config file line (name value) and a CONFIG GET/SET "
-               "name alike."};
-  app.set_version_flag("--version", "bitcask-server " BITCASK_VERSION " (Redis protocol " BITCASK_REDIS_VERSION ")");
+  CLI::App app{
+      "bitcask-server: a Redis-protocol server over a bitcask store.\n"
+      "Every setting is a flag, a config file line (name value) and a CONFIG GET/SET "
+      "name alike."};
+  app.set_version_flag(
+      "--version", "bitcask-server " BITCASK_VERSION " (Redis protocol " BITCASK_REDIS_VERSION ")");
   app.add_option("--config", config_file,
                  "Config file (redis.conf style: 'name value' lines); flags override it")
       ->check(CLI::ExistingFile);
@@ -48,7 +50,8 @@ int main(int argc, char** argv) {
             [s](std::string& v) {
               ServerConfig scratch;
               const std::string why = ParseSetting(*s, v, &scratch);
-              return why.empty() ? why : "'" + std::string(s->name) + "' " + why + ", not '" + v + "'";
+              return why.empty() ? why
+                                 : "'" + std::string(s->name) + "' " + why + ", not '" + v + "'";
             },
             ""));
   }
@@ -70,7 +73,8 @@ int main(int argc, char** argv) {
   }
   for (const auto& [name, value] : flags) {
     if (Status s = ApplySetting(name, value, &cfg); !s.ok()) {
-      std::fprintf(stderr, "bitcask-server: --%s: %s\n", name.c_str(), std::string(s.message()).c_str());
+      std::fprintf(stderr, "bitcask-server: --%s: %s\n", name.c_str(),
+                   std::string(s.message()).c_str());
       return 2;
     }
   }
@@ -95,11 +99,11 @@ int main(int argc, char** argv) {
                    room.error.c_str());
       return 1;
     }
-    const std::string message =
-        "maxclients " + std::to_string(cfg.maxclients) + " needs " +
-        std::to_string(uint64_t(cfg.maxclients) + reserved) + " open files, but the limit (ulimit -n) " +
-        "stays at " + std::to_string(room.open_files) + " (" + room.error +
-        "): serving at most " + std::to_string(room.clients) + " clients";
+    const std::string message = "maxclients " + std::to_string(cfg.maxclients) + " needs " +
+                                std::to_string(uint64_t(cfg.maxclients) + reserved) +
+                                " open files, but the limit (ulimit -n) " + "stays at " +
+                                std::to_string(room.open_files) + " (" + room.error +
+                                "): serving at most " + std::to_string(room.clients) + " clients";
     log.Log(Logger::kWarning, "maxclients reduced to fit the limit on open files",
             {{"requested", std::to_string(cfg.maxclients)},
              {"maxclients", std::to_string(room.clients)},
@@ -176,10 +180,11 @@ int main(int argc, char** argv) {
               state.bound_http_port > 0 ? std::to_string(state.bound_http_port).c_str() : "off",
               state.bound_port);
   if (state.bound_http_port > 0) {
-    std::printf("  metrics http://%s:%d/metrics  health http://%s:%d/health  "
-                "JSON API http://%s:%d/get/KEY (docs/SERVER.md)\n",
-                cfg.bind.c_str(), state.bound_http_port, cfg.bind.c_str(), state.bound_http_port,
-                cfg.bind.c_str(), state.bound_http_port);
+    std::printf(
+        "  metrics http://%s:%d/metrics  health http://%s:%d/health  "
+        "JSON API http://%s:%d/get/KEY (docs/SERVER.md)\n",
+        cfg.bind.c_str(), state.bound_http_port, cfg.bind.c_str(), state.bound_http_port,
+        cfg.bind.c_str(), state.bound_http_port);
   }
   std::fflush(stdout);
 

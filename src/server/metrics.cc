@@ -17,14 +17,10 @@ namespace bitcask::server {
 namespace {
 
 constexpr InfoSection kSections[] = {
-    {"server", "Server", true},
-    {"clients", "Clients", true},
-    {"memory", "Memory", true},
-    {"persistence", "Persistence", true},
-    {"stats", "Stats", true},
-    {"replication", "Replication", true},
-    {"cpu", "CPU", true},
-    {"commandstats", "Commandstats", false},
+    {"server", "Server", true},     {"clients", "Clients", true},
+    {"memory", "Memory", true},     {"persistence", "Persistence", true},
+    {"stats", "Stats", true},       {"replication", "Replication", true},
+    {"cpu", "CPU", true},           {"commandstats", "Commandstats", false},
     {"keyspace", "Keyspace", true},
 };
 
@@ -183,8 +179,7 @@ Status CollectFigures(ServerState& srv, const std::function<bool(std::string_vie
     s.Text("appendfsync", cfg.appendfsync);
     if (have_stats) {
       s.Gauge("bitcask_data_files", "bitcask_data_files", "Data files.", st.data_files);
-      s.Gauge("bitcask_total_bytes", "bitcask_data_bytes", "Bytes in data files.",
-              st.total_bytes);
+      s.Gauge("bitcask_total_bytes", "bitcask_data_bytes", "Bytes in data files.", st.total_bytes);
       s.Gauge("bitcask_dead_bytes", "bitcask_dead_bytes", "Bytes a merge would reclaim.",
               st.dead_bytes);
       const double frag = st.total_bytes ? double(st.dead_bytes) / double(st.total_bytes) : 0.0;
@@ -208,8 +203,8 @@ Status CollectFigures(ServerState& srv, const std::function<bool(std::string_vie
     Section s("stats", emit);
     s.Count("total_connections_received", "bitcask_connections_total", "Connections accepted.",
             srv.total_connections.load());
-    s.Count("total_commands_processed", "bitcask_commands_processed_total",
-            "Commands processed.", srv.total_commands.load());
+    s.Count("total_commands_processed", "bitcask_commands_processed_total", "Commands processed.",
+            srv.total_commands.load());
     s.Count("rejected_connections", "bitcask_rejected_connections_total",
             "Connections refused (maxclients).", srv.rejected_connections.load());
     s.Count("keyspace_hits", "bitcask_keyspace_hits_total", "Reads that found their key.",
@@ -220,17 +215,16 @@ Status CollectFigures(ServerState& srv, const std::function<bool(std::string_vie
     for (size_t i = 0; i < srv.command_count(); i++) errors += srv.command_stats(i).errors;
     s.Count("total_error_replies", "bitcask_error_replies_total", "Error replies.", errors);
     s.Count("acl_access_denied_auth", "bitcask_auth_failures_total",
-            "AUTH, HELLO AUTH and HTTP requests with wrong credentials.",
-            srv.auth_failures.load());
-    s.Count("", "bitcask_protocol_errors_total", "Malformed requests.",
-            srv.protocol_errors.load());
+            "AUTH, HELLO AUTH and HTTP requests with wrong credentials.", srv.auth_failures.load());
+    s.Count("", "bitcask_protocol_errors_total", "Malformed requests.", srv.protocol_errors.load());
     if (have_stats) {
       s.Count("bitcask_puts", "bitcask_puts_total", "Puts by the engine.", st.puts);
       s.Count("bitcask_gets", "bitcask_gets_total", "Gets by the engine.", st.gets);
       s.Count("bitcask_deletes", "bitcask_deletes_total", "Deletes by the engine.", st.deletes);
-      const std::pair<const char*, const LatencyStats*> ops[] = {
-          {"get", &st.get_latency}, {"put", &st.put_latency},
-          {"delete", &st.delete_latency}, {"batch", &st.batch_latency}};
+      const std::pair<const char*, const LatencyStats*> ops[] = {{"get", &st.get_latency},
+                                                                 {"put", &st.put_latency},
+                                                                 {"delete", &st.delete_latency},
+                                                                 {"batch", &st.batch_latency}};
       for (const auto& [op, l] : ops) {
         char text[160];
         std::snprintf(text, sizeof text, "p50=%.2f,p99=%.2f,p999=%.2f", l->p50_us, l->p99_us,
@@ -254,8 +248,9 @@ Status CollectFigures(ServerState& srv, const std::function<bool(std::string_vie
     Section s("cpu", emit);
     s.Number("used_cpu_sys", "bitcask_cpu_system_seconds_total", "counter",
              "CPU time in the kernel.", CpuSeconds(ru.ru_stime), Fixed(CpuSeconds(ru.ru_stime), 6));
-    s.Number("used_cpu_user", "bitcask_cpu_user_seconds_total", "counter", "CPU time in the process.",
-             CpuSeconds(ru.ru_utime), Fixed(CpuSeconds(ru.ru_utime), 6));
+    s.Number("used_cpu_user", "bitcask_cpu_user_seconds_total", "counter",
+             "CPU time in the process.", CpuSeconds(ru.ru_utime),
+             Fixed(CpuSeconds(ru.ru_utime), 6));
   }
   if (wanted("commandstats")) {
     Section s("commandstats", emit);
@@ -265,12 +260,11 @@ Status CollectFigures(ServerState& srv, const std::function<bool(std::string_vie
       const uint64_t calls = cs.calls;
       if (calls == 0 && cs.rejected.load() == 0) continue;
       char stats[256];
-      std::snprintf(
-          stats, sizeof stats,
-          "calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu",
-          (unsigned long long)calls, (unsigned long long)(cs.nanos.load() / 1000),
-          calls ? double(cs.nanos.load()) / 1000.0 / double(calls) : 0.0,
-          (unsigned long long)cs.rejected.load(), (unsigned long long)cs.errors.load());
+      std::snprintf(stats, sizeof stats,
+                    "calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu",
+                    (unsigned long long)calls, (unsigned long long)(cs.nanos.load() / 1000),
+                    calls ? double(cs.nanos.load()) / 1000.0 / double(calls) : 0.0,
+                    (unsigned long long)cs.rejected.load(), (unsigned long long)cs.errors.load());
       s.Text(std::string("cmdstat_") + table[i].name, stats);
     }
   }
@@ -378,8 +372,9 @@ std::string PrometheusMetrics(ServerState& server) {
     if (f.summary != nullptr) {
       AppendSummary(&out, f.metric, std::string(f.labels), *f.summary);
     } else {
-      AppendValue(&out, f.labels.empty() ? std::string(f.metric)
-                                          : std::string(f.metric) + "{" + std::string(f.labels) + "}",
+      AppendValue(&out,
+                  f.labels.empty() ? std::string(f.metric)
+                                   : std::string(f.metric) + "{" + std::string(f.labels) + "}",
                   f.value);
     }
   });

@@ -17,15 +17,15 @@
 namespace bitcask::server {
 
 struct Figure {
-  const char* section;    // INFO's section, lowercase: "server", "clients", "memory", ...
-  std::string_view info;  // INFO's field name; empty when INFO does not show it
-  const char* metric;     // the Prometheus name, or null when /metrics does not show it
-  const char* type;       // "counter", "gauge" or "summary"
-  const char* help;       // Prometheus's HELP text
-  std::string text;       // the value as INFO prints it
-  double value = 0;       // the value as /metrics prints it
-  std::string_view labels = {};            // Prometheus labels ('op="get"'), if any
-  const LatencyStats* summary = nullptr;   // a summary's quantiles, for type "summary"
+  const char* section;           // INFO's section, lowercase: "server", "clients", "memory", ...
+  std::string_view info;         // INFO's field name; empty when INFO does not show it
+  const char* metric;            // the Prometheus name, or null when /metrics does not show it
+  const char* type;              // "counter", "gauge" or "summary"
+  const char* help;              // Prometheus's HELP text
+  std::string text;              // the value as INFO prints it
+  double value = 0;              // the value as /metrics prints it
+  std::string_view labels = {};  // Prometheus labels ('op="get"'), if any
+  const LatencyStats* summary = nullptr;  // a summary's quantiles, for type "summary"
 };
 
 // The INFO sections, in the order INFO prints them. Those marked not default are left out of
@@ -39,7 +39,8 @@ std::span<const InfoSection> InfoSections();
 
 // Calls emit with every figure of the sections asked for (null: all), in INFO's order. Reads
 // the store's Stats once. A store error leaves out the store's figures and is returned.
-Status CollectFigures(ServerState& server, const std::function<bool(std::string_view section)>& want,
+Status CollectFigures(ServerState& server,
+                      const std::function<bool(std::string_view section)>& want,
                       const std::function<void(const Figure&)>& emit);
 
 // INFO's text for the sections asked (as INFO's arguments: none, "all", "everything",

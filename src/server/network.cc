@@ -1,8 +1,7 @@
 #include "server/network.h"
 
-#include <asio.hpp>  // standalone Asio (ASIO_STANDALONE is set by the build)
-
 #include <algorithm>
+#include <asio.hpp>  // standalone Asio (ASIO_STANDALONE is set by the build)
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -116,7 +115,10 @@ class JobThreads {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, ServerState* state, Logger* log, JobThreads* jobs)
-      : socket_(std::move(socket)), idle_(socket_.get_executor()), state_(state), log_(log),
+      : socket_(std::move(socket)),
+        idle_(socket_.get_executor()),
+        state_(state),
+        log_(log),
         jobs_(jobs) {
     state_->connected_clients++;
   }
@@ -173,17 +175,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     ArmIdleTimer();
     // Read at least what an announced bulk string still needs, in large steps.
     const size_t have = in_.size() - start_;
-    const size_t want = std::max(kReadChunk, std::min<size_t>(need_ > have ? need_ - have : 0, 16u << 20));
-    socket_.async_read_some(
-        asio::buffer(in_.Prepare(want), want),
-        [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-          self->in_.Commit(n);
-          if (ec) {
-            self->Close();  // the client went away, or Stop() closed us
-            return;
-          }
-          self->Process();
-        });
+    const size_t want =
+        std::max(kReadChunk, std::min<size_t>(need_ > have ? need_ - have : 0, 16u << 20));
+    socket_.async_read_some(asio::buffer(in_.Prepare(want), want),
+                            [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                              self->in_.Commit(n);
+                              if (ec) {
+                                self->Close();  // the client went away, or Stop() closed us
+                                return;
+                              }
+                              self->Process();
+                            });
   }
 
   void Process() {
@@ -297,20 +299,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Write() {
     idle_.cancel();
-    asio::async_write(socket_, asio::buffer(out_),
-                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
-                        self->out_.clear();
-                        if (ec || self->client_.close_after_reply) {
-                          self->Close();
-                          return;
-                        }
-                        // Commands may be waiting in the input already (pipelining).
-                        if (self->start_ < self->in_.size() && self->need_ <= self->in_.size() - self->start_) {
-                          self->Process();
-                        } else {
-                          self->Read();
-                        }
-                      });
+    asio::async_write(
+        socket_, asio::buffer(out_),
+        [self = shared_from_this()](const asio::error_code& ec, size_t) {
+          self->out_.clear();
+          if (ec || self->client_.close_after_reply) {
+            self->Close();
+            return;
+          }
+          // Commands may be waiting in the input already (pipelining).
+          if (self->start_ < self->in_.size() && self->need_ <= self->in_.size() - self->start_) {
+            self->Process();
+          } else {
+            self->Read();
+          }
+        });
   }
 
   tcp::socket socket_;
@@ -322,16 +325,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Client client_;
   RespParser parser_;
   uint64_t config_version_ = 0;
-  std::vector<std::string_view> args_;       // the command being run
-  std::vector<std::string> storage_;         // unescaped inline arguments
-  std::vector<std::string_view> gets_;       // keys of GETs waiting for run_gets
+  std::vector<std::string_view> args_;  // the command being run
+  std::vector<std::string> storage_;    // unescaped inline arguments
+  std::vector<std::string_view> gets_;  // keys of GETs waiting for run_gets
   InputBuffer in_;
-  size_t start_ = 0;  // first unconsumed byte of in_
+  size_t start_ = 0;          // first unconsumed byte of in_
   size_t prefetched_to_ = 0;  // end of the commands PrefetchAhead has seen (offset in in_)
   std::vector<std::string_view> keys_ahead_, args_ahead_;  // PrefetchAhead's scratch
   std::vector<std::string> storage_ahead_;
   std::string error_ahead_;
-  size_t need_ = 0;   // bytes of input (from start_) the pending command needs at least
+  size_t need_ = 0;  // bytes of input (from start_) the pending command needs at least
   std::string out_;
 };
 

@@ -47,8 +47,8 @@ RespParser::Result RespParser::Parse(std::string_view input, std::vector<std::st
 }
 
 RespParser::Result RespParser::ParseMultibulk(std::string_view in,
-                                              std::vector<std::string_view>* args,
-                                              size_t* consumed, std::string* error) const {
+                                              std::vector<std::string_view>* args, size_t* consumed,
+                                              std::string* error) const {
   size_t eol = FindCrlf(in, 1);
   if (eol == std::string_view::npos) {
     if (in.size() > limits_.max_inline_bytes) {
@@ -160,8 +160,12 @@ bool SplitInline(std::string_view line, std::vector<std::string_view>* args,
           i += 4;
           continue;
         }
-        arg.push_back(e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e == 'b' ? '\b' :
-                      e == 'a' ? '\a' : e);
+        arg.push_back(e == 'n'   ? '\n'
+                      : e == 'r' ? '\r'
+                      : e == 't' ? '\t'
+                      : e == 'b' ? '\b'
+                      : e == 'a' ? '\a'
+                                 : e);
         i += 2;
       } else if (quote == '\'' && c == '\\' && i + 1 < line.size() && line[i + 1] == '\'') {
         arg.push_back('\'');

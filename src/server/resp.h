@@ -39,8 +39,8 @@ class RespParser {
                std::string* error, std::vector<std::string>* storage) const;
 
  private:
-  Result ParseMultibulk(std::string_view in, std::vector<std::string_view>* args,
-                        size_t* consumed, std::string* error) const;
+  Result ParseMultibulk(std::string_view in, std::vector<std::string_view>* args, size_t* consumed,
+                        std::string* error) const;
   Result ParseInline(std::string_view in, std::vector<std::string_view>* args, size_t* consumed,
                      std::string* error, std::vector<std::string>* storage) const;
 
@@ -59,8 +59,8 @@ void Simple(std::string* out, std::string_view s);  // +OK
 void Error(std::string* out, std::string_view s);   // -ERR ...
 void Integer(std::string* out, int64_t n);
 void Bulk(std::string* out, std::string_view s);
-void Null(std::string* out);        // the null bulk string
-void NullArray(std::string* out);   // the null array
+void Null(std::string* out);       // the null bulk string
+void NullArray(std::string* out);  // the null array
 void ArrayHeader(std::string* out, size_t n);
 }  // namespace reply
 

@@ -49,71 +49,148 @@ using C = ServerConfig;
 
 const Setting kSettings[] = {
     // Where the server listens and who may talk to it.
-    {.name = "bind", .type = SettingType::kString, .field = &C::bind,
+    {.name = "bind",
+     .type = SettingType::kString,
+     .field = &C::bind,
      .help = "Address to listen on (RESP and HTTP); loopback unless you say otherwise"},
-    {.name = "port", .type = SettingType::kInteger, .field = &C::port, .min = 0, .max = 65535,
+    {.name = "port",
+     .type = SettingType::kInteger,
+     .field = &C::port,
+     .min = 0,
+     .max = 65535,
      .help = "RESP port (0: any free port; the ready line says which)"},
-    {.name = "http-port", .type = SettingType::kInteger, .field = &C::http_port, .min = 0,
-     .max = 65535, .help = "HTTP port for /metrics, /health and the JSON API (0: off)"},
-    {.name = "requirepass", .type = SettingType::kString, .field = &C::requirepass,
+    {.name = "http-port",
+     .type = SettingType::kInteger,
+     .field = &C::http_port,
+     .min = 0,
+     .max = 65535,
+     .help = "HTTP port for /metrics, /health and the JSON API (0: off)"},
+    {.name = "requirepass",
+     .type = SettingType::kString,
+     .field = &C::requirepass,
      .flags = kSettingMutable,
      .help = "Password of the user 'default': RESP clients AUTH with it, HTTP requests carry it"},
-    {.name = "http-metrics-auth", .type = SettingType::kBool, .field = &C::http_metrics_auth,
-     .choices = kYesNo, .flags = kSettingMutable,
+    {.name = "http-metrics-auth",
+     .type = SettingType::kBool,
+     .field = &C::http_metrics_auth,
+     .choices = kYesNo,
+     .flags = kSettingMutable,
      .help = "yes: /metrics needs the password too (/health never does)"},
-    {.name = "maxclients", .type = SettingType::kInteger, .field = &C::maxclients, .min = 1,
-     .max = 1'000'000'000, .flags = kSettingMutable,
+    {.name = "maxclients",
+     .type = SettingType::kInteger,
+     .field = &C::maxclients,
+     .min = 1,
+     .max = 1'000'000'000,
+     .flags = kSettingMutable,
      .help = "Most RESP connections at once (lowered to what ulimit -n allows)",
      .apply = ApplyMaxclients},
-    {.name = "timeout", .type = SettingType::kInteger, .field = &C::timeout, .min = 0,
-     .max = std::numeric_limits<int32_t>::max(), .flags = kSettingMutable,
+    {.name = "timeout",
+     .type = SettingType::kInteger,
+     .field = &C::timeout,
+     .min = 0,
+     .max = std::numeric_limits<int32_t>::max(),
+     .flags = kSettingMutable,
      .help = "Close clients idle this many seconds (0: never)"},
-    {.name = "client-query-buffer-limit", .type = SettingType::kBytes,
-     .field = &C::client_query_buffer_limit, .min = 1, .max = kMaxInt64,
-     .flags = kSettingMutable, .help = "Largest unanswered input of one client, bytes"},
-    {.name = "proto-max-bulk-len", .type = SettingType::kBytes, .field = &C::proto_max_bulk_len,
-     .min = 1, .max = kMaxInt64, .flags = kSettingMutable,
+    {.name = "client-query-buffer-limit",
+     .type = SettingType::kBytes,
+     .field = &C::client_query_buffer_limit,
+     .min = 1,
+     .max = kMaxInt64,
+     .flags = kSettingMutable,
+     .help = "Largest unanswered input of one client, bytes"},
+    {.name = "proto-max-bulk-len",
+     .type = SettingType::kBytes,
+     .field = &C::proto_max_bulk_len,
+     .min = 1,
+     .max = kMaxInt64,
+     .flags = kSettingMutable,
      .help = "Largest bulk string (a key or a value) a client may send, bytes"},
-    {.name = "http-max-body-bytes", .type = SettingType::kBytes, .field = &C::http_max_body_bytes,
-     .min = 1, .max = kMaxInt64, .help = "Largest HTTP request body (413 beyond it), bytes"},
-    {.name = "http-idle-timeout", .type = SettingType::kInteger, .field = &C::http_idle_timeout,
-     .min = 1, .max = 86400,
+    {.name = "http-max-body-bytes",
+     .type = SettingType::kBytes,
+     .field = &C::http_max_body_bytes,
+     .min = 1,
+     .max = kMaxInt64,
+     .help = "Largest HTTP request body (413 beyond it), bytes"},
+    {.name = "http-idle-timeout",
+     .type = SettingType::kInteger,
+     .field = &C::http_idle_timeout,
+     .min = 1,
+     .max = 86400,
      .help = "Close HTTP connections quiet this many seconds (their worker goes back)"},
 
     // The store.
-    {.name = "dir", .type = SettingType::kString, .field = &C::dir,
+    {.name = "dir",
+     .type = SettingType::kString,
+     .field = &C::dir,
      .help = "The store's directory (created if missing)"},
-    {.name = "appendfsync", .type = SettingType::kEnum, .field = &C::appendfsync,
+    {.name = "appendfsync",
+     .type = SettingType::kEnum,
+     .field = &C::appendfsync,
      .choices = kFsyncModes,
      .help = "When writes reach stable storage: always (before each reply, group commit), "
              "everysec (every sync-interval-ms), no (when the kernel flushes)"},
-    {.name = "sync-interval-ms", .type = SettingType::kInteger, .field = &C::sync_interval_ms,
-     .min = 1, .max = 3'600'000, .help = "Flush interval of appendfsync everysec, ms"},
-    {.name = "max-file-size", .type = SettingType::kBytes, .field = &C::max_file_size,
-     .min = 4096, .max = (int64_t{1} << 32) - 1,
+    {.name = "sync-interval-ms",
+     .type = SettingType::kInteger,
+     .field = &C::sync_interval_ms,
+     .min = 1,
+     .max = 3'600'000,
+     .help = "Flush interval of appendfsync everysec, ms"},
+    {.name = "max-file-size",
+     .type = SettingType::kBytes,
+     .field = &C::max_file_size,
+     .min = 4096,
+     .max = (int64_t{1} << 32) - 1,
      .help = "Data file size before the store starts a new one, bytes"},
-    {.name = "compression", .type = SettingType::kEnum, .field = &C::compression,
-     .choices = kCompressions, .help = "Compress records above 256 bytes: none, lz4 or zstd"},
+    {.name = "compression",
+     .type = SettingType::kEnum,
+     .field = &C::compression,
+     .choices = kCompressions,
+     .help = "Compress records above 256 bytes: none, lz4 or zstd"},
 
     // Threads, logs.
-    {.name = "io-threads", .type = SettingType::kInteger, .field = &C::io_threads, .min = 0,
-     .max = 1024, .help = "Event-loop threads (0: one per core)"},
-    {.name = "busy-poll-us", .type = SettingType::kInteger, .field = &C::busy_poll_us, .min = 0,
+    {.name = "io-threads",
+     .type = SettingType::kInteger,
+     .field = &C::io_threads,
+     .min = 0,
+     .max = 1024,
+     .help = "Event-loop threads (0: one per core)"},
+    {.name = "busy-poll-us",
+     .type = SettingType::kInteger,
+     .field = &C::busy_poll_us,
+     .min = 0,
      .max = 1'000'000,
      .help = "After a busy round, an event loop polls this long before it sleeps (0: never)"},
-    {.name = "logfile", .type = SettingType::kString, .field = &C::logfile,
+    {.name = "logfile",
+     .type = SettingType::kString,
+     .field = &C::logfile,
      .help = "Log file, one JSON object per line (empty: stderr)"},
-    {.name = "loglevel", .type = SettingType::kEnum, .field = &C::loglevel, .choices = kLogLevels,
-     .flags = kSettingMutable, .help = "Least important messages logged",
+    {.name = "loglevel",
+     .type = SettingType::kEnum,
+     .field = &C::loglevel,
+     .choices = kLogLevels,
+     .flags = kSettingMutable,
+     .help = "Least important messages logged",
      .apply = ApplyLoglevel},
 
     // Redis's settings that have one value here; a config file written for Redis may name them.
-    {.name = "databases", .type = SettingType::kInteger, .min = 1, .max = 1,
-     .flags = kSettingFixed, .help = "bitcask-server has one database", .fixed = "1"},
-    {.name = "appendonly", .type = SettingType::kBool, .choices = kYesNo, .flags = kSettingFixed,
-     .help = "every write is appended to the store's log", .fixed = "yes"},
-    {.name = "save", .type = SettingType::kString, .flags = kSettingFixed,
-     .help = "no snapshots: every write is in the store's log (see appendfsync)", .fixed = ""},
+    {.name = "databases",
+     .type = SettingType::kInteger,
+     .min = 1,
+     .max = 1,
+     .flags = kSettingFixed,
+     .help = "bitcask-server has one database",
+     .fixed = "1"},
+    {.name = "appendonly",
+     .type = SettingType::kBool,
+     .choices = kYesNo,
+     .flags = kSettingFixed,
+     .help = "every write is appended to the store's log",
+     .fixed = "yes"},
+    {.name = "save",
+     .type = SettingType::kString,
+     .flags = kSettingFixed,
+     .help = "no snapshots: every write is in the store's log (see appendfsync)",
+     .fixed = ""},
 };
 
 bool IEqual(std::string_view a, std::string_view b) {
@@ -147,14 +224,22 @@ bool ParseBytes(std::string_view s, int64_t* out) {
   if (ec != std::errc()) return false;
   const std::string_view unit = s.substr(digits);
   uint64_t mul = 1;
-  if (unit.empty() || IEqual(unit, "b")) mul = 1;
-  else if (IEqual(unit, "k")) mul = 1000;
-  else if (IEqual(unit, "kb")) mul = 1024;
-  else if (IEqual(unit, "m")) mul = 1000 * 1000;
-  else if (IEqual(unit, "mb")) mul = 1024 * 1024;
-  else if (IEqual(unit, "g")) mul = 1000ull * 1000 * 1000;
-  else if (IEqual(unit, "gb")) mul = 1024ull * 1024 * 1024;
-  else return false;
+  if (unit.empty() || IEqual(unit, "b"))
+    mul = 1;
+  else if (IEqual(unit, "k"))
+    mul = 1000;
+  else if (IEqual(unit, "kb"))
+    mul = 1024;
+  else if (IEqual(unit, "m"))
+    mul = 1000 * 1000;
+  else if (IEqual(unit, "mb"))
+    mul = 1024 * 1024;
+  else if (IEqual(unit, "g"))
+    mul = 1000ull * 1000 * 1000;
+  else if (IEqual(unit, "gb"))
+    mul = 1024ull * 1024 * 1024;
+  else
+    return false;
   uint64_t bytes = 0;
   if (__builtin_mul_overflow(n, mul, &bytes) || bytes > uint64_t(kMaxInt64)) return false;
   *out = static_cast<int64_t>(bytes);
@@ -171,11 +256,21 @@ std::string QuoteForFile(std::string_view v) {
   std::string out = "\"";
   for (unsigned char c : v) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < ' ' || c >= 0x7f) {
           char buf[8];
@@ -236,8 +331,8 @@ std::string DescribeSetting(const Setting& s) {
 std::string ParseSetting(const Setting& s, std::string_view value, ServerConfig* config) {
   if (s.flags & kSettingFixed) {
     if (value == s.fixed) return "";
-    return std::string("must be ") + (*s.fixed ? "'" + std::string(s.fixed) + "'" : "\"\"") +
-           ": " + s.help;
+    return std::string("must be ") + (*s.fixed ? "'" + std::string(s.fixed) + "'" : "\"\"") + ": " +
+           s.help;
   }
   switch (s.type) {
     case SettingType::kInteger:

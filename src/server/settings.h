@@ -67,7 +67,7 @@ struct Setting {
   std::variant<std::monostate, int64_t ServerConfig::*, bool ServerConfig::*,
                std::string ServerConfig::*>
       field = {};
-  int64_t min = 0, max = 0;              // kInteger, kBytes
+  int64_t min = 0, max = 0;                   // kInteger, kBytes
   std::span<const char* const> choices = {};  // kBool, kEnum
   uint32_t flags = 0;
   const char* help = "";

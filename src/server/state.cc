@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "util/hash.h"
 #include "server/dispatch.h"
+#include "util/hash.h"
 
 namespace bitcask::server {
 
@@ -68,9 +68,8 @@ KeyLocks::Guard::~Guard() {
 bool KeyLocks::Guard::Holds(size_t stripe) const {
   const size_t* begin = slots_;
   const size_t* end = begin + count_;
-  const size_t* at = std::lower_bound(begin, end, stripe, [](size_t slot, size_t st) {
-    return StripeOf(slot) < st;
-  });
+  const size_t* at = std::lower_bound(begin, end, stripe,
+                                      [](size_t slot, size_t st) { return StripeOf(slot) < st; });
   return (at != end && StripeOf(*at) == stripe) || (outer_ != nullptr && outer_->Holds(stripe));
 }
 

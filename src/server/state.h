@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "bitcask/db.h"
-#include "util/histogram.h"
 #include "server/keyspace.h"
 #include "server/log.h"
 #include "server/settings.h"
+#include "util/histogram.h"
 
 namespace bitcask::server {
 
@@ -154,7 +154,7 @@ class Counter {
 // Calls and time per command, for INFO commandstats and /metrics.
 struct CommandStats {
   Counter calls;
-  Counter nanos;  // time in the handler; INFO shows it in microseconds
+  Counter nanos;     // time in the handler; INFO shows it in microseconds
   Counter errors;    // ran and replied with an error (Redis's failed_calls)
   Counter rejected;  // refused before running: wrong arity, not authenticated
   util::LatencyHistogram latency;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 
-
 namespace bitcask::server {
 
 namespace {
@@ -123,8 +122,8 @@ Status TransactionView::Commit() {
   }
   WriteOptions options;
   options.sync = sync_;
-  const Status s = batch.Empty() ? (sync_ ? base_->Sync() : Status::OK())
-                                 : base_->Write(batch, options);
+  const Status s =
+      batch.Empty() ? (sync_ ? base_->Sync() : Status::OK()) : base_->Write(batch, options);
   if (s.ok()) {
     for (const auto& fn : after_commit_) fn();
   }
@@ -327,9 +326,9 @@ class TransactionView::MergedIterator final : public Iterator {
   std::unique_ptr<Iterator> base_;
   std::vector<const std::string*> keys_;  // the transaction's keys in range, in order
   std::vector<const Entry*> entries_;
-  ptrdiff_t i_ = 0;       // position in keys_
-  At at_ = At::kNone;     // which side the current key comes from
-  bool same_ = false;     // kOverlay: the store's iterator stands on the same key
+  ptrdiff_t i_ = 0;    // position in keys_
+  At at_ = At::kNone;  // which side the current key comes from
+  bool same_ = false;  // kOverlay: the store's iterator stands on the same key
   bool forward_ = true;
 };
 

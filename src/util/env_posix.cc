@@ -9,8 +9,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -40,14 +40,15 @@ std::string MapCountHint() {
   }
   if (limit == 0 || maps + 64 < limit) return "";
   return " (the process has " + std::to_string(maps) + " memory mappings and vm.max_map_count is " +
-         std::to_string(limit) + "; each data file takes one: use a larger max_file_size and merge, " +
+         std::to_string(limit) +
+         "; each data file takes one: use a larger max_file_size and merge, " +
          "or raise vm.max_map_count)";
 }
 
 class PosixEnv final : public Env {
  public:
   Status OpenFile(const std::string& path, int flags, uint32_t mode, int* fd) override {
-    int f;
+    int f = -1;
     do {
       f = ::open(path.c_str(), flags | O_CLOEXEC, static_cast<mode_t>(mode));
     } while (f < 0 && errno == EINTR);
@@ -151,9 +152,8 @@ class PosixEnv final : public Env {
       reserved = ::mmap(nullptr, length + kHugePageSize, PROT_NONE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       if (reserved != MAP_FAILED) {
-        hint = reinterpret_cast<void*>(
-            (reinterpret_cast<uintptr_t>(reserved) + kHugePageSize - 1) &
-            ~uintptr_t{kHugePageSize - 1});
+        hint = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(reserved) + kHugePageSize - 1) &
+                                       ~uintptr_t{kHugePageSize - 1});
       }
     }
     void* p = ::mmap(hint, length, prot, MAP_SHARED | (hint != nullptr ? MAP_FIXED : 0), fd, 0);
@@ -244,7 +244,8 @@ class PosixEnv final : public Env {
     if (errno != EEXIST) return Status::FromErrno("mkdir " + dir, errno);
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0) return Status::FromErrno("stat " + dir, errno);
-    if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(dir + " exists and is not a directory");
+    if (!S_ISDIR(st.st_mode))
+      return Status::InvalidArgument(dir + " exists and is not a directory");
     return Status::OK();
   }
 
@@ -254,7 +255,7 @@ class PosixEnv final : public Env {
   }
 
   Status SyncDir(const std::string& dir) override {
-    int fd;
+    int fd = -1;
     if (Status s = OpenFile(dir, O_RDONLY | O_DIRECTORY, 0, &fd); !s.ok()) return s;
     const int rc = ::fsync(fd);
     const int err = errno;
@@ -271,7 +272,7 @@ class PosixEnv final : public Env {
   }
 
   Status LockFile(const std::string& path, int* fd) override {
-    int f;
+    int f = -1;
     if (Status s = OpenFile(path, O_RDWR | O_CREAT, 0644, &f); !s.ok()) return s;
     if (::flock(f, LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;

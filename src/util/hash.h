@@ -34,9 +34,7 @@ inline uint64_t Hash64(const void* p, size_t n) {
 inline uint64_t HashKey(std::string_view key) { return Hash64(key.data(), key.size()); }
 
 // The 32-bit checksum stored in file headers and records: the low half of XXH3-64.
-inline uint32_t Checksum32(const char* p, size_t n) {
-  return static_cast<uint32_t>(Hash64(p, n));
-}
+inline uint32_t Checksum32(const char* p, size_t n) { return static_cast<uint32_t>(Hash64(p, n)); }
 
 // Checksum32 of the concatenation a + b + c, without joining them when they are long.
 inline uint32_t Checksum32(std::string_view a, std::string_view b, std::string_view c) {

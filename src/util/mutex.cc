@@ -22,9 +22,8 @@ void FutexWait(std::atomic<uint32_t>* word, uint32_t expected) {
 
 // Wakes up to n threads asleep on word; returns how many it woke.
 long FutexWake(std::atomic<uint32_t>* word, int n) {
-  const long woken =
-      ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, n, nullptr,
-                nullptr, 0);
+  const long woken = ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, n,
+                               nullptr, nullptr, 0);
   return woken < 0 ? 0 : woken;
 }
 

@@ -31,7 +31,8 @@ class CAPABILITY("mutex") Mutex {
 
   void lock() ACQUIRE() {
     uint32_t expected = kUnlocked;
-    if (!state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire)) [[unlikely]] {
+    if (!state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire))
+        [[unlikely]] {
       LockContended();
     }
   }
@@ -64,7 +65,8 @@ class CAPABILITY("shared mutex") SharedMutex {
 
   void lock() ACQUIRE() {
     uint32_t expected = 0;
-    if (!state_.compare_exchange_strong(expected, kWriteLocked, std::memory_order_acquire)) [[unlikely]] {
+    if (!state_.compare_exchange_strong(expected, kWriteLocked, std::memory_order_acquire))
+        [[unlikely]] {
       LockContended();
     }
   }
@@ -77,7 +79,8 @@ class CAPABILITY("shared mutex") SharedMutex {
   }
   void unlock() RELEASE() {
     const uint32_t s = state_.fetch_sub(kWriteLocked, std::memory_order_release) - kWriteLocked;
-    if (HasReadersWaiting(s) || HasWritersWaiting(s)) [[unlikely]] WakeWriterOrReaders(s);
+    if (HasReadersWaiting(s) || HasWritersWaiting(s)) [[unlikely]]
+      WakeWriterOrReaders(s);
   }
 
   void lock_shared() ACQUIRE_SHARED() {
@@ -98,7 +101,8 @@ class CAPABILITY("shared mutex") SharedMutex {
     const uint32_t s = state_.fetch_sub(kReadLocked, std::memory_order_release) - kReadLocked;
     // Readers wait on a read-locked mutex only behind a waiting writer: the last reader out
     // lets the writer in.
-    if (IsUnlocked(s) && HasWritersWaiting(s)) [[unlikely]] WakeWriterOrReaders(s);
+    if (IsUnlocked(s) && HasWritersWaiting(s)) [[unlikely]]
+      WakeWriterOrReaders(s);
   }
 
  private:
