@@ -190,7 +190,12 @@ class DB {
   // the same file system (elsewhere they are copied); the active file's written part is
   // copied. The copy is flushed to stable storage, and appears under its name only once
   // complete. Open it as any store. A merge waits while it runs (and it for a running one).
-  virtual Status Checkpoint(const std::string& dir) = 0;
+  //
+  // at_point, if set, is called under the store's write lock at the moment the copy stands
+  // for: every write committed before it is in the copy, none committed after it is. A
+  // CommitListener's position read there is the copy's place in the listener's stream.
+  virtual Status Checkpoint(const std::string& dir, const std::function<void()>& at_point) = 0;
+  Status Checkpoint(const std::string& dir) { return Checkpoint(dir, nullptr); }
 };
 
 }  // namespace bitcask

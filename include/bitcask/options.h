@@ -5,6 +5,8 @@
 #define BITCASK_OPTIONS_H_
 
 #include <cstdint>
+#include <span>
+#include <string_view>
 
 #include "bitcask/env.h"
 
@@ -49,6 +51,31 @@ enum class Compression : unsigned char {
   kNone,
   kLz4,   // fast, modest ratio
   kZstd,  // slower to write, smaller
+};
+
+// A write the store committed, as a CommitListener sees it.
+struct CommittedWrite {
+  enum class Kind : uint8_t {
+    kPut,      // key now holds value (with expire_at_ms, 0: none)
+    kDelete,   // key was deleted
+    kExpired,  // key's value expired and the store dropped it (no record is written for it)
+  };
+  Kind kind;
+  std::string_view key;
+  std::string_view value;  // kPut: the value as the writer gave it (never compressed)
+  uint64_t expire_at_ms;   // kPut: milliseconds since the Unix epoch, 0 for none
+};
+
+// Told of every write the store commits, in the one order the store applies them across all
+// its writers: a replication log built from these calls replays to the same store. A batch
+// (WriteBatch, a transaction) comes in one call, its writes in batch order.
+class CommitListener {
+ public:
+  virtual ~CommitListener() = default;
+  // Called under the store's write lock, once the writes are in the data file and before any
+  // reader can see them: it must be quick and must not call the DB. Not called for writes
+  // that fail, nor for a delete of an absent key.
+  virtual void OnCommit(std::span<const CommittedWrite> writes) = 0;
 };
 
 struct Options {
@@ -98,6 +125,10 @@ struct Options {
   // nullptr: the operating system's (Env::Default()). Tests wrap it to inject faults or
   // move time by hand.
   Env* env = nullptr;
+
+  // Told of every committed write, in commit order (see CommitListener): not owned, must
+  // outlive the DB. nullptr: nobody is told.
+  CommitListener* commit_listener = nullptr;
 
   // ---- Merge (compaction) ------------------------------------------------------------
   // A merge rewrites the live records of some data files into new files (each with a hint

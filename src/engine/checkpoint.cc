@@ -79,7 +79,7 @@ void RemoveStaging(Env* env, const std::string& staging) {
 
 }  // namespace
 
-Status DBImpl::Checkpoint(const std::string& dir) {
+Status DBImpl::Checkpoint(const std::string& dir, const std::function<void()>& at_point) {
   if (Forked()) [[unlikely]]
     return ForkedChildError();
   if (dir.empty()) return Status::InvalidArgument("the checkpoint directory is an empty path");
@@ -115,7 +115,7 @@ Status DBImpl::Checkpoint(const std::string& dir) {
     if (Status s = env_->CreateDir(staging, &created); !s.ok()) return s;
     if (created) break;  // ours; an existing one belongs to another checkpoint
   }
-  Status s = CheckpointInto(staging);
+  Status s = CheckpointInto(staging, at_point);
   if (s.ok()) {
     // rename(2) replaces an empty directory but not one with files: another checkpoint got
     // there first.
@@ -136,7 +136,7 @@ Status DBImpl::Checkpoint(const std::string& dir) {
   return env_->SyncDir(parent.empty() ? "." : parent);
 }
 
-Status DBImpl::CheckpointInto(const std::string& staging) {
+Status DBImpl::CheckpointInto(const std::string& staging, const std::function<void()>& at_point) {
   std::lock_guard merge_lock(merge_mu_);  // no merge adds or deletes a file meanwhile
   std::vector<const DataFile*> files;
   uint32_t active_id = 0;
@@ -155,6 +155,7 @@ Status DBImpl::CheckpointInto(const std::string& staging) {
       active_id = active_->id();
       active_end = active_->size();
     }
+    if (at_point) at_point();
   }
   // The files cannot go (merge_mu_), and none of the bytes copied change: a sealed file is
   // read-only, and the active file only grows past active_end.

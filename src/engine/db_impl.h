@@ -84,8 +84,9 @@ class DBImpl final : public DB {
   Status Close() override;
   Status GetStats(Stats* stats) override;
   Status Check(CheckReport* report, const CheckProgress& progress) override;
-  Status Checkpoint(const std::string& dir) override;
+  Status Checkpoint(const std::string& dir, const std::function<void()>& at_point) override;
   using DB::Check;
+  using DB::Checkpoint;
 
   // Merge (merge.cc). Rewrites the files `select` picks among the immutable ones (after the
   // active file is sealed) into new files; see merge.cc for why this keeps every key's newest
@@ -113,8 +114,11 @@ class DBImpl final : public DB {
     std::string_view value;  // as stored: compressed if codec says so
     uint64_t expire_at_ms;
     uint64_t hash = 0;
-    uint8_t codec = 0;  // format::Codec
+    uint8_t codec = 0;                   // format::Codec
+    std::string_view uncompressed = {};  // the value as given, when codec compressed it
   };
+  // Tells options_.commit_listener of ops, which are in the active file now.
+  void NotifyCommitLocked(std::span<const Op> ops) REQUIRES(write_mu_);
 
   uint64_t NowMillis() const;
   // True for one call in options_.latency_sample_every (per thread).
@@ -300,7 +304,7 @@ class DBImpl final : public DB {
   // Whether the keydir points at a record of f.
   bool Referenced(const DataFile& f);
   // Checkpoint's files, into the (new, empty) staging directory.
-  Status CheckpointInto(const std::string& staging);
+  Status CheckpointInto(const std::string& staging, const std::function<void()>& at_point);
   // Writes the hint file of sealed data file `id`, unless it is gone or has one.
   Status WriteHint(uint32_t id);
   void MaintenanceLoop();  // background thread: hints of sealed files, automatic merges

@@ -113,7 +113,10 @@ inline Status DBImpl::PrepareOp(Op& op, std::string* compressed) const {
       op.value.size() >= options_.compression_min_bytes) {
     op.codec =
         CompressValue(options_.compression, options_.compression_level, op.value, compressed);
-    if (op.codec != format::kCodecNone) op.value = *compressed;
+    if (op.codec != format::kCodecNone) {
+      op.uncompressed = op.value;
+      op.value = *compressed;
+    }
   }
 }
 
@@ -152,6 +155,7 @@ Status DBImpl::CommitLocked(std::span<const Op> ops, bool sync, uint64_t* seq) {
   std::vector<KeyLocation> locs(ops.size());
   if (sync) NoteSyncRequestLocked();
   if (Status s = AppendLocked(ops, locs.data()); !s.ok()) return s;
+  if (options_.commit_listener != nullptr) NotifyCommitLocked(ops);
   PublishLocked(ops, locs.data());
   *seq = last_seq_;
   written_seq_.store(last_seq_, std::memory_order_release);
@@ -206,6 +210,7 @@ Status DBImpl::CommitOneLocked(const Op& op, bool sync, uint64_t* seq) {
         return MappedWriteFailedLocked(loc.offset);
       ++last_seq_;
     }
+    if (options_.commit_listener != nullptr) NotifyCommitLocked(one);
     active_->Commit(n);
     PublishOneLocked(shard, op, loc, op.is_delete ? &pos : nullptr);
   }
@@ -213,6 +218,23 @@ Status DBImpl::CommitOneLocked(const Op& op, bool sync, uint64_t* seq) {
   *seq = last_seq_;
   written_seq_.store(last_seq_, std::memory_order_release);
   return Status::OK();
+}
+
+void DBImpl::NotifyCommitLocked(std::span<const Op> ops) {
+  auto written = [](const Op& op) {
+    using Kind = CommittedWrite::Kind;
+    return CommittedWrite{op.is_delete ? Kind::kDelete : Kind::kPut, op.key,
+                          op.codec != format::kCodecNone ? op.uncompressed : op.value,
+                          op.expire_at_ms};
+  };
+  if (ops.size() == 1) {
+    const CommittedWrite w = written(ops[0]);
+    return options_.commit_listener->OnCommit(std::span(&w, 1));
+  }
+  std::vector<CommittedWrite> writes;
+  writes.reserve(ops.size());
+  for (const Op& op : ops) writes.push_back(written(op));
+  options_.commit_listener->OnCommit(writes);
 }
 
 Status DBImpl::FinishWrite(uint64_t seq, bool sync) {

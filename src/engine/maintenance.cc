@@ -186,10 +186,18 @@ void DBImpl::ReapExpired() {
       });
     }
     if (expired.empty()) continue;
+    // Under the writer's lock too: a listener hears of the drop in the store's one order
+    // of writes, never after a write that gave the key a new value.
+    util::MutexLock wl(&write_mu_);
     std::unique_lock l(shard.mu);
     for (const auto& [key, loc] : expired) {
       // Only if unchanged since: a write may have given the key a new value meanwhile.
-      if (shard.RemoveIf(key, util::HashKey(key), loc)) AddDeadBytes(loc);
+      if (!shard.RemoveIf(key, util::HashKey(key), loc)) continue;
+      AddDeadBytes(loc);
+      if (options_.commit_listener != nullptr) {
+        const CommittedWrite w{CommittedWrite::Kind::kExpired, key, {}, 0};
+        options_.commit_listener->OnCommit(std::span(&w, 1));
+      }
     }
   }
 }
