@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -22,6 +23,14 @@ namespace bitcask::bench {
 [[noreturn]] inline void Die(const char* what, const Status& s) {
   std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
   std::exit(1);
+}
+
+// "Measured YYYY-MM-DD with: `command`." for the top of a result file.
+inline std::string MeasuredLine(const std::string& command) {
+  const std::time_t now = std::time(nullptr);
+  char date[16];
+  std::strftime(date, sizeof date, "%Y-%m-%d", std::localtime(&now));
+  return std::string("Measured ") + date + " with: `" + command + "`.";
 }
 
 // Dies (as Die) unless s is OK.

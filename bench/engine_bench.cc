@@ -218,6 +218,9 @@ int main(int argc, char** argv) {
   const std::string mem = MemoryReport(dir, mem_keys);
 
   std::ostringstream md;
+  md << "# Engine, one thread\n\n"
+     << bitcask::bench::MeasuredLine("make bench") << " (`./build/bench/engine_bench"
+     << (out_path.empty() ? "" : " --out " + out_path) << "`)\n\n";
   md << "Times are in microseconds per operation (one thread, sync=none, 16-byte keys, random "
         "values). `write(2)` and `pread(2)` are the floors: one bare system call per record of "
         "the same size. Each figure is the median of at least three runs (one for cells that "

@@ -18,6 +18,7 @@ kind of loop (dict.get): what any binding pays before it does anything.
 """
 
 import argparse
+import datetime
 import os
 import random
 import shutil
@@ -125,6 +126,10 @@ def main():
         ns = [int(x) for x in args.n.split(",")]
     vs = [int(x) for x in args.v.split(",")] if args.v else [100, 1000, 10000]
     lines = [
+        "# Python package against pybitcask\n",
+        f"Measured {datetime.date.today()} with: `make bench` "
+        "(`PYTHONPATH=build/python python3 bench/python_bench.py`). "
+        "`seed` below is pybitcask, the pure-Python implementation whose API the package keeps.\n",
         f"Python {sys.version.split()[0]}, microseconds per call, one thread, sync off, best of "
         f"{PASSES} runs spread over the benchmark. "
         "`seed` is the pure-Python seed's published figure for the same cell; `x` how many "
@@ -160,8 +165,7 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     if args.out:
         with open(args.out, "w") as f:
-            f.write("\n".join(lines) + "\n\nCommand: `make bench` "
-                    "(`PYTHONPATH=build/python python3 bench/python_bench.py`).\n")
+            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ single loop is the fair comparison: the client needs a core of its own.
 """
 
 import argparse
+import datetime
 import csv
 import io
 import os
@@ -160,8 +161,8 @@ def main():
     lines = [
         "# bitcask-server vs redis-server (redis-benchmark)",
         "",
-        f"Command: `python3 bench/server_bench.py --runs {args.runs} --io-threads {args.io_threads}` "
-        "(`make bench-server`)  ",
+        f"Measured {datetime.date.today()} with: `make bench-server` (`python3 bench/server_bench.py "
+        f"--runs {args.runs} --io-threads {args.io_threads}`)  ",
         f"Machine: {os.cpu_count()} cores, {platform.machine()}, {platform.system()} {platform.release()}; "
         f"{version(['redis-server', '--version'])}  ",
         f"Workload: redis-benchmark, {CLIENTS} clients, {VALUE_BYTES}-byte values, {KEYSPACE} random keys "

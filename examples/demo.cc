@@ -1,5 +1,5 @@
 // A short tour of the library: store, read back, delete, batch, reopen, print stats.
-// `make run` runs it.
+// `make demo` runs it.
 
 #include <cstdio>
 #include <memory>

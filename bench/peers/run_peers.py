@@ -103,10 +103,10 @@ def report(rows, engines, args, elapsed):
     lines = []
     w = lines.append
     w("# bitcask side by side with LMDB, LevelDB and RocksDB\n")
-    w(f"Run {datetime.date.today()} on {platform.node()}: {os.cpu_count()} cores, "
-      f"{platform.system()} {platform.release()}; mode `{'full' if args.full else 'quick'}`, "
-      f"{elapsed / 60:.1f} minutes. Command: `make bench-peers` "
-      f"(`{' '.join(sys.argv[1:]) or '--quick'}` to `bench/peers/run_peers.py`).\n")
+    w(f"Measured {datetime.date.today()} with: `make bench-peers` "
+      f"(`{' '.join(sys.argv[1:]) or '--quick'}` to `bench/peers/run_peers.py`), on "
+      f"{platform.node()}: {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+      f"mode `{'full' if args.full else 'quick'}`, {elapsed / 60:.1f} minutes.\n")
     w("Same durability class for all engines: no fsync per write except in the `sync` "
       "workload; each engine's configuration is in `bench/peers/engines.cc`. 16-byte keys, "
       "random incompressible values, a different value per key. Ratios are peer time / "
