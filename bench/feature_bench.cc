@@ -554,10 +554,11 @@ int main(int argc, char** argv) {
     }
   }
   std::filesystem::create_directories(dir);
-  std::string md = "## Engine features\n\n" +
-                   bitcask::bench::MeasuredLine("./build/bench/feature_bench" +
-                                                (only.empty() ? "" : " --only " + only)) +
-                   " (`make bench` runs every section). Same machine as [engine.md](engine.md).\n\n";
+  std::string md =
+      "## Engine features\n\n" +
+      bitcask::bench::MeasuredLine("./build/bench/feature_bench" +
+                                   (only.empty() ? "" : " --only " + only)) +
+      " (`make bench` runs every section). Same machine as [engine.md](engine.md).\n\n";
   auto want = [&](const char* name) { return only.empty() || only == name; };
   if (want("memory")) md += MemorySection(dir, quick ? 1000000 : 10000000) + "\n";
   if (want("open")) {

@@ -29,7 +29,8 @@ class Recorder : public CommitListener {
   void OnCommit(std::span<const CommittedWrite> writes) override {
     std::lock_guard l(mu_);
     for (const CommittedWrite& w : writes) {
-      entries_.push_back({w.kind, std::string(w.key), std::string(w.value), w.expire_at_ms, calls_});
+      entries_.push_back(
+          {w.kind, std::string(w.key), std::string(w.value), w.expire_at_ms, calls_});
     }
     calls_++;
   }

@@ -39,5 +39,13 @@ TEST(TextTest, Utf8AsRfc3629DefinesIt) {
   }
 }
 
+TEST(TextTest, QuoteForJsonAndForRedis) {
+  EXPECT_EQ(Quote("plain"), "\"plain\"");
+  EXPECT_EQ(Quote("a\"b\\c\n\r\t"), "\"a\\\"b\\\\c\\n\\r\\t\"");
+  EXPECT_EQ(Quote(std::string("\x01\xc3\xa9", 3)), "\"\\u0001\xc3\xa9\"");  // JSON: UTF-8 passes
+  EXPECT_EQ(Quote(std::string("\x01\xc3\xa9\x7f", 4), /*hex_bytes=*/true),
+            "\"\\x01\\xc3\\xa9\\x7f\"");
+}
+
 }  // namespace
 }  // namespace bitcask::util

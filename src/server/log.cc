@@ -3,6 +3,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "util/text.h"
+
 namespace bitcask::server {
 
 bool Logger::Open(const std::string& path) {
@@ -21,37 +23,7 @@ void Logger::SetLevel(std::string_view level) {
                                 : kNotice;
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string JsonString(std::string_view s) { return util::Quote(s); }
 
 void Logger::Log(Level level, std::string_view msg,
                  std::initializer_list<std::pair<std::string_view, std::string>> fields) {

@@ -18,6 +18,7 @@
 #include "server/fd_limit.h"
 #include "server/resp.h"
 #include "server/state.h"
+#include "util/text.h"
 
 namespace bitcask::server {
 
@@ -252,36 +253,7 @@ std::string QuoteForFile(std::string_view v) {
   const bool plain = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
     return c > ' ' && c < 0x7f && c != '"' && c != '\'' && c != '\\';
   });
-  if (plain) return std::string(v);
-  std::string out = "\"";
-  for (unsigned char c : v) {
-    switch (c) {
-      case '\\':
-        out += "\\\\";
-        break;
-      case '"':
-        out += "\\\"";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < ' ' || c >= 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out + "\"";
+  return plain ? std::string(v) : util::Quote(v, /*hex_bytes=*/true);
 }
 
 // Splits a config file line into words as Redis's sdssplitargs does; false for unbalanced

@@ -1,6 +1,7 @@
 #include "util/text.h"
 
 #include <cstdint>
+#include <cstdio>
 
 namespace bitcask::util {
 
@@ -55,6 +56,38 @@ std::optional<std::string> Base64Decode(std::string_view text) {
     if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
   }
   return out;
+}
+
+std::string Quote(std::string_view s, bool hex_bytes) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || (hex_bytes && c >= 0x7f)) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, hex_bytes ? "\\x%02x" : "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out + "\"";
 }
 
 bool IsValidUtf8(std::string_view s) {
