@@ -39,8 +39,10 @@ int FreePort() {
 
 ServerProcess::ServerProcess(const std::string& dir, std::vector<std::string> extra,
                              unsigned open_files) {
-  std::vector<std::string> args = {SERVER_PATH, "--dir",     dir,         "--port",
-                                   "0",         "--logfile", dir + ".log"};
+  std::vector<std::string> args = {SERVER_PATH, "--dir", dir, "--logfile", dir + ".log"};
+  if (std::find(extra.begin(), extra.end(), "--port") == extra.end()) {
+    args.insert(args.end(), {"--port", "0"});
+  }
   auto http = std::find(extra.begin(), extra.end(), "--http-port");
   const bool free_http = http != extra.end() && http + 1 != extra.end() && http[1] == kFreeHttpPort;
   if (http == extra.end()) args.insert(args.end(), {"--http-port", "0"});

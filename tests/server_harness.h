@@ -19,8 +19,9 @@ namespace bitcask::test {
 // A TCP port on loopback that nothing listens on right now (the kernel's pick).
 int FreePort();
 
-// A bitcask-server child process on a free RESP port. Its HTTP API is off unless extra
-// holds "--http-port", kFreeHttpPort: then it gets a free port (http_port() says which).
+// A bitcask-server child process on a free RESP port (unless extra names "--port"). Its HTTP
+// API is off unless extra holds "--http-port", kFreeHttpPort: then it gets a free port
+// (http_port() says which).
 class ServerProcess {
  public:
   static constexpr const char* kFreeHttpPort = "free";

@@ -9,6 +9,7 @@
 #include "server/auth.h"
 #include "server/command.h"
 #include "server/dispatch.h"
+#include "server/replication.h"
 
 namespace bitcask::server {
 
@@ -16,6 +17,11 @@ namespace {
 
 void Ping(CommandContext& c) {
   if (c.args.size() > 2) return WrongArgs(c);
+  if (c.client.subscribed()) {  // RESP2 in pub/sub mode: ["pong", message]
+    reply::ArrayHeader(c.out, 2);
+    reply::Bulk(c.out, "pong");
+    return reply::Bulk(c.out, c.args.size() == 2 ? c.args[1] : "");
+  }
   if (c.args.size() == 2) return reply::Bulk(c.out, c.args[1]);
   reply::Simple(c.out, "PONG");
 }
@@ -90,7 +96,7 @@ void Hello(CommandContext& c) {
   reply::Bulk(c.out, "mode");
   reply::Bulk(c.out, "standalone");
   reply::Bulk(c.out, "role");
-  reply::Bulk(c.out, "master");
+  reply::Bulk(c.out, c.server.replication().is_replica() ? "replica" : "master");
   reply::Bulk(c.out, "modules");
   reply::ArrayHeader(c.out, 0);
 }
@@ -102,9 +108,127 @@ void Select(CommandContext& c) {
   Ok(c);
 }
 
+// A line of CLIENT LIST, in Redis 7.0's fields and order.
+std::string ClientLine(const ClientInfo& i) {
+  return "id=" + std::to_string(i.id) + " addr=" + i.addr + " laddr=" + i.laddr +
+         " fd=-1 name=" + i.name + " age=" + std::to_string(i.age_s) +
+         " idle=" + std::to_string(i.idle_s) + " flags=" + i.flags +
+         " db=0 sub=" + std::to_string(i.sub) + " psub=" + std::to_string(i.psub) +
+         " ssub=0 multi=" + std::to_string(i.multi) +
+         " qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0"
+         " events=r cmd=" +
+         i.cmd + " user=default redir=-1 resp=2\n";
+}
+
+bool KnownClientType(std::string_view t) {
+  return IEquals(t, "normal") || IEquals(t, "master") || IEquals(t, "replica") ||
+         IEquals(t, "slave") || IEquals(t, "pubsub");
+}
+
+bool TypeMatches(std::string_view wanted, const ClientInfo& info) {
+  return IEquals(wanted, info.type) || (IEquals(wanted, "slave") && info.type == "replica");
+}
+
+// CLIENT LIST [TYPE type | ID id ...]
+void ClientList(CommandContext& c) {
+  std::string_view type;
+  std::vector<uint64_t> ids;
+  if (c.args.size() > 2) {
+    if (IEquals(c.args[2], "type") && c.args.size() == 4) {
+      type = c.args[3];
+      if (!KnownClientType(type)) {
+        return Err(c, "ERR Unknown client type '" + std::string(type) + "'");
+      }
+    } else if (IEquals(c.args[2], "id") && c.args.size() >= 4) {
+      for (size_t i = 3; i < c.args.size(); i++) {
+        uint64_t id;
+        if (!ParseUint(c.args[i], &id) || id == 0) {
+          return Err(c, "ERR Invalid client ID");
+        }
+        ids.push_back(id);
+      }
+    } else {
+      return SyntaxError(c);
+    }
+  }
+  std::string text;
+  for (const auto& client : c.server.clients().All()) {
+    ClientInfo info = client->Info();
+    if (info.id == c.client.id) info.cmd = "client|list";  // as Redis shows the caller
+    if (!type.empty() && !TypeMatches(type, info)) continue;
+    if (!ids.empty() && std::find(ids.begin(), ids.end(), info.id) == ids.end()) continue;
+    text += ClientLine(info);
+  }
+  reply::Bulk(c.out, text);
+}
+
+// CLIENT KILL addr (the old form: +OK or an error) or CLIENT KILL filter value ... (ID, TYPE,
+// ADDR, LADDR, USER, SKIPME yes|no: the number of clients killed). Sentinel uses
+// CLIENT KILL TYPE normal and TYPE pubsub in its failover transaction.
+void ClientKill(CommandContext& c) {
+  const bool old_form = c.args.size() == 3;
+  uint64_t id = 0;
+  std::string_view type, addr, laddr, user;
+  bool skipme = true;
+  if (old_form) {
+    addr = c.args[2];
+    skipme = false;
+  } else {
+    for (size_t i = 2; i < c.args.size(); i += 2) {
+      if (i + 1 >= c.args.size()) return SyntaxError(c);  // (after the pairs before it, as Redis)
+      const std::string_view opt = c.args[i], val = c.args[i + 1];
+      if (IEquals(opt, "id")) {
+        if (!ParseUint(val, &id) || id == 0)
+          return Err(c, "ERR client-id should be greater than 0");
+      } else if (IEquals(opt, "type")) {
+        if (!KnownClientType(val))
+          return Err(c, "ERR Unknown client type '" + std::string(val) + "'");
+        type = val;
+      } else if (IEquals(opt, "addr")) {
+        addr = val;
+      } else if (IEquals(opt, "laddr")) {
+        laddr = val;
+      } else if (IEquals(opt, "user")) {
+        if (val != "default") return Err(c, "ERR No such user '" + std::string(val) + "'");
+        user = val;
+      } else if (IEquals(opt, "skipme")) {
+        if (IEquals(val, "yes")) {
+          skipme = true;
+        } else if (IEquals(val, "no")) {
+          skipme = false;
+        } else {
+          return SyntaxError(c);
+        }
+      } else {
+        return SyntaxError(c);
+      }
+    }
+  }
+  int64_t killed = 0;
+  for (const auto& client : c.server.clients().All()) {
+    const ClientInfo info = client->Info();
+    if (id != 0 && info.id != id) continue;
+    if (!type.empty() && !TypeMatches(type, info)) continue;
+    if (!addr.empty() && info.addr != addr) continue;
+    if (!laddr.empty() && info.laddr != laddr) continue;
+    if (info.id == c.client.id) {
+      if (skipme) continue;
+      c.client.close_after_reply = true;  // after this reply
+    } else {
+      client->Kill();
+    }
+    killed++;
+  }
+  if (!old_form) return reply::Integer(c.out, killed);
+  if (killed == 0) return Err(c, "ERR No such client");
+  Ok(c);
+}
+
 void ClientCmd(CommandContext& c) {
   const std::string sub = Lower(c.args[1]);
   const size_t n = c.args.size();
+  if (sub == "list") return ClientList(c);
+  if (sub == "kill") return n >= 3 ? ClientKill(c) : SubcommandArity(c);
   if (sub == "id") {
     if (n != 2) return SubcommandArity(c);
     return reply::Integer(c.out, int64_t(c.client.id));
@@ -126,12 +250,29 @@ void ClientCmd(CommandContext& c) {
   }
   if (sub == "info") {
     if (n != 2) return SubcommandArity(c);
-    return reply::Bulk(c.out, "id=" + std::to_string(c.client.id) + " addr=" + c.client.address +
-                                  " name=" + c.client.name + " db=0\n");
+    auto self = c.client.handle.lock();
+    ClientInfo info;
+    if (self) info = self->Info();
+    info.id = c.client.id;
+    info.addr = c.client.address;
+    info.name = c.client.name;
+    info.cmd = "client|info";
+    return reply::Bulk(c.out, ClientLine(info));
   }
   if (sub == "setinfo") {
     if (n != 4) return SubcommandArity(c);
     return Ok(c);
+  }
+  UnknownSubcommand(c);
+}
+
+// SCRIPT KILL: no script ever runs here (Sentinel sends it to a server that answers BUSY).
+void Script(CommandContext& c) {
+  if (IEquals(c.args[1], "kill") && c.args.size() == 2) {
+    return Err(c, "NOTBUSY No scripts in execution right now.");
+  }
+  if (IEquals(c.args[1], "flush") || IEquals(c.args[1], "exists") || IEquals(c.args[1], "load")) {
+    return Err(c, "ERR bitcask-server runs no scripts (SCRIPT " + Upper(c.args[1]) + ")");
   }
   UnknownSubcommand(c);
 }
@@ -190,9 +331,10 @@ void BgRewriteAof(CommandContext& c) {
 // it off its event loop (Client::deferred), and the caller waits for its reply as for SAVE's.
 // Not inside MULTI (kCmdNoMulti): a transaction's writes are not in the store until EXEC.
 void CheckpointCmd(CommandContext& c) {
-  c.client.deferred = [&db = c.server.db(), dir = std::string(c.args[1])] {
+  c.client.deferred = [server = &c.server, dir = std::string(c.args[1])] {
     std::string out;
-    if (Status s = db.Checkpoint(dir); !s.ok()) {
+    ServerState::StoreUse use(server);
+    if (Status s = server->db().Checkpoint(dir); !s.ok()) {
       StoreError(&out, s);
     } else {
       reply::Simple(&out, "OK");
@@ -278,9 +420,9 @@ void Command(CommandContext& c) {
 std::span<const CommandSpec> ServerCommands() {
   // name, arity, flags, first key, last key, step, handler
   static const CommandSpec kRows[] = {
-      {"ping", -1, kCmdFast, 0, 0, 0, Ping},
+      {"ping", -1, kCmdFast | kCmdSubscribed, 0, 0, 0, Ping},
       {"echo", 2, kCmdFast, 0, 0, 0, Echo},
-      {"quit", -1, kCmdFast | kCmdNoAuth | kCmdNoQueue, 0, 0, 0, Quit},
+      {"quit", -1, kCmdFast | kCmdNoAuth | kCmdNoQueue | kCmdSubscribed, 0, 0, 0, Quit},
       {"auth", -2, kCmdFast | kCmdNoAuth, 0, 0, 0, Auth},
       {"hello", -1, kCmdFast | kCmdNoAuth, 0, 0, 0, Hello},
       {"select", 2, kCmdFast, 0, 0, 0, Select},
@@ -292,6 +434,7 @@ std::span<const CommandSpec> ServerCommands() {
       {"bgrewriteaof", 1, kCmdAdmin, 0, 0, 0, BgRewriteAof},
       {"lastsave", 1, kCmdFast, 0, 0, 0, LastSave},
       {"checkpoint", 2, kCmdAdmin | kCmdNoMulti, 0, 0, 0, CheckpointCmd},
+      {"script", -2, 0, 0, 0, 0, Script},
       {"command", -1, 0, 0, 0, 0, Command},
   };
   return kRows;

@@ -39,9 +39,10 @@ enum CommandFlag : uint32_t {
   kCmdReadOnly = 1u << 1,  // reads the store
   kCmdNoAuth = 1u << 2,    // allowed before AUTH
   kCmdAdmin = 1u << 3,
-  kCmdFast = 1u << 4,     // O(1) or O(log n)
-  kCmdNoQueue = 1u << 5,  // runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT)
-  kCmdNoMulti = 1u << 6,  // refused inside MULTI ("Command not allowed inside a transaction")
+  kCmdFast = 1u << 4,        // O(1) or O(log n)
+  kCmdNoQueue = 1u << 5,     // runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT)
+  kCmdNoMulti = 1u << 6,     // refused inside MULTI ("Command not allowed inside a transaction")
+  kCmdSubscribed = 1u << 7,  // allowed to a subscribed client (SUBSCRIBE..., PING, QUIT)
 };
 
 struct CommandSpec {
@@ -59,6 +60,8 @@ std::span<const CommandSpec> ConfigCommands();
 std::span<const CommandSpec> StringCommands();
 std::span<const CommandSpec> KeyCommands();
 std::span<const CommandSpec> MultiCommands();
+std::span<const CommandSpec> ReplicationCommands();
+std::span<const CommandSpec> PubSubCommands();
 
 // ---- Argument parsing ---------------------------------------------------------------------
 

@@ -4,13 +4,15 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "server/replication.h"
+
 namespace bitcask::server {
 
 const std::vector<CommandSpec>& AllCommands() {
   static const std::vector<CommandSpec> table = [] {
     std::vector<CommandSpec> all;
     for (auto family : {ServerCommands, InfoCommands, ConfigCommands, StringCommands, KeyCommands,
-                        MultiCommands}) {
+                        MultiCommands, ReplicationCommands, PubSubCommands}) {
       const std::span<const CommandSpec> rows = family();
       all.insert(all.end(), rows.begin(), rows.end());
     }
@@ -44,9 +46,10 @@ int FindCommand(std::string_view name) {
   return it == by_name.end() ? -1 : it->second;
 }
 
-bool IsPlainGet(const Client& client, const Args& args) {
-  return args.size() == 2 && client.authenticated && !client.tx.active && args[0].size() == 3 &&
-         (args[0][0] | 0x20) == 'g' && (args[0][1] | 0x20) == 'e' && (args[0][2] | 0x20) == 't';
+bool IsPlainGet(const ServerState& server, const Client& client, const Args& args) {
+  return args.size() == 2 && client.authenticated && !client.tx.active && !client.subscribed() &&
+         !server.stale_replica_now() && args[0].size() == 3 && (args[0][0] | 0x20) == 'g' &&
+         (args[0][1] | 0x20) == 'e' && (args[0][2] | 0x20) == 't';
 }
 
 void DispatchGets(ServerState& server, std::span<const std::string_view> keys, std::string* out) {
@@ -129,6 +132,33 @@ void Run(ServerState& server, Client& client, Keyspace& ks, bool in_exec, const 
     FailTransaction(client);
     return reply::Error(out, "NOAUTH Authentication required.");
   }
+  if (client.subscribed() && !(spec.flags & kCmdSubscribed)) {
+    cs.rejected.Add(1);
+    return reply::Error(out, "ERR Can't execute '" + Lower(args[0]) +
+                                 "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
+                                 "RESET are allowed in this context");
+  }
+  if ((spec.flags & kCmdWrite) && !client.is_master) {
+    const char* refusal = nullptr;
+    if (server.replica_read_only_now()) {
+      refusal = "READONLY You can't write against a read only replica.";
+    } else if (!server.replication().EnoughGoodReplicas()) {
+      refusal = "NOREPLICAS Not enough good replicas to write.";
+    }
+    if (refusal != nullptr) {
+      cs.rejected.Add(1);
+      FailTransaction(client);
+      return reply::Error(out, refusal);
+    }
+  }
+  if ((spec.flags & (kCmdWrite | kCmdReadOnly)) && !client.is_master &&
+      server.stale_replica_now()) {
+    cs.rejected.Add(1);
+    FailTransaction(client);
+    return reply::Error(out,
+                        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data "
+                        "is set to 'no'.");
+  }
   if (client.tx.active && !(spec.flags & kCmdNoQueue)) {
     if (spec.flags & kCmdNoMulti) {
       cs.rejected.Add(1);
@@ -147,6 +177,7 @@ void Run(ServerState& server, Client& client, Keyspace& ks, bool in_exec, const 
   cs.nanos.Add(ns);
   cs.latency.Record(ns);
   if (out->size() > before && (*out)[before] == '-') cs.errors.Add(1);
+  client.woff = server.replication().log().offset();  // what WAIT waits for
 }
 
 }  // namespace

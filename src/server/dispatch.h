@@ -32,7 +32,7 @@ void DispatchInExec(ServerState& server, Client& client, Keyspace& view, const A
 // A pipeline's consecutive GETs run together: IsPlainGet says whether args is a GET the
 // client may run (two arguments, authenticated), and DispatchGets runs GET for each key,
 // with the replies and counters that many Dispatch calls would give, through one MultiGet.
-bool IsPlainGet(const Client& client, const Args& args);
+bool IsPlainGet(const ServerState& server, const Client& client, const Args& args);
 void DispatchGets(ServerState& server, std::span<const std::string_view> keys, std::string* out);
 
 }  // namespace bitcask::server

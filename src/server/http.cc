@@ -11,6 +11,7 @@
 #include "server/auth.h"
 #include "server/command.h"
 #include "server/metrics.h"
+#include "server/replication.h"
 
 namespace bitcask::server {
 
@@ -25,6 +26,20 @@ void Reply(httplib::Response& res, int status, const json& body) {
 
 void Problem(httplib::Response& res, int status, const std::string& detail) {
   Reply(res, status, json{{"detail", detail}});
+}
+
+// A write over HTTP obeys what RESP writes obey: a read-only replica refuses it, and so does
+// a leader without min-replicas-to-write good replicas. Replies and returns true if refused.
+bool RefuseWrite(ServerState* state, httplib::Response& res) {
+  if (state->replica_read_only_now()) {
+    Problem(res, 409, "READONLY You can't write against a read only replica.");
+    return true;
+  }
+  if (!state->replication().EnoughGoodReplicas()) {
+    Problem(res, 503, "NOREPLICAS Not enough good replicas to write.");
+    return true;
+  }
+  return false;
 }
 
 // The JSON value a stored value stands for (see http.h).
@@ -89,8 +104,9 @@ struct HttpServer::Impl {
   void Routes() {
     http.set_pre_routing_handler(
         [this](const httplib::Request& req, httplib::Response& res) { return Guard(req, res); });
-    DB& db = state->db();
-    http.Get("/", [this, &db](const httplib::Request&, httplib::Response& res) {
+    http.Get("/", [this](const httplib::Request&, httplib::Response& res) {
+      ServerState::StoreUse use(state);
+      DB& db = state->db();
       uint64_t n = 0;
       const Status s = db.Count(&n);
       Reply(res, s.ok() ? 200 : 500,
@@ -100,7 +116,9 @@ struct HttpServer::Impl {
                  {"data_dir", state->config().dir},
                  {"keys_count", n}});
     });
-    http.Get("/health", [&db](const httplib::Request&, httplib::Response& res) {
+    http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+      ServerState::StoreUse use(state);
+      DB& db = state->db();
       // Unhealthy too when the store refuses every write after a failed flush: a restart
       // (which reopens it) is what brings it back.
       Stats st;
@@ -113,9 +131,13 @@ struct HttpServer::Impl {
       Reply(res, 503, json{{"status", "unhealthy"}, {"detail", s.ToString()}});
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      ServerState::StoreUse use(state);
       res.set_content(PrometheusMetrics(*state), "text/plain; version=0.0.4");
     });
-    http.Post("/put", [this, &db](const httplib::Request& req, httplib::Response& res) {
+    http.Post("/put", [this](const httplib::Request& req, httplib::Response& res) {
+      ServerState::StoreUse use(state);
+      if (RefuseWrite(state, res)) return;
+      DB& db = state->db();
       json body;
       if (!ParseBody(req, res, &body)) return;
       if (!body.contains("key") || !body["key"].is_string() || !body.contains("value")) {
@@ -135,7 +157,10 @@ struct HttpServer::Impl {
       if (!s.ok()) return Problem(res, 500, s.ToString());
       Reply(res, 200, json{{"status", "success"}, {"key", key}});
     });
-    http.Post("/batch", [this, &db](const httplib::Request& req, httplib::Response& res) {
+    http.Post("/batch", [this](const httplib::Request& req, httplib::Response& res) {
+      ServerState::StoreUse use(state);
+      if (RefuseWrite(state, res)) return;
+      DB& db = state->db();
       json body;
       if (!ParseBody(req, res, &body)) return;
       if (!body.contains("data") || !body["data"].is_object()) {
@@ -154,7 +179,9 @@ struct HttpServer::Impl {
       if (!s.ok()) return Problem(res, 500, s.ToString());
       Reply(res, 200, json{{"status", "success"}, {"count", batch.Count()}});
     });
-    http.Get(R"(/get/(.+))", [&db](const httplib::Request& req, httplib::Response& res) {
+    http.Get(R"(/get/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      ServerState::StoreUse use(state);
+      DB& db = state->db();
       const std::string key = req.matches[1];
       std::string value;
       const Status s = db.Get(key, &value);
@@ -163,17 +190,20 @@ struct HttpServer::Impl {
       if (!s.ok()) return Problem(res, s.IsInvalidArgument() ? 400 : 500, s.ToString());
       Reply(res, 200, json{{"key", key}, {"value", StoredToJson(value)}, {"found", true}});
     });
-    http.Delete(R"(/delete/(.+))",
-                [this, &db](const httplib::Request& req, httplib::Response& res) {
-                  const std::string key = req.matches[1];
-                  KeyLocks::Guard lock(&state->key_locks(), {key});
-                  const Status s = db.Delete(key);
-                  if (s.IsNotFound())
-                    return Reply(res, 404, json{{"key", key}, {"deleted", false}});
-                  if (!s.ok()) return Problem(res, s.IsInvalidArgument() ? 400 : 500, s.ToString());
-                  Reply(res, 200, json{{"key", key}, {"deleted", true}});
-                });
-    http.Get("/keys", [&db](const httplib::Request& req, httplib::Response& res) {
+    http.Delete(R"(/delete/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+      ServerState::StoreUse use(state);
+      if (RefuseWrite(state, res)) return;
+      DB& db = state->db();
+      const std::string key = req.matches[1];
+      KeyLocks::Guard lock(&state->key_locks(), {key});
+      const Status s = db.Delete(key);
+      if (s.IsNotFound()) return Reply(res, 404, json{{"key", key}, {"deleted", false}});
+      if (!s.ok()) return Problem(res, s.IsInvalidArgument() ? 400 : 500, s.ToString());
+      Reply(res, 200, json{{"key", key}, {"deleted", true}});
+    });
+    http.Get("/keys", [this](const httplib::Request& req, httplib::Response& res) {
+      ServerState::StoreUse use(state);
+      DB& db = state->db();
       IteratorOptions o;
       if (req.has_param("prefix")) o.prefix = req.get_param_value("prefix");
       size_t limit = SIZE_MAX;
@@ -194,6 +224,8 @@ struct HttpServer::Impl {
     });
     // The same as FLUSHDB.
     http.Post("/clear", [this](const httplib::Request&, httplib::Response& res) {
+      ServerState::StoreUse use(state);
+      if (RefuseWrite(state, res)) return;
       if (Status s = FlushKeyspace(*state, state->keyspace()); !s.ok()) {
         return Problem(res, 500, s.ToString());
       }

@@ -62,6 +62,7 @@ class Keyspace {
 class StoreKeyspace final : public Keyspace {
  public:
   explicit StoreKeyspace(DB* db) : db_(db) {}
+  void Reset(DB* db) { db_ = db; }
 
   using Keyspace::GetView;
   Status Get(std::string_view key, std::string* value) override { return db_->Get(key, value); }

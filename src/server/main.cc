@@ -19,6 +19,7 @@
 #include "server/http.h"
 #include "server/log.h"
 #include "server/network.h"
+#include "server/replication.h"
 #include "server/state.h"
 
 using namespace bitcask;
@@ -124,9 +125,15 @@ int main(int argc, char** argv) {
   // default would end it on the spot, without flushing or closing the store).
   signal(SIGHUP, SIG_IGN);
 
-  const Options options = EngineOptions(cfg);
+  // The state first: the store tells its replication of every write (CommitListener).
+  ServerState state(cfg, &log);
+  state.config_file = config_file;
+  Options options = EngineOptions(cfg);
+  options.commit_listener = &state.replication();
   std::unique_ptr<DB> db;
-  if (Status s = DB::Open(options, cfg.dir, &db); !s.ok()) {
+  Status opened = ServerState::RecoverInterruptedSwap(cfg.dir);
+  if (opened.ok()) opened = DB::Open(options, cfg.dir, &db);
+  if (Status s = opened; !s.ok()) {
     log.Log(Logger::kWarning, "cannot open the store", {{"dir", cfg.dir}, {"error", s.ToString()}});
     std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
     // Damage, or a page the disk cannot read (which a salvage open skips in the same way).
@@ -141,9 +148,7 @@ int main(int argc, char** argv) {
   }
   Stats stats;
   (void)db->GetStats(&stats);
-  DB* store = db.get();
-  ServerState state(std::move(db), cfg, &log);
-  state.config_file = config_file;
+  state.SetStore(std::move(db));
   RespServer resp(&state, &log);
   if (Status s = resp.Start(); !s.ok()) {
     std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
@@ -159,6 +164,7 @@ int main(int argc, char** argv) {
     log.Log(Logger::kNotice, "HTTP API off (http-port 0): no /metrics, /health or JSON API");
   }
   state.request_shutdown = [&resp] { resp.Stop(); };
+  state.replication().Start();  // follows its leader if replicaof is set
   std::atomic<bool> exiting{false};
   std::thread signal_thread([&] {
     int sig = 0;
@@ -191,9 +197,16 @@ int main(int argc, char** argv) {
   resp.Run();
 
   http.Stop();
-  const Status closed = store->Close();  // flushes every acknowledged write
+  state.replication().Stop();  // the link to a leader, the replicas' streams
+  Status closed;
+  {
+    ServerState::StoreUse use(&state);
+    closed = state.db().Close();  // flushes every acknowledged write
+  }
   log.Log(closed.ok() ? Logger::kNotice : Logger::kWarning, "store closed",
           {{"status", closed.ToString()}});
+  // The stream position the store now holds, for PSYNC after the restart.
+  if (closed.ok()) state.replication().SavePosition();
   // Wake the signal thread if no signal came (SHUTDOWN); it sees `exiting` and just returns.
   exiting = true;
   pthread_kill(signal_thread.native_handle(), SIGTERM);

@@ -8,9 +8,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <sstream>
 
 #include "bitcask/version.h"
 #include "server/dispatch.h"
+#include "server/replication.h"
 
 namespace bitcask::server {
 
@@ -122,6 +124,7 @@ Status CollectFigures(ServerState& srv, const std::function<bool(std::string_vie
     s.Text("os", "Linux");
     s.Text("arch_bits", "64");
     s.Text("process_id", std::to_string(getpid()));
+    s.Text("run_id", srv.replication().run_id());
     s.Text("tcp_port", std::to_string(srv.bound_port));
     s.Number("uptime_in_seconds", "bitcask_uptime_seconds", "gauge",
              "Seconds since the server started.", double(uptime_ms) / 1000.0,
@@ -237,10 +240,25 @@ Status CollectFigures(ServerState& srv, const std::function<bool(std::string_vie
     }
   }
   if (wanted("replication")) {
+    // Replication's own lines, in Redis 7.0's order (Sentinel reads some of them).
     Section s("replication", emit);
-    s.Text("role", "master");
-    s.Gauge("connected_slaves", "bitcask_connected_replicas", "Replicas attached.", 0);
-    s.Text("master_repl_offset", "0");
+    std::istringstream lines(srv.replication().InfoSection());
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const size_t colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      const std::string name = line.substr(0, colon), value = line.substr(colon + 1);
+      if (name == "connected_slaves") {
+        s.Gauge(name, "bitcask_connected_replicas", "Replicas attached.", std::stoull(value));
+      } else if (name == "master_repl_offset") {
+        s.Gauge(name, "bitcask_repl_offset", "Bytes of the replication stream so far.",
+                std::stoull(value));
+      } else {
+        s.Text(name, value);
+      }
+    }
+    s.Gauge("", "bitcask_replica", "1 if this server is a replica.",
+            srv.replication().is_replica() ? 1 : 0);
   }
   if (wanted("cpu")) {
     rusage ru{};

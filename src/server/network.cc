@@ -12,7 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include "server/auth.h"
 #include "server/dispatch.h"
+#include "server/replication.h"
 #include "server/resp.h"
 
 namespace bitcask::server {
@@ -112,7 +114,7 @@ class JobThreads {
   std::vector<Job> jobs_;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public ClientHandle, public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, ServerState* state, Logger* log, JobThreads* jobs)
       : socket_(std::move(socket)),
@@ -122,7 +124,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         jobs_(jobs) {
     state_->connected_clients++;
   }
-  ~Connection() {
+  ~Connection() override {
     state_->connected_clients--;
     if (log_->Enabled(Logger::kVerbose)) {
       log_->Log(Logger::kVerbose, "client closed", {{"client", client_.address}});
@@ -134,9 +136,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Start() {
     client_.id = state_->next_client_id++;
     client_.created_ms = NowUnixMillis();
+    client_id_ = client_.id;
+    client_.handle = weak_from_this();
     asio::error_code ec;
     const auto peer = socket_.remote_endpoint(ec);
     client_.address = ec ? "?" : peer.address().to_string() + ":" + std::to_string(peer.port());
+    const auto local = socket_.local_endpoint(ec);
+    client_.local_address =
+        ec ? "?" : local.address().to_string() + ":" + std::to_string(local.port());
     socket_.set_option(tcp::no_delay(true), ec);
     if (log_->Enabled(Logger::kVerbose)) {
       log_->Log(Logger::kVerbose, "client connected",
@@ -144,19 +151,77 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     config_version_ = state_->config_version();
     config_ = state_->config();
-    client_.authenticated = config_.requirepass.empty();
+    client_.authenticated = !AuthRequired(config_);
     parser_ = RespParser(Limits());
+    {
+      std::lock_guard l(info_mu_);
+      info_.id = client_.id;
+      info_.addr = client_.address;
+      info_.laddr = client_.local_address;
+      info_.cmd = "NULL";
+      info_.flags = "N";
+    }
+    state_->clients().Add(shared_from_this());
     Read();
   }
 
+  // ---- ClientHandle: called from any thread -------------------------------------------
+  uint64_t id() const override { return client_id_.load(); }
+  ClientInfo Info() const override {
+    std::lock_guard l(info_mu_);
+    ClientInfo info = info_;
+    const int64_t now = NowUnixMillis();
+    info.age_s = (now - created_ms_) / 1000;
+    info.idle_s = (now - last_active_ms_.load()) / 1000;
+    return info;
+  }
+  void Push(std::string bytes) override {
+    asio::post(executor(), [self = shared_from_this(), bytes = std::move(bytes)] {
+      if (self->closed_ || self->replica_ != nullptr) return;
+      self->out_ += bytes;
+      self->Write();
+    });
+  }
+  void Wake() override {
+    if (wake_pending_.exchange(true)) return;
+    asio::post(executor(), [self = shared_from_this()] {
+      self->wake_pending_ = false;
+      self->PumpReplica();
+    });
+  }
+  void Kill() override {
+    asio::post(executor(), [self = shared_from_this()] {
+      self->client_.close_after_reply = true;
+      if (!self->writing_) self->Close();
+    });
+  }
+
   void Close() {
+    if (closed_) return;
+    closed_ = true;
     asio::error_code ec;
     idle_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
+    state_->clients().Remove(client_.id);
+    for (const std::string& ch : client_.channels) state_->pubsub().Unsubscribe(ch, client_.id);
+    for (const std::string& p : client_.patterns) state_->pubsub().PUnsubscribe(p, client_.id);
+    if (replica_ != nullptr) {
+      if (replica_->sync) replica_->sync->Cancel();
+      if (replica_->reader >= 0) state_->replication().log().RemoveReader(replica_->reader);
+      state_->replication().RemoveReplica(client_.id);
+      log_->Log(Logger::kNotice, "replica gone", {{"replica", client_.address}});
+    }
   }
 
  private:
+  // A connection that streams to a replica (after PSYNC or SYNC).
+  struct ReplicaStream {
+    std::shared_ptr<FullSync> sync;  // while the full sync's pieces are sent
+    bool wait_ack = false;           // after an $EOF: sync, until the replica's first ACK
+    int64_t reader = -1;             // the stream, once the sync is sent
+  };
+
   RespLimits Limits() const {
     RespLimits l;
     l.max_bulk_bytes = static_cast<size_t>(config_.proto_max_bulk_len);
@@ -164,7 +229,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void ArmIdleTimer() {
-    if (config_.timeout == 0) return;
+    if (config_.timeout == 0 || replica_ != nullptr || client_.subscribed()) return;
     idle_.expires_after(std::chrono::seconds(config_.timeout));
     idle_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
       if (!ec) self->Close();  // idle too long
@@ -172,13 +237,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void Read() {
+    if (reading_ || closed_) return;
     ArmIdleTimer();
+    reading_ = true;
     // Read at least what an announced bulk string still needs, in large steps.
     const size_t have = in_.size() - start_;
     const size_t want =
         std::max(kReadChunk, std::min<size_t>(need_ > have ? need_ - have : 0, 16u << 20));
     socket_.async_read_some(asio::buffer(in_.Prepare(want), want),
                             [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                              self->reading_ = false;
                               self->in_.Commit(n);
                               if (ec) {
                                 self->Close();  // the client went away, or Stop() closed us
@@ -188,50 +256,78 @@ class Connection : public std::enable_shared_from_this<Connection> {
                             });
   }
 
+  // Whether the input holds a complete command not yet run.
+  bool InputReady() const { return start_ < in_.size() && need_ <= in_.size() - start_; }
+
+  // Goes on with the input once nothing holds it: runs what is there, or reads more.
+  void Resume() {
+    if (closed_ || waiting_ || reading_) return;
+    if (client_.close_after_reply) {
+      if (!writing_ && out_.empty()) Close();
+      return;
+    }
+    // A client that pipelines without reading its replies waits for them to go out (the
+    // write resumes it). A replica's input is its ACKs: always read.
+    if (replica_ == nullptr && out_.size() + sending_.size() > kOutputFlushBytes) return;
+    if (InputReady()) return Process();
+    Read();
+  }
+
   void Process() {
+    if (closed_ || waiting_) return;
     if (const uint64_t v = state_->config_version(); v != config_version_) {
       config_version_ = v;  // CONFIG SET applies to connected clients too
       config_ = state_->config();
     }
+    last_active_ms_ = NowUnixMillis();
     std::string error;
-    // Consecutive GETs of a pipeline wait here (views into in_) and run as one MultiGet.
-    auto run_gets = [this] {
-      if (gets_.empty()) return;
-      DispatchGets(*state_, gets_, &out_);
-      gets_.clear();
-    };
-    while (start_ < in_.size()) {
-      if (start_ >= prefetched_to_) PrefetchAhead();
-      size_t used = 0;
-      const std::string_view pending(in_.data() + start_, in_.size() - start_);
-      const auto r = parser_.Parse(pending, &args_, &used, &error, &storage_);
-      if (r == RespParser::Result::kNeedMore) {
-        need_ = used;
-        break;
+    {
+      ServerState::StoreUse use(state_);  // the store is not replaced under these commands
+      // Consecutive GETs of a pipeline wait here (views into in_) and run as one MultiGet.
+      auto run_gets = [this] {
+        if (gets_.empty()) return;
+        DispatchGets(*state_, gets_, &out_);
+        gets_.clear();
+      };
+      while (start_ < in_.size()) {
+        if (start_ >= prefetched_to_) PrefetchAhead();
+        size_t used = 0;
+        const std::string_view pending(in_.data() + start_, in_.size() - start_);
+        const auto r = parser_.Parse(pending, &args_, &used, &error, &storage_);
+        if (r == RespParser::Result::kNeedMore) {
+          need_ = used;
+          break;
+        }
+        if (r == RespParser::Result::kError) {
+          run_gets();
+          state_->protocol_errors++;
+          reply::Error(&out_, error);
+          log_->Log(Logger::kVerbose, "protocol error, closing client",
+                    {{"client", client_.address}, {"error", error}});
+          client_.close_after_reply = true;
+          break;
+        }
+        start_ += used;
+        need_ = 0;
+        if (args_.empty()) continue;
+        if (pending[0] == '*' &&
+            IsPlainGet(*state_, client_, args_)) {  // not inline: no views into storage_
+          gets_.push_back(args_[1]);
+          if (gets_.size() == kMaxGetBatch) run_gets();
+        } else {
+          run_gets();
+          Dispatch(*state_, client_, args_, &out_);
+          last_command_ = args_[0];
+          if (replica_ != nullptr && replica_->wait_ack && IEquals(args_[0], "replconf")) {
+            acked_ = true;  // (an ACK: the stream after an $EOF: sync may start)
+          }
+          // The commands after these wait for their reply (or, after PSYNC, for good).
+          if (client_.deferred || client_.blocked || client_.replica_start) break;
+        }
+        if (client_.close_after_reply || out_.size() > kOutputFlushBytes) break;
       }
-      if (r == RespParser::Result::kError) {
-        run_gets();
-        state_->protocol_errors++;
-        reply::Error(&out_, error);
-        log_->Log(Logger::kVerbose, "protocol error, closing client",
-                  {{"client", client_.address}, {"error", error}});
-        client_.close_after_reply = true;
-        break;
-      }
-      start_ += used;
-      need_ = 0;
-      if (args_.empty()) continue;
-      if (pending[0] == '*' && IsPlainGet(client_, args_)) {  // not inline: no views into storage_
-        gets_.push_back(args_[1]);
-        if (gets_.size() == kMaxGetBatch) run_gets();
-      } else {
-        run_gets();
-        Dispatch(*state_, client_, args_, &out_);
-        if (client_.deferred) break;  // the commands after it wait for its reply
-      }
-      if (client_.close_after_reply || out_.size() > kOutputFlushBytes) break;
+      run_gets();
     }
-    run_gets();
     // Drop consumed input; keep what a partial command has so far.
     if (start_ == in_.size()) {
       in_.Clear();
@@ -248,17 +344,38 @@ class Connection : public std::enable_shared_from_this<Connection> {
       reply::Error(&out_, "ERR max query buffer length reached");
       client_.close_after_reply = true;
     }
+    UpdateInfo();
+    if (client_.replica_start) return StartReplica();
+    if (std::exchange(acked_, false)) ReplicaAcked();
+    Write();
     if (client_.deferred) return RunDeferred();
-    if (!out_.empty()) return Write();
-    if (client_.close_after_reply) return Close();
-    Read();
+    if (client_.blocked) return Block();
+    Resume();
+  }
+
+  // What CLIENT LIST shows, refreshed once per batch of commands.
+  void UpdateInfo() {
+    std::lock_guard l(info_mu_);
+    info_.name = client_.name;
+    info_.sub = static_cast<int64_t>(client_.channels.size());
+    info_.psub = static_cast<int64_t>(client_.patterns.size());
+    info_.multi = client_.tx.active ? static_cast<int64_t>(client_.tx.queued.size()) : -1;
+    if (!last_command_.empty()) info_.cmd = Lower(last_command_);
+    std::string flags;
+    if (replica_ != nullptr) flags += 'S';
+    if (client_.subscribed()) flags += 'P';
+    if (client_.tx.active) flags += 'x';
+    if (waiting_) flags += 'b';
+    info_.flags = flags.empty() ? "N" : flags;
+    info_.type = replica_ != nullptr ? "replica" : client_.subscribed() ? "pubsub" : "normal";
   }
 
   // Runs the command Dispatch deferred on a thread of jobs_, then sends its reply (after the
-  // replies before it in out_) and goes on with the input. Until then this connection reads
-  // nothing: its later commands wait, as behind any command; other connections do not.
+  // replies before it) and goes on with the input. Until then this connection runs none of
+  // its later commands; other connections go on.
   void RunDeferred() {
     idle_.cancel();
+    waiting_ = true;
     state_->blocked_clients++;
     // Keeps the loop from ending (at Stop) before the reply is posted to it.
     auto work = std::make_shared<asio::any_io_executor>(
@@ -266,14 +383,35 @@ class Connection : public std::enable_shared_from_this<Connection> {
     jobs_->Run([self = shared_from_this(), job = std::move(client_.deferred), work]() mutable {
       std::string reply = job();
       const auto executor = self->executor();
-      asio::post(executor, [self = std::move(self), reply = std::move(reply)] {
-        self->state_->blocked_clients--;
-        self->out_ += reply;
-        self->Write();
-      });
+      asio::post(executor,
+                 [self = std::move(self), reply = std::move(reply)] { self->Unblock(reply); });
       work.reset();
     });
     client_.deferred = nullptr;
+  }
+
+  // A command that waits for something (WAIT): its reply comes when that happens.
+  void Block() {
+    idle_.cancel();
+    waiting_ = true;
+    state_->blocked_clients++;
+    auto start = std::move(client_.blocked);
+    client_.blocked = nullptr;
+    start([self = shared_from_this()](std::string reply) {
+      const auto executor = self->executor();
+      asio::post(executor,
+                 [self = std::move(self), reply = std::move(reply)] { self->Unblock(reply); });
+    });
+  }
+
+  void Unblock(const std::string& reply) {
+    state_->blocked_clients--;
+    waiting_ = false;
+    if (closed_) return;
+    out_ += reply;
+    client_.woff = state_->replication().log().offset();
+    Write();
+    Resume();
   }
 
   // With a pipeline in the input, starts loading what its next commands will touch in the
@@ -297,25 +435,113 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (keys_ahead_.size() >= 2) state_->db().Prefetch(keys_ahead_);
   }
 
+  // Writes what out_ holds (if no write is under way); when it is written, writes what came
+  // meanwhile, then goes on with the input.
   void Write() {
+    if (writing_ || closed_ || out_.empty()) return;
     idle_.cancel();
-    asio::async_write(
-        socket_, asio::buffer(out_),
-        [self = shared_from_this()](const asio::error_code& ec, size_t) {
-          self->out_.clear();
-          if (ec || self->client_.close_after_reply) {
-            self->Close();
-            return;
-          }
-          // Commands may be waiting in the input already (pipelining).
-          if (self->start_ < self->in_.size() && self->need_ <= self->in_.size() - self->start_) {
-            self->Process();
-          } else {
-            self->Read();
-          }
-        });
+    writing_ = true;
+    sending_.swap(out_);
+    asio::async_write(socket_, asio::buffer(sending_),
+                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
+                        self->writing_ = false;
+                        self->sending_.clear();
+                        if (ec) return self->Close();
+                        if (self->client_.close_after_reply && self->out_.empty()) {
+                          return self->Close();
+                        }
+                        if (self->replica_ != nullptr) {
+                          self->PumpReplica();
+                          return self->Resume();  // its ACKs
+                        }
+                        if (!self->out_.empty()) return self->Write();
+                        self->Resume();
+                      });
   }
 
+  // ---- Streaming to a replica ---------------------------------------------------------
+
+  void StartReplica() {
+    Client::ReplicaStart start = std::move(*client_.replica_start);
+    client_.replica_start.reset();
+    idle_.cancel();
+    replica_ = std::make_unique<ReplicaStream>();
+    Replication& repl = state_->replication();
+    Replication::ReplicaInfo info;
+    info.client_id = client_.id;
+    const std::string addr = client_.address.substr(0, client_.address.rfind(':'));
+    info.ip = client_.announced_ip.empty() ? addr : client_.announced_ip;
+    info.port = client_.listening_port;
+    info.handle = weak_from_this();
+    if (start.full) {
+      const bool eof = client_.capa_eof && config_.repl_diskless_sync;
+      replica_->sync = repl.StartFullSync(eof);
+      replica_->wait_ack = eof;
+      info.state = "wait_bgsave";
+      repl.SetReplica(info);  // listed; its stream starts after the sync
+      replica_->sync->SetWake([weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->Wake();
+      });
+      log_->Log(Logger::kNotice, "full sync to a replica",
+                {{"replica", client_.address}, {"format", eof ? "$EOF" : "$length"}});
+    } else {
+      info.state = "online";
+      replica_->reader = repl.log().AddReader(start.from);
+      if (replica_->reader < 0) return Close();  // the backlog moved on since PSYNC looked
+      repl.SetReplica(info);
+      out_ += start.continue_line;
+      log_->Log(Logger::kNotice, "replica continues (partial resync)",
+                {{"replica", client_.address}, {"from", std::to_string(start.from)}});
+    }
+    UpdateInfo();
+    PumpReplica();
+    // The replica's ACKs (and newlines) keep coming in.
+    Resume();
+  }
+
+  // Sends the replica what is next: pieces of the full sync, then the stream.
+  void PumpReplica() {
+    if (closed_ || writing_ || replica_ == nullptr) return;
+    Replication& repl = state_->replication();
+    if (replica_->sync) {
+      std::string piece;
+      bool done = false;
+      while (out_.size() < (1u << 20) && replica_->sync->Next(&piece, &done)) out_ += piece;
+      if (done) {
+        const Status s = replica_->sync->status();
+        if (!s.ok()) {
+          log_->Log(Logger::kWarning, "full sync to a replica failed",
+                    {{"replica", client_.address}, {"error", s.ToString()}});
+          return Close();
+        }
+        // The stream goes on from the copy's offset, with what the log kept meanwhile.
+        replica_->reader = replica_->sync->reader();
+        replica_->sync.reset();
+        repl.SetReplicaState(client_.id, replica_->wait_ack ? "send_bulk" : "online");
+      }
+      if (!out_.empty()) return Write();
+      if (replica_->sync) return;  // the maker wakes us
+    }
+    if (replica_->wait_ack) return;  // an $EOF: sync's stream starts once the replica ACKs
+    if (!repl.log().Read(replica_->reader, kReadChunk * 4, &out_)) {
+      log_->Log(Logger::kWarning, "replica fell too far behind the stream; dropping it",
+                {{"replica", client_.address}});
+      return Close();
+    }
+    Write();
+  }
+
+ public:
+  // The replica's first ACK after an $EOF: sync: its stream may start.
+  void ReplicaAcked() {
+    if (replica_ != nullptr && replica_->wait_ack && !replica_->sync) {
+      replica_->wait_ack = false;
+      state_->replication().SetReplicaState(client_.id, "online");
+      PumpReplica();
+    }
+  }
+
+ private:
   tcp::socket socket_;
   asio::steady_timer idle_;
   ServerState* state_;
@@ -334,8 +560,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::string_view> keys_ahead_, args_ahead_;  // PrefetchAhead's scratch
   std::vector<std::string> storage_ahead_;
   std::string error_ahead_;
-  size_t need_ = 0;  // bytes of input (from start_) the pending command needs at least
-  std::string out_;
+  size_t need_ = 0;      // bytes of input (from start_) the pending command needs at least
+  std::string out_;      // replies not yet handed to a write
+  std::string sending_;  // what the write under way sends
+  bool reading_ = false, writing_ = false;
+  bool waiting_ = false;  // for a deferred or blocked command's reply
+  bool closed_ = false;
+  bool acked_ = false;  // a REPLCONF ACK came in this batch
+  std::atomic<bool> wake_pending_{false};
+  std::string last_command_;
+  std::unique_ptr<ReplicaStream> replica_;
+  // For other threads (ClientHandle).
+  std::atomic<uint64_t> client_id_{0};
+  std::atomic<int64_t> last_active_ms_{NowUnixMillis()};
+  int64_t created_ms_ = NowUnixMillis();
+  mutable std::mutex info_mu_;
+  ClientInfo info_;  // guarded by info_mu_
 };
 
 }  // namespace

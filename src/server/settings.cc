@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "server/fd_limit.h"
+#include "server/replication.h"
 #include "server/resp.h"
 #include "server/state.h"
 #include "util/text.h"
@@ -30,6 +31,11 @@ constexpr const char* kYesNo[] = {"yes", "no"};
 constexpr const char* kFsyncModes[] = {"always", "everysec", "no"};
 constexpr const char* kCompressions[] = {"none", "lz4", "zstd"};
 constexpr const char* kLogLevels[] = {"debug", "verbose", "notice", "warning"};
+
+std::string ApplyBacklogSize(ServerState& server, const ServerConfig& next) {
+  server.replication().log().SetBacklogSize(static_cast<uint64_t>(next.repl_backlog_size));
+  return "";
+}
 
 // CONFIG SET maxclients: the limit on open files must hold them, as at start-up.
 std::string ApplyMaxclients(ServerState&, const ServerConfig& next) {
@@ -173,6 +179,98 @@ const Setting kSettings[] = {
      .help = "Least important messages logged",
      .apply = ApplyLoglevel},
 
+    // Replication (docs/REPLICATION.md).
+    {.name = "replicaof",
+     .type = SettingType::kHostPort,
+     .field = &C::replicaof,
+     .help = "Follow this leader: 'host port' (at run time: REPLICAOF host port / NO ONE)"},
+    {.name = "masterauth",
+     .type = SettingType::kString,
+     .field = &C::masterauth,
+     .flags = kSettingMutable,
+     .help = "Password this replica sends its leader"},
+    {.name = "masteruser",
+     .type = SettingType::kString,
+     .field = &C::masteruser,
+     .flags = kSettingMutable,
+     .help = "User this replica authenticates as with its leader"},
+    {.name = "repl-backlog-size",
+     .type = SettingType::kBytes,
+     .field = &C::repl_backlog_size,
+     .min = 16384,
+     .max = kMaxInt64,
+     .flags = kSettingMutable,
+     .help = "Stream kept for replicas that reconnect (PSYNC), bytes",
+     .apply = ApplyBacklogSize},
+    {.name = "repl-ping-replica-period",
+     .type = SettingType::kInteger,
+     .field = &C::repl_ping_replica_period,
+     .min = 1,
+     .max = 3600,
+     .flags = kSettingMutable,
+     .help = "Seconds between the PINGs a leader sends its replicas"},
+    {.name = "repl-timeout",
+     .type = SettingType::kInteger,
+     .field = &C::repl_timeout,
+     .min = 1,
+     .max = 86400,
+     .flags = kSettingMutable,
+     .help =
+         "Seconds without a sign from the other side after which a replication link is dropped"},
+    {.name = "repl-diskless-sync",
+     .type = SettingType::kBool,
+     .field = &C::repl_diskless_sync,
+     .choices = kYesNo,
+     .flags = kSettingMutable,
+     .help = "Send a full sync's RDB as it is made ($EOF: form, to replicas that take it); "
+             "no: write it to disk first ($<length> form)"},
+    {.name = "min-replicas-to-write",
+     .type = SettingType::kInteger,
+     .field = &C::min_replicas_to_write,
+     .min = 0,
+     .max = 1000,
+     .flags = kSettingMutable,
+     .help = "Refuse writes (NOREPLICAS) with fewer replicas than this acknowledging within "
+             "min-replicas-max-lag (0: off)"},
+    {.name = "min-replicas-max-lag",
+     .type = SettingType::kInteger,
+     .field = &C::min_replicas_max_lag,
+     .min = 0,
+     .max = 86400,
+     .flags = kSettingMutable,
+     .help = "Seconds since its last acknowledgement within which a replica counts as good"},
+    {.name = "replica-read-only",
+     .type = SettingType::kBool,
+     .field = &C::replica_read_only,
+     .choices = kYesNo,
+     .flags = kSettingMutable,
+     .help = "A replica refuses writes from clients (READONLY)"},
+    {.name = "replica-priority",
+     .type = SettingType::kInteger,
+     .field = &C::replica_priority,
+     .min = 0,
+     .max = 1'000'000,
+     .flags = kSettingMutable,
+     .help = "Sentinel promotes lower first; 0: never"},
+    {.name = "replica-announce-ip",
+     .type = SettingType::kString,
+     .field = &C::replica_announce_ip,
+     .flags = kSettingMutable,
+     .help = "Address this replica tells its leader (REPLCONF ip-address)"},
+    {.name = "replica-announce-port",
+     .type = SettingType::kInteger,
+     .field = &C::replica_announce_port,
+     .min = 0,
+     .max = 65535,
+     .flags = kSettingMutable,
+     .help = "Port this replica tells its leader (0: its port)"},
+    {.name = "replica-serve-stale-data",
+     .type = SettingType::kBool,
+     .field = &C::replica_serve_stale_data,
+     .choices = kYesNo,
+     .flags = kSettingMutable,
+     .help = "no: while its link is down, a replica answers MASTERDOWN"},
+
     // Redis's settings that have one value here; a config file written for Redis may name them.
     {.name = "databases",
      .type = SettingType::kInteger,
@@ -256,6 +354,14 @@ std::string QuoteForFile(std::string_view v) {
   return plain ? std::string(v) : util::Quote(v, /*hex_bytes=*/true);
 }
 
+// A config file's line for a setting: "name value".
+std::string SettingLine(const Setting& s, const ServerConfig& config) {
+  const std::string value = FormatSetting(s, config);
+  // "host port" is two words, as Redis writes replicaof.
+  return std::string(s.name) + " " +
+         (s.type == SettingType::kHostPort ? value : QuoteForFile(value)) + "\n";
+}
+
 // Splits a config file line into words as Redis's sdssplitargs does; false for unbalanced
 // quotes.
 bool SplitLine(const std::string& line, std::vector<std::string>* words) {
@@ -296,6 +402,8 @@ std::string DescribeSetting(const Setting& s) {
       return Join(s.choices, "|");
     case SettingType::kString:
       return "TEXT";
+    case SettingType::kHostPort:
+      return "'HOST PORT'";
   }
   return "";
 }
@@ -342,6 +450,23 @@ std::string ParseSetting(const Setting& s, std::string_view value, ServerConfig*
     case SettingType::kString:
       config->*std::get<std::string ServerConfig::*>(s.field) = std::string(value);
       return "";
+    case SettingType::kHostPort: {
+      std::istringstream words{std::string(value)};
+      std::string host, port, extra;
+      words >> host >> port >> extra;
+      std::string result;
+      if (host.empty() || (IEqual(host, "no") && IEqual(port, "one") && extra.empty())) {
+        result.clear();
+      } else {
+        int64_t p = -1;
+        if (port.empty() || !extra.empty() || !ParseInteger(port, &p) || p < 0 || p > 65535) {
+          return "must be 'host port' with a port between 0 and 65535 (or empty)";
+        }
+        result = host + " " + port;
+      }
+      config->*std::get<std::string ServerConfig::*>(s.field) = result;
+      return "";
+    }
   }
   return "has an unknown type";
 }
@@ -412,8 +537,9 @@ Status RewriteConfigFile(const std::string& path, const ServerConfig& config) {
     const Setting* s = SplitLine(line, &words) && !words.empty() ? FindSetting(words[0]) : nullptr;
     if (s == nullptr) {
       out += line + "\n";  // comments, blank lines
-    } else if (written.insert(s).second) {
-      out += std::string(s->name) + " " + QuoteForFile(FormatSetting(*s, config)) + "\n";
+    } else if (written.insert(s).second &&
+               !(s->type == SettingType::kHostPort && FormatSetting(*s, config).empty())) {
+      out += SettingLine(*s, config);
     }
   }
   const ServerConfig defaults;
@@ -425,7 +551,7 @@ Status RewriteConfigFile(const std::string& path, const ServerConfig& config) {
     }
     if (!header) out += "# Generated by CONFIG REWRITE\n";
     header = true;
-    out += std::string(s.name) + " " + QuoteForFile(FormatSetting(s, config)) + "\n";
+    out += SettingLine(s, config);
   }
   const std::string tmp = path + ".rewrite-tmp";
   FILE* f = std::fopen(tmp.c_str(), "w");

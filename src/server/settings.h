@@ -45,14 +45,31 @@ struct ServerConfig {
   int64_t busy_poll_us = 30;
   std::string logfile;  // empty: stderr
   std::string loglevel = "notice";
+
+  // Replication (docs/REPLICATION.md).
+  std::string replicaof;  // "host port" of the leader; empty: this server leads
+  std::string masterauth;
+  std::string masteruser;
+  int64_t repl_backlog_size = int64_t{1} << 20;
+  int64_t repl_ping_replica_period = 10;
+  int64_t repl_timeout = 60;
+  bool repl_diskless_sync = true;
+  int64_t min_replicas_to_write = 0;
+  int64_t min_replicas_max_lag = 10;
+  bool replica_read_only = true;
+  int64_t replica_priority = 100;
+  std::string replica_announce_ip;
+  int64_t replica_announce_port = 0;
+  bool replica_serve_stale_data = true;
 };
 
 enum class SettingType {
-  kInteger,  // a whole number in [min, max]
-  kBytes,    // the same, and Redis's units too: 64mb, 1gb, 512kb (1k is 1000, 1kb 1024)
-  kBool,     // yes | no
-  kEnum,     // one of choices
-  kString,   // anything
+  kInteger,   // a whole number in [min, max]
+  kBytes,     // the same, and Redis's units too: 64mb, 1gb, 512kb (1k is 1000, 1kb 1024)
+  kBool,      // yes | no
+  kEnum,      // one of choices
+  kString,    // anything
+  kHostPort,  // "host port", or empty (none); "no one" is empty too
 };
 
 enum SettingFlag : uint32_t {

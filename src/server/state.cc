@@ -1,8 +1,12 @@
 #include "server/state.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
 
 #include "server/dispatch.h"
+#include "server/replication.h"
 #include "util/hash.h"
 
 namespace bitcask::server {
@@ -99,15 +103,87 @@ bool ScanCursors::Find(uint64_t cursor, std::string* last_key) {
   return true;
 }
 
-ServerState::ServerState(std::unique_ptr<DB> db, ServerConfig config, Logger* log)
+ServerState::ServerState(ServerConfig config, Logger* log)
     : start_unix_ms(NowUnixMillis()),
-      db_(std::move(db)),
-      keyspace_(db_.get()),
+      keyspace_(nullptr),
       log_(log != nullptr ? log : &own_log_),
       config_(std::move(config)),
-      command_stats_(AllCommands().size()) {}
+      command_stats_(AllCommands().size()),
+      replication_(std::make_unique<Replication>(this)) {
+  CacheSettings();
+}
+
+ServerState::ServerState(std::unique_ptr<DB> db, ServerConfig config, Logger* log)
+    : ServerState(std::move(config), log) {
+  SetStore(std::move(db));
+}
+
+void ServerState::SetStore(std::unique_ptr<DB> db) {
+  db_ = std::move(db);
+  keyspace_.Reset(db_.get());
+}
+
+Status ServerState::SwapInStore(const std::string& incoming,
+                                const std::function<bool()>& still_wanted) {
+  const ServerConfig cfg = config();
+  const std::string old = cfg.dir + ".sync-old";
+  std::error_code ec;
+  std::filesystem::remove_all(old, ec);
+  {
+    store_mu_.lock();  // no command, request or job uses the store meanwhile
+    struct Unlock {
+      util::SharedMutex* mu;
+      ~Unlock() { mu->unlock(); }
+    } unlock{&store_mu_};
+    if (!still_wanted()) return Status::Closed("the link that loaded it was stopped");
+    if (Status s = db_->Close(); !s.ok()) return s;
+    Options options = EngineOptions(cfg);
+    options.commit_listener = replication_.get();
+    auto reopen_old = [&](Status why) {
+      std::unique_ptr<DB> again;
+      if (DB::Open(options, cfg.dir, &again).ok()) SetStore(std::move(again));
+      return why;
+    };
+    if (std::rename(cfg.dir.c_str(), old.c_str()) != 0) {
+      return reopen_old(Status::FromErrno("rename " + cfg.dir + " to " + old, errno));
+    }
+    if (std::rename(incoming.c_str(), cfg.dir.c_str()) != 0) {
+      const Status why = Status::FromErrno("rename " + incoming + " to " + cfg.dir, errno);
+      std::rename(old.c_str(), cfg.dir.c_str());
+      return reopen_old(why);
+    }
+    std::unique_ptr<DB> fresh;
+    if (Status s = DB::Open(options, cfg.dir, &fresh); !s.ok()) {
+      std::rename(cfg.dir.c_str(), incoming.c_str());
+      std::rename(old.c_str(), cfg.dir.c_str());
+      return reopen_old(s);
+    }
+    SetStore(std::move(fresh));
+    key_locks_.TouchAll();  // every watched key changed
+  }
+  std::filesystem::remove_all(old, ec);
+  return Status::OK();
+}
+
+Status ServerState::RecoverInterruptedSwap(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string incoming = IncomingStoreDir(dir), old = dir + ".sync-old";
+  if (!fs::exists(dir, ec)) {
+    // The swap stopped between its two renames: the new store was complete (it is flushed
+    // and closed before the swap begins), so it goes into place; else the old one goes back.
+    const std::string back = fs::exists(incoming, ec) ? incoming : old;
+    if (fs::exists(back, ec) && std::rename(back.c_str(), dir.c_str()) != 0) {
+      return Status::FromErrno("rename " + back + " to " + dir, errno);
+    }
+  }
+  fs::remove_all(incoming, ec);  // a full sync that did not finish
+  fs::remove_all(old, ec);
+  return Status::OK();
+}
 
 ServerState::~ServerState() {
+  replication_->Stop();
   std::thread job;
   {
     std::lock_guard l(background_mu_);
@@ -131,7 +207,23 @@ ServerConfig ServerState::config() const {
 void ServerState::UpdateConfig(const std::function<void(ServerConfig*)>& change) {
   std::lock_guard l(config_mu_);
   change(&config_);
+  CacheSettings();
   config_version_.fetch_add(1, std::memory_order_release);
+}
+
+void ServerState::CacheSettings() {
+  replica_read_only_cached_ = config_.replica_read_only;
+  serve_stale_cached_ = config_.replica_serve_stale_data;
+  min_replicas_cached_ = config_.min_replicas_max_lag > 0 ? config_.min_replicas_to_write : 0;
+}
+
+bool ServerState::replica_read_only_now() const {
+  return replica_read_only_cached_.load(std::memory_order_relaxed) && replication_->is_replica();
+}
+
+bool ServerState::stale_replica_now() const {
+  return !serve_stale_cached_.load(std::memory_order_relaxed) && replication_->is_replica() &&
+         !replication_->link_up();
 }
 
 bool ServerState::StartBackground(const char* what, std::function<Status()> job) {
@@ -140,7 +232,11 @@ bool ServerState::StartBackground(const char* what, std::function<Status()> job)
   if (background_.joinable()) background_.join();
   background_running_ = true;
   background_ = std::thread([this, what, job = std::move(job)] {
-    const Status s = job();
+    Status s;
+    {
+      StoreUse use(this);
+      s = job();
+    }
     std::lock_guard bl(background_mu_);
     background_last_ = std::string(what) + ": " + s.ToString();
     background_running_ = false;

@@ -13,6 +13,8 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,12 +23,17 @@
 #include <vector>
 
 #include "bitcask/db.h"
+#include "server/clients.h"
 #include "server/keyspace.h"
 #include "server/log.h"
+#include "server/pubsub.h"
 #include "server/settings.h"
 #include "util/histogram.h"
+#include "util/mutex.h"
 
 namespace bitcask::server {
+
+class Replication;
 
 // A transaction between MULTI and EXEC, and the keys WATCH watches.
 struct Transaction {
@@ -42,14 +49,42 @@ struct Client {
   uint64_t id = 0;
   std::string name;
   std::string address;
+  std::string local_address;
   bool authenticated = false;
   bool close_after_reply = false;
   int64_t created_ms = 0;
   Transaction tx;
+  // The link a replica applies its leader's stream through: it may write on a read-only
+  // replica, and nobody reads its replies.
+  bool is_master = false;
+  // Pub/sub: what this client is subscribed to (RESP2 allows it only pub/sub commands then).
+  std::set<std::string, std::less<>> channels;
+  std::set<std::string, std::less<>> patterns;
+  bool subscribed() const { return !channels.empty() || !patterns.empty(); }
+  // The connection itself, for what other threads do to it (PUBLISH to it, CLIENT KILL).
+  std::weak_ptr<ClientHandle> handle;
+  // The replication stream's offset after this client's last command (WAIT waits for it).
+  uint64_t woff = 0;
+  // REPLCONF's values, for a connection that turns out to be a replica.
+  int listening_port = 0;
+  std::string announced_ip;
+  bool capa_eof = false;
+  bool capa_psync2 = false;
+  // PSYNC / SYNC: the connection becomes the stream to a replica once the reply is written.
+  struct ReplicaStart {
+    bool full = false;  // a full sync, else a continuation from `from`
+    uint64_t from = 0;
+    std::string continue_line;  // +CONTINUE ...
+  };
+  std::optional<ReplicaStart> replica_start;
   // Set by a command whose work would hold its event loop for long (CHECKPOINT): the
   // connection runs it on a thread of its own and sends what it returns as the command's
   // reply, before the replies of the commands after it. Meanwhile the loop serves others.
   std::function<std::string()> deferred;
+  // Set by a command that waits for something (WAIT): the connection calls it with a
+  // function that takes the reply (from any thread, once); meanwhile this client's later
+  // commands wait and the loop serves others.
+  std::function<void(std::function<void(std::string)>)> blocked;
 };
 
 // A stripe of mutexes by key hash. Commands that read and then write a key (INCR, APPEND,
@@ -162,11 +197,44 @@ struct CommandStats {
 
 class ServerState {
  public:
-  // log: where the commands log (null: a Logger of the state's own, to stderr).
+  // log: where the commands log (null: a Logger of the state's own, to stderr). Without a
+  // store until SetStore.
+  explicit ServerState(ServerConfig config, Logger* log = nullptr);
   ServerState(std::unique_ptr<DB> db, ServerConfig config, Logger* log = nullptr);
+  void SetStore(std::unique_ptr<DB> db);
   ~ServerState();  // waits for a background job
 
+  // The store. It may be replaced whole (a replica's full sync): whoever uses it holds a
+  // StoreUse meanwhile (a connection, for the commands of one read; an HTTP request; a job).
   DB& db() { return *db_; }
+  class StoreUse {
+   public:
+    explicit StoreUse(ServerState* server) : mu_(&server->store_mu_) { mu_->lock_shared(); }
+    ~StoreUse() { mu_->unlock_shared(); }
+    StoreUse(const StoreUse&) = delete;
+    StoreUse& operator=(const StoreUse&) = delete;
+
+   private:
+    util::SharedMutex* mu_;
+  };
+  // Where a replica loads a full sync: beside the store.
+  static std::string IncomingStoreDir(const std::string& dir) { return dir + ".sync-new"; }
+  // Replaces the store with the complete one in `incoming` (renamed into the store's place),
+  // between commands. On an error the old store stays.
+  // still_wanted is asked once nothing uses the store: false leaves it alone (Closed).
+  Status SwapInStore(const std::string& incoming, const std::function<bool()>& still_wanted);
+  // At start-up, before the store opens: finishes or undoes a swap a crash interrupted.
+  static Status RecoverInterruptedSwap(const std::string& dir);
+  Replication& replication() { return *replication_; }
+  // Per command, without copying the configuration: whether this server is a replica that
+  // refuses clients' writes, or one whose link is down and that serves no stale data.
+  bool replica_read_only_now() const;
+  bool stale_replica_now() const;
+  int64_t min_replicas_to_write_now() const {
+    return min_replicas_cached_.load(std::memory_order_relaxed);
+  }
+  ClientRegistry& clients() { return clients_; }
+  PubSub& pubsub() { return pubsub_; }
   // The store as the data commands see it.
   Keyspace& keyspace() { return keyspace_; }
   KeyLocks& key_locks() { return key_locks_; }
@@ -208,16 +276,25 @@ class ServerState {
   std::function<void()> request_shutdown;
 
  private:
+  util::SharedMutex store_mu_;  // shared by StoreUse, exclusive to replace the store
   std::unique_ptr<DB> db_;
   StoreKeyspace keyspace_;
+  ClientRegistry clients_;
+  PubSub pubsub_;
   Logger own_log_;
   Logger* log_;
   mutable std::mutex config_mu_;
   ServerConfig config_;
   std::atomic<uint64_t> config_version_{0};
+  // The settings checked on every command, kept apart by UpdateConfig.
+  std::atomic<bool> replica_read_only_cached_{true};
+  std::atomic<bool> serve_stale_cached_{true};
+  std::atomic<int64_t> min_replicas_cached_{0};
+  void CacheSettings();
   KeyLocks key_locks_;
   ScanCursors cursors_;
   std::vector<CommandStats> command_stats_;
+  std::unique_ptr<Replication> replication_;  // after config_: it reads it
 
   mutable std::mutex background_mu_;
   std::atomic<bool> background_running_{false};
