@@ -93,9 +93,12 @@ TEST(RdbLoaderTest, ReadsWhatRedisWrites) {
     EXPECT_EQ(got.aux["repl-id"], "932d95b9ff9a13ac9cb754327b3ff38dd6c3dde0");
     EXPECT_EQ(got.aux["repl-offset"], "0");
     const std::map<std::string, std::pair<std::string, uint64_t>> want = {
-        {"n", {"12345", 0}},         {"neg", {"-5", 0}},
-        {"exp", {"val", 4102444800000}}, {"lead", {"007", 0}},
-        {"bigint", {"12345678901", 0}}, {"foo", {"bar", 0}},
+        {"n", {"12345", 0}},
+        {"neg", {"-5", 0}},
+        {"exp", {"val", 4102444800000}},
+        {"lead", {"007", 0}},
+        {"bigint", {"12345678901", 0}},
+        {"foo", {"bar", 0}},
         {"big", {std::string(100, 'a'), 0}}};
     EXPECT_EQ(got.keys, want) << "step " << step;
   }
@@ -173,10 +176,9 @@ TEST(DumpPayloadTest, RedisBytes) {
   ASSERT_TRUE(ParseDumpPayload(Unhex("00036261720a00e6be4960ee66fd17"), &v).ok());
   EXPECT_EQ(v, "bar");
   // Redis's DUMP of 12345 (int16) and of 100 a's (LZF), with the checksum computed here.
-  for (const auto& [body, want] :
-       std::vector<std::pair<std::string, std::string>>{{Unhex("00c139300a00"), "12345"},
-                                                        {Unhex("00c3094064016161e057000161610a00"),
-                                                         std::string(100, 'a')}}) {
+  for (const auto& [body, want] : std::vector<std::pair<std::string, std::string>>{
+           {Unhex("00c139300a00"), "12345"},
+           {Unhex("00c3094064016161e057000161610a00"), std::string(100, 'a')}}) {
     std::string payload = body;
     const uint64_t crc = util::Crc64(0, payload);
     for (int i = 0; i < 8; i++) payload.push_back(static_cast<char>(crc >> (8 * i)));

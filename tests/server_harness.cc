@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -222,13 +223,10 @@ bool ParseBulkArray(const std::string& text, size_t* at, std::vector<std::string
   return true;
 }
 
-RealRedis::RealRedis(const std::string& dir, const std::string& extra_args) {
+RedisProcess::RedisProcess(const std::function<std::string(int port)>& command) {
   for (int attempt = 0; attempt < 20 && port_ == 0; attempt++) {
     const int port = FreePort();
-    const std::string cmd = "redis-server --port " + std::to_string(port) +
-                            " --bind 127.0.0.1 --save '' --appendonly no --daemonize no "
-                            "--dir " +
-                            dir + " " + extra_args;
+    const std::string cmd = command(port);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::execl("/bin/sh", "sh", "-c", ("exec " + cmd + " >/dev/null 2>&1").c_str(), nullptr);
@@ -245,12 +243,33 @@ RealRedis::RealRedis(const std::string& dir, const std::string& extra_args) {
   }
 }
 
-void RealRedis::Stop() {
+void RedisProcess::Stop() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGKILL);
   ::waitpid(pid_, nullptr, 0);
   pid_ = -1;
 }
+
+RealRedis::RealRedis(const std::string& dir, const std::string& extra_args)
+    : RedisProcess([&](int port) {
+        return "redis-server --port " + std::to_string(port) +
+               " --bind 127.0.0.1 --save '' --appendonly no --daemonize no --dir " + dir + " " +
+               extra_args;
+      }) {}
+
+RealSentinel::RealSentinel(const std::string& dir, const std::string& name, int leader_port,
+                           int quorum)
+    : RedisProcess([&](int port) {
+        ::mkdir(dir.c_str(), 0755);
+        const std::string conf = dir + "/sentinel.conf";
+        WriteFile(conf, "port " + std::to_string(port) + "\nbind 127.0.0.1\ndaemonize no\ndir " +
+                            dir + "\nlogfile " + dir + "/sentinel.log\nsentinel monitor " + name +
+                            " 127.0.0.1 " + std::to_string(leader_port) + " " +
+                            std::to_string(quorum) + "\nsentinel down-after-milliseconds " + name +
+                            " 1000\nsentinel failover-timeout " + name +
+                            " 4000\nsentinel parallel-syncs " + name + " 1\n");
+        return "redis-server " + conf + " --sentinel";
+      }) {}
 
 void ExpectRepliesLikeRedis(const TempDir& tmp, int ours,
                             const std::vector<std::string>& commands) {

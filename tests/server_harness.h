@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -87,20 +88,35 @@ class RawConnection {
 // *at past it. False if the text does not hold all of it yet (or is not one).
 bool ParseBulkArray(const std::string& text, size_t* at, std::vector<std::string>* items);
 
-// A real redis-server (Debian's redis-server package) on a free port, with its files in dir,
-// killed on destruction. port() is 0 if it could not start.
-class RealRedis {
+// A process of Debian's redis-server on a free port, started by a shell command made for that
+// port, killed on destruction. port() is 0 if it could not start (did not answer PING).
+class RedisProcess {
  public:
-  explicit RealRedis(const std::string& dir, const std::string& extra_args = "");
-  ~RealRedis() { Stop(); }
-  RealRedis(const RealRedis&) = delete;
-  RealRedis& operator=(const RealRedis&) = delete;
+  explicit RedisProcess(const std::function<std::string(int port)>& command);
+  ~RedisProcess() { Stop(); }
+  RedisProcess(const RedisProcess&) = delete;
+  RedisProcess& operator=(const RedisProcess&) = delete;
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  void Stop();
 
  private:
-  void Stop();
   pid_t pid_ = -1;
   int port_ = 0;
+};
+
+// A real redis-server (Debian's redis-server package) with its files in dir.
+class RealRedis : public RedisProcess {
+ public:
+  explicit RealRedis(const std::string& dir, const std::string& extra_args = "");
+};
+
+// A real Redis Sentinel (redis-server --sentinel), its config file and log in dir, watching the
+// leader on loopback port leader_port under `name`: the leader is down after 1 s without an
+// answer, and `quorum` Sentinels must agree before one of them fails it over.
+class RealSentinel : public RedisProcess {
+ public:
+  RealSentinel(const std::string& dir, const std::string& name, int leader_port, int quorum);
 };
 
 // Runs the commands (one per line, redis-cli syntax) through redis-cli against a real Redis

@@ -19,12 +19,12 @@ namespace bitcask::server {
 // What CLIENT LIST shows of a client, as Redis 7.0 names it.
 struct ClientInfo {
   uint64_t id = 0;
-  std::string addr;    // peer ip:port
-  std::string laddr;   // local ip:port
+  std::string addr;   // peer ip:port
+  std::string laddr;  // local ip:port
   std::string name;
   int64_t age_s = 0;
   int64_t idle_s = 0;
-  std::string flags;   // Redis's letters: S replica, M master, P pub/sub, x in MULTI; N none
+  std::string flags;  // Redis's letters: S replica, M master, P pub/sub, x in MULTI; N none
   int64_t sub = 0, psub = 0;
   int64_t multi = -1;  // commands queued, -1 outside MULTI
   std::string cmd;     // the last command, lowercase ("NULL" before the first)

@@ -2,7 +2,6 @@
 // subscribed RESP2 client may run only these, PING and QUIT (dispatch.cc checks that).
 
 #include "server/command.h"
-
 #include "server/replication.h"
 
 namespace bitcask::server {

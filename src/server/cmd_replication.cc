@@ -3,7 +3,6 @@
 // Replication's (replication.h).
 
 #include "server/command.h"
-
 #include "server/replication.h"
 
 namespace bitcask::server {
@@ -102,9 +101,10 @@ void Role(CommandContext& c) { c.out->append(c.server.replication().RoleReply())
 void Wait(CommandContext& c) {
   Replication& r = c.server.replication();
   if (r.is_replica()) {
-    return Err(c, "ERR WAIT cannot be used with replica instances. Please also note that since "
-                  "Redis 4.0 if a replica is configured to be writable (which is not the "
-                  "default) writes to replicas are just local and are not propagated.");
+    return Err(c,
+               "ERR WAIT cannot be used with replica instances. Please also note that since "
+               "Redis 4.0 if a replica is configured to be writable (which is not the "
+               "default) writes to replicas are just local and are not propagated.");
   }
   int64_t numreplicas, timeout;
   if (!ParseInt(c.args[1], &numreplicas) || !ParseInt(c.args[2], &timeout)) return NotInteger(c);

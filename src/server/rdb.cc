@@ -194,8 +194,8 @@ Read ReadString(Cursor& c, std::string* out, std::string* why) {
       std::string_view compressed;
       if (!c.Bytes(clen, &compressed)) return Read::kShort;
       if (!util::LzfDecompress(compressed, ulen, out)) {
-        *why = "an LZF-compressed string that does not decompress to its " +
-               std::to_string(ulen) + " bytes";
+        *why = "an LZF-compressed string that does not decompress to its " + std::to_string(ulen) +
+               " bytes";
         return Read::kBad;
       }
       return Read::kOk;
@@ -225,25 +225,45 @@ std::string Printable(std::string_view s) {
 
 std::string TypeName(int type) {
   switch (type) {
-    case 0: return "string";
-    case 1: return "list";
-    case 2: return "set";
-    case 3: return "zset";
-    case 4: return "hash";
-    case 5: return "zset (zset_2)";
-    case 6: case 7: return "module value";
-    case 9: return "hash (zipmap)";
-    case 10: return "list (ziplist)";
-    case 11: return "set (intset)";
-    case 12: return "zset (ziplist)";
-    case 13: return "hash (ziplist)";
-    case 14: return "list (quicklist)";
-    case 15: return "stream";
-    case 16: return "hash (listpack)";
-    case 17: return "zset (listpack)";
-    case 18: return "list (quicklist)";
-    case 19: return "stream";
-    default: return "unknown type";
+    case 0:
+      return "string";
+    case 1:
+      return "list";
+    case 2:
+      return "set";
+    case 3:
+      return "zset";
+    case 4:
+      return "hash";
+    case 5:
+      return "zset (zset_2)";
+    case 6:
+    case 7:
+      return "module value";
+    case 9:
+      return "hash (zipmap)";
+    case 10:
+      return "list (ziplist)";
+    case 11:
+      return "set (intset)";
+    case 12:
+      return "zset (ziplist)";
+    case 13:
+      return "hash (ziplist)";
+    case 14:
+      return "list (quicklist)";
+    case 15:
+      return "stream";
+    case 16:
+      return "hash (listpack)";
+    case 17:
+      return "zset (listpack)";
+    case 18:
+      return "list (quicklist)";
+    case 19:
+      return "stream";
+    default:
+      return "unknown type";
   }
 }
 
@@ -314,7 +334,8 @@ Status Loader::Feed(std::string_view data, size_t* used) {
       if (!s.ok()) return s;
       if (taken == data.size()) break;
       // More bytes: a 16 KiB step, or at least what a large item needs (it grows buf_).
-      const size_t step = std::min<size_t>(data.size() - taken, std::max<size_t>(16384, buf_.size()));
+      const size_t step =
+          std::min<size_t>(data.size() - taken, std::max<size_t>(16384, buf_.size()));
       buf_.append(data.substr(taken, step));
       taken += step;
       continue;
@@ -352,8 +373,10 @@ bool Loader::ParseItem(Status* status, size_t* item_bytes) {
       return bad("RDB version '" + std::string(magic.substr(5)) + "' is not a number");
     }
     if (version > kVersion) {
-      return bad("RDB version " + std::to_string(version) + " is newer than the newest this "
-                 "server reads (" + std::to_string(kVersion) + ", Redis 7.0's)");
+      return bad("RDB version " + std::to_string(version) +
+                 " is newer than the newest this "
+                 "server reads (" +
+                 std::to_string(kVersion) + ", Redis 7.0's)");
     }
     version_ = version;
     header_read_ = true;
@@ -492,7 +515,8 @@ Status ParseDumpPayload(std::string_view payload, std::string* value) {
   if (type != kTypeString) {
     if (type <= 19 && type != 8) {
       return Status::InvalidArgument("the payload holds a " + TypeName(type) + " (RDB type " +
-                                     std::to_string(type) + "): bitcask-server stores strings only");
+                                     std::to_string(type) +
+                                     "): bitcask-server stores strings only");
     }
     return Status::InvalidArgument("Bad data format");
   }

@@ -76,7 +76,7 @@ class Loader {
   bool ParseItem(Status* status, size_t* item_bytes);
 
   Handler* handler_;
-  std::string buf_;     // bytes received and not yet parsed
+  std::string buf_;      // bytes received and not yet parsed
   uint64_t offset_ = 0;  // of buf_[0] in the file
   uint64_t crc_ = 0;     // of every byte before buf_
   bool header_read_ = false;

@@ -120,8 +120,9 @@ void ReplicationLog::RemoveReader(int64_t reader) {
 void ReplicationLog::TrimLocked() {
   // Past the hard limit, the readers furthest behind are dropped (they resync).
   while (!readers_.empty() && HeldLocked() > std::max(backlog_size_, kReaderHardLimit)) {
-    auto slowest = std::min_element(readers_.begin(), readers_.end(),
-                                    [](const auto& a, const auto& b) { return a.second < b.second; });
+    auto slowest =
+        std::min_element(readers_.begin(), readers_.end(),
+                         [](const auto& a, const auto& b) { return a.second < b.second; });
     if (end_ - slowest->second <= std::max(backlog_size_, kReaderHardLimit)) break;
     readers_.erase(slowest);
   }

@@ -8,8 +8,8 @@
 #ifndef BITCASK_SERVER_REPL_LOG_H_
 #define BITCASK_SERVER_REPL_LOG_H_
 
-#include <cstdint>
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -64,9 +64,9 @@ class ReplicationLog {
   uint64_t backlog_size_;
   // Bytes [start_, end_) of the stream (offsets start_ + 1 .. end_), in chunks.
   std::deque<std::string> chunks_;
-  uint64_t start_ = 0;  // bytes before the first chunk
-  uint64_t end_ = 0;    // bytes ever appended: master_repl_offset
-  std::atomic<uint64_t> end_seen_{0};  // end_, for offset() without the lock
+  uint64_t start_ = 0;                   // bytes before the first chunk
+  uint64_t end_ = 0;                     // bytes ever appended: master_repl_offset
+  std::atomic<uint64_t> end_seen_{0};    // end_, for offset() without the lock
   std::map<int64_t, uint64_t> readers_;  // id -> bytes it has received (its position - 1)
   int64_t next_reader_ = 1;
   std::function<void()> on_append_;

@@ -61,8 +61,8 @@ class ReplicaLink::Connection {
         pollfd p{fd, POLLOUT, 0};
         int err = 0;
         socklen_t len = sizeof err;
-        rcc = ::poll(&p, 1, timeout_ms) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 &&
-                      err == 0
+        rcc = ::poll(&p, 1, timeout_ms) == 1 &&
+                      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0
                   ? 0
                   : -1;
         if (rcc != 0) errno = err != 0 ? err : ETIMEDOUT;
@@ -199,7 +199,8 @@ void ReplicaLink::Run() {
     if (stop_) break;
     NoteError(s);
     // Reconnect within a second.
-    for (int i = 0; i < 10 && !stop_; i++) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    for (int i = 0; i < 10 && !stop_; i++)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
@@ -264,8 +265,8 @@ Status ReplicaLink::Handshake(Connection& c) {
                                     : Command({"AUTH", cfg.masteruser, cfg.masterauth});
     expected++;
   }
-  const int64_t port = cfg.replica_announce_port != 0 ? cfg.replica_announce_port
-                                                      : server_->bound_port;
+  const int64_t port =
+      cfg.replica_announce_port != 0 ? cfg.replica_announce_port : server_->bound_port;
   burst += Command({"REPLCONF", "listening-port", std::to_string(port)});
   expected++;
   if (!cfg.replica_announce_ip.empty()) {
@@ -362,13 +363,15 @@ Status ReplicaLink::LoadFullSync(Connection& c, const std::string& replid, uint6
   while (!loader.done()) {
     if (buf.empty()) {
       if (Status s = c.Fill(timeout); !s.ok()) return fail(s);
-      if (buf.empty()) return fail(Status::IOError("timeout reading the full sync from the leader"));
+      if (buf.empty())
+        return fail(Status::IOError("timeout reading the full sync from the leader"));
     }
     std::string_view piece(buf);
     if (length >= 0) piece = piece.substr(0, static_cast<size_t>(length - taken));
     size_t used = 0;
     if (Status s = loader.Feed(piece, &used); !s.ok()) return fail(s);
-    if (used == 0 && !loader.done()) return fail(Status::Corruption("the RDB stopped making sense"));
+    if (used == 0 && !loader.done())
+      return fail(Status::Corruption("the RDB stopped making sense"));
     if (Status s = filler.Flush(); !s.ok()) return fail(s);
     buf.erase(0, used);
     taken += static_cast<int64_t>(used);
@@ -401,8 +404,9 @@ Status ReplicaLink::LoadFullSync(Connection& c, const std::string& replid, uint6
     return fail(s);
   }
   replication_->ResetStream(replid, offset);
-  server_->log().Log(Logger::kNotice, "full sync done",
-                     {{"keys", std::to_string(loader.keys())}, {"rdb_bytes", std::to_string(taken)}});
+  server_->log().Log(
+      Logger::kNotice, "full sync done",
+      {{"keys", std::to_string(loader.keys())}, {"rdb_bytes", std::to_string(taken)}});
   // The leader sends the stream after an $EOF: sync once it hears from us.
   return c.Send(Command({"REPLCONF", "ACK", std::to_string(offset)}));
 }
@@ -440,7 +444,8 @@ Status ReplicaLink::Stream(Connection& c) {
       last_ack = now;
     }
     if (c.last_io_ms() != 0 && now - c.last_io_ms() > cfg.repl_timeout * 1000) {
-      return Status::IOError("no data from the leader for " + std::to_string(cfg.repl_timeout) + " s");
+      return Status::IOError("no data from the leader for " + std::to_string(cfg.repl_timeout) +
+                             " s");
     }
     if (buf.empty()) {
       if (Status s = c.Fill(100); !s.ok()) return s;
@@ -454,7 +459,8 @@ Status ReplicaLink::Stream(Connection& c) {
       std::lock_guard apply(replication_->apply_mu());
       while (at < buf.size()) {
         size_t used = 0;
-        const auto r = parser.Parse(std::string_view(buf).substr(at), &args, &used, &error, &storage);
+        const auto r =
+            parser.Parse(std::string_view(buf).substr(at), &args, &used, &error, &storage);
         if (r == RespParser::Result::kNeedMore) break;
         if (r == RespParser::Result::kError) {
           return Status::Corruption("the leader's stream is not RESP at offset " +
@@ -479,8 +485,9 @@ Status ReplicaLink::Stream(Connection& c) {
           out.clear();
           Dispatch(*server_, master, args, &out);
           if (!out.empty() && out[0] == '-') {
-            server_->log().Log(Logger::kWarning, "a command from the leader failed here",
-                               {{"command", std::string(args[0])}, {"error", out.substr(1, out.size() - 3)}});
+            server_->log().Log(
+                Logger::kWarning, "a command from the leader failed here",
+                {{"command", std::string(args[0])}, {"error", out.substr(1, out.size() - 3)}});
           }
         }
         log.Append(bytes);  // the same bytes, the same offsets, for our own replicas

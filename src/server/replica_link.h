@@ -33,7 +33,7 @@ class ReplicaLink {
     int64_t last_io_ms = 0;     // 0: no data yet
     bool sync_in_progress = false;
     int64_t sync_total_bytes = -1, sync_read_bytes = 0;
-    uint64_t read_offset = 0;    // stream bytes received
+    uint64_t read_offset = 0;     // stream bytes received
     uint64_t applied_offset = 0;  // stream bytes applied (-1 in ROLE before a master link)
     std::string last_error;
   };

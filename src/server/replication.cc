@@ -13,7 +13,6 @@
 #include <sstream>
 
 #include "bitcask/version.h"
-
 #include "server/rdb.h"
 #include "server/replica_link.h"
 #include "server/resp.h"
@@ -26,8 +25,7 @@ namespace {
 int64_t NowMs() { return NowUnixMillis(); }
 
 std::string RandomHex(size_t n) {
-  static thread_local std::mt19937_64 rng(std::random_device{}() ^
-                                          static_cast<uint64_t>(NowMs()) ^
+  static thread_local std::mt19937_64 rng(std::random_device{}() ^ static_cast<uint64_t>(NowMs()) ^
                                           reinterpret_cast<uintptr_t>(&n));
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out(n, '0');
@@ -208,7 +206,8 @@ void Replication::SavePosition() {
 // ---- The leader's stream ----------------------------------------------------------------
 
 void Replication::OnCommit(std::span<const CommittedWrite> writes) {
-  if (replica_.load(std::memory_order_acquire) || !streaming_flag_.load(std::memory_order_acquire)) {
+  if (replica_.load(std::memory_order_acquire) ||
+      !streaming_flag_.load(std::memory_order_acquire)) {
     return;
   }
   thread_local std::string buf;
@@ -269,8 +268,8 @@ bool Replication::CanContinue(std::string_view replid, int64_t offset, bool psyn
                               std::string* line) {
   std::lock_guard l(mu_);
   if (!streaming_ || offset < 0) return false;
-  const bool ours = replid == replid_ || (!replid2_.empty() && replid == replid2_ &&
-                                          offset <= second_replid_offset_);
+  const bool ours = replid == replid_ ||
+                    (!replid2_.empty() && replid == replid2_ && offset <= second_replid_offset_);
   if (!ours || !log_.Covers(static_cast<uint64_t>(offset))) return false;
   *line = psync2 ? "+CONTINUE " + replid_ + "\r\n" : "+CONTINUE\r\n";
   return true;
@@ -342,8 +341,8 @@ void Replication::Wait(uint64_t offset, int64_t numreplicas, int64_t timeout_ms,
     std::lock_guard l(mu_);
     acked = AcknowledgedByLocked(offset);
     if (acked < numreplicas) {
-      waiters_.push_back({offset, numreplicas, timeout_ms > 0 ? NowMs() + timeout_ms : 0,
-                          std::move(done)});
+      waiters_.push_back(
+          {offset, numreplicas, timeout_ms > 0 ? NowMs() + timeout_ms : 0, std::move(done)});
       // Ask the replicas where they are (once for the waiters of this moment).
       if (streaming_ && !replicas_.empty()) AppendCommandLocked({"REPLCONF", "GETACK", "*"});
     }
@@ -386,104 +385,108 @@ std::shared_ptr<FullSync> Replication::StartFullSync(bool eof_format) {
     j.thread.join();
     return true;
   });
-  jobs_.push_back({sync, std::thread([this, sync, snapshot, eof_format, engine_options] {
-    std::error_code ec;
-    std::filesystem::remove_all(snapshot, ec);
-    std::string replid;
-    uint64_t offset = 0;
-    int64_t reader = -1;
-    Status s;
-    {
-      // On a replica the store and the log move together under apply_mu (the link applies a
-      // command, then logs its bytes): the copy's offset is exact.
-      std::unique_lock<std::mutex> applying(apply_mu_, std::defer_lock);
-      if (is_replica()) applying.lock();
-      ServerState::StoreUse use(server_);
-      s = server_->db().Checkpoint(snapshot, [&] {
-        std::lock_guard l(mu_);
-        offset = log_.offset();
-        reader = log_.AddReader(offset + 1);
-        replid = replid_;
-        select_needed_ = true;  // the stream after the copy starts with SELECT 0
-      });
-    }
-    if (s.ok()) {
-      sync->SetStart(reader, offset);
-      if (!sync->Put("+FULLRESYNC " + replid + " " + std::to_string(offset) + "\r\n")) {
-        s = Status::Closed("the replica went away");
-      }
-    } else if (reader >= 0) {
-      log_.RemoveReader(reader);
-    }
-    Options o = engine_options;
-    o.read_only = true;
-    o.create_if_missing = false;
-    o.commit_listener = nullptr;
-    std::unique_ptr<DB> db;
-    if (s.ok()) s = DB::Open(o, snapshot, &db);
-    uint64_t keys = 0, expires = 0;
-    Stats stats;
-    if (s.ok() && db->GetStats(&stats).ok()) {
-      keys = stats.live_keys;
-      expires = stats.expiring_keys;
-    }
-    const std::string mark = RandomHex(40);
-    const std::string rdb_file = snapshot + ".rdb";
-    FILE* file = nullptr;
-    if (s.ok() && !eof_format) {
-      file = std::fopen(rdb_file.c_str(), "w+");
-      if (file == nullptr) s = Status::IOError("cannot write " + rdb_file);
-    }
-    if (s.ok() && eof_format && !sync->Put("$EOF:" + mark + "\r\n")) s = Status::Closed("the replica went away");
-    rdb::Writer writer([&](std::string_view piece) {
-      if (file != nullptr) {
-        return std::fwrite(piece.data(), 1, piece.size(), file) == piece.size()
-                   ? Status::OK()
-                   : Status::IOError("cannot write " + rdb_file);
-      }
-      return sync->Put(std::string(piece)) ? Status::OK() : Status::Closed("the replica went away");
-    });
-    if (s.ok()) {
-      s = writer.Begin({{"redis-ver", BITCASK_REDIS_VERSION},
-                        {"redis-bits", "64"},
-                        {"ctime", std::to_string(NowMs() / 1000)},
-                        {"used-mem", "0"},
-                        {"repl-stream-db", "0"},
-                        {"repl-id", replid},
-                        {"repl-offset", std::to_string(offset)},
-                        {"aof-base", "0"}},
-                       keys, expires);
-    }
-    if (s.ok()) {
-      auto it = db->NewIterator();
-      for (it->SeekToFirst(); s.ok() && it->Valid(); it->Next()) {
-        uint64_t expire = 0;
-        std::string value;
-        const Status g = db->GetWithExpiry(it->key(), &value, &expire);
-        if (g.IsNotFound()) continue;  // expired meanwhile
-        s = g.ok() ? writer.Add(it->key(), value, expire) : g;
-      }
-      if (s.ok()) s = it->status();
-    }
-    if (s.ok()) s = writer.Finish();
-    db.reset();
-    if (s.ok() && eof_format && !sync->Put(mark)) s = Status::Closed("the replica went away");
-    if (s.ok() && file != nullptr) {
-      const long size = std::ftell(file);
-      std::rewind(file);
-      if (!sync->Put("$" + std::to_string(size) + "\r\n")) s = Status::Closed("the replica went away");
-      std::string chunk(1 << 20, '\0');
-      while (s.ok()) {
-        const size_t n = std::fread(chunk.data(), 1, chunk.size(), file);
-        if (n == 0) break;
-        if (!sync->Put(chunk.substr(0, n))) s = Status::Closed("the replica went away");
-      }
-    }
-    if (file != nullptr) std::fclose(file);
-    std::remove(rdb_file.c_str());
-    std::filesystem::remove_all(snapshot, ec);
-    sync->Finish(s);
-  })});
+  jobs_.push_back(
+      {sync, std::thread([this, sync, snapshot, eof_format, engine_options] {
+         std::error_code ec;
+         std::filesystem::remove_all(snapshot, ec);
+         std::string replid;
+         uint64_t offset = 0;
+         int64_t reader = -1;
+         Status s;
+         {
+           // On a replica the store and the log move together under apply_mu (the link applies a
+           // command, then logs its bytes): the copy's offset is exact.
+           std::unique_lock<std::mutex> applying(apply_mu_, std::defer_lock);
+           if (is_replica()) applying.lock();
+           ServerState::StoreUse use(server_);
+           s = server_->db().Checkpoint(snapshot, [&] {
+             std::lock_guard l(mu_);
+             offset = log_.offset();
+             reader = log_.AddReader(offset + 1);
+             replid = replid_;
+             select_needed_ = true;  // the stream after the copy starts with SELECT 0
+           });
+         }
+         if (s.ok()) {
+           sync->SetStart(reader, offset);
+           if (!sync->Put("+FULLRESYNC " + replid + " " + std::to_string(offset) + "\r\n")) {
+             s = Status::Closed("the replica went away");
+           }
+         } else if (reader >= 0) {
+           log_.RemoveReader(reader);
+         }
+         Options o = engine_options;
+         o.read_only = true;
+         o.create_if_missing = false;
+         o.commit_listener = nullptr;
+         std::unique_ptr<DB> db;
+         if (s.ok()) s = DB::Open(o, snapshot, &db);
+         uint64_t keys = 0, expires = 0;
+         Stats stats;
+         if (s.ok() && db->GetStats(&stats).ok()) {
+           keys = stats.live_keys;
+           expires = stats.expiring_keys;
+         }
+         const std::string mark = RandomHex(40);
+         const std::string rdb_file = snapshot + ".rdb";
+         FILE* file = nullptr;
+         if (s.ok() && !eof_format) {
+           file = std::fopen(rdb_file.c_str(), "w+");
+           if (file == nullptr) s = Status::IOError("cannot write " + rdb_file);
+         }
+         if (s.ok() && eof_format && !sync->Put("$EOF:" + mark + "\r\n"))
+           s = Status::Closed("the replica went away");
+         rdb::Writer writer([&](std::string_view piece) {
+           if (file != nullptr) {
+             return std::fwrite(piece.data(), 1, piece.size(), file) == piece.size()
+                        ? Status::OK()
+                        : Status::IOError("cannot write " + rdb_file);
+           }
+           return sync->Put(std::string(piece)) ? Status::OK()
+                                                : Status::Closed("the replica went away");
+         });
+         if (s.ok()) {
+           s = writer.Begin({{"redis-ver", BITCASK_REDIS_VERSION},
+                             {"redis-bits", "64"},
+                             {"ctime", std::to_string(NowMs() / 1000)},
+                             {"used-mem", "0"},
+                             {"repl-stream-db", "0"},
+                             {"repl-id", replid},
+                             {"repl-offset", std::to_string(offset)},
+                             {"aof-base", "0"}},
+                            keys, expires);
+         }
+         if (s.ok()) {
+           auto it = db->NewIterator();
+           for (it->SeekToFirst(); s.ok() && it->Valid(); it->Next()) {
+             uint64_t expire = 0;
+             std::string value;
+             const Status g = db->GetWithExpiry(it->key(), &value, &expire);
+             if (g.IsNotFound()) continue;  // expired meanwhile
+             s = g.ok() ? writer.Add(it->key(), value, expire) : g;
+           }
+           if (s.ok()) s = it->status();
+         }
+         if (s.ok()) s = writer.Finish();
+         db.reset();
+         if (s.ok() && eof_format && !sync->Put(mark)) s = Status::Closed("the replica went away");
+         if (s.ok() && file != nullptr) {
+           const long size = std::ftell(file);
+           std::rewind(file);
+           if (!sync->Put("$" + std::to_string(size) + "\r\n"))
+             s = Status::Closed("the replica went away");
+           std::string chunk(1 << 20, '\0');
+           while (s.ok()) {
+             const size_t n = std::fread(chunk.data(), 1, chunk.size(), file);
+             if (n == 0) break;
+             if (!sync->Put(chunk.substr(0, n))) s = Status::Closed("the replica went away");
+           }
+         }
+         if (file != nullptr) std::fclose(file);
+         std::remove(rdb_file.c_str());
+         std::filesystem::remove_all(snapshot, ec);
+         sync->Finish(s);
+       })});
   return sync;
 }
 
@@ -659,7 +662,8 @@ std::string Replication::InfoSection() const {
     if (link->sync_in_progress) {
       line("master_sync_total_bytes", std::to_string(link->sync_total_bytes));
       line("master_sync_read_bytes", std::to_string(link->sync_read_bytes));
-      line("master_sync_left_bytes", std::to_string(link->sync_total_bytes - link->sync_read_bytes));
+      line("master_sync_left_bytes",
+           std::to_string(link->sync_total_bytes - link->sync_read_bytes));
       char perc[32];
       std::snprintf(perc, sizeof perc, "%.2f",
                     link->sync_total_bytes > 0
@@ -691,8 +695,8 @@ std::string Replication::InfoSection() const {
   for (const auto& [id, r] : replicas_) {
     line("slave" + std::to_string(n++),
          "ip=" + r.ip + ",port=" + std::to_string(r.port) + ",state=" + r.state +
-             ",offset=" + std::to_string(r.ack_offset) + ",lag=" +
-             std::to_string(r.state == "online" ? (now - r.ack_time_ms) / 1000 : 0));
+             ",offset=" + std::to_string(r.ack_offset) +
+             ",lag=" + std::to_string(r.state == "online" ? (now - r.ack_time_ms) / 1000 : 0));
   }
   line("master_failover_state", "no-failover");
   line("master_replid", replid_);

@@ -120,7 +120,7 @@ class Replication : public CommitListener {
   struct ReplicaInfo {
     uint64_t client_id = 0;
     std::string ip;
-    int port = 0;  // REPLCONF listening-port
+    int port = 0;                       // REPLCONF listening-port
     std::string state = "wait_bgsave";  // wait_bgsave | send_bulk | online
     uint64_t ack_offset = 0;
     int64_t ack_time_ms = 0;
@@ -191,7 +191,7 @@ class Replication : public CommitListener {
   std::atomic<bool> link_up_{false};
   // Guarded by mu_.
   mutable std::mutex mu_;
-  bool streaming_ = false;  // the log takes the stream (a backlog exists)
+  bool streaming_ = false;                   // the log takes the stream (a backlog exists)
   std::atomic<bool> streaming_flag_{false};  // streaming_, read without mu_ on every write
   // The next data command needs a SELECT 0 before it.
   std::atomic<bool> select_needed_{true};

@@ -130,11 +130,7 @@ Status ServerState::SwapInStore(const std::string& incoming,
   std::error_code ec;
   std::filesystem::remove_all(old, ec);
   {
-    store_mu_.lock();  // no command, request or job uses the store meanwhile
-    struct Unlock {
-      util::SharedMutex* mu;
-      ~Unlock() { mu->unlock(); }
-    } unlock{&store_mu_};
+    util::WriterLock lock(&store_mu_);  // no command, request or job uses the store meanwhile
     if (!still_wanted()) return Status::Closed("the link that loaded it was stopped");
     if (Status s = db_->Close(); !s.ok()) return s;
     Options options = EngineOptions(cfg);
