@@ -7,7 +7,8 @@
 #                check the formatting (make format fixes it)
 #   make bench   the engine on the seed's grid, its features, and the Python package;
 #                writes bench/results/{engine,features,python}.md
-#                (bench-peers: vs LMDB/LevelDB/RocksDB; bench-server: vs redis-server)
+#                (bench-peers: vs LMDB/LevelDB/RocksDB; bench-server, bench-replication:
+#                vs redis-server)
 #
 # CI=true turns warnings into errors.
 
@@ -15,7 +16,7 @@
 PYTHON := $(shell command -v python3)
 CMAKE_FLAGS := -G Ninja $(if $(filter true,$(CI)),-DBITCASK_WERROR=ON,) -DPython_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build build-asan build-tsan run demo test format bench bench-quick bench-peers bench-peers-full bench-server fuzz soak soak-failover clean
+.PHONY: all deps build build-asan build-tsan run demo test format bench bench-quick bench-peers bench-peers-full bench-server bench-replication fuzz soak soak-failover clean
 
 all: build
 
@@ -61,17 +62,19 @@ bench-quick: build
 	./build/bench/engine_bench --quick --out bench/results/engine-quick.md
 
 # Under libFuzzer (clang) with ASan+UBSan, FUZZ_SECONDS each (default 60): the RESP parser,
-# the server's commands over a real store, then recovery of stores made of the input's bytes.
+# the server's commands over a real store (what a replica applies from its leader's stream too),
+# recovery of stores made of the input's bytes, and the RDB loader (a full sync from any leader).
 # Corpora build up in build-fuzz/corpus-* between runs.
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DBITCASK_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz
-	@mkdir -p build-fuzz/corpus-resp build-fuzz/corpus-commands build-fuzz/corpus-store
+	@mkdir -p build-fuzz/corpus-resp build-fuzz/corpus-commands build-fuzz/corpus-store build-fuzz/corpus-rdb
 	./build-fuzz/resp_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-resp
 	./build-fuzz/commands_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	  -dict=tests/commands_fuzz.dict build-fuzz/corpus-commands
 	./build-fuzz/store_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 build-fuzz/corpus-store
+	./build-fuzz/rdb_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-rdb tests/rdb_corpus
 
 # The damage test (random harm to a store's files; damage must never read back as data) over
 # SOAK_ROUNDS fresh seeds under ASan+UBSan: about 0.2 s a round. A failure prints its seed;
@@ -104,3 +107,8 @@ bench-peers-full: build
 # a real redis-server with appendonly yes / appendfsync everysec: bench/results/server.md.
 bench-server: build
 	$(PLOT_PYTHON) bench/server_bench.py --out bench/results/server.md
+
+# Leaders with 0, 1 and 2 replicas, SET + WAIT latency, lag under load, a full sync of 1M keys
+# and Sentinel failover, bitcask-server beside redis-server: bench/results/replication.md.
+bench-replication: build
+	$(PLOT_PYTHON) bench/replication_bench.py --out bench/results/replication.md

@@ -3,15 +3,23 @@
 // min-replicas-to-write, partial resync after a restart and after a failover. Every server is
 // started on free loopback ports and stopped by the test.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -85,18 +93,19 @@ std::map<std::string, std::pair<std::string, bool>> Dump(int port) {
 
 std::string Port(int p) { return std::to_string(p); }
 
+// Whether the replica at `replica` has applied all that the leader at `leader` wrote.
+bool CaughtUp(int leader, int replica) {
+  const std::string want = InfoField(leader, "master_repl_offset");
+  return InfoField(replica, "master_link_status") == "up" &&
+         InfoField(replica, "slave_repl_offset") == want;
+}
+
 class ReplicationTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(Shell("command -v redis-server").empty()) << "redis-server is not installed";
   }
   std::string Dir(const std::string& name) const { return tmp_.Sub(name); }
-  // Whether the replica at `replica` has applied all that the leader at `leader` wrote.
-  static bool CaughtUp(int leader, int replica) {
-    const std::string want = InfoField(leader, "master_repl_offset");
-    return InfoField(replica, "master_link_status") == "up" &&
-           InfoField(replica, "slave_repl_offset") == want;
-  }
   TempDir tmp_;
 };
 
@@ -198,6 +207,48 @@ TEST_F(ReplicationTest, WaitAndMinReplicasToWrite) {
   EXPECT_EQ(Cli(replica.port(), "WAIT 1 0").substr(0, 30), "ERR WAIT cannot be used with r");
 }
 
+// WAIT and min-replicas-to-write on a server without replicas, beside a real redis-server: the
+// same replies, errors and transaction aborts.
+TEST_F(ReplicationTest, WaitAndMinReplicasRepliesLikeRedis) {
+  ServerProcess server(Dir("server"));
+  ASSERT_TRUE(server.ready());
+  TempDir redis_dir;
+  ExpectRepliesLikeRedis(redis_dir, server.port(),
+                         {"WAIT 0 0",
+                          "SET a 1",
+                          "WAIT 1 100",
+                          "WAIT 0 100",
+                          "WAIT -1 0",
+                          "WAIT 1 -1",
+                          "WAIT x 0",
+                          "WAIT 1 y",
+                          "WAIT 1",
+                          "ROLE",
+                          "CONFIG SET min-replicas-to-write 1",
+                          "CONFIG GET min-replicas-to-write",
+                          "CONFIG GET min-replicas-max-lag",
+                          "SET b 2",
+                          "INCR c",
+                          "DEL a",
+                          "GET a",
+                          "EXISTS b",
+                          "MULTI",
+                          "SET d 1",
+                          "GET a",
+                          "EXEC",
+                          "GET d",
+                          "CONFIG SET min-replicas-max-lag 0",
+                          "SET b 2",
+                          "CONFIG SET min-replicas-max-lag 10",
+                          "CONFIG SET min-replicas-to-write 0",
+                          "SET b 2",
+                          "GET b",
+                          "REPLICAOF NO ONE",
+                          "REPLICAOF a",
+                          "REPLICAOF 127.0.0.1 notaport",
+                          "INFO nosuchsection"});
+}
+
 // A clean restart of the replica continues the stream (PSYNC, +CONTINUE); so does the old
 // leader after a failover (REPLICAOF NO ONE on the replica, REPLICAOF on the old leader).
 TEST_F(ReplicationTest, PartialResyncAfterRestartAndAfterFailover) {
@@ -238,6 +289,275 @@ TEST_F(ReplicationTest, PartialResyncAfterRestartAndAfterFailover) {
   EXPECT_NE(leader_log.find("continuing the leader's stream (partial resync)"), std::string::npos)
       << leader_log;
   EXPECT_EQ(Cli(L, "SET x 1"), "READONLY You can't write against a read only replica.\n\n");
+}
+
+// Every key and value of the store in dir (no server may be running on it), read through the
+// library; "" with a failure if it does not open or read cleanly.
+std::map<std::string, std::string> StoreContents(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  Options options;
+  options.read_only = true;
+  std::unique_ptr<DB> db;
+  const Status opened = DB::Open(options, dir, &db);
+  if (!opened.ok()) {
+    ADD_FAILURE() << dir << ": " << opened.ToString();
+    return out;
+  }
+  auto it = db->NewIterator();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) out.emplace(it->key(), it->value());
+  EXPECT_TRUE(it->status().ok()) << dir << ": " << it->status().ToString();
+  return out;
+}
+
+// Polls the replica's INFO until a full sync is under way (master_sync_in_progress:1); whether
+// it saw one within `limit`.
+bool SyncUnderWay(int replica, std::chrono::milliseconds limit) {
+  RawConnection c(replica);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    c.Send(Resp({"INFO", "replication"}));
+    std::string reply;
+    for (int i = 0; i < 50 && reply.find("\r\n\r\n") == std::string::npos &&
+                    (reply.size() < 2 || reply.substr(reply.size() - 2) != "\r\n" ||
+                     reply.find("slave_read_only") == std::string::npos);
+         i++) {
+      reply += c.Read(1, 20);
+    }
+    if (reply.find("master_sync_in_progress:1") != std::string::npos) return true;
+  }
+  return false;
+}
+
+// kill -9 of the replica or of the leader at a random moment of a full sync. A replica whose
+// sync was cut keeps the data it had (nothing of the half-loaded copy shows); whichever side
+// was killed restarts, the replica syncs again, and in the end both stores, read back through
+// the library, hold the same keys and values. The seed is printed (BITCASK_SYNC_KILL_SEED
+// replays one).
+TEST_F(ReplicationTest, KillDuringFullSyncLeavesBothStoresValid) {
+  const char* seed_env = std::getenv("BITCASK_SYNC_KILL_SEED");
+  const unsigned seed =
+      seed_env != nullptr ? unsigned(std::atoll(seed_env)) : std::random_device{}();
+  std::printf("BITCASK_SYNC_KILL_SEED=%u\n", seed);
+  std::mt19937 rng(seed);
+  const std::string L_dir = Dir("leader"), R_dir = Dir("replica");
+  const int LP = FreePort(), RP = FreePort();
+  auto start_leader = [&] {
+    return std::make_unique<ServerProcess>(L_dir, std::vector<std::string>{"--port", Port(LP)});
+  };
+  auto start_replica = [&](bool follow) {
+    std::vector<std::string> args{"--port", Port(RP)};
+    if (follow) args.insert(args.end(), {"--replicaof", "127.0.0.1 " + Port(LP)});
+    return std::make_unique<ServerProcess>(R_dir, args);
+  };
+  auto leader = start_leader();
+  ASSERT_TRUE(leader->ready());
+  // 24 MB in 6000 values of 4 KB, every tenth with an expiry far ahead.
+  auto write = [&](int from, int to) {
+    RawConnection c(LP);
+    std::string sent;
+    for (int i = from; i < to; i++) {
+      std::string value(4096, char('a' + i % 26));
+      value.replace(0, std::to_string(i).size(), std::to_string(i));
+      sent += i % 10 == 0 ? Resp({"SET", "k" + std::to_string(i), value, "EX", "100000"})
+                          : Resp({"SET", "k" + std::to_string(i), value});
+    }
+    c.Send(sent);
+    EXPECT_EQ(c.Read(5 * size_t(to - from), 20000), [&] {
+      std::string ok;
+      for (int i = from; i < to; i++) ok += "+OK\r\n";
+      return ok;
+    }());
+  };
+  write(0, 6000);
+  // The replica led a store of its own before.
+  auto replica = start_replica(false);
+  ASSERT_TRUE(replica->ready());
+  ASSERT_EQ(Cli(RP, "SET mine 1"), "OK\n");
+
+  // First the leader dies in the replica's first sync: the replica still holds only its own.
+  ASSERT_EQ(Cli(RP, "REPLICAOF 127.0.0.1 " + Port(LP)), "OK\n");
+  const bool under_way = SyncUnderWay(RP, 10s);
+  std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 50));
+  leader->Stop(SIGKILL);
+  if (under_way) {
+    EXPECT_EQ(Cli(RP, "GET mine"), "1\n");
+    EXPECT_EQ(Cli(RP, "DBSIZE"), "1\n");
+  }
+  int cut = under_way ? 1 : 0;
+  leader = start_leader();
+  ASSERT_TRUE(leader->ready());
+
+  // Then either side, at a random moment of the sync, with writes between the rounds.
+  for (int round = 0; round < 6; round++) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    write(6000 + round * 100, 6100 + round * 100);
+    const bool kill_leader = rng() % 2 == 0;
+    // The last kill (a crash keeps no position; a restarted leader has a new history) makes
+    // this a full sync.
+    const bool in_sync = SyncUnderWay(RP, 10s);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));
+    if (kill_leader) {
+      leader->Stop(SIGKILL);
+      EXPECT_EQ(Cli(RP, "PING"), "PONG\n");  // the replica serves what it had
+      leader = start_leader();
+      ASSERT_TRUE(leader->ready());
+    } else {
+      replica->Stop(SIGKILL);
+      replica = start_replica(true);
+      ASSERT_TRUE(replica->ready());
+    }
+    cut += in_sync;
+  }
+  ASSERT_TRUE(WaitFor([&] { return CaughtUp(LP, RP); }, 60s)) << Cli(RP, "INFO replication");
+  EXPECT_EQ(Cli(RP, "EXISTS mine"), "0\n");
+  EXPECT_EQ(leader->Stop(SIGTERM), 0);
+  EXPECT_EQ(replica->Stop(SIGTERM), 0);
+  const auto want = StoreContents(L_dir);
+  EXPECT_EQ(want.size(), 6600u);
+  EXPECT_TRUE(StoreContents(R_dir) == want) << "the stores differ";
+  EXPECT_GE(cut, 3) << "too few kills landed in a sync: the test lost its point";
+}
+
+// redis-cli --rdb takes a backup of a bitcask-server (SYNC with REPLCONF rdb-only: the RDB
+// alone, no +FULLRESYNC line, and the connection closed after it), in both forms of full sync;
+// a real redis-server loads the file.
+TEST_F(ReplicationTest, RedisCliRdbTakesABackupRedisLoads) {
+  for (const char* diskless : {"yes", "no"}) {
+    SCOPED_TRACE(std::string("repl-diskless-sync ") + diskless);
+    TempDir dir;
+    ServerProcess server(dir.Sub("server"), {"--repl-diskless-sync", diskless});
+    ASSERT_TRUE(server.ready());
+    Cli(server.port(), "MSET a 1 b two c 3333333333");
+    Cli(server.port(), "SET t x EX 1000");
+    const std::string out = Shell("timeout 20 redis-cli -p " + Port(server.port()) + " --rdb " +
+                                  dir.Sub("backup.rdb") + " 2>&1; echo exit=$?");
+    EXPECT_NE(out.find("Transfer finished with success"), std::string::npos) << out;
+    EXPECT_NE(out.find("exit=0"), std::string::npos) << out;
+    RealRedis redis(dir.path(), "--dbfilename backup.rdb");
+    ASSERT_NE(redis.port(), 0) << "redis-server did not load the file";
+    EXPECT_EQ(Cli(redis.port(), "DBSIZE"), "4\n");
+    EXPECT_EQ(Cli(redis.port(), "MGET a b c"), "1\ntwo\n3333333333\n");
+    EXPECT_NE(Cli(redis.port(), "TTL t"), "-1\n");
+  }
+}
+
+// A leader that is not one: listens on a free loopback port, answers one replica's handshake
+// (PING, AUTH, REPLCONF: +PONG/+OK) and its PSYNC with `reply` (bytes as they are), then closes
+// the connection if `close_after`, else holds it until destroyed.
+class FakeLeader {
+ public:
+  FakeLeader(std::string reply, bool close_after) : port_(FreePort()) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(uint16_t(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(fd_, 4) != 0) {
+      ADD_FAILURE() << "fake leader: cannot listen on " << port_;
+      return;
+    }
+    thread_ = std::thread([this, reply = std::move(reply), close_after] {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20000) <= 0) return;
+      conn_ = ::accept(fd_, nullptr, nullptr);
+      std::string in;
+      char buf[4096];
+      for (bool psync = false; !psync;) {
+        const ssize_t n = ::recv(conn_, buf, sizeof buf, 0);
+        if (n <= 0) return;
+        in.append(buf, size_t(n));
+        size_t at = 0;
+        std::vector<std::string> args;
+        while (ParseBulkArray(in, &at, &args) && !args.empty()) {
+          std::string cmd = args[0];
+          for (char& ch : cmd) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+          psync = cmd == "psync" || cmd == "sync";
+          const std::string out = psync ? reply : cmd == "ping" ? "+PONG\r\n" : "+OK\r\n";
+          ::send(conn_, out.data(), out.size(), MSG_NOSIGNAL);
+          in.erase(0, at);
+          at = 0;
+          args.clear();
+        }
+      }
+      if (close_after) ::shutdown(conn_, SHUT_RDWR);
+    });
+  }
+  ~FakeLeader() {
+    ::shutdown(fd_, SHUT_RDWR);
+    if (conn_ >= 0) ::shutdown(conn_, SHUT_RDWR);  // a replica that never sent PSYNC
+    thread_.join();
+    if (conn_ >= 0) ::close(conn_);
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int port_;
+  int fd_ = -1;
+  std::atomic<int> conn_{-1};
+  std::thread thread_;
+};
+
+// A replica fed a damaged full sync or a stream that is not RESP by a leader that is not one:
+// the damage is named in its log, and a full sync that did not complete changes nothing of the
+// replica's data.
+TEST_F(ReplicationTest, DamagedFullSyncOrStreamIsNamedAndKeepsTheData) {
+  // A good RDB, as redis-cli --rdb takes it from a bitcask-server.
+  std::string rdb;
+  {
+    ServerProcess source(Dir("source"));
+    ASSERT_TRUE(source.ready());
+    Cli(source.port(), "MSET alpha aaaaaaaaaaaaaaaa beta bbbbbbbbbbbbbbbb");
+    Cli(source.port(), "--rdb " + tmp_.Sub("good.rdb"));
+    rdb = ReadFile(tmp_.Sub("good.rdb"));
+    ASSERT_GT(rdb.size(), 40u);
+    ASSERT_EQ(rdb.substr(0, 5), "REDIS");
+  }
+  const std::string full = "+FULLRESYNC " + std::string(40, 'a') + " 0\r\n";
+  auto bulk = [](const std::string& b) { return "$" + std::to_string(b.size()) + "\r\n" + b; };
+  std::string flipped = rdb;
+  flipped[flipped.find("aaaaaaaa")] = 'X';
+  struct Case {
+    const char* name;
+    std::string reply;
+    bool close_after;
+    const char* logged;
+    bool loads;  // the RDB is good: its keys replace the replica's
+  };
+  const std::vector<Case> cases = {
+      {"a byte of a value flipped", full + bulk(flipped), false, "wrong RDB checksum", false},
+      {"cut in the middle",
+       full + "$" + std::to_string(rdb.size()) + "\r\n" + rdb.substr(0, rdb.size() / 2), true,
+       "the leader closed the connection", false},
+      {"not an RDB", full + bulk("NOTANRDB-not-at-all"), false, "not an RDB file", false},
+      {"a bad length", full + "$-5\r\n", false, "bad RDB length", false},
+      {"a stream that is not RESP", full + bulk(rdb) + Resp({"SET", "gamma", "g"}) + "*x\r\n",
+       false, "the leader's stream is not RESP", true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir dir;
+    ServerProcess replica(dir.Sub("replica"));
+    ASSERT_TRUE(replica.ready());
+    ASSERT_EQ(Cli(replica.port(), "SET mine 1"), "OK\n");
+    FakeLeader fake(c.reply, c.close_after);
+    ASSERT_EQ(Cli(replica.port(), "REPLICAOF 127.0.0.1 " + Port(fake.port())), "OK\n");
+    const std::string log = dir.Sub("replica") + ".log";
+    EXPECT_TRUE(WaitFor([&] { return ReadFile(log).find(c.logged) != std::string::npos; }, 10s))
+        << ReadFile(log);
+    if (c.loads) {
+      EXPECT_TRUE(WaitFor([&] { return Cli(replica.port(), "GET gamma") == "g\n"; }, 5s));
+      EXPECT_EQ(Cli(replica.port(), "GET alpha"), "aaaaaaaaaaaaaaaa\n");
+      EXPECT_EQ(Cli(replica.port(), "EXISTS mine"), "0\n");
+    } else {
+      EXPECT_EQ(Cli(replica.port(), "GET mine"), "1\n");
+      EXPECT_EQ(Cli(replica.port(), "DBSIZE"), "1\n");
+    }
+    EXPECT_EQ(Cli(replica.port(), "REPLICAOF NO ONE"), "OK\n");
+  }
 }
 
 // A real redis-server follows a bitcask-server (both forms of full sync), and a bitcask-server
@@ -355,25 +675,6 @@ TEST_F(ReplicationTest, SentinelsFailoverTransactionRuns) {
   EXPECT_TRUE(closed) << "CLIENT KILL TYPE normal closed the other client";
 }
 
-// The leader Sentinels agree on for `name` ("" if they do not agree or cannot say), as
-// host:port's port.
-int SentinelsLeader(const std::vector<std::unique_ptr<RealSentinel>>& sentinels,
-                    const std::string& name) {
-  std::string seen;
-  for (const auto& s : sentinels) {
-    const std::string addr = Cli(s->port(), "SENTINEL get-master-addr-by-name " + name);
-    if (seen.empty()) seen = addr;
-    if (addr != seen) return 0;
-  }
-  const size_t nl = seen.find('\n');
-  if (nl == std::string::npos) return 0;
-  try {
-    return std::stoi(seen.substr(nl + 1));
-  } catch (const std::exception&) {
-    return 0;
-  }
-}
-
 // How many lines of `text` are exactly `line`.
 int CountLines(const std::string& text, const std::string& line) {
   std::istringstream lines(text);
@@ -411,6 +712,98 @@ while i < int(count) and time.time() < deadline:
 print("done", i, flush=True)
 )";
 
+// Three bitcask-servers (a leader and two replicas, each on a port of its own for good, with a
+// config file the Sentinels' CONFIG REWRITE keeps, so a restarted one comes back as they left
+// it) and three real Sentinels watching them as `name`.
+class SentinelGroup {
+ public:
+  // Every node's config file holds the lines of `conf` (a replica's also its replicaof).
+  SentinelGroup(const TempDir& tmp, const std::string& name, std::vector<std::string> conf_lines)
+      : tmp_(tmp), name_(name) {
+    for (int i = 0; i < 3; i++) {
+      ports_.push_back(FreePort());
+      std::string conf;
+      for (const std::string& line : conf_lines) conf += line + "\n";
+      if (i > 0) conf += "replicaof 127.0.0.1 " + Port(ports_[0]) + "\n";
+      WriteFile(Node(i) + ".conf", conf);
+    }
+    nodes_.resize(3);
+  }
+
+  // Starts the servers and the Sentinels; whether every Sentinel came to know both replicas
+  // and both other Sentinels.
+  bool Start() {
+    for (int i = 0; i < 3; i++) {
+      if (!StartNode(i)) return false;
+    }
+    if (!WaitFor(
+            [&] { return CaughtUp(ports_[0], ports_[1]) && CaughtUp(ports_[0], ports_[2]); })) {
+      return false;
+    }
+    for (int s = 0; s < 3; s++) {
+      sentinels_.push_back(std::make_unique<RealSentinel>(
+          tmp_.Sub(name_ + "-sentinel" + std::to_string(s)), name_, ports_[0], 2));
+      if (sentinels_.back()->port() == 0) return false;
+      sentinel_ports_ += (s ? "," : "") + Port(sentinels_.back()->port());
+    }
+    return WaitFor(
+        [&] {
+          for (const auto& s : sentinels_) {
+            if (CountLines(Cli(s->port(), "SENTINEL replicas " + name_), "name") != 2 ||
+                CountLines(Cli(s->port(), "SENTINEL sentinels " + name_), "name") != 2) {
+              return false;
+            }
+          }
+          return true;
+        },
+        30s);
+  }
+
+  bool StartNode(int i) {
+    nodes_[i] = std::make_unique<ServerProcess>(
+        Node(i),
+        std::vector<std::string>{"--config", Node(i) + ".conf", "--port", Port(ports_[i])});
+    return nodes_[i]->ready();
+  }
+
+  // The leader the Sentinels agree on, as a node index (-1 if they do not agree or cannot say).
+  int AgreedLeader() const {
+    std::string seen;
+    for (const auto& s : sentinels_) {
+      const std::string addr = Cli(s->port(), "SENTINEL get-master-addr-by-name " + name_);
+      if (seen.empty()) seen = addr;
+      if (addr != seen) return -1;
+    }
+    const size_t nl = seen.find('\n');
+    if (nl == std::string::npos) return -1;
+    const auto at = std::find(ports_.begin(), ports_.end(), std::atoi(seen.c_str() + nl + 1));
+    return at == ports_.end() ? -1 : int(at - ports_.begin());
+  }
+
+  // Whether every node but `leader` follows it and has applied all it wrote.
+  bool AllCaughtUp(int leader) const {
+    for (int i = 0; i < 3; i++) {
+      if (i != leader && !CaughtUp(ports_[leader], ports_[i])) return false;
+    }
+    return true;
+  }
+
+  int port(int i) const { return ports_[i]; }
+  ServerProcess& node(int i) { return *nodes_[i]; }
+  const std::string& sentinel_ports() const { return sentinel_ports_; }
+  int sentinel_port(int s) const { return sentinels_[s]->port(); }
+
+ private:
+  std::string Node(int i) const { return tmp_.Sub(name_ + "-node" + std::to_string(i)); }
+
+  const TempDir& tmp_;
+  const std::string name_;
+  std::vector<int> ports_;
+  std::vector<std::unique_ptr<ServerProcess>> nodes_;
+  std::vector<std::unique_ptr<RealSentinel>> sentinels_;
+  std::string sentinel_ports_;
+};
+
 // Redis Sentinel fails a group of bitcask-servers over as it does Redis: three real Sentinels
 // watch a leader and two replicas, and a redis-py application writes through them, a write
 // done once WAIT saw both replicas take it. The leader is killed (-9) while it writes: the
@@ -422,74 +815,37 @@ TEST_F(ReplicationTest, SentinelFailoverLosesNoConfirmedWrite) {
   const char* rounds_env = std::getenv("BITCASK_FAILOVER_ROUNDS");
   const int rounds = rounds_env != nullptr ? std::max(1, std::atoi(rounds_env)) : 1;
   const std::string name = "group";
-  // Each server on a port of its own for good: a restarted one comes back where the Sentinels
-  // know it, with the config file their CONFIG REWRITE keeps.
-  std::vector<int> ports;
-  std::vector<std::unique_ptr<ServerProcess>> nodes(3);
-  for (int i = 0; i < 3; i++) {
-    ports.push_back(FreePort());
-    WriteFile(Dir("node" + std::to_string(i)) + ".conf",
-              i == 0 ? "" : "replicaof 127.0.0.1 " + Port(ports[0]) + "\n");
-  }
-  auto start = [&](int i) {
-    const std::string node = Dir("node" + std::to_string(i));
-    nodes[i] = std::make_unique<ServerProcess>(
-        node, std::vector<std::string>{"--config", node + ".conf", "--port", Port(ports[i])});
-    return nodes[i]->ready();
-  };
-  for (int i = 0; i < 3; i++) ASSERT_TRUE(start(i));
-  ASSERT_TRUE(
-      WaitFor([&] { return CaughtUp(ports[0], ports[1]) && CaughtUp(ports[0], ports[2]); }));
-  std::vector<std::unique_ptr<RealSentinel>> sentinels;
-  std::string sentinel_ports;
-  for (int s = 0; s < 3; s++) {
-    sentinels.push_back(
-        std::make_unique<RealSentinel>(Dir("sentinel" + std::to_string(s)), name, ports[0], 2));
-    ASSERT_NE(sentinels.back()->port(), 0) << "could not start redis-server --sentinel";
-    sentinel_ports += (s ? "," : "") + Port(sentinels.back()->port());
-  }
-  // Ready once every Sentinel knows both replicas and both other Sentinels.
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        for (const auto& s : sentinels) {
-          if (CountLines(Cli(s->port(), "SENTINEL replicas " + name), "name") != 2 ||
-              CountLines(Cli(s->port(), "SENTINEL sentinels " + name), "name") != 2) {
-            return false;
-          }
-        }
-        return true;
-      },
-      30s))
-      << Cli(sentinels[0]->port(), "SENTINEL replicas " + name);
+  SentinelGroup group(tmp_, name, {});
+  ASSERT_TRUE(group.Start()) << Cli(group.sentinel_port(0), "SENTINEL replicas " + name);
   WriteFile(tmp_.Sub("writer.py"), kSentinelWriter);
 
   int lead = 0;
   std::vector<double> failover_seconds;
   for (int round = 0; round < rounds; round++) {
-    SCOPED_TRACE("round " + std::to_string(round) + ", leader on port " + Port(ports[lead]));
+    SCOPED_TRACE("round " + std::to_string(round) + ", leader on port " + Port(group.port(lead)));
     const std::string prefix = "r" + std::to_string(round) + ":k";
     std::string written;
     std::thread writer([&] {
-      written = Shell("/usr/bin/python3 " + tmp_.Sub("writer.py") + " " + sentinel_ports + " " +
-                      name + " " + prefix + " 600 2 2>&1");
+      written = Shell("/usr/bin/python3 " + tmp_.Sub("writer.py") + " " + group.sentinel_ports() +
+                      " " + name + " " + prefix + " 600 2 2>&1");
     });
     // Kill the leader once the application is well under way.
     const bool under_way =
-        WaitFor([&] { return Cli(ports[lead], "EXISTS " + prefix + "100") == "1\n"; }, 30s);
-    nodes[lead]->Stop(SIGKILL);
+        WaitFor([&] { return Cli(group.port(lead), "EXISTS " + prefix + "100") == "1\n"; }, 30s);
+    group.node(lead).Stop(SIGKILL);
     const auto killed = std::chrono::steady_clock::now();
-    int next = 0;
+    int next = -1;
     const bool promoted = WaitFor(
         [&] {
-          next = SentinelsLeader(sentinels, name);
-          return next != 0 && next != ports[lead] && InfoField(next, "role") == "master";
+          next = group.AgreedLeader();
+          return next >= 0 && next != lead && InfoField(group.port(next), "role") == "master";
         },
         60s);
     failover_seconds.push_back(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count());
     writer.join();
     ASSERT_TRUE(under_way) << written;
-    ASSERT_TRUE(promoted) << Cli(sentinels[0]->port(), "SENTINEL master " + name);
+    ASSERT_TRUE(promoted) << Cli(group.sentinel_port(0), "SENTINEL master " + name);
     ASSERT_NE(written.find("done 600"), std::string::npos) << written;
     // Every confirmed write is on the new leader.
     std::istringstream lines(written);
@@ -498,7 +854,7 @@ TEST_F(ReplicationTest, SentinelFailoverLosesNoConfirmedWrite) {
       if (word != "confirmed" || !(lines >> key)) continue;
       confirmed++;
       const std::string want = key.substr(prefix.size()) + "\n";
-      if (Cli(next, "GET " + key) != want && missing++ < 5) {
+      if (Cli(group.port(next), "GET " + key) != want && missing++ < 5) {
         ADD_FAILURE() << key << " was confirmed by WAIT and is lost";
       }
     }
@@ -506,22 +862,14 @@ TEST_F(ReplicationTest, SentinelFailoverLosesNoConfirmedWrite) {
     EXPECT_GE(confirmed, 500) << written;
     // The old leader comes back, is made a replica of the new one, and catches up: all equal.
     const int old = lead;
-    lead = int(std::find(ports.begin(), ports.end(), next) - ports.begin());
-    ASSERT_LT(lead, 3);
-    ASSERT_TRUE(start(old));
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          for (int i = 0; i < 3; i++) {
-            if (i != lead && !CaughtUp(ports[lead], ports[i])) return false;
-          }
-          return true;
-        },
-        60s))
-        << Cli(ports[old], "INFO replication") << Cli(ports[lead], "INFO replication");
-    const auto want = Dump(ports[lead]);
+    lead = next;
+    ASSERT_TRUE(group.StartNode(old));
+    ASSERT_TRUE(WaitFor([&] { return group.AllCaughtUp(lead); }, 60s))
+        << Cli(group.port(old), "INFO replication") << Cli(group.port(lead), "INFO replication");
+    const auto want = Dump(group.port(lead));
     for (int i = 0; i < 3; i++) {
       if (i == lead) continue;
-      EXPECT_EQ(Dump(ports[i]), want) << "node on port " << ports[i];
+      EXPECT_EQ(Dump(group.port(i)), want) << "node on port " << group.port(i);
     }
   }
   std::sort(failover_seconds.begin(), failover_seconds.end());
@@ -531,6 +879,59 @@ TEST_F(ReplicationTest, SentinelFailoverLosesNoConfirmedWrite) {
               times.c_str());
   RecordProperty("failover_median_seconds",
                  std::to_string(failover_seconds[failover_seconds.size() / 2]));
+}
+
+// A partition, as a leader cut off from everyone (SIGSTOP) and resumed after the Sentinels
+// promoted a replica. The group runs with min-replicas-to-write 1 and min-replicas-max-lag 2:
+// the resumed old leader refuses every write (NOREPLICAS: no replica acknowledged it within 2 s)
+// until the Sentinels make it a replica of the new leader, which it then follows; a write
+// WAIT confirmed before the partition and one made on the new leader during it are everywhere.
+TEST_F(ReplicationTest, PartitionedOldLeaderRefusesWritesAndIsDemoted) {
+  const std::string name = "part";
+  SentinelGroup group(tmp_, name, {"min-replicas-to-write 1", "min-replicas-max-lag 2"});
+  ASSERT_TRUE(group.Start()) << Cli(group.sentinel_port(0), "SENTINEL replicas " + name);
+  {
+    RawConnection c(group.port(0));
+    c.Send(Resp({"SET", "before", "1"}) + Resp({"WAIT", "2", "5000"}));
+    ASSERT_EQ(c.Read(9, 6000), "+OK\r\n:2\r\n");
+  }
+  ::kill(group.node(0).pid(), SIGSTOP);
+  int next = -1;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        next = group.AgreedLeader();
+        return next > 0 && InfoField(group.port(next), "role") == "master";
+      },
+      60s))
+      << Cli(group.sentinel_port(0), "SENTINEL master " + name);
+  // The new leader takes writes once its replica follows it (min-replicas-to-write 1 came with
+  // the config file).
+  ASSERT_TRUE(WaitFor([&] { return Cli(group.port(next), "SET during 2") == "OK\n"; }, 30s));
+  ::kill(group.node(0).pid(), SIGCONT);
+  // The old leader, back, refuses writes from the first moment until it is demoted.
+  int refused = 0, accepted = 0;
+  const bool demoted = WaitFor(
+      [&] {
+        const std::string reply = Cli(group.port(0), "SET stale 3");
+        if (reply.starts_with("NOREPLICAS Not enough good replicas to write.")) {
+          refused++;
+        } else if (reply == "OK\n") {
+          accepted++;
+        }
+        return InfoField(group.port(0), "role") == "slave" &&
+               InfoField(group.port(0), "master_port") == Port(group.port(next));
+      },
+      60s);
+  ASSERT_TRUE(demoted) << Cli(group.port(0), "INFO replication");
+  EXPECT_EQ(accepted, 0);
+  EXPECT_GT(refused, 0);
+  ASSERT_TRUE(WaitFor([&] { return group.AllCaughtUp(next); }, 60s))
+      << Cli(group.port(0), "INFO replication");
+  for (int i = 0; i < 3; i++) {
+    EXPECT_EQ(Cli(group.port(i), "GET before"), "1\n") << "node " << i;
+    EXPECT_EQ(Cli(group.port(i), "GET during"), "2\n") << "node " << i;
+    EXPECT_EQ(Cli(group.port(i), "EXISTS stale"), "0\n") << "node " << i;
+  }
 }
 
 }  // namespace

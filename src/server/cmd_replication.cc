@@ -60,8 +60,12 @@ void ReplConf(CommandContext& c) {
     } else if (option == "capa") {
       if (IEquals(value, "eof")) c.client.capa_eof = true;
       if (IEquals(value, "psync2")) c.client.capa_psync2 = true;
-    } else if (option == "rdb-only" || option == "rdb-filter-only") {
-      // redis-cli --rdb's options: taken and not acted on.
+    } else if (option == "rdb-only") {
+      int64_t on;
+      if (!ParseInt(value, &on) || (on != 0 && on != 1)) return NotInteger(c);
+      c.client.rdb_only = on == 1;
+    } else if (option == "rdb-filter-only") {
+      // redis-cli --functions-rdb's: this RDB holds no functions to filter.
     } else {
       return Err(c, "ERR Unrecognized REPLCONF option: " + std::string(c.args[i]));
     }
@@ -89,7 +93,8 @@ void Psync(CommandContext& c) {
     start.full = !r.CanContinue(c.args[1], offset, c.client.capa_psync2, &start.continue_line);
     if (!start.full) start.from = static_cast<uint64_t>(offset);
   } else {
-    start.full = true;  // SYNC: the old protocol, always a full sync
+    start.full = true;  // SYNC: the old protocol, always a full sync, no +FULLRESYNC line
+    start.announce = false;
   }
   c.client.replica_start = std::move(start);
 }
@@ -107,7 +112,9 @@ void Wait(CommandContext& c) {
                "default) writes to replicas are just local and are not propagated.");
   }
   int64_t numreplicas, timeout;
-  if (!ParseInt(c.args[1], &numreplicas) || !ParseInt(c.args[2], &timeout)) return NotInteger(c);
+  if (!ParseInt(c.args[1], &numreplicas)) return NotInteger(c);
+  if (!ParseInt(c.args[2], &timeout))
+    return Err(c, "ERR timeout is not an integer or out of range");
   if (timeout < 0) return Err(c, "ERR timeout is negative");
   const uint64_t offset = c.client.woff;
   if (c.in_exec || r.AcknowledgedBy(offset) >= numreplicas) {

@@ -475,7 +475,7 @@ class Connection : public ClientHandle, public std::enable_shared_from_this<Conn
     info.handle = weak_from_this();
     if (start.full) {
       const bool eof = client_.capa_eof && config_.repl_diskless_sync;
-      replica_->sync = repl.StartFullSync(eof);
+      replica_->sync = repl.StartFullSync(eof, start.announce);
       replica_->wait_ack = eof;
       info.state = "wait_bgsave";
       repl.SetReplica(info);  // listed; its stream starts after the sync
@@ -517,6 +517,10 @@ class Connection : public ClientHandle, public std::enable_shared_from_this<Conn
         // The stream goes on from the copy's offset, with what the log kept meanwhile.
         replica_->reader = replica_->sync->reader();
         replica_->sync.reset();
+        if (client_.rdb_only) {  // redis-cli --rdb: the RDB was all it asked for
+          client_.close_after_reply = true;
+          return out_.empty() ? Close() : Write();
+        }
         repl.SetReplicaState(client_.id, replica_->wait_ack ? "send_bulk" : "online");
       }
       if (!out_.empty()) return Write();

@@ -369,7 +369,7 @@ int64_t Replication::connected_replicas() const {
   return static_cast<int64_t>(replicas_.size());
 }
 
-std::shared_ptr<FullSync> Replication::StartFullSync(bool eof_format) {
+std::shared_ptr<FullSync> Replication::StartFullSync(bool eof_format, bool announce) {
   {
     std::lock_guard l(mu_);
     EnsureStreamingLocked();
@@ -385,108 +385,111 @@ std::shared_ptr<FullSync> Replication::StartFullSync(bool eof_format) {
     j.thread.join();
     return true;
   });
-  jobs_.push_back(
-      {sync, std::thread([this, sync, snapshot, eof_format, engine_options] {
-         std::error_code ec;
-         std::filesystem::remove_all(snapshot, ec);
-         std::string replid;
-         uint64_t offset = 0;
-         int64_t reader = -1;
-         Status s;
-         {
-           // On a replica the store and the log move together under apply_mu (the link applies a
-           // command, then logs its bytes): the copy's offset is exact.
-           std::unique_lock<std::mutex> applying(apply_mu_, std::defer_lock);
-           if (is_replica()) applying.lock();
-           ServerState::StoreUse use(server_);
-           s = server_->db().Checkpoint(snapshot, [&] {
-             std::lock_guard l(mu_);
-             offset = log_.offset();
-             reader = log_.AddReader(offset + 1);
-             replid = replid_;
-             select_needed_ = true;  // the stream after the copy starts with SELECT 0
-           });
-         }
-         if (s.ok()) {
-           sync->SetStart(reader, offset);
-           if (!sync->Put("+FULLRESYNC " + replid + " " + std::to_string(offset) + "\r\n")) {
-             s = Status::Closed("the replica went away");
-           }
-         } else if (reader >= 0) {
-           log_.RemoveReader(reader);
-         }
-         Options o = engine_options;
-         o.read_only = true;
-         o.create_if_missing = false;
-         o.commit_listener = nullptr;
-         std::unique_ptr<DB> db;
-         if (s.ok()) s = DB::Open(o, snapshot, &db);
-         uint64_t keys = 0, expires = 0;
-         Stats stats;
-         if (s.ok() && db->GetStats(&stats).ok()) {
-           keys = stats.live_keys;
-           expires = stats.expiring_keys;
-         }
-         const std::string mark = RandomHex(40);
-         const std::string rdb_file = snapshot + ".rdb";
-         FILE* file = nullptr;
-         if (s.ok() && !eof_format) {
-           file = std::fopen(rdb_file.c_str(), "w+");
-           if (file == nullptr) s = Status::IOError("cannot write " + rdb_file);
-         }
-         if (s.ok() && eof_format && !sync->Put("$EOF:" + mark + "\r\n"))
-           s = Status::Closed("the replica went away");
-         rdb::Writer writer([&](std::string_view piece) {
-           if (file != nullptr) {
-             return std::fwrite(piece.data(), 1, piece.size(), file) == piece.size()
-                        ? Status::OK()
-                        : Status::IOError("cannot write " + rdb_file);
-           }
-           return sync->Put(std::string(piece)) ? Status::OK()
-                                                : Status::Closed("the replica went away");
-         });
-         if (s.ok()) {
-           s = writer.Begin({{"redis-ver", BITCASK_REDIS_VERSION},
-                             {"redis-bits", "64"},
-                             {"ctime", std::to_string(NowMs() / 1000)},
-                             {"used-mem", "0"},
-                             {"repl-stream-db", "0"},
-                             {"repl-id", replid},
-                             {"repl-offset", std::to_string(offset)},
-                             {"aof-base", "0"}},
-                            keys, expires);
-         }
-         if (s.ok()) {
-           auto it = db->NewIterator();
-           for (it->SeekToFirst(); s.ok() && it->Valid(); it->Next()) {
-             uint64_t expire = 0;
-             std::string value;
-             const Status g = db->GetWithExpiry(it->key(), &value, &expire);
-             if (g.IsNotFound()) continue;  // expired meanwhile
-             s = g.ok() ? writer.Add(it->key(), value, expire) : g;
-           }
-           if (s.ok()) s = it->status();
-         }
-         if (s.ok()) s = writer.Finish();
-         db.reset();
-         if (s.ok() && eof_format && !sync->Put(mark)) s = Status::Closed("the replica went away");
-         if (s.ok() && file != nullptr) {
-           const long size = std::ftell(file);
-           std::rewind(file);
-           if (!sync->Put("$" + std::to_string(size) + "\r\n"))
-             s = Status::Closed("the replica went away");
-           std::string chunk(1 << 20, '\0');
-           while (s.ok()) {
-             const size_t n = std::fread(chunk.data(), 1, chunk.size(), file);
-             if (n == 0) break;
-             if (!sync->Put(chunk.substr(0, n))) s = Status::Closed("the replica went away");
-           }
-         }
-         if (file != nullptr) std::fclose(file);
-         std::remove(rdb_file.c_str());
-         std::filesystem::remove_all(snapshot, ec);
-         sync->Finish(s);
-       })});
+  jobs_.push_back({sync, std::thread([this, sync, snapshot, eof_format, announce, engine_options] {
+                     std::error_code ec;
+                     std::filesystem::remove_all(snapshot, ec);
+                     std::string replid;
+                     uint64_t offset = 0;
+                     int64_t reader = -1;
+                     Status s;
+                     {
+                       // On a replica the store and the log move together under apply_mu (the link
+                       // applies a command, then logs its bytes): the copy's offset is exact.
+                       std::unique_lock<std::mutex> applying(apply_mu_, std::defer_lock);
+                       if (is_replica()) applying.lock();
+                       ServerState::StoreUse use(server_);
+                       s = server_->db().Checkpoint(snapshot, [&] {
+                         std::lock_guard l(mu_);
+                         offset = log_.offset();
+                         reader = log_.AddReader(offset + 1);
+                         replid = replid_;
+                         select_needed_ = true;  // the stream after the copy starts with SELECT 0
+                       });
+                     }
+                     if (s.ok()) {
+                       sync->SetStart(reader, offset);
+                       if (announce && !sync->Put("+FULLRESYNC " + replid + " " +
+                                                  std::to_string(offset) + "\r\n")) {
+                         s = Status::Closed("the replica went away");
+                       }
+                     } else if (reader >= 0) {
+                       log_.RemoveReader(reader);
+                     }
+                     Options o = engine_options;
+                     o.read_only = true;
+                     o.create_if_missing = false;
+                     o.commit_listener = nullptr;
+                     std::unique_ptr<DB> db;
+                     if (s.ok()) s = DB::Open(o, snapshot, &db);
+                     uint64_t keys = 0, expires = 0;
+                     Stats stats;
+                     if (s.ok() && db->GetStats(&stats).ok()) {
+                       keys = stats.live_keys;
+                       expires = stats.expiring_keys;
+                     }
+                     const std::string mark = RandomHex(40);
+                     const std::string rdb_file = snapshot + ".rdb";
+                     FILE* file = nullptr;
+                     if (s.ok() && !eof_format) {
+                       file = std::fopen(rdb_file.c_str(), "w+");
+                       if (file == nullptr) s = Status::IOError("cannot write " + rdb_file);
+                     }
+                     if (s.ok() && eof_format && !sync->Put("$EOF:" + mark + "\r\n"))
+                       s = Status::Closed("the replica went away");
+                     rdb::Writer writer([&](std::string_view piece) {
+                       if (file != nullptr) {
+                         return std::fwrite(piece.data(), 1, piece.size(), file) == piece.size()
+                                    ? Status::OK()
+                                    : Status::IOError("cannot write " + rdb_file);
+                       }
+                       return sync->Put(std::string(piece))
+                                  ? Status::OK()
+                                  : Status::Closed("the replica went away");
+                     });
+                     if (s.ok()) {
+                       s = writer.Begin({{"redis-ver", BITCASK_REDIS_VERSION},
+                                         {"redis-bits", "64"},
+                                         {"ctime", std::to_string(NowMs() / 1000)},
+                                         {"used-mem", "0"},
+                                         {"repl-stream-db", "0"},
+                                         {"repl-id", replid},
+                                         {"repl-offset", std::to_string(offset)},
+                                         {"aof-base", "0"}},
+                                        keys, expires);
+                     }
+                     if (s.ok()) {
+                       auto it = db->NewIterator();
+                       for (it->SeekToFirst(); s.ok() && it->Valid(); it->Next()) {
+                         uint64_t expire = 0;
+                         std::string value;
+                         const Status g = db->GetWithExpiry(it->key(), &value, &expire);
+                         if (g.IsNotFound()) continue;  // expired meanwhile
+                         s = g.ok() ? writer.Add(it->key(), value, expire) : g;
+                       }
+                       if (s.ok()) s = it->status();
+                     }
+                     if (s.ok()) s = writer.Finish();
+                     db.reset();
+                     if (s.ok() && eof_format && !sync->Put(mark))
+                       s = Status::Closed("the replica went away");
+                     if (s.ok() && file != nullptr) {
+                       const long size = std::ftell(file);
+                       std::rewind(file);
+                       if (!sync->Put("$" + std::to_string(size) + "\r\n"))
+                         s = Status::Closed("the replica went away");
+                       std::string chunk(1 << 20, '\0');
+                       while (s.ok()) {
+                         const size_t n = std::fread(chunk.data(), 1, chunk.size(), file);
+                         if (n == 0) break;
+                         if (!sync->Put(chunk.substr(0, n)))
+                           s = Status::Closed("the replica went away");
+                       }
+                     }
+                     if (file != nullptr) std::fclose(file);
+                     std::remove(rdb_file.c_str());
+                     std::filesystem::remove_all(snapshot, ec);
+                     sync->Finish(s);
+                   })});
   return sync;
 }
 

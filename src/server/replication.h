@@ -136,9 +136,10 @@ class Replication : public CommitListener {
   // REPLCONF ACK offset from a replica.
   void OnAck(uint64_t client_id, uint64_t offset);
   // Starts a full sync on a thread of its own: a checkpoint of the store at a known offset of
-  // the stream, then its pieces: the +FULLRESYNC line, the RDB file ($EOF: form if
-  // eof_format, else $<length>). The sync's reader continues the stream after it.
-  std::shared_ptr<FullSync> StartFullSync(bool eof_format);
+  // the stream, then its pieces: the +FULLRESYNC line (if announce: PSYNC, not SYNC), the RDB
+  // file ($EOF: form if eof_format, else $<length>). The sync's reader continues the stream after
+  // it.
+  std::shared_ptr<FullSync> StartFullSync(bool eof_format, bool announce = true);
 
   // WAIT: calls done(number of replicas that acknowledged offset) once numreplicas have, or
   // when timeout_ms (0: none) passes. Asks the replicas for an acknowledgement.

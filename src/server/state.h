@@ -70,9 +70,11 @@ struct Client {
   std::string announced_ip;
   bool capa_eof = false;
   bool capa_psync2 = false;
+  bool rdb_only = false;  // REPLCONF rdb-only 1 (redis-cli --rdb): the RDB, then close
   // PSYNC / SYNC: the connection becomes the stream to a replica once the reply is written.
   struct ReplicaStart {
-    bool full = false;  // a full sync, else a continuation from `from`
+    bool full = false;     // a full sync, else a continuation from `from`
+    bool announce = true;  // +FULLRESYNC before the RDB (PSYNC; SYNC gets the RDB alone)
     uint64_t from = 0;
     std::string continue_line;  // +CONTINUE ...
   };
