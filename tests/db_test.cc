@@ -279,7 +279,7 @@ class DescriptorLimit {
 // says so and what to do, not a bare "Cannot allocate memory". In a child, which uses up its
 // mappings first (one page each, alternately readable, so the kernel cannot merge them).
 TEST_F(DBTest, OutOfMappingsSaysWhy) {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#ifdef BITCASK_SANITIZED
   GTEST_SKIP() << "a sanitizer's runtime needs memory mappings of its own";
 #endif
   Options options;
