@@ -270,6 +270,10 @@ class DBImpl final : public DB {
     bool newest = false;
     bool header_ok = true;             // false: a salvage open reads it past a damaged header
     std::unique_ptr<HintReader> hint;  // null: the data file is read from its header on
+    // An older file whose header never reached the disk (DropUnwrittenOlder decides): the
+    // file, not yet among files_, and what its header check said.
+    std::unique_ptr<DataFile> unwritten;
+    Status header_status;
   };
   struct LoadResult {
     Status status;
@@ -279,6 +283,11 @@ class DBImpl final : public DB {
   // Drops from the end of `ids` (sorted) the files that hold nothing, not even a header;
   // removes them unless read-only.
   Status DropUnwrittenNewest(std::vector<uint32_t>* ids);
+  // An older file with nothing of it written (shorter than a header, or only zeros) that no
+  // newer file's sync mark vouches for was made and never flushed before a power cut: dropped
+  // (removed unless read-only), as DropUnwrittenNewest does for the newest. With a newer sync mark
+  // it is damage: its header error, or in a salvage open, records read past the header.
+  Status DropUnwrittenOlder(std::vector<LoadPlan>* plans);
   static void OpenHook(std::string_view point);
   // Opens data file `id`, checks its header and hint and adds it to files_.
   Status PlanDataFile(uint32_t id, bool newest, LoadPlan* plan);

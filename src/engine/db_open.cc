@@ -76,6 +76,7 @@ Status DBImpl::Recover() {
     if (s = PlanDataFile(ids[i], i + 1 == ids.size(), &plan); !s.ok()) return s;
     plans.push_back(std::move(plan));
   }
+  if (s = DropUnwrittenOlder(&plans); !s.ok()) return s;
   OpenHook("open:mapped");
 
   // Size the keydir once for the keys the hint files announce (an upper bound: overwritten
@@ -236,6 +237,33 @@ Status DBImpl::DropUnwrittenNewest(std::vector<uint32_t>* ids) {
   return Status::OK();
 }
 
+Status DBImpl::DropUnwrittenOlder(std::vector<LoadPlan>* plans) {
+  for (size_t i = plans->size(); i-- > 0;) {
+    LoadPlan& p = (*plans)[i];
+    if (!p.unwritten) continue;
+    const bool marked_later = std::any_of(
+        plans->begin() + static_cast<std::ptrdiff_t>(i) + 1, plans->end(),
+        [](const LoadPlan& later) { return !later.unwritten && later.file->HasSyncMark(); });
+    if (marked_later) {
+      // A flush covered this file: its header was written and is lost. Damage.
+      if (options_.recovery_mode != RecoveryMode::kSkipCorrupt) return p.header_status;
+      corrupt_bytes_skipped_ += std::min<uint64_t>(p.file->size(), format::kFileHeaderSize);
+      p.file->set_format_version(0);
+      p.header_ok = false;
+      files_.Add(std::move(p.unwritten));
+      continue;
+    }
+    tail_bytes_truncated_ += p.file->size();
+    const std::string path = p.file->path();
+    p.unwritten.reset();
+    if (!options_.read_only) {
+      if (Status s = env_->RemoveFile(path); !s.ok()) return s;
+    }
+    plans->erase(plans->begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  return Status::OK();
+}
+
 Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   const bool writable = newest && !options_.read_only;
   std::unique_ptr<DataFile> owned;
@@ -252,6 +280,14 @@ Status DBImpl::PlanDataFile(uint32_t id, bool newest, LoadPlan* plan) {
   s = format::DecodeFileHeader(std::string_view(f->base(), size), format::kDataMagic, id, f->path(),
                                &version);
   const bool header_ok = s.ok();
+  // Shorter than a header, or zeros from end to end: not a byte of it was ever flushed.
+  if (!header_ok && !newest &&
+      (size < format::kFileHeaderSize || FindNextNonZero(f->base(), 0, size) == size)) {
+    plan->unwritten = std::move(owned);
+    plan->file = f;
+    plan->header_status = s;
+    return Status::OK();  // DropUnwrittenOlder decides, once every file is planned
+  }
   if (!header_ok) {
     // A file of a newer format is not ours to salvage. A damaged header is 16 bytes of
     // damage: salvage reads the records after it, each with its own checksum, from a file it

@@ -4,7 +4,8 @@
 // parses and answers alike.
 //
 // The handlers live by family, as Redis's t_string.c, db.c, expire.c, multi.c, config.c:
-// cmd_string.cc, cmd_key.cc, cmd_server.cc, cmd_info.cc, cmd_config.cc, cmd_multi.cc. Each
+// cmd_string.cc, cmd_key.cc, cmd_server.cc, cmd_info.cc, cmd_config.cc, cmd_multi.cc,
+// cmd_replication.cc, cmd_pubsub.cc, cmd_dump.cc. Each
 // family gives its rows; dispatch.cc puts them in one table and runs them.
 
 #ifndef BITCASK_SERVER_COMMAND_H_
@@ -62,6 +63,7 @@ std::span<const CommandSpec> KeyCommands();
 std::span<const CommandSpec> MultiCommands();
 std::span<const CommandSpec> ReplicationCommands();
 std::span<const CommandSpec> PubSubCommands();
+std::span<const CommandSpec> DumpCommands();
 
 // ---- Argument parsing ---------------------------------------------------------------------
 

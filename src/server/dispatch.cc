@@ -12,7 +12,7 @@ const std::vector<CommandSpec>& AllCommands() {
   static const std::vector<CommandSpec> table = [] {
     std::vector<CommandSpec> all;
     for (auto family : {ServerCommands, InfoCommands, ConfigCommands, StringCommands, KeyCommands,
-                        MultiCommands, ReplicationCommands, PubSubCommands}) {
+                        MultiCommands, ReplicationCommands, PubSubCommands, DumpCommands}) {
       const std::span<const CommandSpec> rows = family();
       all.insert(all.end(), rows.begin(), rows.end());
     }
