@@ -172,12 +172,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     hint = FileHeader(format::kHintMagic, 1);
     hint.append(entries);
     char footer[40] = {'B', 'C', 'H', 'E'};
-    bitcask::engine::EncodeFixed64(footer + 8, count);
-    bitcask::engine::EncodeFixed64(footer + 16, data_size);
-    bitcask::engine::EncodeFixed64(footer + 24, max_seq);
+    bitcask::util::EncodeFixed64(footer + 8, count);
+    bitcask::util::EncodeFixed64(footer + 16, data_size);
+    bitcask::util::EncodeFixed64(footer + 24, max_seq);
     hint.append(footer, 32);
     char hash[8];
-    bitcask::engine::EncodeFixed64(hash, bitcask::engine::Hash64(hint.data(), hint.size()));
+    bitcask::util::EncodeFixed64(hash, bitcask::util::Hash64(hint.data(), hint.size()));
     hint.append(hash, 8);
   }
   std::string records(in.Rest());
@@ -187,10 +187,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t at = 0;
     while (records.size() - at >= format::kRecordHeaderSize) {
       char* rec = records.data() + at;
-      const uint64_t n = format::RecordSize(bitcask::engine::DecodeFixed16(rec + 24),
-                                            bitcask::engine::DecodeFixed32(rec + 20));
+      const uint64_t n = format::RecordSize(bitcask::util::DecodeFixed16(rec + 24),
+                                            bitcask::util::DecodeFixed32(rec + 20));
       if (n > records.size() - at) break;
-      bitcask::engine::EncodeFixed32(rec, bitcask::engine::Checksum32(rec + 4, n - 4));
+      bitcask::util::EncodeFixed32(rec, bitcask::util::Checksum32(rec + 4, n - 4));
       at += n;
     }
   }
