@@ -35,7 +35,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_bench import free_port, run_benchmark, version, wait_ready  # noqa: E402
+from server_bench import free_port, run_benchmark, version, wait_ready, write_report  # noqa: E402
 
 try:
     import redis
@@ -311,11 +311,7 @@ def main():
     lines.append(f"| failover, kill -9 to first accepted write, median s (min-max of {args.failovers}) | "
                  f"{bf[0]:.2f} ({bf[1]:.2f}-{bf[2]:.2f}) | {rf[0]:.2f} ({rf[1]:.2f}-{rf[2]:.2f}) | {bf[0] / rf[0]:.2f}x |")
     lines += ["", "For time and latency rows, below 1x means bitcask is faster."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    write_report("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,14 @@ def run_benchmark(port, pipeline, requests, test):
     return rows[test]
 
 
+def write_report(text, out):
+    """Prints the Markdown report, and writes it to `out` too if given."""
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+
+
 def version(argv):
     r = subprocess.run(argv, capture_output=True, text=True)
     return (r.stdout or r.stderr).strip().splitlines()[0]
@@ -189,11 +197,7 @@ def main():
                     f"{median(name, pipeline, t, 1):.3f} / {median(name, pipeline, t, 2):.3f} | "
                     f"{median('redis-server', pipeline, t, 1):.3f} / {median('redis-server', pipeline, t, 2):.3f} |")
         lines.append("")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    write_report("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":
