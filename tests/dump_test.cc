@@ -66,8 +66,8 @@ TEST(DumpRestoreTest, RepliesLikeRedisAndEachRestoresTheOthers) {
   RealRedis redis(tmp.path());
   ASSERT_NE(redis.port(), 0) << "could not start redis-server";
 
-  const std::string hello = Bulk(Replies(redis.port(), {{"SET", "s", "hello"}, {"DUMP", "s"}})
-                                     .substr(5));  // past +OK
+  const std::string hello =
+      Bulk(Replies(redis.port(), {{"SET", "s", "hello"}, {"DUMP", "s"}}).substr(5));  // past +OK
   ASSERT_FALSE(hello.empty());
   std::string flipped = hello;
   flipped[2] ^= 1;
@@ -125,8 +125,7 @@ TEST(DumpRestoreTest, RepliesLikeRedisAndEachRestoresTheOthers) {
   EXPECT_EQ(Replies(ours.port(), script), want);
 
   // An absolute expiry far ahead is kept as given.
-  EXPECT_EQ(Replies(ours.port(), {{"RESTORE", "r4", "4102444800000", hello, "ABSTTL"}}),
-            "+OK\r\n");
+  EXPECT_EQ(Replies(ours.port(), {{"RESTORE", "r4", "4102444800000", hello, "ABSTTL"}}), "+OK\r\n");
   const std::string ttl = Replies(ours.port(), {{"PTTL", "r4"}});
   ASSERT_EQ(ttl[0], ':') << ttl;
   EXPECT_NEAR(std::stod(ttl.substr(1)), 4102444800000.0 - double(NowMs()), 5000.0);
