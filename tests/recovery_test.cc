@@ -210,7 +210,7 @@ TEST_F(RecoveryTest, CorruptionInAnOlderFile) {
 }
 
 // A power cut can keep the name of a data file the store made and filled but never flushed,
-// beside newer ones (a hint written in the background flushes the directory), with nothing of
+// beside newer ones (a merge flushes the directory), with nothing of
 // its bytes: empty, or zeros. Unless a newer file's sync mark says it was flushed, that is an
 // unflushed end, not damage: the open drops the file, as it drops such a newest one. With a
 // newer sync mark, the same file is damage, named. (A crash test under ASan met the first.)
