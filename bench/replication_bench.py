@@ -35,7 +35,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_bench import free_port, run_benchmark, version, wait_ready, write_report  # noqa: E402
+from server_bench import check_tools, free_port, run_benchmark, version, wait_ready, write_report  # noqa: E402
 
 try:
     import redis
@@ -237,11 +237,7 @@ def main():
     ap.add_argument("--failovers", type=int, default=10)
     ap.add_argument("--out", help="write the Markdown report here too")
     args = ap.parse_args()
-    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
-        if shutil.which(tool) is None:
-            sys.exit(f"{tool} not found (Debian packages redis-server and redis-tools; `make deps`)")
-    if not os.access(args.server, os.X_OK):
-        sys.exit(f"{args.server} not found; build it with `make build`")
+    check_tools(args.server)
     bitcask = os.path.abspath(args.server)
     systems = ("bitcask", "redis")
     work = tempfile.mkdtemp(prefix="bitcask-repl-bench-")

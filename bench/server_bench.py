@@ -89,6 +89,15 @@ def run_benchmark(port, pipeline, requests, test):
     return rows[test]
 
 
+def check_tools(server):
+    """Exits with what to install or build if redis's tools or the server are missing."""
+    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} not found (Debian packages redis-server and redis-tools; `make deps`)")
+    if not os.access(server, os.X_OK):
+        sys.exit(f"{server} not found; build it with `make build`")
+
+
 def write_report(text, out):
     """Prints the Markdown report, and writes it to `out` too if given."""
     print(text)
@@ -112,11 +121,7 @@ def main():
                     help="bitcask-server event loops, one server per comma-separated value (0: one per core)")
     ap.add_argument("--out", help="write the Markdown table here too")
     args = ap.parse_args()
-    for tool in ("redis-server", "redis-benchmark", "redis-cli"):
-        if shutil.which(tool) is None:
-            sys.exit(f"{tool} not found (Debian packages redis-server and redis-tools; `make deps`)")
-    if not os.access(args.server, os.X_OK):
-        sys.exit(f"{args.server} not found; build it with `make build`")
+    check_tools(args.server)
 
     try:
         loops = [int(n) for n in args.io_threads.split(",")]

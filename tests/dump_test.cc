@@ -21,27 +21,6 @@ int64_t NowMs() {
       .count();
 }
 
-std::string RespOf(const std::vector<std::string>& args) {
-  std::string out = "*" + std::to_string(args.size()) + "\r\n";
-  for (const std::string& a : args) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-  return out;
-}
-
-// Sends the commands in one pipeline and returns every reply byte, up to a closing ECHO.
-std::string Replies(int port, const std::vector<std::vector<std::string>>& commands) {
-  RawConnection c(port);
-  std::string sent;
-  for (const auto& cmd : commands) sent += RespOf(cmd);
-  const std::string end = "$8\r\n__end__!\r\n";
-  c.Send(sent + RespOf({"ECHO", "__end__!"}));
-  std::string got;
-  for (int i = 0; i < 1000 && !(got.size() >= end.size() && got.ends_with(end)); i++) {
-    got += c.Read(1, 100);
-  }
-  EXPECT_TRUE(got.ends_with(end)) << got;
-  return got.substr(0, got.size() - std::min(got.size(), end.size()));
-}
-
 // The value of a single bulk-string reply.
 std::string Bulk(const std::string& reply) {
   const size_t eol = reply.find("\r\n");

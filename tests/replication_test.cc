@@ -312,18 +312,10 @@ std::map<std::string, std::string> StoreContents(const std::string& dir) {
 // Polls the replica's INFO until a full sync is under way (master_sync_in_progress:1); whether
 // it saw one within `limit`.
 bool SyncUnderWay(int replica, std::chrono::milliseconds limit) {
-  RawConnection c(replica);
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
-    c.Send(Resp({"INFO", "replication"}));
-    std::string reply;
-    for (int i = 0; i < 50 && reply.find("\r\n\r\n") == std::string::npos &&
-                    (reply.size() < 2 || reply.substr(reply.size() - 2) != "\r\n" ||
-                     reply.find("slave_read_only") == std::string::npos);
-         i++) {
-      reply += c.Read(1, 20);
-    }
-    if (reply.find("master_sync_in_progress:1") != std::string::npos) return true;
+    const std::string info = Replies(replica, {{"INFO", "replication"}});
+    if (info.find("master_sync_in_progress:1") != std::string::npos) return true;
   }
   return false;
 }

@@ -131,10 +131,24 @@ std::string Cli(int port, const std::string& args) {
   return Shell("redis-cli -p " + std::to_string(port) + " " + args + " 2>&1");
 }
 
-std::string Resp(std::initializer_list<std::string> args) {
+std::string Resp(const std::vector<std::string>& args) {
   std::string r = "*" + std::to_string(args.size()) + "\r\n";
   for (const auto& a : args) r += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
   return r;
+}
+
+std::string Resp(std::initializer_list<std::string> args) { return Resp(std::vector(args)); }
+
+std::string Replies(int port, const std::vector<std::vector<std::string>>& commands) {
+  RawConnection c(port);
+  std::string sent;
+  for (const auto& cmd : commands) sent += Resp(cmd);
+  const std::string end = "$8\r\n__end__!\r\n";
+  c.Send(sent + Resp({"ECHO", "__end__!"}));
+  std::string got;
+  for (int i = 0; i < 1000 && !got.ends_with(end); i++) got += c.Read(1, 100);
+  EXPECT_TRUE(got.ends_with(end)) << got;
+  return got.substr(0, got.size() - std::min(got.size(), end.size()));
 }
 
 RawConnection::RawConnection(int port, int connect_timeout_ms) {

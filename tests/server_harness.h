@@ -64,6 +64,11 @@ std::string Cli(int port, const std::string& args);
 
 // A command as a client sends it: a RESP array of bulk strings.
 std::string Resp(std::initializer_list<std::string> args);
+std::string Resp(const std::vector<std::string>& args);
+
+// Sends the commands in one pipeline on a new connection and returns every byte of their
+// replies (binary-safe; up to a closing ECHO the function adds).
+std::string Replies(int port, const std::vector<std::vector<std::string>>& commands);
 
 // A raw TCP connection to a loopback port.
 class RawConnection {

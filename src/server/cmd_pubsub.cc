@@ -22,25 +22,24 @@ void Confirm(CommandContext& c, std::string_view kind, std::string_view name, bo
 
 std::shared_ptr<ClientHandle> Handle(CommandContext& c) { return c.client.handle.lock(); }
 
-void Subscribe(CommandContext& c) {
+// SUBSCRIBE channel ... / PSUBSCRIBE pattern ...
+void SubscribeGeneric(CommandContext& c, bool patterns) {
   auto self = Handle(c);
+  auto& mine = patterns ? c.client.patterns : c.client.channels;
   for (size_t i = 1; i < c.args.size(); i++) {
-    if (self && c.client.channels.emplace(c.args[i]).second) {
-      c.server.pubsub().Subscribe(c.args[i], self);
+    if (self && mine.emplace(c.args[i]).second) {
+      if (patterns) {
+        c.server.pubsub().PSubscribe(c.args[i], self);
+      } else {
+        c.server.pubsub().Subscribe(c.args[i], self);
+      }
     }
-    Confirm(c, "subscribe", c.args[i], false);
+    Confirm(c, patterns ? "psubscribe" : "subscribe", c.args[i], false);
   }
 }
 
-void PSubscribe(CommandContext& c) {
-  auto self = Handle(c);
-  for (size_t i = 1; i < c.args.size(); i++) {
-    if (self && c.client.patterns.emplace(c.args[i]).second) {
-      c.server.pubsub().PSubscribe(c.args[i], self);
-    }
-    Confirm(c, "psubscribe", c.args[i], false);
-  }
-}
+void Subscribe(CommandContext& c) { SubscribeGeneric(c, false); }
+void PSubscribe(CommandContext& c) { SubscribeGeneric(c, true); }
 
 // UNSUBSCRIBE [channel ...] / PUNSUBSCRIBE [pattern ...]: every one if none named.
 void UnsubscribeGeneric(CommandContext& c, bool patterns) {

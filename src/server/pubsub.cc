@@ -35,34 +35,35 @@ std::vector<std::shared_ptr<ClientHandle>> ClientRegistry::All() const {
   return out;
 }
 
-void PubSub::Subscribe(std::string_view channel, const std::shared_ptr<ClientHandle>& client) {
+void PubSub::Add(ByName& map, std::string_view name, const std::shared_ptr<ClientHandle>& client) {
   std::lock_guard l(mu_);
-  auto it = channels_.find(channel);
-  if (it == channels_.end()) it = channels_.emplace(std::string(channel), Subscribers()).first;
+  auto it = map.find(name);
+  if (it == map.end()) it = map.emplace(std::string(name), Subscribers()).first;
   it->second[client->id()] = client;
+}
+
+void PubSub::Remove(ByName& map, std::string_view name, uint64_t client) {
+  std::lock_guard l(mu_);
+  auto it = map.find(name);
+  if (it == map.end()) return;
+  it->second.erase(client);
+  if (it->second.empty()) map.erase(it);
+}
+
+void PubSub::Subscribe(std::string_view channel, const std::shared_ptr<ClientHandle>& client) {
+  Add(channels_, channel, client);
 }
 
 void PubSub::Unsubscribe(std::string_view channel, uint64_t client) {
-  std::lock_guard l(mu_);
-  auto it = channels_.find(channel);
-  if (it == channels_.end()) return;
-  it->second.erase(client);
-  if (it->second.empty()) channels_.erase(it);
+  Remove(channels_, channel, client);
 }
 
 void PubSub::PSubscribe(std::string_view pattern, const std::shared_ptr<ClientHandle>& client) {
-  std::lock_guard l(mu_);
-  auto it = patterns_.find(pattern);
-  if (it == patterns_.end()) it = patterns_.emplace(std::string(pattern), Subscribers()).first;
-  it->second[client->id()] = client;
+  Add(patterns_, pattern, client);
 }
 
 void PubSub::PUnsubscribe(std::string_view pattern, uint64_t client) {
-  std::lock_guard l(mu_);
-  auto it = patterns_.find(pattern);
-  if (it == patterns_.end()) return;
-  it->second.erase(client);
-  if (it->second.empty()) patterns_.erase(it);
+  Remove(patterns_, pattern, client);
 }
 
 int64_t PubSub::Publish(std::string_view channel, std::string_view message) {

@@ -36,9 +36,14 @@ class PubSub {
 
  private:
   using Subscribers = std::map<uint64_t, std::weak_ptr<ClientHandle>>;
+  using ByName = std::map<std::string, Subscribers, std::less<>>;
+  // Adds client under name in `map` / takes it away (the name goes with its last client).
+  void Add(ByName& map, std::string_view name, const std::shared_ptr<ClientHandle>& client);
+  void Remove(ByName& map, std::string_view name, uint64_t client);
+
   mutable std::mutex mu_;
-  std::map<std::string, Subscribers, std::less<>> channels_;  // guarded by mu_
-  std::map<std::string, Subscribers, std::less<>> patterns_;  // guarded by mu_
+  ByName channels_;  // guarded by mu_
+  ByName patterns_;  // guarded by mu_
 };
 
 }  // namespace bitcask::server

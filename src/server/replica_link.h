@@ -38,8 +38,8 @@ class ReplicaLink {
     std::string last_error;
   };
 
-  // resume_replid / resume_offset: the stream position the replica holds (what PSYNC asks to
-  // continue from); empty replid: none (PSYNC ? -1).
+  // Follows the leader at host:port; each connection asks PSYNC to continue from the position
+  // `replication` holds (PSYNC ? -1 without one).
   ReplicaLink(ServerState* server, Replication* replication, std::string host, int port);
   ~ReplicaLink();
   ReplicaLink(const ReplicaLink&) = delete;
