@@ -33,28 +33,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A field of INFO replication ("" if absent).
-std::string InfoField(int port, const std::string& field) {
-  const std::string info = Cli(port, "INFO replication");
-  std::istringstream lines(info);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.rfind(field + ":", 0) == 0) return line.substr(field.size() + 1);
-  }
-  return "";
-}
-
-// Waits until pred() holds, up to `limit`; whether it did.
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds limit = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
-
 // Every key with its value and whether it has an expiry, through one connection (raw RESP:
 // values may be binary).
 std::map<std::string, std::pair<std::string, bool>> Dump(int port) {

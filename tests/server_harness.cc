@@ -131,6 +131,16 @@ std::string Cli(int port, const std::string& args) {
   return Shell("redis-cli -p " + std::to_string(port) + " " + args + " 2>&1");
 }
 
+std::string InfoField(int port, const std::string& field, const std::string& section) {
+  const std::string info = Cli(port, "INFO " + section);
+  std::istringstream lines(info);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind(field + ":", 0) == 0) return line.substr(field.size() + 1);
+  }
+  return "";
+}
+
 std::string Resp(const std::vector<std::string>& args) {
   std::string r = "*" + std::to_string(args.size()) + "\r\n";
   for (const auto& a : args) r += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";

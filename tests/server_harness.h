@@ -8,9 +8,11 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.h"
@@ -61,6 +63,21 @@ std::string Shell(const std::string& cmd);
 
 // redis-cli against the server; stdout (and stderr) of the call. args are shell words.
 std::string Cli(int port, const std::string& args);
+
+// A field of INFO's section ("" if absent).
+std::string InfoField(int port, const std::string& field,
+                      const std::string& section = "replication");
+
+// Waits until pred() holds (polling every 50 ms), up to `limit`; whether it did.
+template <typename Pred>
+bool WaitFor(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
 
 // A command as a client sends it: a RESP array of bulk strings.
 std::string Resp(std::initializer_list<std::string> args);

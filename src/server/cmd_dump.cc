@@ -77,6 +77,8 @@ std::span<const CommandSpec> DumpCommands() {
   static const CommandSpec kRows[] = {
       {"dump", 2, kCmdReadOnly, 1, 1, 1, Dump},
       {"restore", -4, kCmdWrite, 1, 1, 1, Restore},
+      // What MIGRATE sends from a cluster node: served in a slot being imported without ASKING.
+      {"restore-asking", -4, kCmdWrite | kCmdAsking, 1, 1, 1, Restore},
   };
   return kRows;
 }

@@ -104,6 +104,8 @@ void Hello(CommandContext& c) {
 void Select(CommandContext& c) {
   int64_t db;
   if (!ParseInt(c.args[1], &db)) return NotInteger(c);
+  if (db != 0 && c.server.cluster().enabled())
+    return Err(c, "ERR SELECT is not allowed in cluster mode");
   if (db != 0) return Err(c, "ERR DB index is out of range");
   Ok(c);
 }
@@ -357,6 +359,8 @@ void WriteCommandInfo(std::string* out, const CommandSpec& spec) {
   if (spec.flags & kCmdFast) flags.push_back("fast");
   if (spec.flags & kCmdNoAuth) flags.push_back("no_auth");
   if (spec.flags & kCmdAdmin) flags.push_back("admin");
+  if (spec.flags & kCmdMovableKeys) flags.push_back("movablekeys");
+  if (spec.flags & kCmdAsking) flags.push_back("asking");
   reply::ArrayHeader(out, flags.size());
   for (const char* f : flags) reply::Simple(out, f);
   reply::Integer(out, spec.first_key);
@@ -377,6 +381,26 @@ void Command(CommandContext& c) {
   if (sub == "list") {
     reply::ArrayHeader(c.out, table.size());
     for (const auto& spec : table) reply::Bulk(c.out, spec.name);
+    return;
+  }
+  if (sub == "getkeys") {
+    if (c.args.size() < 3) return SubcommandArity(c);
+    const int idx = FindCommand(c.args[2]);
+    if (idx < 0) return Err(c, "ERR Invalid command specified");
+    const CommandSpec& spec = table[size_t(idx)];
+    const Args args(c.args.begin() + 2, c.args.end());
+    const int argc = static_cast<int>(args.size());
+    if ((spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity)) {
+      return Err(c, "ERR Invalid number of arguments specified for command");
+    }
+    if (spec.first_key <= 0 && !(spec.flags & kCmdMovableKeys)) {
+      return Err(c, "ERR The command has no key arguments");
+    }
+    std::vector<std::string_view> keys;
+    AddCommandKeys(spec, args, &keys);
+    if (keys.empty()) return Err(c, "ERR Invalid arguments specified for command");
+    reply::ArrayHeader(c.out, keys.size());
+    for (std::string_view k : keys) reply::Bulk(c.out, k);
     return;
   }
   if (sub == "info") {

@@ -5,7 +5,7 @@
 //
 // The handlers live by family, as Redis's t_string.c, db.c, expire.c, multi.c, config.c:
 // cmd_string.cc, cmd_key.cc, cmd_server.cc, cmd_info.cc, cmd_config.cc, cmd_multi.cc,
-// cmd_replication.cc, cmd_pubsub.cc, cmd_dump.cc. Each
+// cmd_replication.cc, cmd_pubsub.cc, cmd_dump.cc, cmd_cluster.cc, cmd_migrate.cc. Each
 // family gives its rows; dispatch.cc puts them in one table and runs them.
 
 #ifndef BITCASK_SERVER_COMMAND_H_
@@ -40,10 +40,12 @@ enum CommandFlag : uint32_t {
   kCmdReadOnly = 1u << 1,  // reads the store
   kCmdNoAuth = 1u << 2,    // allowed before AUTH
   kCmdAdmin = 1u << 3,
-  kCmdFast = 1u << 4,        // O(1) or O(log n)
-  kCmdNoQueue = 1u << 5,     // runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT)
-  kCmdNoMulti = 1u << 6,     // refused inside MULTI ("Command not allowed inside a transaction")
-  kCmdSubscribed = 1u << 7,  // allowed to a subscribed client (SUBSCRIBE..., PING, QUIT)
+  kCmdFast = 1u << 4,         // O(1) or O(log n)
+  kCmdNoQueue = 1u << 5,      // runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT)
+  kCmdNoMulti = 1u << 6,      // refused inside MULTI ("Command not allowed inside a transaction")
+  kCmdSubscribed = 1u << 7,   // allowed to a subscribed client (SUBSCRIBE..., PING, QUIT)
+  kCmdMovableKeys = 1u << 8,  // keys not at fixed positions (MIGRATE: MigrateKeys)
+  kCmdAsking = 1u << 9,       // may use an importing slot without ASKING (RESTORE-ASKING)
 };
 
 struct CommandSpec {
@@ -64,6 +66,11 @@ std::span<const CommandSpec> MultiCommands();
 std::span<const CommandSpec> ReplicationCommands();
 std::span<const CommandSpec> PubSubCommands();
 std::span<const CommandSpec> DumpCommands();
+std::span<const CommandSpec> ClusterCommands();
+std::span<const CommandSpec> MigrateCommands();
+
+// MIGRATE's keys (Redis's migrateGetKeys): argument 3, or those after KEYS.
+void MigrateKeys(const Args& args, std::vector<std::string_view>* keys);
 
 // ---- Argument parsing ---------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <optional>
 #include <unordered_map>
 
 #include "server/replication.h"
@@ -11,8 +12,9 @@ namespace bitcask::server {
 const std::vector<CommandSpec>& AllCommands() {
   static const std::vector<CommandSpec> table = [] {
     std::vector<CommandSpec> all;
-    for (auto family : {ServerCommands, InfoCommands, ConfigCommands, StringCommands, KeyCommands,
-                        MultiCommands, ReplicationCommands, PubSubCommands, DumpCommands}) {
+    for (auto family :
+         {ServerCommands, InfoCommands, ConfigCommands, StringCommands, KeyCommands, MultiCommands,
+          ReplicationCommands, PubSubCommands, DumpCommands, ClusterCommands, MigrateCommands}) {
       const std::span<const CommandSpec> rows = family();
       all.insert(all.end(), rows.begin(), rows.end());
     }
@@ -23,6 +25,7 @@ const std::vector<CommandSpec>& AllCommands() {
 
 void AddCommandKeys(const CommandSpec& spec, const Args& args,
                     std::vector<std::string_view>* keys) {
+  if (spec.flags & kCmdMovableKeys) return MigrateKeys(args, keys);
   if (spec.first_key <= 0) return;
   const int last = spec.last_key < 0 ? int(args.size()) + spec.last_key : spec.last_key;
   for (int i = spec.first_key; i <= last && i < int(args.size()); i += spec.key_step) {
@@ -46,10 +49,11 @@ int FindCommand(std::string_view name) {
   return it == by_name.end() ? -1 : it->second;
 }
 
-bool IsPlainGet(const ServerState& server, const Client& client, const Args& args) {
+bool IsPlainGet(ServerState& server, Client& client, const Args& args) {
   return args.size() == 2 && client.authenticated && !client.tx.active && !client.subscribed() &&
          !server.stale_replica_now() && args[0].size() == 3 && (args[0][0] | 0x20) == 'g' &&
-         (args[0][1] | 0x20) == 'e' && (args[0][2] | 0x20) == 't';
+         (args[0][1] | 0x20) == 'e' && (args[0][2] | 0x20) == 't' &&
+         (!server.cluster().enabled() || ServesPlainly(server, client, args[1]));
 }
 
 void DispatchGets(ServerState& server, std::span<const std::string_view> keys, std::string* out) {
@@ -100,6 +104,16 @@ void Queue(ServerState& server, Client& client, const Args& args, std::string* o
   reply::Simple(out, "QUEUED");
 }
 
+// ASKING holds for the next command only (inside MULTI: until EXEC ends it), as Redis's
+// resetClient clears it.
+struct AskingScope {
+  Client* client;
+  bool keep;
+  ~AskingScope() {
+    if (!keep && !client->tx.active) client->asking = false;
+  }
+};
+
 // Runs one command on ks.
 void Run(ServerState& server, Client& client, Keyspace& ks, bool in_exec, const Args& args,
          std::string* out) {
@@ -107,6 +121,7 @@ void Run(ServerState& server, Client& client, Keyspace& ks, bool in_exec, const 
   server.total_commands++;
   const int idx = FindCommand(args[0]);
   if (idx < 0) {
+    AskingScope asking_scope{&client, in_exec};
     FailTransaction(client);
     std::string msg = "ERR unknown command '" + std::string(args[0].substr(0, 128)) +
                       "', with args beginning with: ";
@@ -119,6 +134,7 @@ void Run(ServerState& server, Client& client, Keyspace& ks, bool in_exec, const 
     return reply::Error(out, msg);
   }
   const CommandSpec& spec = AllCommands()[size_t(idx)];
+  AskingScope asking_scope{&client, in_exec || std::string_view(spec.name) == "asking"};
   CommandContext ctx{server, client, ks, args, out, in_exec};
   CommandStats& cs = server.command_stats(size_t(idx));
   if ((spec.arity > 0 && int(args.size()) != spec.arity) ||
@@ -137,6 +153,30 @@ void Run(ServerState& server, Client& client, Keyspace& ks, bool in_exec, const 
     return reply::Error(out, "ERR Can't execute '" + Lower(args[0]) +
                                  "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / "
                                  "RESET are allowed in this context");
+  }
+  // Cluster mode: the command runs here only if this node serves its keys' slot. While a
+  // slot is being moved, its keys stay locked from the check until the command is done, so
+  // that MIGRATE (which holds them too) cannot move a key between the two.
+  std::optional<KeyLocks::Guard> open_slot_lock;
+  if (server.cluster().enabled() && !in_exec && !client.is_master) {
+    const ClusterView& view = ClientView(server, client);
+    if (!view.migrating.empty() || !view.importing.empty()) {
+      std::vector<std::string_view> keys;
+      AddCommandKeys(spec, args, &keys);
+      open_slot_lock.emplace(&server.key_locks(), keys, KeyLocks::Guard::Kind::kExec);
+    }
+    std::string redirect;
+    bool open_slot = false;
+    if (!RouteToSlot(server, client, spec, args, &redirect, &open_slot)) {
+      cs.rejected.Add(1);
+      if (std::string_view(spec.name) == "exec") {
+        client.tx = Transaction();  // discarded, as Redis does
+      } else {
+        FailTransaction(client);
+      }
+      out->append(redirect);
+      return;
+    }
   }
   if ((spec.flags & kCmdWrite) && !client.is_master) {
     const char* refusal = nullptr;

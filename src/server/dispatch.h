@@ -32,8 +32,21 @@ void DispatchInExec(ServerState& server, Client& client, Keyspace& view, const A
 // A pipeline's consecutive GETs run together: IsPlainGet says whether args is a GET the
 // client may run (two arguments, authenticated), and DispatchGets runs GET for each key,
 // with the replies and counters that many Dispatch calls would give, through one MultiGet.
-bool IsPlainGet(const ServerState& server, const Client& client, const Args& args);
+bool IsPlainGet(ServerState& server, Client& client, const Args& args);
 void DispatchGets(ServerState& server, std::span<const std::string_view> keys, std::string* out);
+
+// ---- Cluster mode (routing.cc) ------------------------------------------------------------
+
+// The slot map as this client routes by (taken again when the map changed).
+const ClusterView& ClientView(ServerState& server, Client& client);
+// Redis's getNodeByQuery: whether the command (inside MULTI, EXEC: the queued ones) runs on
+// this node. If not, *out has the redirect or error (MOVED, ASK, CROSSSLOT, TRYAGAIN,
+// CLUSTERDOWN). *open_slot says that a key is in a slot being migrated or imported.
+bool RouteToSlot(ServerState& server, Client& client, const CommandSpec& spec, const Args& args,
+                 std::string* out, bool* open_slot);
+// Whether a GET of key may run here without the routing above (the fast path of a pipeline's
+// GETs): the slot is this node's and not being moved.
+bool ServesPlainly(ServerState& server, Client& client, std::string_view key);
 
 }  // namespace bitcask::server
 

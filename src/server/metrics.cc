@@ -19,11 +19,11 @@ namespace bitcask::server {
 namespace {
 
 constexpr InfoSection kSections[] = {
-    {"server", "Server", true},     {"clients", "Clients", true},
-    {"memory", "Memory", true},     {"persistence", "Persistence", true},
-    {"stats", "Stats", true},       {"replication", "Replication", true},
-    {"cpu", "CPU", true},           {"commandstats", "Commandstats", false},
-    {"keyspace", "Keyspace", true},
+    {"server", "Server", true},   {"clients", "Clients", true},
+    {"memory", "Memory", true},   {"persistence", "Persistence", true},
+    {"stats", "Stats", true},     {"replication", "Replication", true},
+    {"cpu", "CPU", true},         {"commandstats", "Commandstats", false},
+    {"cluster", "Cluster", true}, {"keyspace", "Keyspace", true},
 };
 
 // The process's resident memory, in bytes, from one read of /proc/self/status: all of it
@@ -120,7 +120,7 @@ Status CollectFigures(ServerState& srv, const std::function<bool(std::string_vie
     Section s("server", emit);
     s.Text("redis_version", BITCASK_REDIS_VERSION);
     s.Text("bitcask_version", BITCASK_VERSION);
-    s.Text("redis_mode", "standalone");
+    s.Text("redis_mode", srv.cluster().enabled() ? "cluster" : "standalone");
     s.Text("os", "Linux");
     s.Text("arch_bits", "64");
     s.Text("process_id", std::to_string(getpid()));
@@ -285,6 +285,10 @@ Status CollectFigures(ServerState& srv, const std::function<bool(std::string_vie
                     (unsigned long long)cs.rejected.load(), (unsigned long long)cs.errors.load());
       s.Text(std::string("cmdstat_") + table[i].name, stats);
     }
+  }
+  if (wanted("cluster")) {
+    Section s("cluster", emit);
+    s.Text("cluster_enabled", srv.cluster().enabled() ? "1" : "0");
   }
   if (wanted("keyspace") && have_stats) {
     Section s("keyspace", emit);

@@ -271,6 +271,29 @@ const Setting kSettings[] = {
      .flags = kSettingMutable,
      .help = "no: while its link is down, a replica answers MASTERDOWN"},
 
+    // Cluster mode (docs/CLUSTER.md).
+    {.name = "cluster-enabled",
+     .type = SettingType::kBool,
+     .field = &C::cluster_enabled,
+     .choices = kYesNo,
+     .help = "Serve the Redis Cluster protocol: 16384 hash slots, a slot map set by CLUSTERX "
+             "SETNODES, MOVED/ASK routing"},
+    {.name = "cluster-config-file",
+     .type = SettingType::kString,
+     .field = &C::cluster_config_file,
+     .help = "Where the slot map is kept (a relative path is inside dir)"},
+    {.name = "cluster-announce-ip",
+     .type = SettingType::kString,
+     .field = &C::cluster_announce_ip,
+     .help = "The address this node has in the slot map, when bind is not it (finds the "
+             "node's own line by address and port)"},
+    {.name = "cluster-require-full-coverage",
+     .type = SettingType::kBool,
+     .field = &C::cluster_require_full_coverage,
+     .choices = kYesNo,
+     .flags = kSettingMutable,
+     .help = "no: serve the assigned slots even while some slot has no node"},
+
     // Redis's settings that have one value here; a config file written for Redis may name them.
     {.name = "databases",
      .type = SettingType::kInteger,

@@ -61,6 +61,12 @@ struct ServerConfig {
   std::string replica_announce_ip;
   int64_t replica_announce_port = 0;
   bool replica_serve_stale_data = true;
+
+  // Cluster mode (docs/CLUSTER.md).
+  bool cluster_enabled = false;
+  std::string cluster_config_file = "nodes.conf";
+  std::string cluster_announce_ip;
+  bool cluster_require_full_coverage = true;
 };
 
 enum class SettingType {

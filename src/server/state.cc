@@ -121,6 +121,17 @@ ServerState::ServerState(std::unique_ptr<DB> db, ServerConfig config, Logger* lo
 void ServerState::SetStore(std::unique_ptr<DB> db) {
   db_ = std::move(db);
   keyspace_.Reset(db_.get());
+  if (cluster_.enabled()) {
+    if (Status s = cluster_.Rebuild(keyspace_); !s.ok()) {
+      log().Log(Logger::kWarning, "cluster: the per-slot key index could not be built",
+                {{"error", s.ToString()}});
+    }
+  }
+}
+
+void ServerState::CommitFanout::OnCommit(std::span<const CommittedWrite> writes) {
+  if (server_->cluster_.enabled()) server_->cluster_.OnCommit(writes);
+  server_->replication_->OnCommit(writes);
 }
 
 Status ServerState::SwapInStore(const std::string& incoming,
@@ -134,7 +145,7 @@ Status ServerState::SwapInStore(const std::string& incoming,
     if (!still_wanted()) return Status::Closed("the link that loaded it was stopped");
     if (Status s = db_->Close(); !s.ok()) return s;
     Options options = EngineOptions(cfg);
-    options.commit_listener = replication_.get();
+    options.commit_listener = commit_listener();
     auto reopen_old = [&](Status why) {
       std::unique_ptr<DB> again;
       if (DB::Open(options, cfg.dir, &again).ok()) SetStore(std::move(again));
@@ -156,6 +167,10 @@ Status ServerState::SwapInStore(const std::string& incoming,
     }
     SetStore(std::move(fresh));
     key_locks_.TouchAll();  // every watched key changed
+  }
+  if (cluster_.enabled()) {
+    // The map is kept in the store's directory, which the new store just replaced.
+    if (Status s = cluster_.Save(); !s.ok()) return s;
   }
   std::filesystem::remove_all(old, ec);
   return Status::OK();
@@ -211,6 +226,7 @@ void ServerState::CacheSettings() {
   replica_read_only_cached_ = config_.replica_read_only;
   serve_stale_cached_ = config_.replica_serve_stale_data;
   min_replicas_cached_ = config_.min_replicas_max_lag > 0 ? config_.min_replicas_to_write : 0;
+  full_coverage_cached_ = config_.cluster_require_full_coverage;
 }
 
 bool ServerState::replica_read_only_now() const {

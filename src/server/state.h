@@ -24,6 +24,7 @@
 
 #include "bitcask/db.h"
 #include "server/clients.h"
+#include "server/cluster.h"
 #include "server/keyspace.h"
 #include "server/log.h"
 #include "server/pubsub.h"
@@ -61,6 +62,12 @@ struct Client {
   std::set<std::string, std::less<>> channels;
   std::set<std::string, std::less<>> patterns;
   bool subscribed() const { return !channels.empty() || !patterns.empty(); }
+  // Cluster mode: ASKING was sent (the next command may use an importing slot), READONLY
+  // (a replica serves reads of its master's slots), and the map this client routes by.
+  bool asking = false;
+  bool cluster_readonly = false;
+  uint64_t cluster_generation = 0;
+  std::shared_ptr<const ClusterView> cluster_view;
   // The connection itself, for what other threads do to it (PUBLISH to it, CLIENT KILL).
   std::weak_ptr<ClientHandle> handle;
   // The replication stream's offset after this client's last command (WAIT waits for it).
@@ -228,10 +235,17 @@ class ServerState {
   // At start-up, before the store opens: finishes or undoes a swap a crash interrupted.
   static Status RecoverInterruptedSwap(const std::string& dir);
   Replication& replication() { return *replication_; }
+  Cluster& cluster() { return cluster_; }
+  // What the store tells of every committed write: the replication stream, and in cluster
+  // mode the per-slot key index.
+  CommitListener* commit_listener() { return &commit_fanout_; }
   // Per command, without copying the configuration: whether this server is a replica that
   // refuses clients' writes, or one whose link is down and that serves no stale data.
   bool replica_read_only_now() const;
   bool stale_replica_now() const;
+  bool cluster_require_full_coverage_now() const {
+    return full_coverage_cached_.load(std::memory_order_relaxed);
+  }
   int64_t min_replicas_to_write_now() const {
     return min_replicas_cached_.load(std::memory_order_relaxed);
   }
@@ -292,11 +306,22 @@ class ServerState {
   std::atomic<bool> replica_read_only_cached_{true};
   std::atomic<bool> serve_stale_cached_{true};
   std::atomic<int64_t> min_replicas_cached_{0};
+  std::atomic<bool> full_coverage_cached_{true};
   void CacheSettings();
   KeyLocks key_locks_;
   ScanCursors cursors_;
   std::vector<CommandStats> command_stats_;
   std::unique_ptr<Replication> replication_;  // after config_: it reads it
+  Cluster cluster_;
+  class CommitFanout final : public CommitListener {
+   public:
+    explicit CommitFanout(ServerState* server) : server_(server) {}
+    void OnCommit(std::span<const CommittedWrite> writes) override;
+
+   private:
+    ServerState* server_;
+  };
+  CommitFanout commit_fanout_{this};
 
   mutable std::mutex background_mu_;
   std::atomic<bool> background_running_{false};

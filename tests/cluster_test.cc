@@ -1,0 +1,443 @@
+// Cluster mode beside a real Redis Cluster: the same commands give the same replies (routing
+// errors, CLUSTER's subcommands and their errors, hash slots of odd keys), and the real tools
+// drive it: redis-cli --cluster check / reshard (under a redis-py RedisCluster writer),
+// redis-cli -c, redis-benchmark --cluster, redis-cli --cluster import from a real redis-server.
+// The slot map is set with CLUSTERX SETNODES; bad maps and stale versions are refused.
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server_harness.h"
+#include "test_util.h"
+
+namespace bitcask::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string Port(int p) { return std::to_string(p); }
+
+// Node i's id: 40 hex digits.
+std::string Id(int i) { return std::string(40, "123456789abcdef"[i]); }
+
+// A CLUSTERX SETNODES line.
+std::string MapLine(int i, int port, const std::string& slots, int master_of = -1) {
+  return Id(i) + " 127.0.0.1 " + Port(port) + " " +
+         (master_of < 0 ? "master - " + slots : "slave " + Id(master_of)) + "\n";
+}
+
+// One command's reply as RESP, without its closing CRLF.
+std::string One(int port, const std::vector<std::string>& command) {
+  std::string r = Replies(port, {command});
+  return r.substr(0, r.size() - 2);
+}
+
+// bitcask-servers in cluster mode; the map is theirs to set.
+class Nodes {
+ public:
+  Nodes(const TempDir& tmp, int n, std::vector<std::string> extra = {}) : tmp_(tmp) {
+    for (int i = 0; i < n; i++) Start(i, extra);
+  }
+  void Start(int i, std::vector<std::string> extra = {}) {
+    extra.insert(extra.end(), {"--cluster-enabled", "yes"});
+    if (i < int(ports_.size()) && ports_[size_t(i)] != 0) {
+      extra.insert(extra.end(), {"--port", Port(ports_[size_t(i)])});
+    }
+    auto node = std::make_unique<ServerProcess>(tmp_.Sub("node" + std::to_string(i)), extra);
+    if (i >= int(nodes_.size())) {
+      nodes_.resize(size_t(i + 1));
+      ports_.resize(size_t(i + 1));
+    }
+    ports_[size_t(i)] = node->port();
+    nodes_[size_t(i)] = std::move(node);
+  }
+  bool ready() const {
+    for (const auto& n : nodes_) {
+      if (!n->ready()) return false;
+    }
+    return true;
+  }
+  int port(int i) const { return ports_[size_t(i)]; }
+  ServerProcess& node(int i) { return *nodes_[size_t(i)]; }
+  size_t size() const { return nodes_.size(); }
+  // Sets the map on every node; "" if all took it, else what one said.
+  std::string SetMap(const std::string& map, int version) {
+    for (size_t i = 0; i < nodes_.size(); i++) {
+      const std::string r = Replies(ports_[i], {{"CLUSTERX", "SETNODES", map, Port(version)}});
+      if (r.rfind("+OK\r\n", 0) != 0) return r;
+    }
+    return "";
+  }
+
+ private:
+  const TempDir& tmp_;
+  std::vector<std::unique_ptr<ServerProcess>> nodes_;
+  std::vector<int> ports_;
+};
+
+// A real Redis Cluster of two masters on loopback: slots 0-8191 on the first, the rest on
+// the second, joined by CLUSTER MEET.
+class RealCluster {
+ public:
+  explicit RealCluster(const TempDir& tmp) {
+    for (int i = 0; i < 2; i++) {
+      const std::string dir = tmp.Sub("redis" + std::to_string(i));
+      ::mkdir(dir.c_str(), 0755);
+      nodes_.push_back(std::make_unique<RealRedis>(dir, "--cluster-enabled yes"));
+    }
+  }
+  bool Form() {
+    if (port(0) == 0 || port(1) == 0) return false;
+    Cli(port(0), "CLUSTER ADDSLOTSRANGE 0 8191");
+    Cli(port(1), "CLUSTER ADDSLOTSRANGE 8192 16383");
+    Cli(port(0), "CLUSTER MEET 127.0.0.1 " + Port(port(1)));
+    return WaitFor(
+        [&] {
+          for (int i = 0; i < 2; i++) {
+            const std::string info = Cli(port(i), "CLUSTER INFO");
+            if (info.find("cluster_state:ok") == std::string::npos ||
+                info.find("cluster_known_nodes:2") == std::string::npos) {
+              return false;
+            }
+          }
+          // Each node routes to the other (gossip has spread both halves).
+          return Cli(port(0), "SET foo 1").find("MOVED") != std::string::npos &&
+                 Cli(port(1), "SET b 1").find("MOVED") != std::string::npos;
+        },
+        30s);
+  }
+  int port(int i) const { return nodes_[size_t(i)]->port(); }
+  std::string id(int i) const {
+    std::string r = Cli(port(i), "CLUSTER MYID");
+    while (!r.empty() && (r.back() == '\n' || r.back() == '\r')) r.pop_back();
+    return r;
+  }
+
+ private:
+  std::vector<std::unique_ptr<RealRedis>> nodes_;
+};
+
+// Replies with each node's address and id put as N0/N1 and ID0/ID1, to compare two clusters.
+std::string Normalized(std::string r, const std::vector<int>& ports,
+                       const std::vector<std::string>& ids) {
+  auto replace = [&](const std::string& from, const std::string& to) {
+    for (size_t at = 0; (at = r.find(from, at)) != std::string::npos; at += to.size()) {
+      r.replace(at, from.size(), to);
+    }
+  };
+  for (size_t i = 0; i < ports.size(); i++) {
+    replace("127.0.0.1:" + Port(ports[i]), "N" + std::to_string(i));
+    replace(ids[i], "ID" + std::to_string(i));
+  }
+  return r;
+}
+
+using Script = std::vector<std::vector<std::string>>;
+
+// What the first master (slots 0-8191) is sent; `b` is in slot 3300, `bar` 5061, `foo` 12182.
+Script SourceScript(const std::string& other_id) {
+  return {
+      {"SET", "foo", "1"},
+      {"SET", "b", "1"},
+      {"GET", "b"},
+      {"SET", "bar", "2"},
+      {"MSET", "a", "1", "b", "2"},
+      {"MSET", "{x}a", "1", "{x}b", "2"},
+      {"MGET", "b", "bar"},
+      {"MGET", "b", "b"},
+      {"DEL", "b", "foo"},
+      {"MULTI"},
+      {"SET", "foo", "1"},
+      {"SET", "b", "1"},
+      {"EXEC"},
+      {"MULTI"},
+      {"SET", "b", "1"},
+      {"SET", "bar", "2"},
+      {"EXEC"},
+      {"GET", "bar"},
+      {"MULTI"},
+      {"PING"},
+      {"EXEC"},
+      {"SELECT", "1"},
+      {"SELECT", "0"},
+      {"PING"},
+      {"PUBLISH", "foo", "x"},
+      {"CLUSTER", "COUNTKEYSINSLOT", "3300"},
+      {"CLUSTER", "COUNTKEYSINSLOT", "x"},
+      {"CLUSTER", "COUNTKEYSINSLOT", "16384"},
+      {"CLUSTER", "COUNTKEYSINSLOT", "-1"},
+      {"CLUSTER", "GETKEYSINSLOT", "3300", "10"},
+      {"CLUSTER", "GETKEYSINSLOT", "3300", "0"},
+      {"CLUSTER", "GETKEYSINSLOT", "3300", "-1"},
+      {"CLUSTER", "GETKEYSINSLOT", "16384", "1"},
+      {"CLUSTER", "GETKEYSINSLOT", "x", "1"},
+      {"CLUSTER", "SETSLOT", "3300", "FOO"},
+      {"CLUSTER", "SETSLOT", "3300", "FOO", "bar"},
+      {"CLUSTER", "SETSLOT", "99999", "STABLE"},
+      {"CLUSTER", "SETSLOT", "x", "STABLE"},
+      {"CLUSTER", "SETSLOT", "9000", "MIGRATING", other_id},
+      {"CLUSTER", "SETSLOT", "100", "IMPORTING", other_id},
+      {"CLUSTER", "SETSLOT", "3300", "MIGRATING", std::string(40, 'e')},
+      {"CLUSTER", "SETSLOT", "3300", "NODE", std::string(40, 'e')},
+      {"CLUSTER", "SETSLOT", "3300", "MIGRATING", other_id},
+      {"GET", "b"},
+      {"GET", "{b}x"},
+      {"SET", "{b}x", "1"},
+      {"MGET", "b", "{b}x"},
+      {"MGET", "{b}x", "{b}y"},
+      {"EXISTS", "{b}x"},
+      {"CLUSTER", "SETSLOT", "3300", "NODE", other_id},
+      {"CLUSTER", "SETSLOT", "3300", "STABLE"},
+      {"GET", "{b}x"},
+      {"CLUSTER", "ADDSLOTS", "5"},
+      {"CLUSTER", "ADDSLOTS", "x"},
+      {"CLUSTER", "DELSLOTS", "100"},
+      {"CLUSTER", "DELSLOTS", "100"},
+      {"CLUSTER", "ADDSLOTS", "100", "100"},
+      {"CLUSTER", "ADDSLOTS", "100"},
+      {"CLUSTER", "ADDSLOTSRANGE", "10", "5"},
+      {"CLUSTER", "ADDSLOTSRANGE", "10"},
+      {"CLUSTER", "FOO"},
+      {"CLUSTER", "NODES", "x"},
+      {"CLUSTER"},
+      {"CLUSTER", "KEYSLOT"},
+      {"CLUSTER", "REPLICAS", std::string(40, 'e')},
+      {"CLUSTER", "REPLICAS", other_id},
+      {"ASKING"},
+      {"READONLY"},
+      {"READWRITE"},
+      {"COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5", "KEYS", "a", "b"},
+      {"COMMAND", "GETKEYS", "MIGRATE", "h", "1", "k", "0", "5"},
+      {"COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5", "AUTH2", "u", "keys", "KEYS", "a"},
+      {"COMMAND", "GETKEYS", "PING", "x"},
+      {"COMMAND", "GETKEYS", "SET", "k"},
+      {"COMMAND", "GETKEYS", "NOPE", "k"},
+      {"MIGRATE", "127.0.0.1", "1", "b", "0", "5000", "FOO"},
+      {"MIGRATE", "127.0.0.1", "1", "b", "0", "5000", "KEYS", "b"},
+      {"MIGRATE", "127.0.0.1", "1", "b", "0", "x"},
+      {"MIGRATE", "127.0.0.1", "1", "nokey", "0", "100"},
+      {"DEL", "b", "bar"},
+  };
+}
+
+// What the second master (slots 8192-16383) is sent while it imports slot 3300.
+Script TargetScript(const std::string& source_id, const std::string& payload) {
+  return {
+      {"CLUSTER", "SETSLOT", "3300", "IMPORTING", source_id},
+      {"CLUSTER", "SETSLOT", "9000", "IMPORTING", source_id},
+      {"GET", "{b}x"},
+      {"ASKING"},
+      {"GET", "{b}x"},
+      {"ASKING"},
+      {"PING"},
+      {"GET", "{b}x"},
+      {"ASKING"},
+      {"SET", "{b}x", "1"},
+      {"ASKING"},
+      {"MGET", "{b}x", "{b}y"},
+      {"ASKING"},
+      {"MGET", "{b}x", "{b}x"},
+      {"ASKING"},
+      {"MULTI"},
+      {"GET", "{b}x"},
+      {"SET", "{b}y", "2"},
+      {"EXEC"},
+      {"MULTI"},
+      {"ASKING"},
+      {"GET", "{b}x"},
+      {"EXEC"},
+      {"READONLY"},
+      {"GET", "{b}x"},
+      {"RESTORE-ASKING", "{b}z", "0", payload},
+      {"RESTORE", "{b}w", "0", payload},
+      {"ASKING"},
+      {"DEL", "{b}x", "{b}y", "{b}z"},
+      {"CLUSTER", "SETSLOT", "3300", "STABLE"},
+      {"CLUSTER", "SETSLOT", "9000", "STABLE"},
+      {"GET", "{b}x"},
+  };
+}
+
+// CLUSTER KEYSLOT of keys with odd hash tags and of binary keys.
+Script KeySlotScript() {
+  Script s;
+  for (std::string k :
+       {"", "foo", "123456789", "{}", "}{", "{a}{b}", "foo{}{bar}", "{{a}}", "{{a}",
+        "foo{{bar}}zap", "foo{bar}{zap}", "{user1000}.following", "{", "}", "a{b", "a}b{c}"}) {
+    s.push_back({"CLUSTER", "KEYSLOT", k});
+  }
+  uint32_t x = 12345;
+  for (int i = 0; i < 64; i++) {
+    std::string k;
+    for (int j = 0; j < 1 + i % 13; j++) {
+      x = x * 1103515245 + 12345;
+      k.push_back(char("{}ab\x00\xff\r\n"[(x >> 16) % 8]));
+    }
+    s.push_back({"CLUSTER", "KEYSLOT", k});
+  }
+  return s;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  TempDir tmp_;
+};
+
+// The same commands, on a real two-master Redis Cluster and on two bitcask-servers with the
+// same slot map, give the same replies (addresses and node ids aside).
+TEST_F(ClusterTest, RoutesAndAnswersLikeRedisCluster) {
+  RealCluster real(tmp_);
+  ASSERT_TRUE(real.Form()) << Cli(real.port(0), "CLUSTER NODES");
+  Nodes ours(tmp_, 2);
+  ASSERT_TRUE(ours.ready());
+  ASSERT_EQ(
+      ours.SetMap(MapLine(0, ours.port(0), "0-8191") + MapLine(1, ours.port(1), "8192-16383"), 1),
+      "");
+  const std::vector<int> real_ports = {real.port(0), real.port(1)};
+  const std::vector<std::string> real_ids = {real.id(0), real.id(1)};
+  const std::vector<int> our_ports = {ours.port(0), ours.port(1)};
+  const std::vector<std::string> our_ids = {Id(0), Id(1)};
+  ASSERT_EQ(real_ids[0].size(), 40u);
+
+  auto compare = [&](int node, const Script& theirs, const Script& mine) {
+    const std::string want =
+        Normalized(Replies(real_ports[size_t(node)], theirs), real_ports, real_ids);
+    const std::string got = Normalized(Replies(our_ports[size_t(node)], mine), our_ports, our_ids);
+    // Line by line, so that a failure names the command.
+    std::istringstream w(want), g(got);
+    std::string wl, gl;
+    int line = 0;
+    while (std::getline(w, wl)) {
+      line++;
+      std::getline(g, gl);
+      EXPECT_EQ(gl, wl) << "reply line " << line;
+      if (gl != wl) break;
+    }
+    EXPECT_EQ(got, want);
+  };
+  compare(0, SourceScript(real_ids[1]), SourceScript(our_ids[1]));
+  compare(0, KeySlotScript(), KeySlotScript());
+  // A payload both sides take: DUMP of "hello" (checked against Redis in dump_test).
+  const std::string payload("\x00\x05hello\x0a\x00\x63\x72\xdf\x76\x65\x34\x20\x0a", 17);
+  compare(1, TargetScript(real_ids[0], payload), TargetScript(our_ids[0], payload));
+}
+
+// The map: what CLUSTER NODES / SLOTS / SHARDS / INFO show of it, the errors of a bad one,
+// the version rules, and that it is kept across a restart.
+TEST_F(ClusterTest, MapIsCheckedVersionedAndKept) {
+  Nodes ours(tmp_, 1);
+  ASSERT_TRUE(ours.ready());
+  const int p = ours.port(0);
+  EXPECT_EQ(One(p, {"CLUSTER", "NODES"}), "-CLUSTERDOWN The cluster is not initialized");
+  EXPECT_EQ(Cli(p, "CLUSTERX VERSION"), "-1\n");
+  EXPECT_NE(Cli(p, "INFO").find("cluster_enabled:1\r"), std::string::npos);
+  EXPECT_EQ(InfoField(p, "redis_mode", "server"), "cluster");
+  EXPECT_EQ(One(p, {"SET", "a", "1"}), "-CLUSTERDOWN Hash slot not served");
+
+  const std::string a = Id(0), b = Id(1);
+  auto setnodes = [&](const std::string& map, const std::string& version) {
+    return One(p, {"CLUSTERX", "SETNODES", map, version});
+  };
+  const std::string line_b = b + " 127.0.0.1 1 master - 8192-16383\n";
+  EXPECT_EQ(setnodes("abc 127.0.0.1 " + Port(p) + " master - 0-8191\n", "1"),
+            "-ERR Invalid cluster node id");
+  EXPECT_EQ(setnodes(a + " 127.0.0.1 99999 master - 0-8191\n", "1"),
+            "-ERR Invalid cluster node port");
+  EXPECT_EQ(setnodes(a + " 127.0.0.1 " + Port(p) + " leader - 0-8191\n", "1"),
+            "-ERR Invalid cluster node role");
+  EXPECT_EQ(setnodes(a + " 127.0.0.1 " + Port(p) + " master - 0-16384\n", "1"),
+            "-ERR Slot is out of range");
+  EXPECT_EQ(setnodes(a + " 127.0.0.1 " + Port(p) + " master - 0-8192\n" + line_b, "1"),
+            "-ERR Slot distribution is overlapped");
+  EXPECT_EQ(setnodes(a + " 127.0.0.1 " + Port(p) + " master - 0-8191 " + b + "\n", "1"),
+            "-ERR Invalid nodes definition: Missing newline between node entries.");
+  EXPECT_EQ(setnodes(a + " 127.0.0.1 " + Port(p) + " slave " + Id(2) + "\n" + line_b, "1"),
+            "-ERR Invalid cluster nodes info: " + a + " replicates " + Id(2) +
+                ", which is not a master of the map");
+  EXPECT_EQ(setnodes(a + " 127.0.0.1 " + Port(p) + " master -\n", "x"), "-ERR Invalid version");
+  EXPECT_EQ(setnodes(a + " 127.0.0.1 " + Port(p) + " master -\n", "-1"),
+            "-ERR Invalid cluster version");
+  EXPECT_EQ(Cli(p, "CLUSTERX VERSION"), "-1\n") << "a refused map changed nothing";
+
+  const std::string map = a + " 127.0.0.1 " + Port(p) + " master - 0-8191\n" + line_b;
+  EXPECT_EQ(setnodes(map, "5"), "+OK");
+  EXPECT_EQ(setnodes(a + " 127.0.0.1 " + Port(p) + " master - 0-16383\n", "4"),
+            "-ERR Invalid cluster version");
+  EXPECT_EQ(setnodes(a + " 127.0.0.1 " + Port(p) + " master - 0-16383\n", "5"), "+OK")
+      << "the same version again is ignored";
+  auto nodes_lines = [&] {
+    std::string text = Cli(p, "CLUSTER NODES");
+    // The other node's pong time is the clock's: put it as T.
+    const size_t at = text.find(" master - 0 ", text.find(b));
+    if (at != std::string::npos) {
+      const size_t from = at + 12, to = text.find(' ', from);
+      text.replace(from, to - from, "T");
+    }
+    return text;
+  };
+  const std::string want_nodes = a + " 127.0.0.1:" + Port(p) + "@" + Port(p + 10000) +
+                                 " myself,master - 0 0 5 connected 0-8191\n" + b +
+                                 " 127.0.0.1:1@10001 master - 0 T 5 connected 8192-16383\n";
+  EXPECT_EQ(nodes_lines(), want_nodes);
+  EXPECT_EQ(Cli(p, "CLUSTER MYID"), a + "\n");
+  EXPECT_EQ(Cli(p, "CLUSTERX MYID"), a + "\n");
+  EXPECT_EQ(Cli(p, "CLUSTER SLOTS"), "0\n8191\n127.0.0.1\n" + Port(p) + "\n" + a +
+                                         "\n\n8192\n16383\n127.0.0.1\n1\n" + b + "\n\n");
+  const std::string info = Cli(p, "CLUSTER INFO");
+  for (const char* want :
+       {"cluster_state:ok\r", "cluster_slots_assigned:16384\r", "cluster_known_nodes:2\r",
+        "cluster_size:2\r", "cluster_current_epoch:5\r"}) {
+    EXPECT_NE(info.find(want), std::string::npos) << want << " in " << info;
+  }
+  EXPECT_NE(Cli(p, "CLUSTER SHARDS").find("slots\n0\n8191\nnodes\nid\n" + a + "\nport\n" + Port(p)),
+            std::string::npos)
+      << Cli(p, "CLUSTER SHARDS");
+  // CLUSTERX SETSLOT takes exactly the next version.
+  EXPECT_EQ(One(p, {"CLUSTERX", "SETSLOT", "8192-8200", "NODE", a, "7"}),
+            "-ERR Invalid cluster version");
+  EXPECT_EQ(Cli(p, "CLUSTERX SETSLOT 8192-8200 NODE " + a + " 6"), "OK\n");
+  EXPECT_EQ(One(p, {"SET", "a", "1"}), "-MOVED 15495 127.0.0.1:1");
+  EXPECT_EQ(Cli(p, "CLUSTER KEYSLOT {x}"), "16287\n");
+
+  // Kept across a crash: every change is on disk before it is used.
+  ours.node(0).Stop(SIGKILL);
+  ours.Start(0);
+  ASSERT_TRUE(ours.ready());
+  EXPECT_EQ(Cli(p, "CLUSTERX VERSION"), "6\n");
+  EXPECT_NE(Cli(p, "CLUSTER NODES").find("myself,master - 0 0 6 connected 0-8200\n"),
+            std::string::npos)
+      << Cli(p, "CLUSTER NODES");
+  // A damaged map file stops the server with the file and the line named.
+  ours.node(0).Stop(SIGTERM);
+  WriteFile(tmp_.Sub("node0/nodes.conf"), "version 7\nnode " + a + " 127.0.0.1 x master -\n");
+  std::string out = Shell(std::string(SERVER_PATH) + " --dir " + tmp_.Sub("node0") +
+                          " --port 0 --http-port 0 --cluster-enabled yes 2>&1");
+  EXPECT_NE(out.find("cannot read the cluster map"), std::string::npos) << out;
+  EXPECT_NE(out.find("Invalid cluster node port"), std::string::npos) << out;
+}
+
+// Without cluster-enabled, the cluster commands say so, as Redis's do.
+TEST_F(ClusterTest, OffUnlessEnabled) {
+  ServerProcess plain(tmp_.Sub("plain"));
+  ASSERT_TRUE(plain.ready());
+  for (const std::vector<std::string>& cmd :
+       std::vector<std::vector<std::string>>{{"CLUSTER", "NODES"},
+                                             {"CLUSTER", "KEYSLOT", "a"},
+                                             {"ASKING"},
+                                             {"READONLY"},
+                                             {"READWRITE"},
+                                             {"CLUSTERX", "VERSION"}}) {
+    EXPECT_EQ(One(plain.port(), cmd), "-ERR This instance has cluster support disabled") << cmd[0];
+  }
+  EXPECT_EQ(InfoField(plain.port(), "cluster_enabled", "cluster"), "0");
+  EXPECT_EQ(One(plain.port(), {"CLUSTER", "NODES", "x"}),
+            "-ERR wrong number of arguments for 'cluster|nodes' command");
+}
+
+}  // namespace
+}  // namespace bitcask::test
