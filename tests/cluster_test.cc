@@ -421,6 +421,218 @@ TEST_F(ClusterTest, MapIsCheckedVersionedAndKept) {
   EXPECT_NE(out.find("Invalid cluster node port"), std::string::npos) << out;
 }
 
+// A redis-py RedisCluster application: writes prefix0..prefix<n-1> (value i), one line per
+// acknowledged write, until the file `stop` (the fifth argument) exists; or reads them back (mode
+// "read": "missing i" / "wrong i" lines and "present N").
+constexpr const char* kClusterClient = R"(import sys
+from redis.cluster import RedisCluster
+import os
+port, mode, prefix, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+stop = sys.argv[5] if len(sys.argv) > 5 else None
+rc = RedisCluster(host='127.0.0.1', port=port, cluster_error_retry_attempts=20)
+present = 0
+for i in range(n):
+    key = prefix + str(i)
+    try:
+        if mode == 'write':
+            if stop and os.path.exists(stop):
+                n = i
+                break
+            rc.set(key, str(i))
+            print('acked', i)
+        else:
+            v = rc.get(key)
+            if v is None:
+                print('missing', i)
+            else:
+                present += 1
+                if v != str(i).encode():
+                    print('wrong', i, v)
+    except Exception as e:
+        print('failed', i, type(e).__name__, str(e).replace('\n', ' '))
+print('present', present)
+print('done', n, flush=True)
+)";
+
+std::string Client(const TempDir& tmp, int port, const std::string& mode, const std::string& prefix,
+                   int n) {
+  WriteFile(tmp.Sub("client.py"), kClusterClient);
+  return Shell("/usr/bin/python3 " + tmp.Sub("client.py") + " " + Port(port) + " " + mode + " " +
+               prefix + " " + std::to_string(n) + " " + tmp.Sub("stop") + " 2>&1");
+}
+
+int Count(const std::string& text, const std::string& word) {
+  int n = 0;
+  for (size_t at = 0; (at = text.find(word, at)) != std::string::npos; at += word.size()) n++;
+  return n;
+}
+
+int64_t DbSize(int port) { return std::atoll(Cli(port, "DBSIZE").c_str()); }
+
+// What redis-cli --cluster check says, and whether it is all [OK].
+bool CheckClean(int port, std::string* out) {
+  *out = Shell("redis-cli --cluster check 127.0.0.1:" + Port(port) + " 2>&1; echo exit=$?");
+  return out->find("[OK] All nodes agree about slots configuration.") != std::string::npos &&
+         out->find("[OK] All 16384 slots covered.") != std::string::npos &&
+         out->find("[ERR]") == std::string::npos && out->find("[WARNING]") == std::string::npos &&
+         out->find("exit=0") != std::string::npos;
+}
+
+// Three masters and a replica of the first. redis-cli --cluster reshard moves 1000 slots from
+// the first master to the third while a RedisCluster application writes: every acknowledged
+// write is readable after, no key is on two masters (their DBSIZEs add up to the keys), the
+// replica follows its master's map, and --cluster check is clean. redis-cli -c and
+// redis-benchmark --cluster work against the same nodes.
+TEST_F(ClusterTest, ReshardUnderAWriterLosesNothing) {
+  Nodes nodes(tmp_, 4);
+  ASSERT_TRUE(nodes.ready());
+  const std::string map =
+      MapLine(0, nodes.port(0), "0-5460") + MapLine(1, nodes.port(1), "5461-10922") +
+      MapLine(2, nodes.port(2), "10923-16383") + MapLine(3, nodes.port(3), "", /*master_of=*/0);
+  ASSERT_EQ(nodes.SetMap(map, 1), "");
+  ASSERT_TRUE(WaitFor([&] { return InfoField(nodes.port(3), "master_link_status") == "up"; }))
+      << Cli(nodes.port(3), "INFO replication");
+  std::string check;
+  ASSERT_TRUE(CheckClean(nodes.port(0), &check)) << check;
+
+  // The application writes from before the reshard starts until it has ended.
+  std::string written;
+  std::thread writer([&] { written = Client(tmp_, nodes.port(1), "write", "w", 1000000); });
+  ASSERT_TRUE(WaitFor([&] { return DbSize(nodes.port(0)) > 200; }, 30s));
+  const std::string reshard = Shell("redis-cli --cluster reshard 127.0.0.1:" + Port(nodes.port(0)) +
+                                    " --cluster-from " + Id(0) + " --cluster-to " + Id(2) +
+                                    " --cluster-slots 1000 --cluster-yes 2>&1; echo exit=$?");
+  WriteFile(tmp_.Sub("stop"), "");
+  writer.join();
+  EXPECT_NE(reshard.find("exit=0"), std::string::npos) << reshard.substr(reshard.size() - 2000);
+  const int n = Count(written, "acked ");
+  EXPECT_NE(written.find("done " + std::to_string(n) + "\n"), std::string::npos)
+      << "a write failed: " << written.substr(0, 2000);
+  ASSERT_GT(n, 1000);
+
+  const std::string read = Client(tmp_, nodes.port(2), "read", "w", n);
+  EXPECT_NE(read.find("present " + std::to_string(n) + "\n"), std::string::npos)
+      << read.substr(0, 2000);
+  EXPECT_EQ(DbSize(nodes.port(0)) + DbSize(nodes.port(1)) + DbSize(nodes.port(2)), n)
+      << "a key is on two masters, or lost";
+  EXPECT_TRUE(CheckClean(nodes.port(0), &check)) << check;
+  EXPECT_NE(Cli(nodes.port(0), "CLUSTER NODES").find("myself,master - 0 0 "), std::string::npos);
+  // The replica has its master's map and, after READONLY, serves reads of its slots.
+  ASSERT_TRUE(WaitFor([&] { return DbSize(nodes.port(3)) == DbSize(nodes.port(0)); }));
+  EXPECT_EQ(Cli(nodes.port(3), "CLUSTERX VERSION"), Cli(nodes.port(0), "CLUSTERX VERSION"));
+  int i = 0;
+  int slot = -1;
+  for (; i < n; i++) {
+    slot = std::atoi(Cli(nodes.port(0), "CLUSTER KEYSLOT w" + std::to_string(i)).c_str());
+    if (slot >= 1000 && slot <= 5460) break;
+  }
+  const std::string k = "w" + std::to_string(i), v = std::to_string(i);
+  EXPECT_EQ(Replies(nodes.port(3), {{"READONLY"}, {"GET", k}, {"SET", k, "x"}}),
+            "+OK\r\n$" + std::to_string(v.size()) + "\r\n" + v + "\r\n-MOVED " +
+                std::to_string(slot) + " 127.0.0.1:" + Port(nodes.port(0)) + "\r\n");
+
+  // redis-cli -c follows MOVED; redis-benchmark --cluster spreads over the masters.
+  EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " SET foo bar"), "OK\n");
+  EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(1)) + " GET foo"), "bar\n");
+  const std::string bench = Shell("redis-benchmark --cluster -p " + Port(nodes.port(0)) +
+                                  " -t set,get -n 3000 -q 2>&1; echo exit=$?");
+  EXPECT_NE(bench.find("exit=0"), std::string::npos) << bench;
+  EXPECT_EQ(Count(bench, "requests per second"), 2) << bench;
+}
+
+// A slot left half moved by a crash: the source is killed (-9) after part of the slot's keys
+// went to the target. It comes back with the slot still open (the map is on disk), and
+// redis-cli --cluster fix finishes the move: nothing lost, check clean.
+TEST_F(ClusterTest, FixFinishesASlotACrashLeftHalfMoved) {
+  Nodes nodes(tmp_, 2);
+  ASSERT_TRUE(nodes.ready());
+  ASSERT_EQ(nodes.SetMap(
+                MapLine(0, nodes.port(0), "0-8191") + MapLine(1, nodes.port(1), "8192-16383"), 1),
+            "");
+  // 200 keys in slot 3300 (tag {b}) and some elsewhere.
+  std::vector<std::vector<std::string>> writes;
+  for (int i = 0; i < 200; i++)
+    writes.push_back({"SET", "{b}" + std::to_string(i), "v" + std::to_string(i)});
+  Replies(nodes.port(0), writes);
+  ASSERT_EQ(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300"), "200\n");
+  ASSERT_EQ(Cli(nodes.port(1), "CLUSTER SETSLOT 3300 IMPORTING " + Id(0)), "OK\n");
+  ASSERT_EQ(Cli(nodes.port(0), "CLUSTER SETSLOT 3300 MIGRATING " + Id(1)), "OK\n");
+  std::string keys;
+  for (int i = 0; i < 80; i++) keys += " {b}" + std::to_string(i);
+  ASSERT_EQ(
+      Cli(nodes.port(0), "MIGRATE 127.0.0.1 " + Port(nodes.port(1)) + " \"\" 0 5000 KEYS" + keys),
+      "OK\n");
+  EXPECT_EQ(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300"), "120\n");
+  EXPECT_EQ(Cli(nodes.port(1), "CLUSTER COUNTKEYSINSLOT 3300"), "80\n");
+  // While the slot is open, a client finds every key (ASK for the moved ones).
+  EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " GET {b}5"), "v5\n");
+  nodes.node(0).Stop(SIGKILL);
+  nodes.Start(0);
+  ASSERT_TRUE(nodes.ready());
+  EXPECT_NE(Cli(nodes.port(0), "CLUSTER NODES").find("[3300->-" + Id(1) + "]"), std::string::npos);
+  std::string check;
+  EXPECT_FALSE(CheckClean(nodes.port(0), &check)) << check;
+  const std::string fix = Shell("redis-cli --cluster fix 127.0.0.1:" + Port(nodes.port(0)) +
+                                " --cluster-yes 2>&1; echo exit=$?");
+  EXPECT_TRUE(CheckClean(nodes.port(0), &check)) << fix << check;
+  // The slot is whole on one node (redis-cli picks the one with more of its keys).
+  EXPECT_EQ(DbSize(nodes.port(0)) + DbSize(nodes.port(1)), 200) << fix;
+  EXPECT_EQ(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300"), "200\n") << fix;
+  for (int i = 0; i < 200; i += 37) {
+    EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " GET {b}" + std::to_string(i)),
+              "v" + std::to_string(i) + "\n");
+  }
+}
+
+// MIGRATE from a bitcask-server to a real redis-server, and redis-cli --cluster import from a
+// real redis-server into bitcask-servers: values and expiries arrive, Redis's DUMP format
+// both ways.
+TEST_F(ClusterTest, MovesKeysToAndFromRealRedis) {
+  RealRedis redis(tmp_.path());
+  ASSERT_NE(redis.port(), 0);
+  ServerProcess plain(tmp_.Sub("plain"));
+  ASSERT_TRUE(plain.ready());
+  Replies(plain.port(), {{"SET", "m1", "one"}, {"SET", "m2", "two", "PX", "100000"}});
+  EXPECT_EQ(
+      Cli(plain.port(), "MIGRATE 127.0.0.1 " + Port(redis.port()) + " \"\" 0 5000 KEYS m1 m2"),
+      "OK\n");
+  EXPECT_EQ(Cli(plain.port(), "EXISTS m1 m2"), "0\n");
+  EXPECT_EQ(Cli(redis.port(), "GET m1"), "one\n");
+  const int64_t pttl = std::atoll(Cli(redis.port(), "PTTL m2").c_str());
+  EXPECT_GT(pttl, 90000);
+  EXPECT_LE(pttl, 100000);
+  EXPECT_EQ(Cli(plain.port(), "MIGRATE 127.0.0.1 " + Port(redis.port()) + " m1 0 5000"), "NOKEY\n");
+  Cli(plain.port(), "SET m1 again");
+  EXPECT_EQ(One(plain.port(), {"MIGRATE", "127.0.0.1", Port(redis.port()), "m1", "0", "5000"}),
+            "-ERR Target instance replied with error: BUSYKEY Target key name already exists.");
+  EXPECT_EQ(
+      Cli(plain.port(), "MIGRATE 127.0.0.1 " + Port(redis.port()) + " m1 0 5000 COPY REPLACE"),
+      "OK\n");
+  EXPECT_EQ(Cli(redis.port(), "GET m1"), "again\n");
+  EXPECT_EQ(Cli(plain.port(), "GET m1"), "again\n") << "COPY keeps the key";
+  EXPECT_EQ(One(plain.port(), {"MIGRATE", "127.0.0.1", Port(FreePort()), "m1", "0", "500"}),
+            "-IOERR error or timeout connecting to the client");
+
+  // Import: the keys of a standalone Redis into a two-node bitcask cluster.
+  Nodes nodes(tmp_, 2);
+  ASSERT_TRUE(nodes.ready());
+  ASSERT_EQ(nodes.SetMap(
+                MapLine(0, nodes.port(0), "0-8191") + MapLine(1, nodes.port(1), "8192-16383"), 1),
+            "");
+  std::vector<std::vector<std::string>> writes;
+  for (int i = 0; i < 300; i++)
+    writes.push_back({"SET", "imp" + std::to_string(i), std::string(i, 'x')});
+  writes.push_back({"SET", "counter", "12345"});
+  Replies(redis.port(), writes);
+  const std::string import = Shell("redis-cli --cluster import 127.0.0.1:" + Port(nodes.port(0)) +
+                                   " --cluster-from 127.0.0.1:" + Port(redis.port()) +
+                                   " --cluster-copy 2>&1; echo exit=$?");
+  EXPECT_NE(import.find("exit=0"), std::string::npos) << import;
+  EXPECT_EQ(DbSize(nodes.port(0)) + DbSize(nodes.port(1)), 300 + 1 + 2);  // and m1, m2
+  EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " GET counter"), "12345\n");
+  EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " STRLEN imp299"), "299\n");
+}
+
 // Without cluster-enabled, the cluster commands say so, as Redis's do.
 TEST_F(ClusterTest, OffUnlessEnabled) {
   ServerProcess plain(tmp_.Sub("plain"));
