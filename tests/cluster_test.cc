@@ -424,40 +424,57 @@ TEST_F(ClusterTest, MapIsCheckedVersionedAndKept) {
 // A redis-py RedisCluster application: writes prefix0..prefix<n-1> (value i), one line per
 // acknowledged write, until the file `stop` (the fifth argument) exists; or reads them back (mode
 // "read": "missing i" / "wrong i" lines and "present N").
-constexpr const char* kClusterClient = R"(import sys
-from redis.cluster import RedisCluster
-import os
-port, mode, prefix, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+constexpr const char* kClusterClient = R"(import os, sys, time
+from redis.cluster import RedisCluster, ClusterNode
+ports, mode, prefix, n = sys.argv[1].split(','), sys.argv[2], sys.argv[3], int(sys.argv[4])
 stop = sys.argv[5] if len(sys.argv) > 5 else None
-rc = RedisCluster(host='127.0.0.1', port=port, cluster_error_retry_attempts=20)
+
+def connect():
+    # As an application would: any node it knows may be the one that answers.
+    while True:
+        try:
+            return RedisCluster(startup_nodes=[ClusterNode('127.0.0.1', int(p)) for p in ports],
+                                cluster_error_retry_attempts=5)
+        except Exception as e:
+            print('reconnect', type(e).__name__, str(e).replace('\n', ' '))
+            time.sleep(0.2)
+
+rc = connect()
 present = 0
 for i in range(n):
     key = prefix + str(i)
-    try:
-        if mode == 'write':
-            if stop and os.path.exists(stop):
-                n = i
-                break
-            rc.set(key, str(i))
-            print('acked', i)
-        else:
-            v = rc.get(key)
-            if v is None:
-                print('missing', i)
+    if mode == 'write' and stop and os.path.exists(stop):
+        n = i
+        break
+    for attempt in range(100):
+        try:
+            if mode == 'write':
+                rc.set(key, str(i))
+                print('acked', i)
             else:
-                present += 1
-                if v != str(i).encode():
-                    print('wrong', i, v)
-    except Exception as e:
-        print('failed', i, type(e).__name__, str(e).replace('\n', ' '))
+                v = rc.get(key)
+                if v is None:
+                    print('missing', i)
+                else:
+                    present += 1
+                    if v != str(i).encode():
+                        print('wrong', i, v)
+            break
+        except Exception as e:
+            print('retry', i, type(e).__name__, str(e).replace('\n', ' '))
+            time.sleep(0.1)
+            rc = connect()
+    else:
+        print('failed', i)
 print('present', present)
 print('done', n, flush=True)
 )";
 
-std::string Client(const TempDir& tmp, int port, const std::string& mode, const std::string& prefix,
-                   int n) {
+// ports: the nodes the application knows, "7000,7001,...".
+std::string Client(const TempDir& tmp, const std::string& ports, const std::string& mode,
+                   const std::string& prefix, int n) {
   WriteFile(tmp.Sub("client.py"), kClusterClient);
-  return Shell("/usr/bin/python3 " + tmp.Sub("client.py") + " " + Port(port) + " " + mode + " " +
+  return Shell("/usr/bin/python3 " + tmp.Sub("client.py") + " " + ports + " " + mode + " " +
                prefix + " " + std::to_string(n) + " " + tmp.Sub("stop") + " 2>&1");
 }
 
@@ -497,7 +514,7 @@ TEST_F(ClusterTest, ReshardUnderAWriterLosesNothing) {
 
   // The application writes from before the reshard starts until it has ended.
   std::string written;
-  std::thread writer([&] { written = Client(tmp_, nodes.port(1), "write", "w", 1000000); });
+  std::thread writer([&] { written = Client(tmp_, Port(nodes.port(1)), "write", "w", 1000000); });
   ASSERT_TRUE(WaitFor([&] { return DbSize(nodes.port(0)) > 200; }, 30s));
   const std::string reshard = Shell("redis-cli --cluster reshard 127.0.0.1:" + Port(nodes.port(0)) +
                                     " --cluster-from " + Id(0) + " --cluster-to " + Id(2) +
@@ -510,7 +527,7 @@ TEST_F(ClusterTest, ReshardUnderAWriterLosesNothing) {
       << "a write failed: " << written.substr(0, 2000);
   ASSERT_GT(n, 1000);
 
-  const std::string read = Client(tmp_, nodes.port(2), "read", "w", n);
+  const std::string read = Client(tmp_, Port(nodes.port(2)), "read", "w", n);
   EXPECT_NE(read.find("present " + std::to_string(n) + "\n"), std::string::npos)
       << read.substr(0, 2000);
   EXPECT_EQ(DbSize(nodes.port(0)) + DbSize(nodes.port(1)) + DbSize(nodes.port(2)), n)
@@ -631,6 +648,78 @@ TEST_F(ClusterTest, MovesKeysToAndFromRealRedis) {
   EXPECT_EQ(DbSize(nodes.port(0)) + DbSize(nodes.port(1)), 300 + 1 + 2);  // and m1, m2
   EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " GET counter"), "12345\n");
   EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " STRLEN imp299"), "299\n");
+}
+
+// deploy/cluster: two shards of a master and a replica, three Sentinels. The first shard's
+// master is killed (-9) under a RedisCluster writer: Sentinel promotes its replica, the
+// reconfig script pushes the next map to every node, and the application goes on writing
+// (it follows MOVED to the promoted replica). The old master, restarted, is made a replica by
+// Sentinel, takes the new map from its new master's stream, and every node agrees again.
+TEST_F(ClusterTest, DeployedClusterFollowsASentinelFailover) {
+  const int base = FreePortRange(7);
+  ASSERT_NE(base, 0);
+  const std::string dir = tmp_.Sub("cluster"), deploy = std::string(SOURCE_DIR) + "/deploy/cluster";
+  const std::string up = Shell("PATH=" + std::string(SERVER_DIR) + ":$PATH " + deploy +
+                               " up --shards 2 --replicas 1 --base-port " + Port(base) + " --dir " +
+                               dir + " 2>&1; echo exit=$?");
+  struct Down {
+    std::string cmd;
+    ~Down() { Shell(cmd); }
+  } down{deploy + " down --dir " + dir + " >/dev/null 2>&1"};
+  ASSERT_NE(up.find("exit=0"), std::string::npos) << up;
+  std::string check;
+  ASSERT_TRUE(CheckClean(base, &check)) << check;
+
+  std::string written;
+  std::thread writer([&] {
+    written = Client(
+        tmp_, Port(base) + "," + Port(base + 1) + "," + Port(base + 2) + "," + Port(base + 3),
+        "write", "f", 1000000);
+  });
+  ASSERT_TRUE(WaitFor([&] { return DbSize(base) > 100; }, 30s));
+  std::string pids = Shell("cat " + dir + "/pids");
+  const size_t at = pids.find(" node-" + Port(base) + "\n");
+  ASSERT_NE(at, std::string::npos) << pids;
+  const pid_t master = std::atoi(pids.substr(pids.rfind('\n', at) + 1).c_str());
+  ::kill(master, SIGKILL);
+  const int64_t before = DbSize(base + 2);
+  const bool promoted = WaitFor(
+      [&] {
+        return Cli(base + 1, "ROLE").rfind("master\n", 0) == 0 &&
+               Shell("cat " + dir + "/reconfig.log 2>/dev/null").find("failover") !=
+                   std::string::npos;
+      },
+      60s);
+  // The application goes on writing to both shards after the failover.
+  const bool goes_on = WaitFor(
+      [&] { return DbSize(base + 1) > DbSize(base + 3) / 2 && DbSize(base + 2) > before + 100; },
+      30s);
+  std::this_thread::sleep_for(1s);
+  WriteFile(tmp_.Sub("stop"), "");
+  writer.join();
+  ASSERT_TRUE(promoted) << Shell("cat " + dir + "/sentinel-*.log | tail -20");
+  EXPECT_TRUE(goes_on) << written.substr(written.size() > 3000 ? written.size() - 3000 : 0);
+  const int acked = Count(written, "acked ");
+  EXPECT_GT(acked, 200);
+  EXPECT_NE(Cli(base + 2, "CLUSTER NODES")
+                .find("127.0.0.1:" + Port(base + 1) + "@" + Port(base + 10001) + " master - "),
+            std::string::npos)
+      << Cli(base + 2, "CLUSTER NODES");
+
+  // The old master comes back: Sentinel makes it a replica, and it takes the new map.
+  ServerProcess old(dir + "/node-" + Port(base),
+                    {"--config", dir + "/node-" + Port(base) + ".conf", "--port", Port(base)});
+  ASSERT_TRUE(old.ready());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Cli(base, "ROLE").rfind("slave\n", 0) == 0 &&
+               Cli(base, "CLUSTERX VERSION") == Cli(base + 1, "CLUSTERX VERSION");
+      },
+      60s))
+      << Cli(base, "ROLE") << Cli(base, "CLUSTER NODES");
+  EXPECT_TRUE(WaitFor([&] { return CheckClean(base + 2, &check); }, 20s)) << check;
+  EXPECT_NE(Cli(base, "CLUSTER NODES").find("myself,slave "), std::string::npos);
+  old.Stop(SIGTERM);
 }
 
 // Without cluster-enabled, the cluster commands say so, as Redis's do.

@@ -38,6 +38,27 @@ int FreePort() {
   return port;
 }
 
+int FreePortRange(int n) {
+  for (int attempt = 0; attempt < 100; attempt++) {
+    const int first = FreePort();
+    if (first == 0 || first + n > 60000) continue;
+    std::vector<int> fds;
+    bool all = true;
+    for (int i = 0; i < n && all; i++) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(static_cast<uint16_t>(first + i));
+      all = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+      fds.push_back(fd);
+    }
+    for (int fd : fds) ::close(fd);
+    if (all) return first;
+  }
+  return 0;
+}
+
 ServerProcess::ServerProcess(const std::string& dir, std::vector<std::string> extra,
                              unsigned open_files) {
   std::vector<std::string> args = {SERVER_PATH, "--dir", dir, "--logfile", dir + ".log"};

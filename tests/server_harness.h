@@ -21,6 +21,8 @@ namespace bitcask::test {
 
 // A TCP port on loopback that nothing listens on right now (the kernel's pick).
 int FreePort();
+// The first of n consecutive free loopback ports (0 if none was found).
+int FreePortRange(int n);
 
 // A bitcask-server child process on a free RESP port (unless extra names "--port"). Its HTTP
 // API is off unless extra holds "--http-port", kFreeHttpPort: then it gets a free port

@@ -36,16 +36,7 @@ std::string NotInMap() {
 
 // After a change of the map on a leader, its replicas get the same map through the stream.
 void PropagateMap(CommandContext& c) {
-  if (c.client.is_master) return;
-  const auto v = c.server.cluster().view();
-  std::string cmd;
-  const std::string text = v->NodesText(), version = std::to_string(v->version);
-  reply::ArrayHeader(&cmd, 4);
-  for (std::string_view a : {std::string_view("CLUSTERX"), std::string_view("SETNODES"),
-                             std::string_view(text), std::string_view(version)}) {
-    reply::Bulk(&cmd, a);
-  }
-  c.server.replication().Propagate(cmd);
+  if (!c.client.is_master) c.server.PropagateClusterMap();
 }
 
 // A map that names this node's role: a replica follows its master, a master leads. Not for

@@ -490,6 +490,7 @@ class Connection : public ClientHandle, public std::enable_shared_from_this<Conn
       if (replica_->reader < 0) return Close();  // the backlog moved on since PSYNC looked
       repl.SetReplica(info);
       out_ += start.continue_line;
+      state_->PropagateClusterMap();
       log_->Log(Logger::kNotice, "replica continues (partial resync)",
                 {{"replica", client_.address}, {"from", std::to_string(start.from)}});
     }
@@ -522,6 +523,7 @@ class Connection : public ClientHandle, public std::enable_shared_from_this<Conn
           return out_.empty() ? Close() : Write();
         }
         repl.SetReplicaState(client_.id, replica_->wait_ack ? "send_bulk" : "online");
+        state_->PropagateClusterMap();  // the map as of now, in case it missed changes
       }
       if (!out_.empty()) return Write();
       if (replica_->sync) return;  // the maker wakes us

@@ -129,6 +129,20 @@ void ServerState::SetStore(std::unique_ptr<DB> db) {
   }
 }
 
+void ServerState::PropagateClusterMap() {
+  if (!cluster_.enabled()) return;
+  const auto v = cluster_.view();
+  if (v->version < 0) return;
+  const std::string text = v->NodesText(), version = std::to_string(v->version);
+  std::string cmd;
+  reply::ArrayHeader(&cmd, 4);
+  for (std::string_view a : {std::string_view("CLUSTERX"), std::string_view("SETNODES"),
+                             std::string_view(text), std::string_view(version)}) {
+    reply::Bulk(&cmd, a);
+  }
+  replication_->Propagate(cmd);
+}
+
 void ServerState::CommitFanout::OnCommit(std::span<const CommittedWrite> writes) {
   if (server_->cluster_.enabled()) server_->cluster_.OnCommit(writes);
   server_->replication_->OnCommit(writes);

@@ -239,6 +239,10 @@ class ServerState {
   // What the store tells of every committed write: the replication stream, and in cluster
   // mode the per-slot key index.
   CommitListener* commit_listener() { return &commit_fanout_; }
+  // Cluster mode: puts the slot map into the replication stream (CLUSTERX SETNODES map
+  // version), so that replicas take their leader's map: after a change, and when a replica
+  // starts following (it may have missed changes while away). A no-op without replicas.
+  void PropagateClusterMap();
   // Per command, without copying the configuration: whether this server is a replica that
   // refuses clients' writes, or one whose link is down and that serves no stale data.
   bool replica_read_only_now() const;
