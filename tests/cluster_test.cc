@@ -722,6 +722,60 @@ TEST_F(ClusterTest, DeployedClusterFollowsASentinelFailover) {
   old.Stop(SIGTERM);
 }
 
+// deploy/twemproxy.yml, with this test's ports: nutcracker shards keys over three plain
+// bitcask-servers by consistent hashing. Multi-key commands are split per server, hash tags
+// keep keys together, and redis-benchmark runs through it.
+TEST_F(ClusterTest, TwemproxyShardsOverPlainServers) {
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::string config = ReadFile(std::string(SOURCE_DIR) + "/deploy/twemproxy.yml");
+  ASSERT_NE(config.find("127.0.0.1:7001:1"), std::string::npos);
+  for (int i = 0; i < 3; i++) {
+    servers.push_back(std::make_unique<ServerProcess>(tmp_.Sub("s" + std::to_string(i))));
+    ASSERT_TRUE(servers.back()->ready());
+    const std::string from = "127.0.0.1:700" + std::to_string(i + 1) + ":";
+    config.replace(config.find(from), from.size(),
+                   "127.0.0.1:" + Port(servers.back()->port()) + ":");
+  }
+  const int stats = FreePort();
+  RedisProcess proxy([&](int port) {
+    std::string c = config;
+    c.replace(c.find("127.0.0.1:22121"), 15, "127.0.0.1:" + Port(port));
+    WriteFile(tmp_.Sub("twemproxy.yml"), c);
+    return "nutcracker -c " + tmp_.Sub("twemproxy.yml") + " -s " + Port(stats) +
+           " -a 127.0.0.1 -o " + tmp_.Sub("nutcracker.log") + " -p " + tmp_.Sub("nutcracker.pid");
+  });
+  ASSERT_NE(proxy.port(), 0) << ReadFile(tmp_.Sub("nutcracker.log"));
+
+  // (twemproxy has no ECHO, which Replies ends its pipeline with: redis-cli here.)
+  std::string mset = "MSET", mget = "MGET", want;
+  for (int i = 0; i < 100; i++) {
+    mset += " k" + std::to_string(i) + " v" + std::to_string(i);
+    mget += " k" + std::to_string(i);
+    want += "v" + std::to_string(i) + "\n";
+  }
+  EXPECT_EQ(Cli(proxy.port(), mset), "OK\n");
+  EXPECT_EQ(Cli(proxy.port(), mget), want);
+  int64_t total = 0;
+  for (const auto& s : servers) {
+    const int64_t n = DbSize(s->port());
+    EXPECT_GT(n, 10) << "consistent hashing left a server nearly empty";
+    total += n;
+  }
+  EXPECT_EQ(total, 100);
+  // A hash tag puts keys on one server.
+  Cli(proxy.port(), "SET {user1}:name x");
+  Cli(proxy.port(), "SET {user1}:mail y");
+  int together = 0;
+  for (const auto& s : servers) {
+    together += Cli(s->port(), "EXISTS {user1}:name {user1}:mail") == "2\n";
+  }
+  EXPECT_EQ(together, 1);
+  const std::string bench = Shell("redis-benchmark -p " + Port(proxy.port()) +
+                                  " -t set,get,mset -n 3000 -q 2>&1; echo exit=$?");
+  EXPECT_NE(bench.find("exit=0"), std::string::npos) << bench;
+  EXPECT_EQ(Count(bench, "requests per second"), 3) << bench;
+}
+
 // Without cluster-enabled, the cluster commands say so, as Redis's do.
 TEST_F(ClusterTest, OffUnlessEnabled) {
   ServerProcess plain(tmp_.Sub("plain"));
