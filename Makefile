@@ -7,8 +7,8 @@
 #                check the formatting (make format fixes it)
 #   make bench   the engine on the seed's grid, its features, and the Python package;
 #                writes bench/results/{engine,features,python}.md
-#                (bench-peers: vs LMDB/LevelDB/RocksDB; bench-server, bench-replication:
-#                vs redis-server)
+#                (bench-peers: vs LMDB/LevelDB/RocksDB; bench-server, bench-replication,
+#                bench-cluster: vs redis-server)
 #
 # CI=true turns warnings into errors.
 
@@ -16,7 +16,7 @@
 PYTHON := $(shell command -v python3)
 CMAKE_FLAGS := -G Ninja $(if $(filter true,$(CI)),-DBITCASK_WERROR=ON,) -DPython_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build build-asan build-tsan run demo test format bench bench-quick bench-peers bench-peers-full bench-server bench-replication fuzz soak soak-failover clean
+.PHONY: all deps build build-asan build-tsan run demo test format bench bench-quick bench-peers bench-peers-full bench-server bench-replication bench-cluster fuzz soak soak-failover clean
 
 all: build
 
@@ -116,3 +116,8 @@ bench-server: build
 
 bench-replication: build
 	$(PLOT_PYTHON) bench/replication_bench.py --out bench/results/replication.md
+
+# cluster mode (bench-cluster alone): the cost of routing, 1-3 shards pinned to one core, and
+# the memory of the per-slot key index, beside redis-server: bench/results/cluster.md.
+bench-cluster: build
+	$(PLOT_PYTHON) bench/cluster_bench.py --out bench/results/cluster.md

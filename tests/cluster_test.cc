@@ -5,6 +5,7 @@
 // The slot map is set with CLUSTERX SETNODES; bad maps and stale versions are refused.
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <memory>
 #include <sstream>
@@ -40,15 +41,15 @@ std::string One(int port, const std::vector<std::string>& command) {
 // bitcask-servers in cluster mode; the map is theirs to set.
 class Nodes {
  public:
-  Nodes(const TempDir& tmp, int n, std::vector<std::string> extra = {}) : tmp_(tmp) {
-    for (int i = 0; i < n; i++) Start(i, extra);
+  Nodes(const TempDir& tmp, int n, std::string prefix = "node") : tmp_(tmp), prefix_(prefix) {
+    for (int i = 0; i < n; i++) Start(i);
   }
   void Start(int i, std::vector<std::string> extra = {}) {
     extra.insert(extra.end(), {"--cluster-enabled", "yes"});
     if (i < int(ports_.size()) && ports_[size_t(i)] != 0) {
       extra.insert(extra.end(), {"--port", Port(ports_[size_t(i)])});
     }
-    auto node = std::make_unique<ServerProcess>(tmp_.Sub("node" + std::to_string(i)), extra);
+    auto node = std::make_unique<ServerProcess>(tmp_.Sub(prefix_ + std::to_string(i)), extra);
     if (i >= int(nodes_.size())) {
       nodes_.resize(size_t(i + 1));
       ports_.resize(size_t(i + 1));
@@ -76,6 +77,7 @@ class Nodes {
 
  private:
   const TempDir& tmp_;
+  const std::string prefix_;
   std::vector<std::unique_ptr<ServerProcess>> nodes_;
   std::vector<int> ports_;
 };
@@ -132,6 +134,7 @@ std::string Normalized(std::string r, const std::vector<int>& ports,
   };
   for (size_t i = 0; i < ports.size(); i++) {
     replace("127.0.0.1:" + Port(ports[i]), "N" + std::to_string(i));
+    replace(":" + Port(ports[i]) + "\r\n", ":P" + std::to_string(i) + "\r\n");
     replace(ids[i], "ID" + std::to_string(i));
   }
   return r;
@@ -221,6 +224,7 @@ Script SourceScript(const std::string& other_id) {
       {"MIGRATE", "127.0.0.1", "1", "b", "0", "5000", "KEYS", "b"},
       {"MIGRATE", "127.0.0.1", "1", "b", "0", "x"},
       {"MIGRATE", "127.0.0.1", "1", "nokey", "0", "100"},
+      {"CLUSTER", "SLOTS"},
       {"DEL", "b", "bar"},
   };
 }
@@ -557,47 +561,54 @@ TEST_F(ClusterTest, ReshardUnderAWriterLosesNothing) {
   EXPECT_EQ(Count(bench, "requests per second"), 2) << bench;
 }
 
-// A slot left half moved by a crash: the source is killed (-9) after part of the slot's keys
-// went to the target. It comes back with the slot still open (the map is on disk), and
-// redis-cli --cluster fix finishes the move: nothing lost, check clean.
+// A slot left half moved by a crash: the source, then (in a second cluster) the target, is
+// killed (-9) after part of the slot's keys went to the target. It comes back with the slot
+// still open (the map is on disk), and redis-cli --cluster fix finishes the move: the slot
+// whole on one node, nothing lost, check clean.
 TEST_F(ClusterTest, FixFinishesASlotACrashLeftHalfMoved) {
-  Nodes nodes(tmp_, 2);
-  ASSERT_TRUE(nodes.ready());
-  ASSERT_EQ(nodes.SetMap(
-                MapLine(0, nodes.port(0), "0-8191") + MapLine(1, nodes.port(1), "8192-16383"), 1),
-            "");
-  // 200 keys in slot 3300 (tag {b}) and some elsewhere.
-  std::vector<std::vector<std::string>> writes;
-  for (int i = 0; i < 200; i++)
-    writes.push_back({"SET", "{b}" + std::to_string(i), "v" + std::to_string(i)});
-  Replies(nodes.port(0), writes);
-  ASSERT_EQ(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300"), "200\n");
-  ASSERT_EQ(Cli(nodes.port(1), "CLUSTER SETSLOT 3300 IMPORTING " + Id(0)), "OK\n");
-  ASSERT_EQ(Cli(nodes.port(0), "CLUSTER SETSLOT 3300 MIGRATING " + Id(1)), "OK\n");
-  std::string keys;
-  for (int i = 0; i < 80; i++) keys += " {b}" + std::to_string(i);
-  ASSERT_EQ(
-      Cli(nodes.port(0), "MIGRATE 127.0.0.1 " + Port(nodes.port(1)) + " \"\" 0 5000 KEYS" + keys),
-      "OK\n");
-  EXPECT_EQ(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300"), "120\n");
-  EXPECT_EQ(Cli(nodes.port(1), "CLUSTER COUNTKEYSINSLOT 3300"), "80\n");
-  // While the slot is open, a client finds every key (ASK for the moved ones).
-  EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " GET {b}5"), "v5\n");
-  nodes.node(0).Stop(SIGKILL);
-  nodes.Start(0);
-  ASSERT_TRUE(nodes.ready());
-  EXPECT_NE(Cli(nodes.port(0), "CLUSTER NODES").find("[3300->-" + Id(1) + "]"), std::string::npos);
-  std::string check;
-  EXPECT_FALSE(CheckClean(nodes.port(0), &check)) << check;
-  const std::string fix = Shell("redis-cli --cluster fix 127.0.0.1:" + Port(nodes.port(0)) +
-                                " --cluster-yes 2>&1; echo exit=$?");
-  EXPECT_TRUE(CheckClean(nodes.port(0), &check)) << fix << check;
-  // The slot is whole on one node (redis-cli picks the one with more of its keys).
-  EXPECT_EQ(DbSize(nodes.port(0)) + DbSize(nodes.port(1)), 200) << fix;
-  EXPECT_EQ(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300"), "200\n") << fix;
-  for (int i = 0; i < 200; i += 37) {
-    EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " GET {b}" + std::to_string(i)),
-              "v" + std::to_string(i) + "\n");
+  for (int victim : {0, 1}) {
+    SCOPED_TRACE(victim == 0 ? "source killed" : "target killed");
+    Nodes nodes(tmp_, 2, "victim" + std::to_string(victim) + "-node");
+    ASSERT_TRUE(nodes.ready());
+    ASSERT_EQ(nodes.SetMap(
+                  MapLine(0, nodes.port(0), "0-8191") + MapLine(1, nodes.port(1), "8192-16383"), 1),
+              "");
+    // 200 keys in slot 3300 (tag {b}).
+    std::vector<std::vector<std::string>> writes;
+    for (int i = 0; i < 200; i++) {
+      writes.push_back({"SET", "{b}" + std::to_string(i), "v" + std::to_string(i)});
+    }
+    Replies(nodes.port(0), writes);
+    ASSERT_EQ(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300"), "200\n");
+    ASSERT_EQ(Cli(nodes.port(1), "CLUSTER SETSLOT 3300 IMPORTING " + Id(0)), "OK\n");
+    ASSERT_EQ(Cli(nodes.port(0), "CLUSTER SETSLOT 3300 MIGRATING " + Id(1)), "OK\n");
+    std::string keys;
+    for (int i = 0; i < 80; i++) keys += " {b}" + std::to_string(i);
+    ASSERT_EQ(
+        Cli(nodes.port(0), "MIGRATE 127.0.0.1 " + Port(nodes.port(1)) + " \"\" 0 5000 KEYS" + keys),
+        "OK\n");
+    EXPECT_EQ(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300"), "120\n");
+    EXPECT_EQ(Cli(nodes.port(1), "CLUSTER COUNTKEYSINSLOT 3300"), "80\n");
+    // While the slot is open, a client finds every key (ASK for the moved ones).
+    EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " GET {b}5"), "v5\n");
+    EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " GET {b}150"), "v150\n");
+    nodes.node(victim).Stop(SIGKILL);
+    nodes.Start(victim);
+    ASSERT_TRUE(nodes.ready());
+    const std::string marker = victim == 0 ? "[3300->-" + Id(1) + "]" : "[3300-<-" + Id(0) + "]";
+    EXPECT_NE(Cli(nodes.port(victim), "CLUSTER NODES").find(marker), std::string::npos);
+    std::string check;
+    EXPECT_FALSE(CheckClean(nodes.port(0), &check)) << check;
+    const std::string fix = Shell("redis-cli --cluster fix 127.0.0.1:" + Port(nodes.port(0)) +
+                                  " --cluster-yes 2>&1; echo exit=$?");
+    EXPECT_TRUE(CheckClean(nodes.port(0), &check)) << fix << check;
+    // The slot is whole on one node (redis-cli picks the one with more of its keys).
+    EXPECT_EQ(DbSize(nodes.port(0)) + DbSize(nodes.port(1)), 200) << fix;
+    EXPECT_EQ(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300"), "200\n") << fix;
+    for (int i = 0; i < 200; i += 37) {
+      EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(1)) + " GET {b}" + std::to_string(i)),
+                "v" + std::to_string(i) + "\n");
+    }
   }
 }
 
@@ -629,6 +640,24 @@ TEST_F(ClusterTest, MovesKeysToAndFromRealRedis) {
   EXPECT_EQ(Cli(plain.port(), "GET m1"), "again\n") << "COPY keeps the key";
   EXPECT_EQ(One(plain.port(), {"MIGRATE", "127.0.0.1", Port(FreePort()), "m1", "0", "500"}),
             "-IOERR error or timeout connecting to the client");
+
+  // A target with a password: AUTH and AUTH2 go first.
+  RealRedis locked(tmp_.path());
+  ASSERT_NE(locked.port(), 0);
+  ASSERT_EQ(Cli(locked.port(), "CONFIG SET requirepass s3cret"), "OK\n");
+  Replies(plain.port(), {{"SET", "a1", "x"}, {"SET", "a2", "y"}});
+  EXPECT_EQ(One(plain.port(), {"MIGRATE", "127.0.0.1", Port(locked.port()), "a1", "0", "5000"}),
+            "-ERR Target instance replied with error: NOAUTH Authentication required.");
+  EXPECT_EQ(Cli(plain.port(), "GET a1"), "x\n") << "a key the target refused stays";
+  EXPECT_EQ(One(plain.port(),
+                {"MIGRATE", "127.0.0.1", Port(locked.port()), "a1", "0", "5000", "AUTH", "s3cret"}),
+            "+OK");
+  EXPECT_EQ(One(plain.port(), {"MIGRATE", "127.0.0.1", Port(locked.port()), "", "0", "5000",
+                               "AUTH2", "default", "s3cret", "KEYS", "a2"}),
+            "+OK");
+  EXPECT_EQ(
+      Shell("redis-cli -p " + Port(locked.port()) + " -a s3cret --no-auth-warning MGET a1 a2"),
+      "x\ny\n");
 
   // Import: the keys of a standalone Redis into a two-node bitcask cluster.
   Nodes nodes(tmp_, 2);
@@ -774,6 +803,31 @@ TEST_F(ClusterTest, TwemproxyShardsOverPlainServers) {
                                   " -t set,get,mset -n 3000 -q 2>&1; echo exit=$?");
   EXPECT_NE(bench.find("exit=0"), std::string::npos) << bench;
   EXPECT_EQ(Count(bench, "requests per second"), 3) << bench;
+}
+
+// The HTTP API routes as RESP does: a key of another node's slot gets 421 and the redirect.
+TEST_F(ClusterTest, HttpApiIsRoutedToo) {
+  ServerProcess node(tmp_.Sub("http"),
+                     {"--cluster-enabled", "yes", "--http-port", ServerProcess::kFreeHttpPort});
+  ASSERT_TRUE(node.ready());
+  const int p = node.port();
+  ASSERT_EQ(
+      One(p, {"CLUSTERX", "SETNODES", MapLine(0, p, "0-8191") + MapLine(1, 1, "8192-16383"), "1"}),
+      "+OK");
+  httplib::Client http("127.0.0.1", node.http_port());
+  auto put = http.Post("/put", R"({"key": "b", "value": 1})", "application/json");
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->status, 200);
+  auto moved = http.Post("/put", R"({"key": "foo", "value": 1})", "application/json");
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->status, 421);
+  EXPECT_NE(moved->body.find("MOVED 12182 127.0.0.1:1"), std::string::npos) << moved->body;
+  EXPECT_EQ(http.Get("/get/b")->status, 200);
+  EXPECT_EQ(http.Get("/get/foo")->status, 421);
+  EXPECT_EQ(http.Delete("/delete/foo")->status, 421);
+  auto cross = http.Post("/batch", R"({"data": {"a": 1, "b": 2}})", "application/json");
+  EXPECT_NE(cross->body.find("CROSSSLOT"), std::string::npos) << cross->body;
+  EXPECT_EQ(Cli(p, "DBSIZE"), "1\n") << "nothing misrouted was written";
 }
 
 // Without cluster-enabled, the cluster commands say so, as Redis's do.

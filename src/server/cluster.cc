@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "server/keyspace.h"
+#include "util/hash.h"
 
 namespace bitcask::server {
 
@@ -220,34 +222,171 @@ std::string ClusterView::NodesText() const {
 
 // ---- The key index ----------------------------------------------------------------------
 
-void SlotIndex::Clear() {
-  for (Slot& s : slots_) {
-    std::lock_guard l(s.mu);
-    std::unordered_set<std::string>().swap(s.keys);
+uint32_t SlotKeys::Header(size_t at) const {
+  uint32_t h;
+  std::memcpy(&h, arena_.data() + at, 4);
+  return h;
+}
+
+size_t SlotKeys::Find(std::string_view key, uint64_t hash) const {
+  if (table_.empty()) return SIZE_MAX;
+  const uint64_t tag = hash >> 32;
+  const size_t mask = table_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const uint64_t e = table_[i];
+    if (e == kEmpty) return SIZE_MAX;
+    if (e != kTombstone && (e >> 32) == tag) {
+      const size_t at = (e & 0xffffffffu) - 2;
+      const uint32_t header = Header(at);
+      if ((header & ~kRemoved) == key.size() &&
+          std::memcmp(arena_.data() + at + 4, key.data(), key.size()) == 0) {
+        return i;
+      }
+    }
   }
 }
 
-void SlotIndex::Add(std::string_view key) {
-  Slot& s = slots_[size_t(KeyHashSlot(key))];
-  std::lock_guard l(s.mu);
-  s.keys.emplace(key);
+void SlotKeys::Rebuild(size_t keys) {
+  size_t cap = 8;
+  while (cap * 3 < (keys + 1) * 4) cap *= 2;  // at most 3/4 full
+  std::string arena;
+  arena.reserve(arena_.size() - removed_bytes_);
+  std::vector<uint64_t> table(cap, kEmpty);
+  ForEach([&](std::string_view k) {
+    const uint64_t hash = util::HashKey(k);
+    size_t i = hash & (cap - 1);
+    while (table[i] != kEmpty) i = (i + 1) & (cap - 1);
+    table[i] = ((hash >> 32) << 32) | (arena.size() + 2);
+    const uint32_t header = static_cast<uint32_t>(k.size());
+    arena.append(reinterpret_cast<const char*>(&header), 4);
+    arena.append(k);
+    return true;
+  });
+  arena_ = std::move(arena);
+  table_ = std::move(table);
+  used_ = live_;
+  removed_bytes_ = 0;
 }
 
-void SlotIndex::Remove(std::string_view key) {
-  Slot& s = slots_[size_t(KeyHashSlot(key))];
-  std::lock_guard l(s.mu);
-  s.keys.erase(std::string(key));
+void SlotKeys::Add(std::string_view key, uint64_t hash) {
+  if (Find(key, hash) != SIZE_MAX) return;
+  if ((used_ + 1) * 4 > table_.size() * 3) Rebuild(live_ + 1);
+  if (arena_.size() + 4 + key.size() >= 0xfffffff0u) Rebuild(live_ + 1);  // removed bytes out
+  const size_t mask = table_.size() - 1;
+  size_t i = hash & mask;
+  while (table_[i] != kEmpty && table_[i] != kTombstone) i = (i + 1) & mask;
+  if (table_[i] == kEmpty) used_++;
+  table_[i] = ((hash >> 32) << 32) | (arena_.size() + 2);
+  const uint32_t header = static_cast<uint32_t>(key.size());
+  arena_.append(reinterpret_cast<const char*>(&header), 4);
+  arena_.append(key);
+  live_++;
 }
 
-uint64_t SlotIndex::Count(int slot) const {
-  const Slot& s = slots_[size_t(slot)];
-  std::lock_guard l(s.mu);
-  return s.keys.size();
+void SlotKeys::Remove(std::string_view key, uint64_t hash) {
+  const size_t i = Find(key, hash);
+  if (i == SIZE_MAX) return;
+  const size_t at = (table_[i] & 0xffffffffu) - 2;
+  const uint32_t header = Header(at) | kRemoved;
+  std::memcpy(arena_.data() + at, &header, 4);
+  table_[i] = kTombstone;
+  live_--;
+  removed_bytes_ += 4 + key.size();
+  if (live_ == 0) {
+    std::string().swap(arena_);
+    std::vector<uint64_t>().swap(table_);
+    used_ = 0;
+    removed_bytes_ = 0;
+  } else if (removed_bytes_ > 4096 && removed_bytes_ * 2 > arena_.size()) {
+    Rebuild(live_);
+  }
 }
 
-uint64_t SlotIndex::TotalKeys() const {
+void SlotIndex::Clear() {
+  std::lock_guard l(mu_);
+  {
+    std::lock_guard p(pending_mu_);
+    pending_ = Pending();
+    pending_count_ = 0;
+  }
+  for (SlotKeys& s : slots_) s = SlotKeys();
+}
+
+void SlotIndex::Note(std::string_view key, bool removed) {
+  size_t waiting;
+  {
+    std::lock_guard l(pending_mu_);
+    pending_.ops.emplace_back(pending_.bytes.size(), key.size() | (removed ? kRemovedBit : 0));
+    pending_.bytes.append(key);
+    waiting = pending_.ops.size();
+    pending_count_.store(waiting, std::memory_order_relaxed);
+  }
+  if (waiting >= kPendingMax) Drain(kPendingMax);
+}
+
+void SlotIndex::ApplyLocked(const Pending& batch) {
+  // In groups: the slot and hash of each key first, with the table entries it will probe
+  // prefetched, so that the groups' cache misses overlap.
+  constexpr size_t kGroup = 16;
+  size_t slot[kGroup];
+  uint64_t hash[kGroup];
+  for (size_t first = 0; first < batch.ops.size(); first += kGroup) {
+    const size_t n = std::min(kGroup, batch.ops.size() - first);
+    for (size_t i = 0; i < n; i++) {
+      const auto [at, len] = batch.ops[first + i];
+      const std::string_view key(batch.bytes.data() + at, len & ~kRemovedBit);
+      slot[i] = size_t(KeyHashSlot(key));
+      hash[i] = util::HashKey(key);
+      slots_[slot[i]].Prefetch(hash[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+      const auto [at, len] = batch.ops[first + i];
+      const std::string_view key(batch.bytes.data() + at, len & ~kRemovedBit);
+      if (len & kRemovedBit) {
+        slots_[slot[i]].Remove(key, hash[i]);
+      } else {
+        slots_[slot[i]].Add(key, hash[i]);
+      }
+    }
+  }
+}
+
+void SlotIndex::DrainLocked() {
+  Pending batch;
+  {
+    std::lock_guard p(pending_mu_);
+    std::swap(batch, pending_);
+    pending_count_.store(0, std::memory_order_relaxed);
+  }
+  ApplyLocked(batch);
+}
+
+void SlotIndex::Drain(size_t min) {
+  if (pending_count_.load(std::memory_order_relaxed) < min) return;
+  std::unique_lock l(mu_, std::try_to_lock);
+  if (!l.owns_lock()) return;  // another thread is at it
+  DrainLocked();
+}
+
+uint64_t SlotIndex::Count(int slot) {
+  std::lock_guard l(mu_);
+  DrainLocked();
+  return slots_[size_t(slot)].size();
+}
+
+uint64_t SlotIndex::TotalKeys() {
+  std::lock_guard l(mu_);
+  DrainLocked();
   uint64_t n = 0;
-  for (int i = 0; i < kClusterSlots; i++) n += Count(i);
+  for (const SlotKeys& s : slots_) n += s.size();
+  return n;
+}
+
+uint64_t SlotIndex::MemoryBytes() {
+  std::lock_guard l(mu_);
+  DrainLocked();
+  uint64_t n = sizeof(slots_);
+  for (const SlotKeys& s : slots_) n += s.memory();
   return n;
 }
 
@@ -255,20 +394,20 @@ std::vector<std::string> SlotIndex::Keys(int slot, size_t n, Keyspace& store) {
   std::vector<std::string> out;
   while (out.size() < n) {
     // Candidates are copied out first: asking the store about an expired key makes it drop
-    // the key, which comes back here (OnCommit) for the slot's lock.
+    // the key, which comes back here (OnCommit) for the lock.
     std::vector<std::string> candidates;
     {
-      Slot& s = slots_[size_t(slot)];
-      std::lock_guard l(s.mu);
+      std::lock_guard l(mu_);
+      DrainLocked();
       size_t skip = out.size();
-      for (const std::string& k : s.keys) {
+      slots_[size_t(slot)].ForEach([&](std::string_view k) {
         if (skip > 0) {
           skip--;
-          continue;
+          return true;
         }
-        candidates.push_back(k);
-        if (candidates.size() == n - out.size()) break;
-      }
+        candidates.emplace_back(k);
+        return candidates.size() < n - out.size();
+      });
     }
     if (candidates.empty()) break;
     bool dropped = false;

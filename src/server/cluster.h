@@ -21,7 +21,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "bitcask/options.h"
@@ -85,25 +84,91 @@ struct ClusterView {
   bool all_assigned_ = false;
 };
 
+// The keys of one slot, compactly: their bytes one after another in an arena (a 4-byte header,
+// the length with its top bit set once the key is removed, then the bytes), and an
+// open-addressing table of (32 bits of the key's hash, arena offset + 2; 0 is empty, 1 a
+// removed key). About the key's
+// length plus 16 bytes per key; removed keys' bytes are given back when they are half the
+// arena.
+class SlotKeys {
+ public:
+  void Add(std::string_view key, uint64_t hash);
+  void Remove(std::string_view key, uint64_t hash);
+  size_t size() const { return live_; }
+  // Brings into the cache the table entry a lookup of hash starts at.
+  void Prefetch(uint64_t hash) const {
+    if (!table_.empty()) __builtin_prefetch(&table_[hash & (table_.size() - 1)]);
+  }
+  size_t memory() const { return arena_.capacity() + table_.capacity() * sizeof(uint64_t); }
+  // Calls f(key) for each key, in the order they came, while it returns true.
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (size_t at = 0; at + 4 <= arena_.size();) {
+      const uint32_t header = Header(at);
+      const size_t len = header & ~kRemoved;
+      if (!(header & kRemoved) && !f(std::string_view(arena_.data() + at + 4, len))) return;
+      at += 4 + len;
+    }
+  }
+
+ private:
+  static constexpr uint32_t kRemoved = 1u << 31;
+  static constexpr uint64_t kEmpty = 0, kTombstone = 1;
+  uint32_t Header(size_t at) const;
+  // The table's index holding key, or SIZE_MAX.
+  size_t Find(std::string_view key, uint64_t hash) const;
+  // Rebuilds the table (and the arena without removed keys) for at least `keys` keys.
+  void Rebuild(size_t keys);
+
+  std::string arena_;
+  std::vector<uint64_t> table_;  // a power of two in size, or empty
+  size_t live_ = 0, used_ = 0;   // keys; table entries not empty (keys and tombstones)
+  size_t removed_bytes_ = 0;
+};
+
 // The keys of each slot, so that CLUSTER GETKEYSINSLOT and COUNTKEYSINSLOT do not scan the
 // store. Kept from the store's CommitListener (every committed put and delete, expiries
 // included), and rebuilt from the store when it opens.
+//
+// The listener runs under the store's write lock, one write at a time: there a write is only
+// noted (its key appended to a buffer), and the slots' tables, whose lookups miss the cache,
+// are brought up to date later, off that lock: by Drain (which the event loops call once a
+// few thousand writes are waiting), and by every reader before it reads.
 class SlotIndex {
  public:
   void Clear();
-  void Add(std::string_view key);
-  void Remove(std::string_view key);
-  uint64_t Count(int slot) const;
+  // What the listener calls: notes a key put or removed.
+  void Add(std::string_view key) { Note(key, false); }
+  void Remove(std::string_view key) { Note(key, true); }
+  // Applies what was noted, if at least `min` writes wait and no one else is at it.
+  void Drain(size_t min = kDrainAt);
+  bool drain_due() const { return pending_count_.load(std::memory_order_relaxed) >= kDrainAt; }
+  uint64_t Count(int slot);
   // Up to n keys of the slot that the store still holds (keys found gone leave the index).
   std::vector<std::string> Keys(int slot, size_t n, Keyspace& store);
-  uint64_t TotalKeys() const;
+  uint64_t TotalKeys();
+  uint64_t MemoryBytes();
 
  private:
-  struct alignas(64) Slot {
-    mutable std::mutex mu;
-    std::unordered_set<std::string> keys;
+  static constexpr size_t kDrainAt = 4096;
+  // Beyond this many waiting writes the listener applies them itself (no event loop drains:
+  // writes come only through HTTP or replication).
+  static constexpr size_t kPendingMax = 1u << 20;
+
+  struct Pending {
+    std::string bytes;                           // the keys, one after another
+    std::vector<std::pair<size_t, size_t>> ops;  // offset, length; removed keys' top bit set
   };
-  std::array<Slot, kClusterSlots> slots_;
+  static constexpr size_t kRemovedBit = size_t{1} << 63;
+  void Note(std::string_view key, bool removed);
+  void ApplyLocked(const Pending& batch);  // with mu_ held
+  void DrainLocked();                      // with mu_ held
+
+  std::mutex pending_mu_;
+  Pending pending_;  // guarded by pending_mu_
+  std::atomic<size_t> pending_count_{0};
+  std::mutex mu_;                              // the slots; taken before pending_mu_
+  std::array<SlotKeys, kClusterSlots> slots_;  // guarded by mu_
 };
 
 class Cluster final : public CommitListener {

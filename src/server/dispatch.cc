@@ -217,6 +217,8 @@ void Run(ServerState& server, Client& client, Keyspace& ks, bool in_exec, const 
   cs.nanos.Add(ns);
   cs.latency.Record(ns);
   if (out->size() > before && (*out)[before] == '-') cs.errors.Add(1);
+  // The slot index's tables are updated here, off the store's write lock (cluster.h).
+  if ((spec.flags & kCmdWrite) && server.cluster().enabled()) server.cluster().index().Drain();
   client.woff = server.replication().log().offset();  // what WAIT waits for
 }
 

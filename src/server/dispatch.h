@@ -44,6 +44,9 @@ const ClusterView& ClientView(ServerState& server, Client& client);
 // CLUSTERDOWN). *open_slot says that a key is in a slot being migrated or imported.
 bool RouteToSlot(ServerState& server, Client& client, const CommandSpec& spec, const Args& args,
                  std::string* out, bool* open_slot);
+// For HTTP's JSON API: the redirect (without '-') the RESP command args would get from a
+// client without ASKING or READONLY, or "" if it runs here.
+std::string HttpRoute(ServerState& server, const std::vector<std::string>& args);
 // Whether a GET of key may run here without the routing above (the fast path of a pipeline's
 // GETs): the slot is this node's and not being moved.
 bool ServesPlainly(ServerState& server, Client& client, std::string_view key);

@@ -10,6 +10,7 @@
 #include "bitcask/version.h"
 #include "server/auth.h"
 #include "server/command.h"
+#include "server/dispatch.h"
 #include "server/metrics.h"
 #include "server/replication.h"
 
@@ -40,6 +41,17 @@ bool RefuseWrite(ServerState* state, httplib::Response& res) {
     return true;
   }
   return false;
+}
+
+// Cluster mode: a key whose slot this node does not serve gets 421 with the redirect a RESP
+// client would get (MOVED <slot> <host>:<port>, CROSSSLOT, CLUSTERDOWN ...), as the command
+// that does the same over RESP (args) is routed.
+bool Misrouted(ServerState* state, const std::vector<std::string>& args, httplib::Response& res) {
+  if (!state->cluster().enabled()) return false;
+  const std::string error = HttpRoute(*state, args);
+  if (error.empty()) return false;
+  Problem(res, 421, error);
+  return true;
 }
 
 // The JSON value a stored value stands for (see http.h).
@@ -144,6 +156,7 @@ struct HttpServer::Impl {
         return Problem(res, 400, "expected {\"key\": string, \"value\": any JSON value}");
       }
       const std::string key = body["key"];
+      if (Misrouted(state, {"set", key, ""}, res)) return;
       WriteOptions w;
       if (body.contains("ttl")) {
         if (!body["ttl"].is_number() || body["ttl"].get<double>() <= 0) {
@@ -167,11 +180,13 @@ struct HttpServer::Impl {
         return Problem(res, 400, "expected {\"data\": {key: value, ...}}");
       }
       WriteBatch batch;
-      std::vector<std::string> keys;
+      std::vector<std::string> keys, mset = {"mset"};
       for (const auto& [k, v] : body["data"].items()) {
         batch.Put(k, JsonToStored(v));
         keys.push_back(k);
+        mset.insert(mset.end(), {k, ""});
       }
+      if (Misrouted(state, mset, res)) return;
       const std::vector<std::string_view> views(keys.begin(), keys.end());
       KeyLocks::Guard lock(&state->key_locks(), views);
       const Status s = db.Write(batch);
@@ -183,6 +198,7 @@ struct HttpServer::Impl {
       ServerState::StoreUse use(state);
       DB& db = state->db();
       const std::string key = req.matches[1];
+      if (Misrouted(state, {"get", key}, res)) return;
       std::string value;
       const Status s = db.Get(key, &value);
       if (s.IsNotFound())
@@ -195,6 +211,7 @@ struct HttpServer::Impl {
       if (RefuseWrite(state, res)) return;
       DB& db = state->db();
       const std::string key = req.matches[1];
+      if (Misrouted(state, {"del", key}, res)) return;
       KeyLocks::Guard lock(&state->key_locks(), {key});
       const Status s = db.Delete(key);
       if (s.IsNotFound()) return Reply(res, 404, json{{"key", key}, {"deleted", false}});

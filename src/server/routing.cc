@@ -36,7 +36,8 @@ bool RouteToSlot(ServerState& server, Client& client, const CommandSpec& spec, c
   *open_slot = false;
   const ClusterView& v = ClientView(server, client);
   // The keys to look at: the command's, or for EXEC those of every queued command.
-  std::vector<std::string_view> keys;
+  thread_local std::vector<std::string_view> keys;
+  keys.clear();
   bool writes = (spec.flags & kCmdWrite) != 0;
   const std::string_view name(spec.name);
   if (name == "exec") {
@@ -118,6 +119,17 @@ bool RouteToSlot(ServerState& server, Client& client, const CommandSpec& spec, c
     return false;
   }
   return true;
+}
+
+std::string HttpRoute(ServerState& server, const std::vector<std::string>& args) {
+  Client client;
+  client.authenticated = true;
+  const CommandSpec& spec = AllCommands()[size_t(FindCommand(args[0]))];
+  const Args views(args.begin(), args.end());
+  std::string out;
+  bool open_slot = false;
+  if (RouteToSlot(server, client, spec, views, &out, &open_slot)) return "";
+  return out.substr(1, out.size() - 3);  // the text between '-' and CRLF
 }
 
 }  // namespace bitcask::server
