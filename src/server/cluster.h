@@ -99,7 +99,11 @@ class SlotKeys {
   void Prefetch(uint64_t hash) const {
     if (!table_.empty()) __builtin_prefetch(&table_[hash & (table_.size() - 1)]);
   }
-  size_t memory() const { return arena_.capacity() + table_.capacity() * sizeof(uint64_t); }
+  // Heap bytes held (a string's inline buffer is not).
+  size_t memory() const {
+    const size_t arena = arena_.capacity() > std::string().capacity() ? arena_.capacity() : 0;
+    return arena + table_.capacity() * sizeof(uint64_t);
+  }
   // Calls f(key) for each key, in the order they came, while it returns true.
   template <typename F>
   void ForEach(F&& f) const {
