@@ -502,7 +502,8 @@ bool CheckClean(int port, std::string* out) {
 // Three masters and a replica of the first. redis-cli --cluster reshard moves 1000 slots from
 // the first master to the third while a RedisCluster application writes: every acknowledged
 // write is readable after, no key is on two masters (their DBSIZEs add up to the keys), the
-// replica follows its master's map, and --cluster check is clean. redis-cli -c and
+// replica follows its master's map, and --cluster check is clean; then --cluster rebalance
+// evens the slots out, losing nothing. redis-cli -c and
 // redis-benchmark --cluster work against the same nodes.
 TEST_F(ClusterTest, ReshardUnderAWriterLosesNothing) {
   Nodes nodes(tmp_, 4);
@@ -551,6 +552,18 @@ TEST_F(ClusterTest, ReshardUnderAWriterLosesNothing) {
   EXPECT_EQ(Replies(nodes.port(3), {{"READONLY"}, {"GET", k}, {"SET", k, "x"}}),
             "+OK\r\n$" + std::to_string(v.size()) + "\r\n" + v + "\r\n-MOVED " +
                 std::to_string(slot) + " 127.0.0.1:" + Port(nodes.port(0)) + "\r\n");
+
+  // rebalance evens the slots out again (1000 fewer on the first master, 1000 more on the third).
+  const std::string rebalance =
+      Shell("redis-cli --cluster rebalance 127.0.0.1:" + Port(nodes.port(0)) +
+            " --cluster-threshold 1 2>&1; echo exit=$?");
+  EXPECT_NE(rebalance.find("exit=0"), std::string::npos) << rebalance;
+  EXPECT_NE(rebalance.find("Moving"), std::string::npos) << rebalance;
+  EXPECT_TRUE(CheckClean(nodes.port(0), &check)) << check;
+  EXPECT_EQ(DbSize(nodes.port(0)) + DbSize(nodes.port(1)) + DbSize(nodes.port(2)), n);
+  const std::string after = Client(tmp_, Port(nodes.port(1)), "read", "w", n);
+  EXPECT_NE(after.find("present " + std::to_string(n) + "\n"), std::string::npos)
+      << after.substr(0, 2000);
 
   // redis-cli -c follows MOVED; redis-benchmark --cluster spreads over the masters.
   EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " SET foo bar"), "OK\n");
