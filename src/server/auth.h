@@ -28,6 +28,13 @@ struct Credentials {
 };
 std::optional<Credentials> ParseAuthorizationHeader(std::string_view header);
 
+// Protected mode, as Redis's: with protected-mode yes and no password, only clients on the
+// loopback interface (127.0.0.0/8, ::1, ::ffff:127.x.x.x) are served; others get
+// kProtectedModeError (RESP: as an error reply, then the connection closes; HTTP: 403).
+bool ProtectedModeRefuses(const ServerConfig& config, std::string_view peer_ip);
+// Redis 7.0's text, word for word.
+extern const char kProtectedModeError[];
+
 }  // namespace bitcask::server
 
 #endif  // BITCASK_SERVER_AUTH_H_

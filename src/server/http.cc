@@ -84,10 +84,15 @@ struct HttpServer::Impl {
   std::thread thread;
 
   // With a password set, every endpoint but /health (and /metrics, unless
-  // http-metrics-auth is yes) answers 401 and does nothing without it.
+  // http-metrics-auth is yes) answers 401 and does nothing without it. Without one, in
+  // protected mode, a client not on the loopback interface gets 403 (but for /health).
   httplib::Server::HandlerResponse Guard(const httplib::Request& req, httplib::Response& res) {
     using Handled = httplib::Server::HandlerResponse;
     const ServerConfig cfg = state->config();
+    if (req.path != "/health" && ProtectedModeRefuses(cfg, req.remote_addr)) {
+      Problem(res, 403, kProtectedModeError);
+      return Handled::Handled;
+    }
     if (!AuthRequired(cfg) || req.path == "/health" ||
         (req.path == "/metrics" && !cfg.http_metrics_auth)) {
       return Handled::Unhandled;

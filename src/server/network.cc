@@ -626,6 +626,18 @@ struct RespServer::Impl {
         Accept();
         return;
       }
+      asio::error_code pec;
+      const tcp::endpoint peer = socket.remote_endpoint(pec);
+      if (!pec && ProtectedModeRefuses(state->config(), peer.address().to_string())) {
+        log->Log(Logger::kVerbose, "connection refused: protected mode, no password",
+                 {{"client", peer.address().to_string() + ":" + std::to_string(peer.port())}});
+        const std::string denied = "-" + std::string(kProtectedModeError) + "\r\n";
+        asio::error_code wec;
+        asio::write(socket, asio::buffer(denied), wec);
+        socket.close(wec);
+        Accept();
+        return;
+      }
       auto conn = std::make_shared<Connection>(std::move(socket), state, log, &jobs);
       {
         std::lock_guard l(connections_mu);

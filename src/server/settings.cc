@@ -77,6 +77,13 @@ const Setting kSettings[] = {
      .field = &C::requirepass,
      .flags = kSettingMutable,
      .help = "Password of the user 'default': RESP clients AUTH with it, HTTP requests carry it"},
+    {.name = "protected-mode",
+     .type = SettingType::kBool,
+     .field = &C::protected_mode,
+     .choices = kYesNo,
+     .flags = kSettingMutable,
+     .help = "yes: without requirepass, serve only clients on the loopback interface (others "
+             "get Redis's DENIED error)"},
     {.name = "http-metrics-auth",
      .type = SettingType::kBool,
      .field = &C::http_metrics_auth,

@@ -30,6 +30,7 @@ struct ServerConfig {
   int64_t port = 6380;
   int64_t http_port = 8380;  // 0: no HTTP API
   std::string requirepass;
+  bool protected_mode = true;
   bool http_metrics_auth = false;
   int64_t maxclients = 10000;
   int64_t timeout = 0;  // seconds a client may stay idle; 0: forever
