@@ -486,10 +486,17 @@ void ClusterX(CommandContext& c) {
     if (changed) {
       ApplyRole(c);
       PropagateMap(c);
-      c.server.log().Log(Logger::kNotice, "cluster: new slot map",
-                         {{"version", std::to_string(version)},
-                          {"myid", cluster.view()->myid},
-                          {"client", c.client.address}});
+      const auto v = cluster.view();
+      c.server.log().Log(
+          Logger::kNotice, "cluster: new slot map",
+          {{"version", std::to_string(version)}, {"myid", v->myid}, {"client", c.client.address}});
+      if (v->me() < 0) {
+        c.server.log().Log(Logger::kWarning,
+                           "cluster: this node is not in the slot map (no line has its id, or "
+                           "its port and address): it serves no slot. Set cluster-announce-ip, "
+                           "or CLUSTERX SETNODEID, or correct the map",
+                           {{"port", std::to_string(c.server.bound_port)}});
+      }
     }
     return Ok(c);
   }
