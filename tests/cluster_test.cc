@@ -575,9 +575,10 @@ TEST_F(ClusterTest, ReshardUnderAWriterLosesNothing) {
 }
 
 // A slot left half moved by a crash: the source, then (in a second cluster) the target, is
-// killed (-9) after part of the slot's keys went to the target. It comes back with the slot
-// still open (the map is on disk), and redis-cli --cluster fix finishes the move: the slot
-// whole on one node, nothing lost, check clean.
+// killed (-9) after part of the slot's keys went to the target, while an application writes
+// new keys of the slot. It comes back with the slot still open (the map is on disk), and
+// redis-cli --cluster fix finishes the move: the slot whole on one node, no acknowledged
+// write lost, check clean.
 TEST_F(ClusterTest, FixFinishesASlotACrashLeftHalfMoved) {
   for (int victim : {0, 1}) {
     SCOPED_TRACE(victim == 0 ? "source killed" : "target killed");
@@ -605,9 +606,24 @@ TEST_F(ClusterTest, FixFinishesASlotACrashLeftHalfMoved) {
     // While the slot is open, a client finds every key (ASK for the moved ones).
     EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " GET {b}5"), "v5\n");
     EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(0)) + " GET {b}150"), "v150\n");
+    // A RedisCluster application writes new keys of the slot through the crash and restart.
+    const std::string both = Port(nodes.port(0)) + "," + Port(nodes.port(1));
+    std::string written;
+    std::remove(tmp_.Sub("stop").c_str());
+    std::thread writer([&] { written = Client(tmp_, both, "write", "{b}w", 1000000); });
+    ASSERT_TRUE(WaitFor([&] { return DbSize(nodes.port(1)) > 100; }, 30s));
     nodes.node(victim).Stop(SIGKILL);
     nodes.Start(victim);
     ASSERT_TRUE(nodes.ready());
+    const int64_t after_restart = DbSize(nodes.port(0)) + DbSize(nodes.port(1));
+    EXPECT_TRUE(WaitFor(
+        [&] { return DbSize(nodes.port(0)) + DbSize(nodes.port(1)) > after_restart + 100; }, 30s))
+        << "the application goes on after the restart";
+    WriteFile(tmp_.Sub("stop"), "");
+    writer.join();
+    const int acked = Count(written, "acked ");
+    ASSERT_NE(written.find("done " + std::to_string(acked) + "\n"), std::string::npos)
+        << written.substr(0, 2000);
     const std::string marker = victim == 0 ? "[3300->-" + Id(1) + "]" : "[3300-<-" + Id(0) + "]";
     EXPECT_NE(Cli(nodes.port(victim), "CLUSTER NODES").find(marker), std::string::npos);
     std::string check;
@@ -615,13 +631,20 @@ TEST_F(ClusterTest, FixFinishesASlotACrashLeftHalfMoved) {
     const std::string fix = Shell("redis-cli --cluster fix 127.0.0.1:" + Port(nodes.port(0)) +
                                   " --cluster-yes 2>&1; echo exit=$?");
     EXPECT_TRUE(CheckClean(nodes.port(0), &check)) << fix << check;
-    // The slot is whole on one node (redis-cli picks the one with more of its keys).
-    EXPECT_EQ(DbSize(nodes.port(0)) + DbSize(nodes.port(1)), 200) << fix;
-    EXPECT_EQ(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300"), "200\n") << fix;
+    // The slot is whole on one node (redis-cli picks the one with more of its keys), with
+    // every key: the 200 and every acknowledged write of the application.
+    const int64_t total = 200 + acked;
+    EXPECT_EQ(DbSize(nodes.port(0)) + DbSize(nodes.port(1)), total) << fix;
+    const int64_t on0 = std::atoll(Cli(nodes.port(0), "CLUSTER COUNTKEYSINSLOT 3300").c_str());
+    const int64_t on1 = std::atoll(Cli(nodes.port(1), "CLUSTER COUNTKEYSINSLOT 3300").c_str());
+    EXPECT_TRUE((on0 == total && on1 == 0) || (on0 == 0 && on1 == total)) << on0 << " " << on1;
     for (int i = 0; i < 200; i += 37) {
       EXPECT_EQ(Shell("redis-cli -c -p " + Port(nodes.port(1)) + " GET {b}" + std::to_string(i)),
                 "v" + std::to_string(i) + "\n");
     }
+    const std::string read = Client(tmp_, both, "read", "{b}w", acked);
+    EXPECT_NE(read.find("present " + std::to_string(acked) + "\n"), std::string::npos)
+        << read.substr(0, 2000);
   }
 }
 
