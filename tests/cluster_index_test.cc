@@ -1,7 +1,8 @@
 // Cluster mode in-process: hash slots (CRC16 and hash tags, against values Redis gives), the
 // slot map's parser, and the per-slot key index: its compact table against a std::set model,
 // and the index kept from the store's commit listener while writers, expiries and readers run
-// on several threads (in the ThreadSanitizer suite too).
+// on several threads (in the ThreadSanitizer suite too). A reader used to drop keys it found
+// expired, racing a writer that had just put the key again: the index lost a live key.
 
 #include <gtest/gtest.h>
 
@@ -169,10 +170,11 @@ TEST(ClusterIndexTest, IndexFollowsTheStoreUnderConcurrentWritesAndReads) {
     const std::vector<std::string> listed = index.Keys(slot, 1000000, ks);
     EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), keys) << "slot " << slot;
     EXPECT_EQ(listed.size(), keys.size()) << "slot " << slot;
-    EXPECT_EQ(index.Count(slot), keys.size()) << "slot " << slot;
+    // Count also has keys that expired and that the store's sweep has not dropped yet.
+    EXPECT_GE(index.Count(slot), keys.size()) << "slot " << slot;
     total += keys.size();
   }
-  EXPECT_EQ(index.TotalKeys(), total);
+  EXPECT_GE(index.TotalKeys(), total);
 }
 
 }  // namespace

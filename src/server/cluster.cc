@@ -391,36 +391,18 @@ uint64_t SlotIndex::MemoryBytes() {
 }
 
 std::vector<std::string> SlotIndex::Keys(int slot, size_t n, Keyspace& store) {
+  // Keys the store no longer serves (expired, not yet dropped by its sweep) are skipped, not
+  // removed here: a write of the same key may have been noted meanwhile, and only the
+  // listener's order says which came last. Asking the store under mu_ is safe: the listener
+  // never waits for mu_ (it only notes, and drains with try_lock).
   std::vector<std::string> out;
-  while (out.size() < n) {
-    // Candidates are copied out first: asking the store about an expired key makes it drop
-    // the key, which comes back here (OnCommit) for the lock.
-    std::vector<std::string> candidates;
-    {
-      std::lock_guard l(mu_);
-      DrainLocked();
-      size_t skip = out.size();
-      slots_[size_t(slot)].ForEach([&](std::string_view k) {
-        if (skip > 0) {
-          skip--;
-          return true;
-        }
-        candidates.emplace_back(k);
-        return candidates.size() < n - out.size();
-      });
-    }
-    if (candidates.empty()) break;
-    bool dropped = false;
-    for (std::string& k : candidates) {
-      if (store.Contains(k).IsNotFound()) {
-        Remove(k);  // gone (expired) without the index hearing of it
-        dropped = true;
-      } else {
-        out.push_back(std::move(k));
-      }
-    }
-    if (!dropped) break;  // the slot had no more than these
-  }
+  if (n == 0) return out;
+  std::lock_guard l(mu_);
+  DrainLocked();
+  slots_[size_t(slot)].ForEach([&](std::string_view k) {
+    if (store.Contains(k).ok()) out.emplace_back(k);
+    return out.size() < n;
+  });
   return out;
 }
 

@@ -148,7 +148,8 @@ class SlotIndex {
   void Drain(size_t min = kDrainAt);
   bool drain_due() const { return pending_count_.load(std::memory_order_relaxed) >= kDrainAt; }
   uint64_t Count(int slot);
-  // Up to n keys of the slot that the store still holds (keys found gone leave the index).
+  // Up to n keys of the slot that the store serves now (an expired key its sweep has not
+  // dropped yet stays in the index, and in Count, until it does).
   std::vector<std::string> Keys(int slot, size_t n, Keyspace& store);
   uint64_t TotalKeys();
   uint64_t MemoryBytes();
