@@ -113,11 +113,6 @@ class TargetConnection {
   std::string buf_;
 };
 
-void AppendCommand(std::string* out, std::initializer_list<std::string_view> args) {
-  reply::ArrayHeader(out, args.size());
-  for (std::string_view a : args) reply::Bulk(out, a);
-}
-
 struct MigrateRequest {
   std::string host, port;
   int64_t db = 0, timeout_ms = 1000;
@@ -138,12 +133,12 @@ std::string RunMigrate(ServerState* server, const MigrateRequest& m) {
   std::string request;
   if (m.auth) {
     if (m.user.empty()) {
-      AppendCommand(&request, {"AUTH", m.password});
+      reply::Command(&request, {"AUTH", m.password});
     } else {
-      AppendCommand(&request, {"AUTH", m.user, m.password});
+      reply::Command(&request, {"AUTH", m.user, m.password});
     }
   }
-  AppendCommand(&request, {"SELECT", std::to_string(m.db)});
+  reply::Command(&request, {"SELECT", std::to_string(m.db)});
   std::vector<std::string_view> sent;
   const int64_t now = NowUnixMillis();
   for (std::string_view key : names) {
@@ -163,9 +158,9 @@ std::string RunMigrate(ServerState* server, const MigrateRequest& m) {
     const std::string ttl_text = std::to_string(ttl), payload = rdb::DumpPayload(value);
     const std::string_view restore = m.restore_asking ? "RESTORE-ASKING" : "RESTORE";
     if (m.replace) {
-      AppendCommand(&request, {restore, key, ttl_text, payload, "REPLACE"});
+      reply::Command(&request, {restore, key, ttl_text, payload, "REPLACE"});
     } else {
-      AppendCommand(&request, {restore, key, ttl_text, payload});
+      reply::Command(&request, {restore, key, ttl_text, payload});
     }
     sent.push_back(key);
   }

@@ -72,10 +72,7 @@ void Publish(CommandContext& c) {
   const int64_t receivers = c.server.pubsub().Publish(c.args[1], c.args[2]);
   if (!c.client.is_master) {
     std::string command;
-    reply::ArrayHeader(&command, 3);
-    reply::Bulk(&command, "PUBLISH");
-    reply::Bulk(&command, c.args[1]);
-    reply::Bulk(&command, c.args[2]);
+    reply::Command(&command, {"PUBLISH", c.args[1], c.args[2]});
     c.server.replication().Propagate(command);
   }
   reply::Integer(c.out, receivers);

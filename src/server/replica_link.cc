@@ -27,8 +27,7 @@ int64_t NowMs() { return NowUnixMillis(); }
 
 std::string Command(std::initializer_list<std::string_view> args) {
   std::string out;
-  reply::ArrayHeader(&out, args.size());
-  for (std::string_view a : args) reply::Bulk(&out, a);
+  reply::Command(&out, args);
   return out;
 }
 

@@ -38,11 +38,6 @@ constexpr char kZeroReplid[] = "0000000000000000000000000000000000000000";
 // Where a clean shutdown keeps the stream position, with the store.
 std::string PositionFile(const std::string& dir) { return dir + "/replication.position"; }
 
-void AppendCommand(std::string* out, std::initializer_list<std::string_view> args) {
-  reply::ArrayHeader(out, args.size());
-  for (std::string_view a : args) reply::Bulk(out, a);
-}
-
 }  // namespace
 
 // ---- FullSync ---------------------------------------------------------------------------
@@ -212,21 +207,21 @@ void Replication::OnCommit(std::span<const CommittedWrite> writes) {
   }
   thread_local std::string buf;
   buf.clear();
-  if (select_needed_.exchange(false)) AppendCommand(&buf, {"SELECT", "0"});
+  if (select_needed_.exchange(false)) reply::Command(&buf, {"SELECT", "0"});
   const bool wrap = writes.size() > 1;
-  if (wrap) AppendCommand(&buf, {"MULTI"});
+  if (wrap) reply::Command(&buf, {"MULTI"});
   char at[24];
   for (const CommittedWrite& w : writes) {
     if (w.kind != CommittedWrite::Kind::kPut) {
-      AppendCommand(&buf, {"DEL", w.key});
+      reply::Command(&buf, {"DEL", w.key});
     } else if (w.expire_at_ms == 0) {
-      AppendCommand(&buf, {"SET", w.key, w.value});
+      reply::Command(&buf, {"SET", w.key, w.value});
     } else {
       const int n = std::snprintf(at, sizeof at, "%llu", (unsigned long long)w.expire_at_ms);
-      AppendCommand(&buf, {"SET", w.key, w.value, "PXAT", std::string_view(at, size_t(n))});
+      reply::Command(&buf, {"SET", w.key, w.value, "PXAT", std::string_view(at, size_t(n))});
     }
   }
-  if (wrap) AppendCommand(&buf, {"EXEC"});
+  if (wrap) reply::Command(&buf, {"EXEC"});
   log_.Append(buf);
   if (buf.capacity() > (1u << 20)) std::string().swap(buf);
 }
@@ -238,7 +233,7 @@ void Replication::Propagate(std::string_view command_resp) {
 
 void Replication::AppendCommandLocked(std::initializer_list<std::string_view> args) {
   std::string buf;
-  AppendCommand(&buf, args);
+  reply::Command(&buf, args);
   log_.Append(buf);
 }
 

@@ -230,5 +230,10 @@ void NullArray(std::string* out) { out->append("*-1\r\n"); }
 
 void ArrayHeader(std::string* out, size_t n) { TypeAndNumber(out, '*', n); }
 
+void Command(std::string* out, std::initializer_list<std::string_view> args) {
+  ArrayHeader(out, args.size());
+  for (std::string_view a : args) Bulk(out, a);
+}
+
 }  // namespace reply
 }  // namespace bitcask::server

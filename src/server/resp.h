@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,9 @@ void Bulk(std::string* out, std::string_view s);
 void Null(std::string* out);       // the null bulk string
 void NullArray(std::string* out);  // the null array
 void ArrayHeader(std::string* out, size_t n);
+// A command as a client sends it (an array of bulk strings): what a replica sends its
+// leader, what the replication stream carries, what MIGRATE sends its target.
+void Command(std::string* out, std::initializer_list<std::string_view> args);
 }  // namespace reply
 
 }  // namespace bitcask::server

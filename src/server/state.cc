@@ -135,11 +135,7 @@ void ServerState::PropagateClusterMap() {
   if (v->version < 0) return;
   const std::string text = v->NodesText(), version = std::to_string(v->version);
   std::string cmd;
-  reply::ArrayHeader(&cmd, 4);
-  for (std::string_view a : {std::string_view("CLUSTERX"), std::string_view("SETNODES"),
-                             std::string_view(text), std::string_view(version)}) {
-    reply::Bulk(&cmd, a);
-  }
+  reply::Command(&cmd, {"CLUSTERX", "SETNODES", text, version});
   replication_->Propagate(cmd);
 }
 
