@@ -7,9 +7,6 @@
 // batch of keys redis-cli sends per call). The keys stay locked (KeyLocks) from their read to
 // their delete, so no write of them comes between and is lost.
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +15,7 @@
 
 #include "server/command.h"
 #include "server/rdb.h"
+#include "server/tcp_connect.h"
 
 namespace bitcask::server {
 
@@ -45,33 +43,10 @@ class TargetConnection {
     if (fd_ >= 0) ::close(fd_);
   }
 
-  bool Connect(const std::string& host, const std::string& port, int timeout_ms) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    if (::getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0) return false;
-    for (addrinfo* a = res; a != nullptr && fd_ < 0; a = a->ai_next) {
-      const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-      if (fd < 0) continue;
-      bool ok = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0;
-      if (!ok && errno == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        int err = 0;
-        socklen_t len = sizeof err;
-        ok = ::poll(&p, 1, timeout_ms) == 1 &&
-             ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
-      }
-      if (ok) {
-        const int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        fd_ = fd;
-      } else {
-        ::close(fd);
-      }
-    }
-    ::freeaddrinfo(res);
-    return fd_ >= 0;
+  bool Connect(const std::string& host, std::string_view port, int timeout_ms) {
+    int64_t p;
+    return ParseInt(port, &p) && p > 0 && p <= 65535 &&
+           ConnectTcp(host, static_cast<int>(p), timeout_ms, &fd_).ok();
   }
 
   bool Write(std::string_view bytes, int timeout_ms) {

@@ -1,8 +1,5 @@
 #include "server/replica_link.h"
 
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,6 +15,7 @@
 #include "server/replication.h"
 #include "server/resp.h"
 #include "server/state.h"
+#include "server/tcp_connect.h"
 
 namespace bitcask::server {
 
@@ -45,40 +43,11 @@ class ReplicaLink::Connection {
   }
 
   Status Connect(const std::string& host, int port, int timeout_ms) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* res = nullptr;
-    const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
-    if (rc != 0) return Status::IOError("resolve " + host + ": " + ::gai_strerror(rc));
-    Status s = Status::IOError("connect " + host + ":" + std::to_string(port) + ": no address");
-    for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
-      const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-      if (fd < 0) continue;
-      int rcc = ::connect(fd, a->ai_addr, a->ai_addrlen);
-      if (rcc != 0 && errno == EINPROGRESS) {
-        pollfd p{fd, POLLOUT, 0};
-        int err = 0;
-        socklen_t len = sizeof err;
-        rcc = ::poll(&p, 1, timeout_ms) == 1 &&
-                      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0
-                  ? 0
-                  : -1;
-        if (rcc != 0) errno = err != 0 ? err : ETIMEDOUT;
-      }
-      if (rcc == 0) {
-        const int one = 1;
-        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        fd_ = fd;
-        link_->socket_ = fd;
-        s = Status::OK();
-        break;
-      }
-      s = Status::FromErrno("connect " + host + ":" + std::to_string(port), errno);
-      ::close(fd);
-    }
-    ::freeaddrinfo(res);
-    return s;
+    int fd;
+    if (Status s = ConnectTcp(host, port, timeout_ms, &fd); !s.ok()) return s;
+    fd_ = fd;
+    link_->socket_ = fd;
+    return Status::OK();
   }
 
   Status Send(std::string_view bytes) {
