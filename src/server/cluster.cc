@@ -193,16 +193,26 @@ Status ClusterView::ParseNodes(std::string_view text, ClusterView* out) {
   return Status::OK();
 }
 
+std::vector<ClusterView::SlotRun> ClusterView::Runs() const {
+  std::vector<SlotRun> runs;
+  for (int s = 0; s < kClusterSlots; s++) {
+    const int o = owner[size_t(s)];
+    if (o < 0) continue;
+    int e = s;
+    while (e + 1 < kClusterSlots && owner[size_t(e + 1)] == o) e++;
+    runs.push_back({s, e, o});
+    s = e;
+  }
+  return runs;
+}
+
 std::string ClusterView::SlotRanges(int i) const {
   std::string out;
-  for (int s = 0; s < kClusterSlots; s++) {
-    if (owner[size_t(s)] != i) continue;
-    int e = s;
-    while (e + 1 < kClusterSlots && owner[size_t(e + 1)] == i) e++;
+  for (const SlotRun& r : Runs()) {
+    if (r.owner != i) continue;
     if (!out.empty()) out += ' ';
-    out += std::to_string(s);
-    if (e > s) out += "-" + std::to_string(e);
-    s = e;
+    out += std::to_string(r.first);
+    if (r.last > r.first) out += "-" + std::to_string(r.last);
   }
   return out;
 }

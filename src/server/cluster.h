@@ -76,6 +76,11 @@ struct ClusterView {
   static Status ParseNodes(std::string_view text, ClusterView* out);
   // The map in that form: what SETNODES takes, and what CLUSTERX NODES shows.
   std::string NodesText() const;
+  // Maximal runs of consecutive slots with one owner, ascending; unassigned slots left out.
+  struct SlotRun {
+    int first, last, owner;
+  };
+  std::vector<SlotRun> Runs() const;
   // The slots of node i as "0-5460 5462" (maximal runs, a single slot alone).
   std::string SlotRanges(int i) const;
 

@@ -3,6 +3,7 @@
 // READWRITE. Routing itself is dispatch's (RouteToSlot); the map is server/cluster.h's.
 
 #include <chrono>
+#include <set>
 
 #include "server/command.h"
 #include "server/dispatch.h"
@@ -111,24 +112,16 @@ std::vector<size_t> ReplicasOf(const ClusterView& v, const std::string& master_i
 }
 
 void Slots(CommandContext& c, const ClusterView& v) {
-  std::string body;
-  size_t runs = 0;
-  for (int s = 0; s < kClusterSlots; s++) {
-    const int o = v.owner[size_t(s)];
-    if (o < 0) continue;
-    int e = s;
-    while (e + 1 < kClusterSlots && v.owner[size_t(e + 1)] == o) e++;
-    const std::vector<size_t> replicas = ReplicasOf(v, v.nodes[size_t(o)].id);
-    reply::ArrayHeader(&body, 3 + replicas.size());
-    reply::Integer(&body, s);
-    reply::Integer(&body, e);
-    NodeArray(&body, v.nodes[size_t(o)]);
-    for (size_t r : replicas) NodeArray(&body, v.nodes[r]);
-    runs++;
-    s = e;
+  const std::vector<ClusterView::SlotRun> runs = v.Runs();
+  reply::ArrayHeader(c.out, runs.size());
+  for (const ClusterView::SlotRun& run : runs) {
+    const std::vector<size_t> replicas = ReplicasOf(v, v.nodes[size_t(run.owner)].id);
+    reply::ArrayHeader(c.out, 3 + replicas.size());
+    reply::Integer(c.out, run.first);
+    reply::Integer(c.out, run.last);
+    NodeArray(c.out, v.nodes[size_t(run.owner)]);
+    for (size_t r : replicas) NodeArray(c.out, v.nodes[r]);
   }
-  reply::ArrayHeader(c.out, runs);
-  c.out->append(body);
 }
 
 void Shards(CommandContext& c, const ClusterView& v) {
@@ -153,23 +146,20 @@ void Shards(CommandContext& c, const ClusterView& v) {
   };
   size_t masters = 0;
   for (const ClusterNode& n : v.nodes) masters += n.master;
+  const std::vector<ClusterView::SlotRun> all_runs = v.Runs();
   reply::ArrayHeader(c.out, masters);
   for (size_t i = 0; i < v.nodes.size(); i++) {
     if (!v.nodes[i].master) continue;
     reply::ArrayHeader(c.out, 4);
     reply::Bulk(c.out, "slots");
-    std::vector<std::pair<int, int>> runs;
-    for (int s = 0; s < kClusterSlots; s++) {
-      if (v.owner[size_t(s)] != static_cast<int>(i)) continue;
-      int e = s;
-      while (e + 1 < kClusterSlots && v.owner[size_t(e + 1)] == static_cast<int>(i)) e++;
-      runs.emplace_back(s, e);
-      s = e;
+    std::vector<ClusterView::SlotRun> runs;
+    for (const ClusterView::SlotRun& run : all_runs) {
+      if (run.owner == static_cast<int>(i)) runs.push_back(run);
     }
     reply::ArrayHeader(c.out, runs.size() * 2);
-    for (const auto& [s, e] : runs) {
-      reply::Integer(c.out, s);
-      reply::Integer(c.out, e);
+    for (const ClusterView::SlotRun& run : runs) {
+      reply::Integer(c.out, run.first);
+      reply::Integer(c.out, run.last);
     }
     reply::Bulk(c.out, "nodes");
     const std::vector<size_t> replicas = ReplicasOf(v, v.nodes[i].id);
@@ -182,10 +172,11 @@ void Shards(CommandContext& c, const ClusterView& v) {
 std::string InfoText(ServerState& server, const ClusterView& v) {
   int assigned = 0;
   for (int16_t o : v.owner) assigned += o >= 0;
-  size_t size = 0;
-  for (size_t i = 0; i < v.nodes.size(); i++) {
-    size += v.nodes[i].master && !v.SlotRanges(static_cast<int>(i)).empty();
+  std::set<int> owners;  // masters serving a slot
+  for (const ClusterView::SlotRun& run : v.Runs()) {
+    if (v.nodes[size_t(run.owner)].master) owners.insert(run.owner);
   }
+  const size_t size = owners.size();
   const bool ok = v.StateOk(server.cluster_require_full_coverage_now());
   std::string t;
   auto line = [&](const char* k, const std::string& val) {
@@ -379,8 +370,6 @@ void BumpEpoch(CommandContext& c, const ClusterView&) {
 }
 
 void Info(CommandContext& c, const ClusterView& v) { reply::Bulk(c.out, InfoText(c.server, v)); }
-void SlotsCmd(CommandContext& c, const ClusterView& v) { Slots(c, v); }
-void ShardsCmd(CommandContext& c, const ClusterView& v) { Shards(c, v); }
 void Links(CommandContext& c, const ClusterView&) { reply::ArrayHeader(c.out, 0); }
 void SaveConfig(CommandContext& c, const ClusterView&) {
   if (Status s = c.server.cluster().Save(); !s.ok()) {
@@ -410,8 +399,8 @@ struct Subcommand {
 
 constexpr Subcommand kSubcommands[] = {
     {"nodes", 2, Nodes},
-    {"slots", 2, SlotsCmd},
-    {"shards", 2, ShardsCmd},
+    {"slots", 2, Slots},
+    {"shards", 2, Shards},
     {"info", 2, Info},
     {"myid", 2, MyId},
     {"keyslot", 3, KeySlot},
