@@ -436,10 +436,7 @@ void Help(CommandContext& c, const ClusterView&) {
 void ClusterCmd(CommandContext& c) {
   for (const Subcommand& s : kSubcommands) {
     if (!IEquals(c.args[1], s.name)) continue;
-    const int argc = static_cast<int>(c.args.size());
-    if ((s.arity > 0 && argc != s.arity) || (s.arity < 0 && argc < -s.arity)) {
-      return SubcommandArity(c);
-    }
+    if (!ArityAllows(s.arity, c.args.size())) return SubcommandArity(c);
     if (ClusterOff(c)) return;
     return s.run(c, *c.server.cluster().view());
   }

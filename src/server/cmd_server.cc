@@ -389,8 +389,7 @@ void Command(CommandContext& c) {
     if (idx < 0) return Err(c, "ERR Invalid command specified");
     const CommandSpec& spec = table[size_t(idx)];
     const Args args(c.args.begin() + 2, c.args.end());
-    const int argc = static_cast<int>(args.size());
-    if ((spec.arity > 0 && argc != spec.arity) || (spec.arity < 0 && argc < -spec.arity)) {
+    if (!ArityAllows(spec.arity, args.size())) {
       return Err(c, "ERR Invalid number of arguments specified for command");
     }
     if (spec.first_key <= 0 && !(spec.flags & kCmdMovableKeys)) {

@@ -56,6 +56,11 @@ struct CommandSpec {
   void (*handler)(CommandContext& ctx);
 };
 
+// Whether argc arguments (the name counted) fit an arity as CommandSpec's.
+inline bool ArityAllows(int arity, size_t argc) {
+  return arity > 0 ? int(argc) == arity : int(argc) >= -arity;
+}
+
 // The rows of each family.
 std::span<const CommandSpec> ServerCommands();
 std::span<const CommandSpec> InfoCommands();

@@ -137,8 +137,7 @@ void Run(ServerState& server, Client& client, Keyspace& ks, bool in_exec, const 
   AskingScope asking_scope{&client, in_exec || std::string_view(spec.name) == "asking"};
   CommandContext ctx{server, client, ks, args, out, in_exec};
   CommandStats& cs = server.command_stats(size_t(idx));
-  if ((spec.arity > 0 && int(args.size()) != spec.arity) ||
-      (spec.arity < 0 && int(args.size()) < -spec.arity)) {
+  if (!ArityAllows(spec.arity, args.size())) {
     cs.rejected.Add(1);
     FailTransaction(client);
     return WrongArgs(ctx);
