@@ -617,26 +617,24 @@ struct RespServer::Impl {
         accept_failures = 0;
       }
       state->total_connections++;
-      if (state->connected_clients >= static_cast<uint64_t>(state->config().maxclients)) {
-        state->rejected_connections++;
-        static const char kFull[] = "-ERR max number of clients reached\r\n";
+      // A connection refused before it is served: one error line, then closed.
+      auto refuse = [&](std::string_view error_line) {
         asio::error_code wec;
-        asio::write(socket, asio::buffer(kFull, sizeof kFull - 1), wec);
+        asio::write(socket, asio::buffer(error_line.data(), error_line.size()), wec);
         socket.close(wec);
         Accept();
-        return;
+      };
+      const ServerConfig cfg = state->config();
+      if (state->connected_clients >= static_cast<uint64_t>(cfg.maxclients)) {
+        state->rejected_connections++;
+        return refuse("-ERR max number of clients reached\r\n");
       }
       asio::error_code pec;
       const tcp::endpoint peer = socket.remote_endpoint(pec);
-      if (!pec && ProtectedModeRefuses(state->config(), peer.address().to_string())) {
+      if (!pec && ProtectedModeRefuses(cfg, peer.address().to_string())) {
         log->Log(Logger::kVerbose, "connection refused: protected mode, no password",
                  {{"client", peer.address().to_string() + ":" + std::to_string(peer.port())}});
-        const std::string denied = "-" + std::string(kProtectedModeError) + "\r\n";
-        asio::error_code wec;
-        asio::write(socket, asio::buffer(denied), wec);
-        socket.close(wec);
-        Accept();
-        return;
+        return refuse("-" + std::string(kProtectedModeError) + "\r\n");
       }
       auto conn = std::make_shared<Connection>(std::move(socket), state, log, &jobs);
       {
