@@ -106,13 +106,13 @@ TEST(ClusterIndexTest, IndexFollowsTheStoreUnderConcurrentWritesAndReads) {
   cfg.dir = tmp.Sub("db");
   cfg.cluster_enabled = true;
   ServerState state(cfg);
-  state.cluster().Enable(tmp.Sub("nodes.conf"), 1, "");
+  state.cluster().Enable(tmp.Sub("nodes.conf"), "");
   Options options;
   options.commit_listener = state.commit_listener();
   std::unique_ptr<DB> db;
   ASSERT_TRUE(DB::Open(options, cfg.dir, &db).ok());
   ASSERT_TRUE(db->Put("before", "x").ok());
-  state.SetStore(std::move(db));  // builds the index from the store
+  ASSERT_TRUE(state.SetStore(std::move(db)).ok());  // builds the index from the store
   Keyspace& ks = state.keyspace();
   SlotIndex& index = state.cluster().index();
   EXPECT_EQ(index.Count(KeyHashSlot("before")), 1u);

@@ -418,10 +418,9 @@ std::vector<std::string> SlotIndex::Keys(int slot, size_t n, Keyspace& store) {
 
 // ---- Cluster ----------------------------------------------------------------------------
 
-void Cluster::Enable(std::string config_file, int port, std::string announce_host) {
+void Cluster::Enable(std::string config_file, std::string announce_host) {
   enabled_ = true;
   file_ = std::move(config_file);
-  port_ = port;
   announce_host_ = std::move(announce_host);
 }
 
@@ -452,7 +451,11 @@ void Cluster::IdentifyLocked(ClusterView* v) const {
   if (matches == 1 && v->myid.empty()) v->myid = v->nodes[size_t(by_port)].id;
 }
 
-Status Cluster::Load() {
+Status Cluster::Load(int port) {
+  {
+    std::lock_guard l(mu_);
+    port_ = port;
+  }
   std::ifstream in(file_);
   if (!in) return Status::OK();  // no map yet
   auto v = std::make_shared<ClusterView>();

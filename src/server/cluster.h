@@ -185,11 +185,13 @@ class Cluster final : public CommitListener {
  public:
   Cluster() : view_(std::make_shared<const ClusterView>()) {}
 
-  // Cluster mode: set once at start-up, before any client.
-  void Enable(std::string config_file, int port, std::string announce_host);
+  // Cluster mode: set once at start-up, before the store is set (its keys are indexed then)
+  // and before any client.
+  void Enable(std::string config_file, std::string announce_host);
   bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
-  // Reads the map file (none yet: no map).
-  Status Load();
+  // Reads the map file (none yet: no map), once the server's port is known: a map that does
+  // not name this node by id names it by port.
+  Status Load(int port);
   // The map; a new one each time the map changes, and generation() moves.
   std::shared_ptr<const ClusterView> view() const;
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
@@ -218,7 +220,7 @@ class Cluster final : public CommitListener {
 
   std::atomic<bool> enabled_{false};
   std::string file_;
-  int port_ = 0;
+  int port_ = 0;  // guarded by mu_
   std::string announce_host_;
   mutable std::mutex mu_;  // writers of the map; readers take view_ under it
   std::shared_ptr<const ClusterView> view_;

@@ -148,32 +148,30 @@ int main(int argc, char** argv) {
   }
   Stats stats;
   (void)db->GetStats(&stats);
-  state.SetStore(std::move(db));
+  if (cfg.cluster_enabled) {
+    // Before the store is set: setting it builds the per-slot key index.
+    std::string announce = cfg.cluster_announce_ip;
+    if (announce.empty()) announce = cfg.bind.substr(0, cfg.bind.find(' '));
+    if (announce == "0.0.0.0" || announce == "::" || announce == "*") announce.clear();
+    std::string file = cfg.cluster_config_file;
+    if (!file.empty() && file[0] != '/') file = cfg.dir + "/" + file;
+    state.cluster().Enable(file, announce);
+  }
+  if (Status s = state.SetStore(std::move(db)); !s.ok()) {
+    std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
+    return 1;
+  }
   RespServer resp(&state, &log);
   if (Status s = resp.Start(); !s.ok()) {
     std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
     return 1;
   }
   if (cfg.cluster_enabled) {
-    // The map names this node by address and port: the port is known once bound.
-    std::string announce = cfg.cluster_announce_ip;
-    if (announce.empty()) announce = cfg.bind.substr(0, cfg.bind.find(' '));
-    if (announce == "0.0.0.0" || announce == "::" || announce == "*") announce.clear();
-    std::string file = cfg.cluster_config_file;
-    if (!file.empty() && file[0] != '/') file = cfg.dir + "/" + file;
-    state.cluster().Enable(file, state.bound_port, announce);
-    if (Status s = state.cluster().Load(); !s.ok()) {
+    if (Status s = state.cluster().Load(state.bound_port); !s.ok()) {
       log.Log(Logger::kWarning, "cannot read the cluster map", {{"error", s.ToString()}});
       std::fprintf(stderr, "bitcask-server: cannot read the cluster map: %s\n",
                    s.ToString().c_str());
       return 1;
-    }
-    {
-      ServerState::StoreUse use(&state);
-      if (Status s = state.cluster().Rebuild(state.keyspace()); !s.ok()) {
-        std::fprintf(stderr, "bitcask-server: %s\n", s.ToString().c_str());
-        return 1;
-      }
     }
   }
   HttpServer http(&state, &log);

@@ -115,18 +115,19 @@ ServerState::ServerState(ServerConfig config, Logger* log)
 
 ServerState::ServerState(std::unique_ptr<DB> db, ServerConfig config, Logger* log)
     : ServerState(std::move(config), log) {
-  SetStore(std::move(db));
+  (void)SetStore(std::move(db));
 }
 
-void ServerState::SetStore(std::unique_ptr<DB> db) {
+Status ServerState::SetStore(std::unique_ptr<DB> db) {
   db_ = std::move(db);
   keyspace_.Reset(db_.get());
-  if (cluster_.enabled()) {
-    if (Status s = cluster_.Rebuild(keyspace_); !s.ok()) {
-      log().Log(Logger::kWarning, "cluster: the per-slot key index could not be built",
-                {{"error", s.ToString()}});
-    }
+  if (!cluster_.enabled()) return Status::OK();
+  const Status s = cluster_.Rebuild(keyspace_);
+  if (!s.ok()) {
+    log().Log(Logger::kWarning, "cluster: the per-slot key index could not be built",
+              {{"error", s.ToString()}});
   }
+  return s;
 }
 
 void ServerState::PropagateClusterMap() {
@@ -158,7 +159,7 @@ Status ServerState::SwapInStore(const std::string& incoming,
     options.commit_listener = commit_listener();
     auto reopen_old = [&](Status why) {
       std::unique_ptr<DB> again;
-      if (DB::Open(options, cfg.dir, &again).ok()) SetStore(std::move(again));
+      if (DB::Open(options, cfg.dir, &again).ok()) (void)SetStore(std::move(again));
       return why;
     };
     if (std::rename(cfg.dir.c_str(), old.c_str()) != 0) {
@@ -175,8 +176,8 @@ Status ServerState::SwapInStore(const std::string& incoming,
       std::rename(old.c_str(), cfg.dir.c_str());
       return reopen_old(s);
     }
-    SetStore(std::move(fresh));
-    key_locks_.TouchAll();  // every watched key changed
+    (void)SetStore(std::move(fresh));  // an index that could not be built is logged
+    key_locks_.TouchAll();             // every watched key changed
   }
   if (cluster_.enabled()) {
     // The map is kept in the store's directory, which the new store just replaced.

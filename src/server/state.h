@@ -210,7 +210,9 @@ class ServerState {
   // store until SetStore.
   explicit ServerState(ServerConfig config, Logger* log = nullptr);
   ServerState(std::unique_ptr<DB> db, ServerConfig config, Logger* log = nullptr);
-  void SetStore(std::unique_ptr<DB> db);
+  // Sets the store; in cluster mode also builds the per-slot key index from it: the status
+  // says whether that worked (a failure is logged too).
+  Status SetStore(std::unique_ptr<DB> db);
   ~ServerState();  // waits for a background job
 
   // The store. It may be replaced whole (a replica's full sync): whoever uses it holds a
