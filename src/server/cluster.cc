@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
+#include "server/command.h"
 #include "server/keyspace.h"
 #include "util/hash.h"
 
@@ -61,14 +61,6 @@ bool ParseNumber(std::string_view s, int64_t max, int64_t* out) {
   }
   if (v > max) return false;
   *out = v;
-  return true;
-}
-
-bool Lowered(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (size_t i = 0; i < s.size(); i++) {
-    if ((s[i] | 0x20) != lower[i]) return false;
-  }
   return true;
 }
 
@@ -141,9 +133,9 @@ Status ClusterView::ParseNodes(std::string_view text, ClusterView* out) {
     int64_t port;
     if (!ParseNumber(f[2], 65535, &port)) return bad("Invalid cluster node port");
     n.port = static_cast<int>(port);
-    if (Lowered(f[3], "master")) {
+    if (IEquals(f[3], "master")) {
       n.master = true;
-    } else if (Lowered(f[3], "slave") || Lowered(f[3], "replica")) {
+    } else if (IEquals(f[3], "slave") || IEquals(f[3], "replica")) {
       n.master = false;
     } else {
       return bad("Invalid cluster node role");

@@ -165,8 +165,7 @@ void Run(ServerState& server, Client& client, Keyspace& ks, bool in_exec, const 
       open_slot_lock.emplace(&server.key_locks(), keys, KeyLocks::Guard::Kind::kExec);
     }
     std::string redirect;
-    bool open_slot = false;
-    if (!RouteToSlot(server, client, spec, args, &redirect, &open_slot)) {
+    if (!RouteToSlot(server, client, spec, args, &redirect)) {
       cs.rejected.Add(1);
       if (std::string_view(spec.name) == "exec") {
         client.tx = Transaction();  // discarded, as Redis does

@@ -41,9 +41,9 @@ void DispatchGets(ServerState& server, std::span<const std::string_view> keys, s
 const ClusterView& ClientView(ServerState& server, Client& client);
 // Redis's getNodeByQuery: whether the command (inside MULTI, EXEC: the queued ones) runs on
 // this node. If not, *out has the redirect or error (MOVED, ASK, CROSSSLOT, TRYAGAIN,
-// CLUSTERDOWN). *open_slot says that a key is in a slot being migrated or imported.
+// CLUSTERDOWN).
 bool RouteToSlot(ServerState& server, Client& client, const CommandSpec& spec, const Args& args,
-                 std::string* out, bool* open_slot);
+                 std::string* out);
 // For HTTP's JSON API: the redirect (without '-') the RESP command args would get from a
 // client without ASKING or READONLY, or "" if it runs here.
 std::string HttpRoute(ServerState& server, const std::vector<std::string>& args);

@@ -32,8 +32,7 @@ void Redirect(std::string* out, const char* kind, int slot, const ClusterNode& n
 }  // namespace
 
 bool RouteToSlot(ServerState& server, Client& client, const CommandSpec& spec, const Args& args,
-                 std::string* out, bool* open_slot) {
-  *open_slot = false;
+                 std::string* out) {
   const ClusterView& v = ClientView(server, client);
   // The keys to look at: the command's, or for EXEC those of every queued command.
   thread_local std::vector<std::string_view> keys;
@@ -85,7 +84,6 @@ bool RouteToSlot(ServerState& server, Client& client, const CommandSpec& spec, c
       (server.keyspace().Contains(keys[i]).ok() ? existing : missing)++;
     }
   }
-  *open_slot = migrating || importing;
   if (!v.StateOk(server.cluster_require_full_coverage_now())) {
     reply::Error(out, "CLUSTERDOWN The cluster is down");
     return false;
@@ -127,8 +125,7 @@ std::string HttpRoute(ServerState& server, const std::vector<std::string>& args)
   const CommandSpec& spec = AllCommands()[size_t(FindCommand(args[0]))];
   const Args views(args.begin(), args.end());
   std::string out;
-  bool open_slot = false;
-  if (RouteToSlot(server, client, spec, views, &out, &open_slot)) return "";
+  if (RouteToSlot(server, client, spec, views, &out)) return "";
   return out.substr(1, out.size() - 3);  // the text between '-' and CRLF
 }
 
