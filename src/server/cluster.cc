@@ -1,14 +1,12 @@
 #include "server/cluster.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 
 #include "server/command.h"
 #include "server/keyspace.h"
+#include "util/file.h"
 #include "util/hash.h"
 
 namespace bitcask::server {
@@ -506,31 +504,8 @@ Status Cluster::SaveLocked(const ClusterView& v) const {
     text += "migrating " + std::to_string(slot) + " " + id + "\n";
   for (const auto& [slot, id] : v.importing)
     text += "importing " + std::to_string(slot) + " " + id + "\n";
-  // Written beside, flushed and renamed: a crash leaves the old map or the new one.
-  const std::string tmp = file_ + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno("open " + tmp, errno);
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const Status s = Status::FromErrno("write " + tmp, errno);
-      ::close(fd);
-      return s;
-    }
-    done += size_t(n);
-  }
-  if (::fsync(fd) != 0) {
-    const Status s = Status::FromErrno("fsync " + tmp, errno);
-    ::close(fd);
-    return s;
-  }
-  ::close(fd);
-  if (std::rename(tmp.c_str(), file_.c_str()) != 0) {
-    return Status::FromErrno("rename " + tmp + " to " + file_, errno);
-  }
-  return Status::OK();
+  // A crash leaves the old map or the new one.
+  return util::ReplaceFile(file_, text);
 }
 
 Status Cluster::Save() const {

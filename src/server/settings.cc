@@ -19,6 +19,7 @@
 #include "server/replication.h"
 #include "server/resp.h"
 #include "server/state.h"
+#include "util/file.h"
 #include "util/text.h"
 
 namespace bitcask::server {
@@ -583,17 +584,8 @@ Status RewriteConfigFile(const std::string& path, const ServerConfig& config) {
     header = true;
     out += SettingLine(s, config);
   }
-  const std::string tmp = path + ".rewrite-tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) return Status::IOError("cannot write " + tmp + ": " + std::strerror(errno));
-  const bool written_ok = std::fwrite(out.data(), 1, out.size(), f) == out.size() &&
-                          std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
-  const int err = errno;
-  std::fclose(f);
-  if (!written_ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(written_ok ? errno : err);
-    std::remove(tmp.c_str());
-    return Status::IOError("cannot rewrite config file " + path + ": " + why);
+  if (Status s = util::ReplaceFile(path, out); !s.ok()) {
+    return Status::IOError("cannot rewrite config file " + path + ": " + std::string(s.message()));
   }
   return Status::OK();
 }
