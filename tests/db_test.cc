@@ -374,6 +374,12 @@ TEST_F(DBTest, ManyFilesNeedFewDescriptors) {
 // the DB waited forever on condition variables the parent's threads had been waiting on (or
 // sealed the parent's active file under it).
 TEST_F(DBTest, ForkedChildLeavesTheStoreToTheParent) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer the child hung now and then (its 10 s alarm ended it), never in the
+  // release tree: GCC 12's sanitizer runtime takes none of its own locks around fork, so a
+  // lock of its allocator another thread held at the fork stays held in the child.
+  GTEST_SKIP() << "fork in a threaded process is not safe under this AddressSanitizer";
+#endif
   Options options;
   options.sync_mode = SyncMode::kInterval;  // a flusher thread, waiting at the fork
   ASSERT_OK(Open(options));
