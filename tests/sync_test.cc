@@ -151,6 +151,23 @@ TEST_F(DBTest, IntervalFlushesOfALightLoadTurnHugePagesOff) {
   EXPECT_EQ(Get("k0"), "small");
 }
 
+// Options::huge_pages false: never, not even while flushes are far apart or in a new file.
+TEST_F(DBTest, HugePagesOffByOption) {
+  Options options;
+  options.huge_pages = false;
+  options.max_file_size = 1 << 20;
+  ASSERT_OK(Open(options));
+  EXPECT_FALSE(GetStats(db_.get()).huge_pages);
+  const std::string value(1000, 'v');
+  for (int i = 0; i < 3000; i++) ASSERT_OK(db_->Put("k" + std::to_string(i), value));
+  ASSERT_OK(db_->Sync());
+  EXPECT_GT(GetStats(db_.get()).files.size(), 1u);
+  EXPECT_FALSE(GetStats(db_.get()).huge_pages);
+  Reopen(options);
+  EXPECT_FALSE(GetStats(db_.get()).huge_pages);
+  EXPECT_EQ(Get("k2999"), value);
+}
+
 TEST_F(DBTest, SyncAlwaysNeverUsesHugePages) {
   Options options;
   options.sync_mode = SyncMode::kAlways;

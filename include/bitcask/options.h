@@ -106,6 +106,14 @@ struct Options {
   // With SyncMode::kInterval: how often the background thread flushes.
   uint32_t sync_interval_ms = 1000;
 
+  // Map active data files on 2 MiB pages (transparent huge pages, where the system has them):
+  // fewer TLB misses. A flush writes back a dirty page whole, so a store flushed every few
+  // writes should not: SyncMode::kAlways never does, and the store turns them off by itself
+  // once flushes come close together, but only from the next 2 MiB on. A program that calls
+  // Sync() after every write or batch (as bitcask-server does with appendfsync always) sets
+  // this to false so that its first flushes are not slow too.
+  bool huge_pages = true;
+
   // See RecoveryMode.
   RecoveryMode recovery_mode = RecoveryMode::kStrict;
 

@@ -162,7 +162,9 @@ class DBImpl final : public DB {
   }
   Status CheckWritable() const REQUIRES(write_mu_);
   // Whether files start with huge pages (never with SyncMode::kAlways; see huge_pages_).
-  bool HugePagesAtOpen() const { return options_.sync_mode != SyncMode::kAlways; }
+  bool HugePagesAtOpen() const {
+    return options_.huge_pages && options_.sync_mode != SyncMode::kAlways;
+  }
 
   // Whether this process is a child forked after the store was opened. The store then
   // belongs to the parent, which goes on writing its files; its threads are not here, and
@@ -259,6 +261,9 @@ class DBImpl final : public DB {
   // Returns once every record up to `seq` is on stable storage. Concurrent callers share one
   // flush: the first becomes the leader, the rest wait for its result.
   Status SyncUpTo(uint64_t seq);
+  // SyncUpTo's loop, with sync_mu_ held (through l): waits for a flush to cover seq, or leads
+  // one.
+  Status FollowOrLeadLocked(std::unique_lock<std::mutex>& l, uint64_t seq);
   void SyncLoop();  // SyncMode::kInterval background thread
 
   // Recovery (db_impl.cc). Open plans every data file (sequentially), applies their records
@@ -364,10 +369,18 @@ class DBImpl final : public DB {
 
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
-  uint64_t synced_seq_ = 0;        // guarded by sync_mu_
-  bool sync_running_ = false;      // guarded by sync_mu_
-  Status sync_error_;              // guarded by sync_mu_: the first failed flush, sticky
-  bool stop_sync_thread_ = false;  // guarded by sync_mu_
+  uint64_t synced_seq_ = 0;    // guarded by sync_mu_
+  bool sync_running_ = false;  // guarded by sync_mu_
+  // Group commit's gathering (SyncUpTo): calls so far, the sequence numbers callers wait
+  // for, and after the last flush: the calls made by its end, how many callers it released
+  // and how long it took.
+  std::atomic<uint64_t> sync_arrivals_{0};
+  std::vector<uint64_t> sync_waiting_;  // guarded by sync_mu_
+  uint64_t gather_from_ = 0;            // guarded by sync_mu_
+  size_t gather_count_ = 0;             // guarded by sync_mu_
+  int64_t last_flush_nanos_ = 0;        // guarded by sync_mu_
+  Status sync_error_;                   // guarded by sync_mu_: the first failed flush, sticky
+  bool stop_sync_thread_ = false;       // guarded by sync_mu_
   std::condition_variable stop_cv_;
   std::thread sync_thread_;
 

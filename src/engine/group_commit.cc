@@ -33,7 +33,16 @@ namespace bitcask::engine {
 // Durability
 
 Status DBImpl::SyncUpTo(uint64_t seq) {
+  sync_arrivals_.fetch_add(1, std::memory_order_relaxed);
   std::unique_lock l(sync_mu_);
+  if (synced_seq_ >= seq) return Status::OK();
+  sync_waiting_.push_back(seq);
+  const Status s = FollowOrLeadLocked(l, seq);
+  sync_waiting_.erase(std::find(sync_waiting_.begin(), sync_waiting_.end(), seq));
+  return s;
+}
+
+Status DBImpl::FollowOrLeadLocked(std::unique_lock<std::mutex>& l, uint64_t seq) {
   while (synced_seq_ < seq) {
     if (!sync_error_.ok()) return sync_error_;
     if (sync_running_) {
@@ -42,7 +51,21 @@ Status DBImpl::SyncUpTo(uint64_t seq) {
     }
     // Become the leader: flush everything written so far, for us and for all who wait.
     sync_running_ = true;
+    const uint64_t gathered = gather_from_ + gather_count_;
+    const auto gather_for =
+        std::chrono::nanoseconds(std::min<int64_t>(last_flush_nanos_ / 2, 100'000));
     l.unlock();
+    // The writers the last flush released are appending their next records right now: a
+    // flush started at once would leave them all to the one after, so that each flush would
+    // carry about half of the writers. Give them a moment (half a flush at most) to
+    // come back, as many as the last flush released. A lone writer never waits (its own call
+    // is the one it waits for), nor does a leader that the last flush released nobody for.
+    const auto started = std::chrono::steady_clock::now();
+    while (sync_arrivals_.load(std::memory_order_relaxed) < gathered &&
+           std::chrono::steady_clock::now() - started < gather_for) {
+      std::this_thread::yield();
+    }
+    const auto flush_started = std::chrono::steady_clock::now();
     uint64_t target;
     std::vector<DataFile*> files;
     bool sync_dir;
@@ -74,8 +97,14 @@ Status DBImpl::SyncUpTo(uint64_t seq) {
     syncs_.fetch_add(1, std::memory_order_relaxed);
     l.lock();
     sync_running_ = false;
+    last_flush_nanos_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now() - flush_started)
+                            .count();
     if (s.ok()) {
       synced_seq_ = std::max(synced_seq_, target);
+      gather_from_ = sync_arrivals_.load(std::memory_order_relaxed);
+      gather_count_ = std::count_if(sync_waiting_.begin(), sync_waiting_.end(),
+                                    [&](uint64_t w) { return w <= synced_seq_; });
     } else {
       // After a failed flush the kernel may have dropped the dirty pages; a retry could
       // report success for data that is gone. Refuse further writes instead.
@@ -103,7 +132,7 @@ void DBImpl::NoteSyncRequestLocked() {
   constexpr uint64_t kHugePageSyncSpacing = 8 << 20;
   const bool far_apart = appended_ - appended_at_sync_request_ >= kHugePageSyncSpacing;
   appended_at_sync_request_ = appended_;
-  if (options_.sync_mode == SyncMode::kAlways) return;  // never on huge pages
+  if (!HugePagesAtOpen()) return;  // never on huge pages
   huge_pages_ = far_apart;
   if (active_ != nullptr) active_->SetHugePages(far_apart);
 }
