@@ -106,12 +106,16 @@ bench-peers-full: build
 	$(PLOT_PYTHON) bench/peers/run_peers.py --full
 
 # redis-benchmark (SET, GET, INCR, MSET; 50 clients; -P 1 and -P 16) against bitcask-server and
-# a real redis-server with appendonly yes / appendfsync everysec: bench/results/server.md; then
+# a real redis-server with appendonly yes / appendfsync everysec: bench/results/server.md; the
+# same with appendfsync always on both (8 and 50 clients, beside the flush floor):
+# bench/results/server-always.md; then
 # replication (bench-replication alone): leaders with 0, 1 and 2 replicas, SET + WAIT latency,
 # lag under load, a full sync of 1M keys and Sentinel failover, beside redis-server:
 # bench/results/replication.md. About 20 minutes in all.
 bench-server: build
 	$(PLOT_PYTHON) bench/server_bench.py --out bench/results/server.md
+	$(PLOT_PYTHON) bench/server_bench.py --appendfsync always --clients 8,50 --tests SET,INCR,MSET \
+	  --pipelines 1 --requests 30000 --runs 5 --out bench/results/server-always.md
 	$(PLOT_PYTHON) bench/replication_bench.py --out bench/results/replication.md
 
 bench-replication: build

@@ -121,6 +121,15 @@ struct HttpServer::Impl {
   void Routes() {
     http.set_pre_routing_handler(
         [this](const httplib::Request& req, httplib::Response& res) { return Guard(req, res); });
+    if (SyncBeforeReply(state->config())) {
+      // appendfsync always: no answer before a flush covers what it wrote or read.
+      http.set_post_routing_handler([this](const httplib::Request&, httplib::Response& res) {
+        ServerState::StoreUse use(state);
+        if (Status s = state->db().Sync(); !s.ok()) {
+          Problem(res, 500, "flushing the store failed: " + s.ToString());
+        }
+      });
+    }
     http.Get("/", [this](const httplib::Request&, httplib::Response& res) {
       ServerState::StoreUse use(state);
       DB& db = state->db();

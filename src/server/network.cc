@@ -114,11 +114,23 @@ class JobThreads {
   std::vector<Job> jobs_;
 };
 
+class Connection;
+
+// An event loop, and with appendfsync always the connections whose replies wait for the
+// flush that ends its round (FlushRound).
+struct Loop {
+  explicit Loop(bool sync_replies) : sync_replies(sync_replies) {}
+  asio::io_context io{1};
+  const bool sync_replies;
+  std::vector<std::shared_ptr<Connection>> held, releasing;
+};
+
 class Connection : public ClientHandle, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, ServerState* state, Logger* log, JobThreads* jobs)
+  Connection(tcp::socket socket, Loop* loop, ServerState* state, Logger* log, JobThreads* jobs)
       : socket_(std::move(socket)),
         idle_(socket_.get_executor()),
+        loop_(loop),
         state_(state),
         log_(log),
         jobs_(jobs) {
@@ -435,9 +447,31 @@ class Connection : public ClientHandle, public std::enable_shared_from_this<Conn
     if (keys_ahead_.size() >= 2) state_->db().Prefetch(keys_ahead_);
   }
 
+  // Sends what out_ holds once it may go: at once, or with appendfsync always once the flush
+  // that ends this loop's round has covered every write these replies could reflect (the
+  // connection's own and any other it read). A replica's stream is not held.
+  void Write() {
+    if (writing_ || closed_ || out_.empty()) return;
+    if (!loop_->sync_replies || replica_ != nullptr) return Send();
+    if (!held_) {
+      held_ = true;
+      loop_->held.push_back(shared_from_this());
+    }
+  }
+
+ public:
+  // FlushRound's flush is done: what out_ holds goes out (flushed), or, if the flush failed,
+  // never (the connection closes: no reply may claim a write the disk may not have).
+  void Release(bool flushed) {
+    held_ = false;
+    if (!flushed) return Close();
+    Send();
+  }
+
+ private:
   // Writes what out_ holds (if no write is under way); when it is written, writes what came
   // meanwhile, then goes on with the input.
-  void Write() {
+  void Send() {
     if (writing_ || closed_ || out_.empty()) return;
     idle_.cancel();
     writing_ = true;
@@ -550,6 +584,7 @@ class Connection : public ClientHandle, public std::enable_shared_from_this<Conn
  private:
   tcp::socket socket_;
   asio::steady_timer idle_;
+  Loop* loop_;
   ServerState* state_;
   Logger* log_;
   JobThreads* jobs_;
@@ -571,6 +606,7 @@ class Connection : public ClientHandle, public std::enable_shared_from_this<Conn
   std::string sending_;  // what the write under way sends
   bool reading_ = false, writing_ = false;
   bool waiting_ = false;  // for a deferred or blocked command's reply
+  bool held_ = false;     // in loop_->held: out_ waits for the round's flush
   bool closed_ = false;
   bool acked_ = false;  // a REPLCONF ACK came in this batch
   std::atomic<bool> wake_pending_{false};
@@ -584,12 +620,37 @@ class Connection : public ClientHandle, public std::enable_shared_from_this<Conn
   ClientInfo info_;  // guarded by info_mu_
 };
 
+// With appendfsync always, ends a round of a loop: one flush of the store covers every write
+// made before it began, then the replies held meanwhile go out, as Redis flushes its AOF in
+// beforeSleep before it writes replies. The loop serves each round's commands without
+// waiting on the disk, and a flush carries every write of the round (the store shares one
+// flush between loops that ask at once). A failed flush stops the server (Redis exits): the
+// kernel may have dropped the written pages, and no reply may claim them.
+void FlushRound(Loop& loop, ServerState* state, Logger* log) {
+  if (loop.held.empty()) return;
+  loop.releasing.swap(loop.held);
+  Status s;
+  {
+    ServerState::StoreUse use(state);
+    s = state->db().Sync();
+  }
+  if (!s.ok()) {
+    log->Log(Logger::kWarning,
+             "appendfsync always: flushing the store failed; the replies waiting for it are "
+             "dropped with their connections, and the server shuts down",
+             {{"error", s.ToString()}});
+    if (state->request_shutdown) state->request_shutdown();
+  }
+  for (const auto& c : loop.releasing) c->Release(s.ok());
+  loop.releasing.clear();
+}
+
 }  // namespace
 
 struct RespServer::Impl {
   ServerState* state;
   Logger* log;
-  std::vector<std::unique_ptr<asio::io_context>> loops;
+  std::vector<std::unique_ptr<Loop>> loops;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<tcp::acceptor> acceptor;
   // Runs on loops[0], as the acceptor's handlers do. A failed accept waits on it before the
@@ -605,46 +666,47 @@ struct RespServer::Impl {
   std::vector<std::weak_ptr<Connection>> connections;
 
   void Accept() {
-    asio::io_context& target = *loops[next_loop++ % loops.size()];
-    acceptor->async_accept(target, [this](const asio::error_code& ec, tcp::socket socket) {
-      if (ec) {
-        if (!stopped) AcceptFailed(ec);
-        return;
-      }
-      if (accept_failures > 0) {
-        log->Log(Logger::kNotice, "accepting connections again",
-                 {{"failed_accepts", std::to_string(accept_failures)}});
-        accept_failures = 0;
-      }
-      state->total_connections++;
-      // A connection refused before it is served: one error line, then closed.
-      auto refuse = [&](std::string_view error_line) {
-        asio::error_code wec;
-        asio::write(socket, asio::buffer(error_line.data(), error_line.size()), wec);
-        socket.close(wec);
-        Accept();
-      };
-      const ServerConfig cfg = state->config();
-      if (state->connected_clients >= static_cast<uint64_t>(cfg.maxclients)) {
-        state->rejected_connections++;
-        return refuse("-ERR max number of clients reached\r\n");
-      }
-      asio::error_code pec;
-      const tcp::endpoint peer = socket.remote_endpoint(pec);
-      if (!pec && ProtectedModeRefuses(cfg, peer.address().to_string())) {
-        log->Log(Logger::kVerbose, "connection refused: protected mode, no password",
-                 {{"client", peer.address().to_string() + ":" + std::to_string(peer.port())}});
-        return refuse("-" + std::string(kProtectedModeError) + "\r\n");
-      }
-      auto conn = std::make_shared<Connection>(std::move(socket), state, log, &jobs);
-      {
-        std::lock_guard l(connections_mu);
-        std::erase_if(connections, [](const auto& w) { return w.expired(); });
-        connections.push_back(conn);
-      }
-      asio::post(conn->executor(), [conn] { conn->Start(); });
-      Accept();
-    });
+    Loop* target = loops[next_loop++ % loops.size()].get();
+    acceptor->async_accept(
+        target->io, [this, target](const asio::error_code& ec, tcp::socket socket) {
+          if (ec) {
+            if (!stopped) AcceptFailed(ec);
+            return;
+          }
+          if (accept_failures > 0) {
+            log->Log(Logger::kNotice, "accepting connections again",
+                     {{"failed_accepts", std::to_string(accept_failures)}});
+            accept_failures = 0;
+          }
+          state->total_connections++;
+          // A connection refused before it is served: one error line, then closed.
+          auto refuse = [&](std::string_view error_line) {
+            asio::error_code wec;
+            asio::write(socket, asio::buffer(error_line.data(), error_line.size()), wec);
+            socket.close(wec);
+            Accept();
+          };
+          const ServerConfig cfg = state->config();
+          if (state->connected_clients >= static_cast<uint64_t>(cfg.maxclients)) {
+            state->rejected_connections++;
+            return refuse("-ERR max number of clients reached\r\n");
+          }
+          asio::error_code pec;
+          const tcp::endpoint peer = socket.remote_endpoint(pec);
+          if (!pec && ProtectedModeRefuses(cfg, peer.address().to_string())) {
+            log->Log(Logger::kVerbose, "connection refused: protected mode, no password",
+                     {{"client", peer.address().to_string() + ":" + std::to_string(peer.port())}});
+            return refuse("-" + std::string(kProtectedModeError) + "\r\n");
+          }
+          auto conn = std::make_shared<Connection>(std::move(socket), target, state, log, &jobs);
+          {
+            std::lock_guard l(connections_mu);
+            std::erase_if(connections, [](const auto& w) { return w.expired(); });
+            connections.push_back(conn);
+          }
+          asio::post(conn->executor(), [conn] { conn->Start(); });
+          Accept();
+        });
   }
 
   void AcceptFailed(const asio::error_code& ec) {
@@ -672,10 +734,11 @@ struct RespServer::Impl {
 RespServer::RespServer(ServerState* state, Logger* log) : impl_(std::make_unique<Impl>()) {
   impl_->state = state;
   impl_->log = log;
-  const unsigned n = EventLoops(state->config());
+  const ServerConfig cfg = state->config();
+  const unsigned n = EventLoops(cfg);
   for (unsigned i = 0; i < n; i++) {
-    impl_->loops.push_back(std::make_unique<asio::io_context>(1));
-    impl_->work.push_back(asio::make_work_guard(*impl_->loops.back()));
+    impl_->loops.push_back(std::make_unique<Loop>(SyncBeforeReply(cfg)));
+    impl_->work.push_back(asio::make_work_guard(impl_->loops.back()->io));
   }
 }
 
@@ -693,7 +756,7 @@ Status RespServer::Start() {
   const auto address = asio::ip::make_address(cfg.bind, ec);
   if (ec) return Status::InvalidArgument("bind address '" + cfg.bind + "': " + ec.message());
   const tcp::endpoint endpoint(address, static_cast<unsigned short>(cfg.port));
-  auto acceptor = std::make_unique<tcp::acceptor>(*impl_->loops[0]);
+  auto acceptor = std::make_unique<tcp::acceptor>(impl_->loops[0]->io);
   acceptor->open(endpoint.protocol(), ec);
   if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor->bind(endpoint, ec);
@@ -704,7 +767,7 @@ Status RespServer::Start() {
   }
   impl_->state->bound_port = acceptor->local_endpoint().port();
   impl_->acceptor = std::move(acceptor);
-  impl_->accept_pause = std::make_unique<asio::steady_timer>(*impl_->loops[0]);
+  impl_->accept_pause = std::make_unique<asio::steady_timer>(impl_->loops[0]->io);
   impl_->Accept();
   return Status::OK();
 }
@@ -718,24 +781,32 @@ namespace {
 // more since it last slept) the loop polls for up to `spin` before it sleeps, as
 // busy-polling servers do; with 50 clients and no pipelining that is 10-20% more requests
 // per second here. A loop that finds one thing at a time sleeps at once, so a lightly
-// loaded server spends no CPU on it, and an idle one none.
-void RunLoop(asio::io_context& io, std::chrono::microseconds spin) {
+// loaded server spends no CPU on it, and an idle one none. Every poll ends a round
+// (FlushRound), so no reply is held while the loop spins or sleeps.
+void RunLoop(Loop& loop, ServerState* state, Logger* log, std::chrono::microseconds spin) {
   constexpr size_t kBusyRound = 8;
+  asio::io_context& io = loop.io;
+  auto poll = [&] {
+    const size_t n = io.poll();
+    FlushRound(loop, state, log);
+    return n;
+  };
   size_t awake = 0;  // handlers run since the loop last slept
   while (!io.stopped()) {
-    if (const size_t n = io.poll(); n > 0) {
+    if (const size_t n = poll(); n > 0) {
       awake += n;
       continue;
     }
     if (spin.count() > 0 && awake >= kBusyRound) {
       const auto until = std::chrono::steady_clock::now() + spin;
       size_t n = 0;
-      while (n == 0 && !io.stopped() && std::chrono::steady_clock::now() < until) n = io.poll();
+      while (n == 0 && !io.stopped() && std::chrono::steady_clock::now() < until) n = poll();
       awake += n;
       if (n > 0) continue;
     }
-    awake = io.run_one();  // sleeps until there is something to do
+    awake = io.run_one();  // sleeps until there is something to do (then polls: a round)
   }
+  FlushRound(loop, state, log);
 }
 
 }  // namespace
@@ -743,9 +814,10 @@ void RunLoop(asio::io_context& io, std::chrono::microseconds spin) {
 void RespServer::Run() {
   const std::chrono::microseconds spin(impl_->state->config().busy_poll_us);
   for (size_t i = 1; i < impl_->loops.size(); i++) {
-    impl_->threads.emplace_back([this, i, spin] { RunLoop(*impl_->loops[i], spin); });
+    impl_->threads.emplace_back(
+        [this, i, spin] { RunLoop(*impl_->loops[i], impl_->state, impl_->log, spin); });
   }
-  RunLoop(*impl_->loops[0], spin);
+  RunLoop(*impl_->loops[0], impl_->state, impl_->log, spin);
   for (auto& t : impl_->threads) {
     if (t.joinable()) t.join();
   }
@@ -753,7 +825,7 @@ void RespServer::Run() {
 
 void RespServer::Stop() {
   if (impl_->stopped.exchange(true)) return;
-  asio::post(*impl_->loops[0], [this] {
+  asio::post(impl_->loops[0]->io, [this] {
     asio::error_code ec;
     if (impl_->acceptor) impl_->acceptor->close(ec);
     if (impl_->accept_pause) impl_->accept_pause->cancel();

@@ -461,6 +461,10 @@ Status ReplicaLink::Stream(Connection& c) {
         log.Append(bytes);  // the same bytes, the same offsets, for our own replicas
         if (!master.tx.active) applied = read;  // a transaction counts once EXEC ran
       }
+      // appendfsync always: what was applied is flushed before it is acknowledged.
+      if (at > 0 && SyncBeforeReply(cfg)) {
+        if (Status s = server_->db().Sync(); !s.ok()) return s;
+      }
     }
     buf.erase(0, at);
     {

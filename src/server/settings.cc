@@ -590,11 +590,13 @@ Status RewriteConfigFile(const std::string& path, const ServerConfig& config) {
   return Status::OK();
 }
 
+bool SyncBeforeReply(const ServerConfig& c) { return c.appendfsync == "always"; }
+
 Options EngineOptions(const ServerConfig& c) {
   Options o;
-  o.sync_mode = c.appendfsync == "always"     ? SyncMode::kAlways
-                : c.appendfsync == "everysec" ? SyncMode::kInterval
-                                              : SyncMode::kNone;
+  // always: the server flushes before it replies (SyncBeforeReply), not the store per write.
+  o.sync_mode = c.appendfsync == "everysec" ? SyncMode::kInterval : SyncMode::kNone;
+  o.huge_pages = !SyncBeforeReply(c);  // flushed every round: 2 MiB pages would be written whole
   o.sync_interval_ms = static_cast<uint32_t>(c.sync_interval_ms);
   o.max_file_size = static_cast<uint64_t>(c.max_file_size);
   o.compression = c.compression == "lz4"    ? Compression::kLz4

@@ -133,6 +133,12 @@ Status LoadConfigFile(const std::string& path, ServerConfig* config);
 // renamed).
 Status RewriteConfigFile(const std::string& path, const ServerConfig& config);
 
+// appendfsync always: every reply waits until a flush of the store covers the writes it could
+// reflect. The server flushes once per event-loop round for all the round's writes (group
+// commit, as Redis's beforeSleep), the HTTP API once per request, a replica once per read of
+// its leader's stream; the store itself flushes no write on its own (EngineOptions).
+bool SyncBeforeReply(const ServerConfig& config);
+
 // The engine options a configuration asks for.
 Options EngineOptions(const ServerConfig& config);
 
