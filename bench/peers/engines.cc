@@ -1,4 +1,4 @@
-// The four engines behind one interface. Each is configured as its documentation recommends
+// The five engines behind one interface. Each is configured as its documentation recommends
 // for a single-node point-lookup workload, in the same durability class (see EngineConfig):
 //
 //   bitcask  defaults; SyncMode::kNone, or kAlways when config.sync.
@@ -8,6 +8,10 @@
 //   leveldb  defaults, plus a 10-bit Bloom filter and a 256 MiB block cache.
 //   rocksdb  defaults, plus IncreaseParallelism(2) for the 2-core machine, a 10-bit Bloom
 //            filter and a 256 MiB block cache.
+//   tkrzw    HashDBM (one file, a hash table written through a shared mapping), defaults
+//            except num_buckets = 2 x the keys the run holds (its table never grows, and its
+//            documentation sizes it so); no batch API, so a batch is a loop of Set (not
+//            atomic); config.sync: Synchronize(true) after each write (msync of the mapping).
 // None of them is asked to fsync unless config.sync.
 
 #include "engines.h"
@@ -29,6 +33,7 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "tkrzw_dbm_hash.h"
 
 namespace bitcask::bench {
 namespace {
@@ -261,6 +266,52 @@ class RocksDbEngine final : public Engine {
   rocksdb::WriteOptions write_;
 };
 
+// ---- Tkrzw --------------------------------------------------------------------------------
+
+class TkrzwEngine final : public Engine {
+ public:
+  const char* name() const override { return "tkrzw"; }
+  void Open(const std::string& dir, const EngineConfig& config) override {
+    ::mkdir(dir.c_str(), 0755);
+    sync_ = config.sync;
+    tkrzw::HashDBM::TuningParameters tuning;
+    if (config.expected_keys > 0) tuning.num_buckets = int64_t(2 * config.expected_keys);
+    Check("open", dbm_.OpenAdvanced(dir + "/casket.tkh", true, tkrzw::File::OPEN_DEFAULT, tuning));
+  }
+  void Close() override {
+    if (dbm_.IsOpen()) Check("close", dbm_.Close());
+  }
+  void Put(std::string_view k, std::string_view v) override {
+    Check("put", dbm_.Set(k, v));
+    Synced();
+  }
+  bool Get(std::string_view k, std::string* v) override {
+    const tkrzw::Status s = dbm_.Get(k, v);
+    if (s == tkrzw::Status::NOT_FOUND_ERROR) return false;
+    Check("get", s);
+    return true;
+  }
+  void Delete(std::string_view k) override {
+    const tkrzw::Status s = dbm_.Remove(k);
+    if (s != tkrzw::Status::NOT_FOUND_ERROR) Check("delete", s);
+    Synced();
+  }
+  void WriteBatch(const std::vector<std::pair<std::string_view, std::string_view>>& kvs) override {
+    for (const auto& [k, v] : kvs) Check("put", dbm_.Set(k, v));
+    Synced();
+  }
+
+ private:
+  void Synced() {
+    if (sync_) Check("synchronize", dbm_.Synchronize(true));
+  }
+  static void Check(const char* what, const tkrzw::Status& s) {
+    if (!s.IsOK()) Fail("tkrzw", what, s.GetMessage());
+  }
+  tkrzw::HashDBM dbm_;
+  bool sync_ = false;
+};
+
 }  // namespace
 
 std::unique_ptr<Engine> MakeEngine(const std::string& name) {
@@ -268,6 +319,7 @@ std::unique_ptr<Engine> MakeEngine(const std::string& name) {
   if (name == "lmdb") return std::make_unique<LmdbEngine>();
   if (name == "leveldb") return std::make_unique<LevelDbEngine>();
   if (name == "rocksdb") return std::make_unique<RocksDbEngine>();
+  if (name == "tkrzw") return std::make_unique<TkrzwEngine>();
   return nullptr;
 }
 

@@ -157,15 +157,21 @@ std::vector<std::string> MakeKeys(size_t n) {
   return keys;
 }
 
-void LoadInBatches(Engine* e, const std::vector<std::string>& keys, const Values& values) {
+// Writes the n keys in batches of 1000 (the values of key i + shift), timed per key.
+OpStats Batched(size_t n, Engine* e, const std::vector<std::string>& keys, const Values& values,
+                size_t shift) {
   std::vector<std::pair<std::string_view, std::string_view>> kvs;
-  for (size_t i = 0; i < keys.size(); i++) {
-    kvs.emplace_back(keys[i], values.For(i));
-    if (kvs.size() == 1000 || i + 1 == keys.size()) {
-      e->WriteBatch(kvs);
-      kvs.clear();
+  const size_t batches = (n + 999) / 1000;
+  OpStats st = RunOps(batches, [&](size_t b) {
+    kvs.clear();
+    for (size_t i = b * 1000; i < std::min(n, b * 1000 + 1000); i++) {
+      kvs.emplace_back(keys[i], values.For(i + shift));
     }
-  }
+    e->WriteBatch(kvs);
+  });
+  st.ops = n;  // per key, not per batch
+  for (auto& s : st.samples) s /= 1000;
+  return st;
 }
 
 // Closes, reopens and reads one key: the time a restart takes before the store serves.
@@ -227,10 +233,11 @@ void Grid(const Args& a, Engine* e, Reporter* r) {
   const Values values(a.v);
   const std::string db = a.dir + "/db";
   std::string got;
-  e->Open(db, EngineConfig{});
+  e->Open(db, EngineConfig{.expected_keys = a.n});
   r->Op("write", RunOps(a.n, [&](size_t i) { e->Put(keys[i], values.For(i)); }), 1);
   r->Op("read", RunOps(a.n, [&](size_t i) { MustGet(e, keys[i], &got); }), 1);
   r->Op("random_read", RunOps(a.n, [&](size_t i) { MustGet(e, shuffled[i], &got); }), 1);
+  r->Op("batch_overwrite", Batched(a.n, e, keys, values, 1), 1);
   e->Close();
   r->Metric("disk_bytes", double(DirBytes(db)));
   r->Metric("open_ms", ReopenMillis(e, db, keys[a.n / 2]));
@@ -238,18 +245,8 @@ void Grid(const Args& a, Engine* e, Reporter* r) {
   e->Close();
   std::filesystem::remove_all(db);
 
-  e->Open(db, EngineConfig{});
-  std::vector<std::pair<std::string_view, std::string_view>> kvs;
-  const size_t batches = (a.n + 999) / 1000;
-  OpStats st = RunOps(batches, [&](size_t b) {
-    kvs.clear();
-    for (size_t i = b * 1000; i < std::min(a.n, b * 1000 + 1000); i++) {
-      kvs.emplace_back(keys[i], values.For(i));
-    }
-    e->WriteBatch(kvs);
-  });
-  st.ops = a.n;  // report per key, not per batch
-  for (auto& s : st.samples) s /= 1000;
+  e->Open(db, EngineConfig{.expected_keys = a.n});
+  const OpStats st = Batched(a.n, e, keys, values, 0);
   r->Op("batch_write", st, 1);
   e->Close();
 }
@@ -259,9 +256,9 @@ void Load(const Args& a, Engine* e, Reporter* r) {
   const std::string db = a.dir + "/db";
   std::vector<std::string> keys = MakeKeys(a.n);
   const uint64_t base_anon = ProcStatus("RssAnon");
-  e->Open(db, EngineConfig{});
+  e->Open(db, EngineConfig{.expected_keys = a.n});
   const auto t0 = Clock::now();
-  LoadInBatches(e, keys, values);
+  Batched(keys.size(), e, keys, values, 0);
   r->Metric("load_seconds", std::chrono::duration<double>(Clock::now() - t0).count());
   // The key strings the benchmark itself holds are not the engine's memory.
   const uint64_t anon = ProcStatus("RssAnon");
@@ -284,8 +281,8 @@ void Load(const Args& a, Engine* e, Reporter* r) {
 void Mixed(const Args& a, Engine* e, Reporter* r) {
   const auto keys = MakeKeys(a.n);
   const Values values(a.v);
-  e->Open(a.dir + "/db", EngineConfig{});
-  LoadInBatches(e, keys, values);
+  e->Open(a.dir + "/db", EngineConfig{.expected_keys = a.n});
+  Batched(keys.size(), e, keys, values, 0);
   Zipfian zipf(a.n, 0.99, 5);
   std::vector<uint32_t> picks(a.ops);
   for (auto& p : picks) p = static_cast<uint32_t>(zipf.Next());
@@ -327,8 +324,8 @@ void Mixed(const Args& a, Engine* e, Reporter* r) {
 void Readers(const Args& a, Engine* e, Reporter* r) {
   const auto keys = MakeKeys(a.n);
   const Values values(a.v);
-  e->Open(a.dir + "/db", EngineConfig{});
-  LoadInBatches(e, keys, values);
+  e->Open(a.dir + "/db", EngineConfig{.expected_keys = a.n});
+  Batched(keys.size(), e, keys, values, 0);
   std::atomic<bool> stop{false};
   std::vector<OpStats> reader_stats(a.threads);
   OpStats writer_stats;
@@ -408,7 +405,7 @@ int main(int argc, char** argv) {
   auto engine = MakeEngine(a.engine);
   if (engine == nullptr || a.dir.empty()) {
     std::fprintf(stderr,
-                 "usage: peer_bench --engine bitcask|lmdb|leveldb|rocksdb --workload "
+                 "usage: peer_bench --engine bitcask|lmdb|leveldb|rocksdb|tkrzw --workload "
                  "grid|load|mixed|readers|sync --dir DIR [--n N] [--v V] [--threads T] "
                  "[--seconds S] [--ops OPS]\n");
     return 2;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Side-by-side benchmark: bitcask, LMDB, LevelDB and RocksDB on the same machine, same run.
+"""Side-by-side benchmark: bitcask, LMDB, LevelDB, RocksDB and Tkrzw on the same machine, same run.
 
 Runs build/bench/peer_bench once per (engine, workload) in a process of its own and writes
   bench/results/peers.md    tables with ratios (peer time / bitcask time: > 1 means bitcask
@@ -25,7 +25,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-ENGINES = ["bitcask", "lmdb", "leveldb", "rocksdb"]
+ENGINES = ["bitcask", "lmdb", "leveldb", "rocksdb", "tkrzw"]
 
 
 def plan(full):
@@ -102,7 +102,7 @@ def report(rows, engines, args, elapsed):
 
     lines = []
     w = lines.append
-    w("# bitcask side by side with LMDB, LevelDB and RocksDB\n")
+    w("# bitcask side by side with LMDB, LevelDB, RocksDB and Tkrzw\n")
     w(f"Measured {datetime.date.today()} with: `make bench-peers` "
       f"(`{' '.join(sys.argv[1:]) or '--quick'}` to `bench/peers/run_peers.py`), on "
       f"{platform.node()}: {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
@@ -128,6 +128,23 @@ def report(rows, engines, args, elapsed):
         w(f"| {workload} | {op} | {params} | " + " | ".join(fmt(vals[e]) for e in engines) +
           " | " + " | ".join(ratio(vals[p], vals.get("bitcask")) for p in peers) + " |")
     w("")
+    # The grid against the fastest peer of each cell.
+    grid = [k for k in keys if k[0] == "grid"]
+    if grid and peers and "bitcask" in engines:
+        w("## The grid against the best peer of each cell\n")
+        w("bitcask's mean time over the fastest peer's in the same run: **at most 1.00x means "
+          "bitcask is at least as fast as every peer** on that cell.\n")
+        w("| op | params | bitcask µs | best peer | its µs | bitcask / best |")
+        w("|---|---|--:|---|--:|--:|")
+        for workload, op, params in grid:
+            ours = op_value("bitcask", workload, op, params, "mean_us")
+            times = [(op_value(p, workload, op, params, "mean_us"), p) for p in peers]
+            times = [t for t in times if t[0] is not None]
+            if ours is None or not times:
+                continue
+            best, who = min(times)
+            w(f"| {op} | {params} | {fmt(ours)} | {who} | {fmt(best)} | {ours / best:.2f}x |")
+        w("")
     w("## Latency percentiles (p50 / p99, µs)\n")
     w("| workload | op | params | " + " | ".join(engines) + " |")
     w("|" + "---|" * (3 + len(engines)))
@@ -195,7 +212,8 @@ def plots(rows, engines, outdir):
         label = f"{r['op']}\n{r['params']}".replace("seconds=", "s=")
         if label not in labels:
             labels.append(label)
-    colors = {"bitcask": "#d62728", "lmdb": "#1f77b4", "leveldb": "#2ca02c", "rocksdb": "#9467bd"}
+    colors = {"bitcask": "#d62728", "lmdb": "#1f77b4", "leveldb": "#2ca02c", "rocksdb": "#9467bd",
+              "tkrzw": "#ff7f0e"}
 
     def grouped(field, title, filename, log=True):
         fig, ax = plt.subplots(figsize=(max(10, len(labels) * 0.9), 6))
