@@ -1,5 +1,6 @@
-// The five engines behind one interface. Each is configured as its documentation recommends
-// for a single-node point-lookup workload, in the same durability class (see EngineConfig):
+// The five engines behind one interface, and the floor (system calls alone) beside them. Each is
+// configured as its documentation recommends for a single-node point-lookup workload, in the same
+// durability class (see EngineConfig):
 //
 //   bitcask  defaults; SyncMode::kNone, or kAlways when config.sync.
 //   lmdb     one write transaction per put (a batch is one transaction); reads reuse a
@@ -16,11 +17,17 @@
 
 #include "engines.h"
 
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 #include "bitcask/db.h"
@@ -312,6 +319,80 @@ class TkrzwEngine final : public Engine {
   bool sync_ = false;
 };
 
+// ---- the floor ----------------------------------------------------------------------------
+
+// Not a store: what the system calls underneath cost, for each cell to be read against. Put
+// appends the key and the value to one file with one pwritev (no header, no checksum, no
+// index to maintain); Get preads the value from where the benchmark's key number says it
+// went (bench_util.h Key(i): "key-" and 12 digits); Delete appends the key; a batch is one
+// pwritev of all of it. Single-threaded workloads only (the grid).
+class FloorEngine final : public Engine {
+ public:
+  const char* name() const override { return "floor"; }
+  void Open(const std::string& dir, const EngineConfig& config) override {
+    ::mkdir(dir.c_str(), 0755);
+    const std::string path = dir + "/floor";
+    fd_ = ::open(path.c_str(), O_CREAT | O_RDWR, 0644);
+    if (fd_ < 0) Fail("floor", "open", path + ": " + std::strerror(errno));
+    struct stat st;
+    end_ = ::fstat(fd_, &st) == 0 ? uint64_t(st.st_size) : 0;
+    sync_ = config.sync;
+  }
+  void Close() override {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void Put(std::string_view k, std::string_view v) override { WriteBatch({{k, v}}); }
+  bool Get(std::string_view k, std::string* v) override {
+    const size_t i = Index(k);
+    if (i >= where_.size() || where_[i].second < 0) return false;
+    v->resize(size_t(where_[i].second));
+    if (::pread(fd_, v->data(), v->size(), off_t(where_[i].first)) != ssize_t(v->size())) {
+      Fail("floor", "pread", std::strerror(errno));
+    }
+    return true;
+  }
+  void Delete(std::string_view k) override {
+    Append({iovec{const_cast<char*>(k.data()), k.size()}});
+    if (const size_t i = Index(k); i < where_.size()) where_[i].second = -1;
+  }
+  void WriteBatch(const std::vector<std::pair<std::string_view, std::string_view>>& kvs) override {
+    std::vector<iovec> io;
+    io.reserve(2 * kvs.size());
+    uint64_t at = end_;
+    for (const auto& [k, v] : kvs) {
+      io.push_back({const_cast<char*>(k.data()), k.size()});
+      io.push_back({const_cast<char*>(v.data()), v.size()});
+      const size_t i = Index(k);
+      if (i >= where_.size()) where_.resize(i + 1, {0, -1});
+      where_[i] = {at + k.size(), int64_t(v.size())};
+      at += k.size() + v.size();
+    }
+    Append(io);
+  }
+
+ private:
+  static size_t Index(std::string_view k) {
+    return k.size() > 4 ? std::strtoull(std::string(k.substr(4)).c_str(), nullptr, 10) : 0;
+  }
+  void Append(const std::vector<iovec>& io) {
+    for (size_t from = 0; from < io.size(); from += IOV_MAX) {
+      const int n = int(std::min<size_t>(IOV_MAX, io.size() - from));
+      size_t bytes = 0;
+      for (int j = 0; j < n; j++) bytes += io[from + j].iov_len;
+      if (::pwritev(fd_, io.data() + from, n, off_t(end_)) != ssize_t(bytes)) {
+        Fail("floor", "pwritev", std::strerror(errno));
+      }
+      end_ += bytes;
+    }
+    if (sync_ && ::fdatasync(fd_) != 0) Fail("floor", "fdatasync", std::strerror(errno));
+  }
+  int fd_ = -1;
+  uint64_t end_ = 0;
+  bool sync_ = false;
+  std::vector<std::pair<uint64_t, int64_t>> where_;  // by key number: value offset, length
+};
+
 }  // namespace
 
 std::unique_ptr<Engine> MakeEngine(const std::string& name) {
@@ -320,6 +401,7 @@ std::unique_ptr<Engine> MakeEngine(const std::string& name) {
   if (name == "leveldb") return std::make_unique<LevelDbEngine>();
   if (name == "rocksdb") return std::make_unique<RocksDbEngine>();
   if (name == "tkrzw") return std::make_unique<TkrzwEngine>();
+  if (name == "floor") return std::make_unique<FloorEngine>();
   return nullptr;
 }
 

@@ -40,7 +40,8 @@ class Engine {
       const std::vector<std::pair<std::string_view, std::string_view>>& kvs) = 0;
 };
 
-// "bitcask", "lmdb", "leveldb", "rocksdb" or "tkrzw"; nullptr for an unknown name.
+// "bitcask", "lmdb", "leveldb", "rocksdb" or "tkrzw", or "floor" (the system calls alone, for
+// the grid); nullptr for an unknown name.
 std::unique_ptr<Engine> MakeEngine(const std::string& name);
 
 }  // namespace bitcask::bench
