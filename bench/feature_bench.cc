@@ -486,7 +486,6 @@ double FlushFloorMicros(const std::string& dir, size_t flushes) {
 }
 
 std::string FlushSection(const std::string& dir, size_t puts) {
-  std::filesystem::create_directories(dir);
   const double floor = FlushFloorMicros(dir, std::max<size_t>(200, puts / 20));
   std::ostringstream md;
   md << "### Flushed writes (SyncMode::kAlways)\n\n"

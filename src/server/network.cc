@@ -806,7 +806,6 @@ void RunLoop(Loop& loop, ServerState* state, Logger* log, std::chrono::microseco
     }
     awake = io.run_one();  // sleeps until there is something to do (then polls: a round)
   }
-  FlushRound(loop, state, log);
 }
 
 }  // namespace
